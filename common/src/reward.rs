@@ -1,0 +1,109 @@
+//! Reward functions: how a child's per-epoch validation metrics become the
+//! scalar reward the controller learns from.
+//!
+//! - CNNs: the maximum validation accuracy over the last `window` epochs,
+//!   raised to `power` (the paper cubes it; its slides say squared).
+//! - Language models: `c / perplexity²` with the minimum validation
+//!   perplexity over the last `window` epochs (the paper's `c` is about 80).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::messages::EpochMetrics;
+use crate::spec::ArchKind;
+use crate::{Error, Result};
+
+/// A reward function and its constants.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RewardFunction {
+    /// `max(validation accuracy over the last window epochs) ^ power`.
+    Accuracy {
+        /// The exponent (default 3).
+        power: f64,
+        /// How many final epochs to take the maximum over (default 5).
+        window: u32,
+    },
+    /// `c / min(validation perplexity over the last window epochs)²`.
+    Perplexity {
+        /// The constant (default 80).
+        c: f64,
+        /// How many final epochs to take the minimum over (default 5).
+        window: u32,
+    },
+}
+
+impl RewardFunction {
+    /// The paper's accuracy reward: cubed, best of the last 5 epochs.
+    pub const ACCURACY: RewardFunction = RewardFunction::Accuracy {
+        power: 3.0,
+        window: 5,
+    };
+    /// The paper's perplexity reward: `80 / ppl²`, best of the last 5 epochs.
+    pub const PERPLEXITY: RewardFunction = RewardFunction::Perplexity { c: 80.0, window: 5 };
+
+    /// The default reward for a kind of child.
+    pub fn default_for(kind: ArchKind) -> Self {
+        match kind {
+            ArchKind::Cnn => Self::ACCURACY,
+            ArchKind::Cell => Self::PERPLEXITY,
+        }
+    }
+
+    /// Checks that the constants are usable.
+    pub fn validate(&self) -> Result<()> {
+        let (name, value, window) = match *self {
+            RewardFunction::Accuracy { power, window } => ("power", power, window),
+            RewardFunction::Perplexity { c, window } => ("c", c, window),
+        };
+        if !value.is_finite() || value <= 0.0 {
+            return Err(Error::InvalidConfig(format!(
+                "reward {name} must be a positive finite number, got {value}"
+            )));
+        }
+        if window == 0 {
+            return Err(Error::InvalidConfig("reward window must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The reward for a single summary metric (accuracy in `[0, 1]` or a
+    /// perplexity ≥ 1).
+    pub fn of_metric(&self, metric: f64) -> f64 {
+        match *self {
+            RewardFunction::Accuracy { power, .. } => metric.clamp(0.0, 1.0).powf(power),
+            RewardFunction::Perplexity { c, .. } => c / (metric * metric),
+        }
+    }
+
+    /// The best metric of the last `window` epochs (max accuracy or min
+    /// perplexity).
+    pub fn best_metric(&self, epochs: &[EpochMetrics]) -> Result<f64> {
+        let window = match *self {
+            RewardFunction::Accuracy { window, .. } | RewardFunction::Perplexity { window, .. } => {
+                usize::try_from(window).unwrap_or(usize::MAX)
+            }
+        };
+        let tail = &epochs[epochs.len().saturating_sub(window)..];
+        let values: Vec<f64> = match self {
+            RewardFunction::Accuracy { .. } => tail.iter().filter_map(|e| e.valid_accuracy).collect(),
+            RewardFunction::Perplexity { .. } => tail.iter().filter_map(|e| e.valid_perplexity).collect(),
+        };
+        if values.is_empty() {
+            return Err(Error::InvalidMessage {
+                what: "train result",
+                reason: format!("no epoch reports the metric {self:?} needs"),
+            });
+        }
+        let best = match self {
+            RewardFunction::Accuracy { .. } => values.into_iter().fold(f64::NEG_INFINITY, f64::max),
+            RewardFunction::Perplexity { .. } => values.into_iter().fold(f64::INFINITY, f64::min),
+        };
+        Ok(best)
+    }
+
+    /// The reward of a child from its per-epoch metrics.
+    pub fn reward(&self, epochs: &[EpochMetrics]) -> Result<f64> {
+        Ok(self.of_metric(self.best_metric(epochs)?))
+    }
+}
