@@ -1,0 +1,279 @@
+//! The command line of `nas-controller`: argument types and the commands.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use nas_common::{ArchSpec, CellSpace, CnnSpace, SearchSpace};
+use nas_controller::checkpoint::Checkpoint;
+use nas_controller::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
+use nas_controller::reinforce::{Reinforce, ReinforceConfig};
+use nas_controller::simulate::{self, Simulation};
+use nas_controller::strategy::{self, StrategyKind};
+
+/// Neural Architecture Search with reinforcement learning: the controller.
+#[derive(Debug, Parser)]
+#[command(name = "nas-controller", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print one architecture sampled by the controller, as JSON.
+    Sample(SampleArgs),
+    /// Run search strategies against an oracle instead of workers.
+    Simulate(SimulateArgs),
+}
+
+/// Built-in search spaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SpacePreset {
+    /// CIFAR-10 CNNs without strides or pooling (NAS v1), depth curriculum 6 → 20.
+    Cnn,
+    /// CNNs that also pick strides in {1,2,3} (NAS v2).
+    CnnStrides,
+    /// 39-layer CNNs with max-pools after layers 12 and 25 (NAS v3).
+    CnnPool,
+    /// Recurrent cells with 8 leaves (Penn Treebank).
+    Rnn,
+}
+
+#[derive(Debug, Args)]
+struct SpaceArgs {
+    /// Built-in search space.
+    #[arg(long, value_enum, default_value = "cnn")]
+    space: SpacePreset,
+    /// A search space from a TOML or JSON file instead (see schemas/search_space.schema.json).
+    #[arg(long, value_name = "FILE", conflicts_with = "space")]
+    space_file: Option<PathBuf>,
+}
+
+impl SpaceArgs {
+    fn load(&self) -> anyhow::Result<SearchSpace> {
+        if let Some(path) = &self.space_file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let is_json = path.extension().is_some_and(|ext| ext == "json");
+            let space = if is_json {
+                serde_json::from_str(&text).map_err(anyhow::Error::from)
+            } else {
+                toml::from_str(&text).map_err(anyhow::Error::from)
+            };
+            return space.with_context(|| format!("search space file {}", path.display()));
+        }
+        Ok(match self.space {
+            SpacePreset::Cnn => SearchSpace::cnn(CnnSpace::paper())?,
+            SpacePreset::CnnStrides => SearchSpace::cnn(CnnSpace::paper_with_strides())?,
+            SpacePreset::CnnPool => SearchSpace::cnn(CnnSpace::paper_with_pooling())?,
+            SpacePreset::Rnn => SearchSpace::cell(CellSpace::paper())?,
+        })
+    }
+}
+
+/// Controller settings that can be overridden on the command line.
+#[derive(Debug, Args)]
+struct ControllerArgs {
+    /// Rewards per REINFORCE step (m).
+    #[arg(long, default_value_t = ReinforceConfig::default().batch_size)]
+    batch_size: usize,
+    /// Adam learning rate of the controller.
+    #[arg(long, default_value_t = ReinforceConfig::default().learning_rate)]
+    learning_rate: f64,
+    /// Decay of the moving-average baseline.
+    #[arg(long, default_value_t = ReinforceConfig::default().baseline_decay)]
+    baseline_decay: f64,
+    /// Weight of the entropy bonus.
+    #[arg(long, default_value_t = ReinforceConfig::default().entropy_weight)]
+    entropy_weight: f64,
+    /// Sampling temperature (logits are divided by it).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// Squash logits as C·tanh(logits).
+    #[arg(long, value_name = "C")]
+    tanh_constant: Option<f64>,
+    /// Hidden units per controller LSTM layer.
+    #[arg(long, default_value_t = 35)]
+    hidden: i64,
+}
+
+impl ControllerArgs {
+    fn config(&self) -> ReinforceConfig {
+        let mut config = ReinforceConfig {
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            baseline_decay: self.baseline_decay,
+            entropy_weight: self.entropy_weight,
+            ..ReinforceConfig::default()
+        };
+        config.policy.temperature = self.temperature;
+        config.policy.tanh_constant = self.tanh_constant;
+        config.policy.hidden = self.hidden;
+        config
+    }
+}
+
+#[derive(Debug, Args)]
+struct SampleArgs {
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Number of CNN layers (default: the curriculum's first depth).
+    #[arg(long)]
+    layers: Option<u16>,
+    /// Seed of the fresh policy's initialisation and of the sample.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sample from this controller checkpoint instead of a fresh policy
+    /// (its own space is used).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Where rewards come from in `simulate`.
+#[derive(Clone, Debug)]
+enum OracleArg {
+    Synthetic,
+    Table(PathBuf),
+}
+
+impl std::str::FromStr for OracleArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            None if text == "synthetic" => Ok(OracleArg::Synthetic),
+            Some(("table", path)) if !path.is_empty() => Ok(OracleArg::Table(PathBuf::from(path))),
+            _ => Err(format!("expected `synthetic` or `table:FILE`, got {text:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// `synthetic` (a documented function of the spec) or `table:FILE` (JSON
+    /// lines with a reward and an arch_id or spec, such as a reward log).
+    #[arg(long, default_value = "synthetic")]
+    oracle: OracleArg,
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Strategies to compare, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "reinforce,random")]
+    strategies: Vec<StrategyKind>,
+    /// Children per run.
+    #[arg(long, default_value_t = 800)]
+    budget: usize,
+    /// Number of seeds (runs per strategy); seeds are FIRST_SEED, FIRST_SEED+1, …
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// With a table oracle: the reward of architectures the table lacks
+    /// (default: fail).
+    #[arg(long, value_name = "REWARD")]
+    missing_reward: Option<f64>,
+    /// Threads to spread runs over (default: available cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object with a `runs` array instead of a summary.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sample(args) => sample(args),
+        Command::Simulate(args) => simulate(args),
+    }
+}
+
+fn sample(args: SampleArgs) -> anyhow::Result<()> {
+    let controller = match &args.checkpoint {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("checkpoint {}", path.display()))?;
+            if checkpoint.strategy != StrategyKind::Reinforce {
+                bail!("{} is a {} checkpoint; sampling needs a controller (reinforce) checkpoint", path.display(), checkpoint.strategy.name());
+            }
+            Reinforce::restore(&checkpoint)?
+        }
+        None => Reinforce::new(args.space.load()?, args.controller.config(), args.seed)?,
+    };
+    let space = controller.space();
+    let depth = match (args.layers, space.kind()) {
+        (Some(layers), nas_common::ArchKind::Cnn) => usize::from(layers),
+        (Some(_), nas_common::ArchKind::Cell) => bail!("--layers applies to CNN spaces only"),
+        (None, _) => space.depth_at(0),
+    };
+    let plan = space.plan(depth);
+    let mut rngs = [strategy::sample_rng(args.seed, 0)];
+    let sampled = controller.policy().sample(&plan, &mut rngs);
+    let actions = &sampled[0].actions;
+    let spec = ArchSpec::from_actions(space, depth, actions)?;
+    println!("{}", serde_json::to_string_pretty(&spec)?);
+    Ok(())
+}
+
+fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let space = args.space.load()?;
+    let oracle: Box<dyn Oracle> = match &args.oracle {
+        OracleArg::Synthetic => Box::new(SyntheticOracle::default()),
+        OracleArg::Table(path) => {
+            let missing = args.missing_reward.map_or(Missing::Fail, Missing::Reward);
+            Box::new(RewardTable::load(path, missing)?)
+        }
+    };
+    if args.strategies.is_empty() || args.budget == 0 || args.seeds == 0 {
+        bail!("--strategies, --budget and --seeds must all be non-empty and positive");
+    }
+    let simulation = Simulation {
+        space,
+        strategies: args.strategies.clone(),
+        budget: args.budget,
+        seeds: (args.first_seed..args.first_seed + args.seeds).collect(),
+        reinforce: args.controller.config(),
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+    };
+    let started = std::time::Instant::now();
+    let runs = simulate::run(&simulation, oracle.as_ref())?;
+    let summary = simulate::summarize(&simulation, &runs);
+    if args.json {
+        let output = serde_json::json!({
+            "oracle": format!("{:?}", args.oracle).to_lowercase(),
+            "space": simulation.space,
+            "budget": simulation.budget,
+            "summary": summary,
+            "runs": runs,
+        });
+        println!("{output}");
+        return Ok(());
+    }
+    println!(
+        "simulated {} strategies × {} seeds × {} children in {:.1} s",
+        simulation.strategies.len(),
+        simulation.seeds.len(),
+        simulation.budget,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{:<10} {:>12} {:>14} {:>15} {:>22}", "strategy", "median best", "median last100", "median first100", "best (min..max)");
+    for row in &summary {
+        println!(
+            "{:<10} {:>12.4} {:>14.4} {:>15.4} {:>10.4}..{:<10.4}",
+            row.strategy.name(),
+            row.median_best_reward,
+            row.median_mean_last_100,
+            row.median_mean_first_100,
+            row.best_reward_range.0,
+            row.best_reward_range.1
+        );
+    }
+    Ok(())
+}
+
