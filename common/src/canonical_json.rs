@@ -61,10 +61,7 @@ struct VersionProbe {
 /// not `supported`. Malformed JSON and a missing field are left for the full
 /// parse to report.
 pub fn check_version(json: &str, what: &'static str, supported: u32) -> Result<()> {
-    let Ok(VersionProbe {
-        version: Some(found),
-    }) = serde_json::from_str::<VersionProbe>(json)
-    else {
+    let Ok(VersionProbe { version: Some(found) }) = serde_json::from_str::<VersionProbe>(json) else {
         return Ok(());
     };
     if found == u64::from(supported) {

@@ -234,9 +234,10 @@ impl TokenWriter {
         values: &[T],
         value: &T,
     ) -> Result<()> {
-        let index = values.iter().position(|candidate| candidate == value).ok_or_else(|| {
-            Error::NotInSpace(format!("{what} {value:?} is not one of {values:?}"))
-        })?;
+        let index = values
+            .iter()
+            .position(|candidate| candidate == value)
+            .ok_or_else(|| Error::NotInSpace(format!("{what} {value:?} is not one of {values:?}")))?;
         if values.len() > 1 {
             self.tokens.push(index_token(index));
         }

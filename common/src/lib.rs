@@ -28,8 +28,8 @@ pub mod spec;
 pub use decision::{Actions, DecisionKind, Plan, Step};
 pub use error::{Error, Result};
 pub use messages::{
-    DatasetRef, EpochMetrics, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainJob, TrainJobFields,
-    TrainResult, TrainResultFields, TrainingBudget,
+    DatasetRef, EpochMetrics, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainJob,
+    TrainJobFields, TrainResult, TrainResultFields, TrainingBudget,
 };
 pub use reward::RewardFunction;
 pub use space::{CellSpace, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition};

@@ -225,7 +225,10 @@ impl TryFrom<TrainJobFields> for TrainJob {
                 job.spec.kind()
             )));
         }
-        if job.dataset.name.is_empty() || job.dataset.name.contains(['/', '\\']) || job.dataset.name.starts_with('.') {
+        if job.dataset.name.is_empty()
+            || job.dataset.name.contains(['/', '\\'])
+            || job.dataset.name.starts_with('.')
+        {
             return Err(invalid(format!(
                 "dataset name {:?} must be a plain non-empty name",
                 job.dataset.name
@@ -373,7 +376,9 @@ impl TryFrom<TrainResultFields> for TrainResult {
         match &result.outcome {
             Outcome::Ok { reward, metric } => {
                 if !reward.is_finite() || !metric.is_finite() {
-                    return Err(invalid(format!("reward {reward} and metric {metric} must be finite")));
+                    return Err(invalid(format!(
+                        "reward {reward} and metric {metric} must be finite"
+                    )));
                 }
             }
             Outcome::Failed { reason } if reason.trim().is_empty() => {
@@ -384,7 +389,10 @@ impl TryFrom<TrainResultFields> for TrainResult {
         for (index, epoch) in result.epochs.iter().enumerate() {
             validate_epoch(index, epoch).map_err(invalid)?;
         }
-        for (name, value) in [("wall_seconds", result.wall_seconds), ("train_seconds", result.train_seconds)] {
+        for (name, value) in [
+            ("wall_seconds", result.wall_seconds),
+            ("train_seconds", result.train_seconds),
+        ] {
             if !value.is_finite() || value < 0.0 {
                 return Err(invalid(format!("{name} {value} must be finite and non-negative")));
             }
@@ -485,10 +493,10 @@ fn validate_hyperparameters(h: &Hyperparameters) -> std::result::Result<(), Stri
         ("weight_decay", h.weight_decay),
         ("bn_epsilon", h.bn_epsilon),
     ] {
-        if let Some(value) = value {
-            if !value.is_finite() || value < 0.0 || (name != "weight_decay" && value == 0.0) {
-                return Err(format!("hyperparameters.{name} {value} is out of range"));
-            }
+        if let Some(value) = value
+            && (!value.is_finite() || value < 0.0 || (name != "weight_decay" && value == 0.0))
+        {
+            return Err(format!("hyperparameters.{name} {value} is out of range"));
         }
     }
     Ok(())
@@ -497,7 +505,10 @@ fn validate_hyperparameters(h: &Hyperparameters) -> std::result::Result<(), Stri
 fn validate_epoch(index: usize, epoch: &EpochMetrics) -> std::result::Result<(), String> {
     let expected = u32::try_from(index + 1).unwrap_or(u32::MAX);
     if epoch.epoch != expected {
-        return Err(format!("epochs[{index}] is numbered {} instead of {expected}", epoch.epoch));
+        return Err(format!(
+            "epochs[{index}] is numbered {} instead of {expected}",
+            epoch.epoch
+        ));
     }
     let values = [
         Some(epoch.train_loss),

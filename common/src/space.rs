@@ -284,10 +284,10 @@ impl SearchSpace {
         };
         let mut kinds: Vec<(DecisionKind, usize)> = Vec::new();
         for step in self.plan(depth).steps() {
-            if let Step::Choose { kind, options } = *step {
-                if !kinds.iter().any(|(seen, _)| *seen == kind) {
-                    kinds.push((kind, options));
-                }
+            if let Step::Choose { kind, options } = *step
+                && !kinds.iter().any(|(seen, _)| *seen == kind)
+            {
+                kinds.push((kind, options));
             }
         }
         kinds.sort();
@@ -306,7 +306,9 @@ fn check_list<T: Copy + Into<usize> + PartialEq + std::fmt::Debug>(
     max: usize,
 ) -> Result<()> {
     if let Some(bad) = values.iter().find(|value| !(1..=max).contains(&(**value).into())) {
-        return Err(Error::InvalidSpace(format!("{name}: {bad:?} is outside 1..={max}")));
+        return Err(Error::InvalidSpace(format!(
+            "{name}: {bad:?} is outside 1..={max}"
+        )));
     }
     check_distinct(name, values)
 }

@@ -1,6 +1,8 @@
 //! Specs decoded from random actions are valid, round-trip through actions
 //! and JSON, and keep a stable id; bad JSON is rejected with a clear reason.
 
+#![allow(clippy::unwrap_used)]
+
 use nas_common::{
     Actions, ArchSpec, CellSpace, CnnSpace, DepthSchedule, Error, Plan, SearchSpace, Step, spec::limits,
 };
@@ -95,15 +97,20 @@ fn reject(json: &str) -> String {
 
 #[test]
 fn bad_specs_are_rejected_with_a_reason() {
-    let layer = r#"{"filters":24,"kernel_height":3,"kernel_width":3,"stride_height":1,"stride_width":1,"inputs":[]}"#;
+    let layer =
+        r#"{"filters":24,"kernel_height":3,"kernel_width":3,"stride_height":1,"stride_width":1,"inputs":[]}"#;
     let err = reject(&format!(r#"{{"version":2,"kind":"cnn","layers":[{layer}]}}"#));
     assert!(err.contains("unsupported architecture spec version 2"), "{err}");
     let err = reject(r#"{"version":1,"kind":"cnn","layers":[]}"#);
     assert!(err.contains("at least one layer"), "{err}");
-    let err = reject(&format!(r#"{{"version":1,"kind":"cnn","layers":[{layer}],"colour":"red"}}"#));
+    let err = reject(&format!(
+        r#"{{"version":1,"kind":"cnn","layers":[{layer}],"colour":"red"}}"#
+    ));
     assert!(err.contains("colour"), "{err}");
     let bad_input = layer.replace(r#""inputs":[]"#, r#""inputs":[1]"#);
-    let err = reject(&format!(r#"{{"version":1,"kind":"cnn","layers":[{layer},{bad_input}]}}"#));
+    let err = reject(&format!(
+        r#"{{"version":1,"kind":"cnn","layers":[{layer},{bad_input}]}}"#
+    ));
     assert!(err.contains("layer 1 inputs: 1 must be below 1"), "{err}");
     let err = reject(&format!(
         r#"{{"version":1,"kind":"cnn","layers":[{}]}}"#,
@@ -144,8 +151,9 @@ fn actions_that_do_not_fit_the_plan_are_rejected() {
 #[test]
 fn specs_outside_a_space_are_named() {
     let space = SearchSpace::cnn(CnnSpace::paper()).unwrap();
-    let layer = r#"{"filters":25,"kernel_height":3,"kernel_width":3,"stride_height":1,"stride_width":1,"inputs":[]}"#;
-    let six = vec![layer; 6].join(",");
+    let layer =
+        r#"{"filters":25,"kernel_height":3,"kernel_width":3,"stride_height":1,"stride_width":1,"inputs":[]}"#;
+    let six = [layer; 6].join(",");
     let spec = ArchSpec::from_json(&format!(r#"{{"version":1,"kind":"cnn","layers":[{six}]}}"#)).unwrap();
     let err = spec.to_actions(&space).unwrap_err().to_string();
     assert!(err.contains("filters 25 is not one of [24, 36, 48, 64]"), "{err}");
@@ -176,7 +184,9 @@ fn bad_spaces_are_rejected() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("filters must not be empty"), "{err}");
-    let err = serde_json::from_str::<SearchSpace>(r#"{"kind":"cell","leaves":6,"combinations":["add"],"activations":["tanh"]}"#)
-        .unwrap_err();
+    let err = serde_json::from_str::<SearchSpace>(
+        r#"{"kind":"cell","leaves":6,"combinations":["add"],"activations":["tanh"]}"#,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("power of two"), "{err}");
 }

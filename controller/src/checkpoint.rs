@@ -70,11 +70,16 @@ impl Checkpoint {
     /// Decodes a checkpoint written by [`Checkpoint::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bad = |what: String| Error::Checkpoint(what);
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|error| bad(format!("not a checkpoint: {error}")))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|error| bad(format!("not a checkpoint: {error}")))?;
         let metadata = header.metadata().clone().unwrap_or_default();
         match metadata.get("format").map(String::as_str) {
             Some(FORMAT) => {}
-            other => return Err(bad(format!("unknown checkpoint format {other:?}, expected {FORMAT}"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown checkpoint format {other:?}, expected {FORMAT}"
+                )));
+            }
         }
         let strategy = metadata
             .get("strategy")

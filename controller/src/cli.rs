@@ -53,7 +53,8 @@ struct SpaceArgs {
 impl SpaceArgs {
     fn load(&self) -> anyhow::Result<SearchSpace> {
         if let Some(path) = &self.space_file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let is_json = path.extension().is_some_and(|ext| ext == "json");
             let space = if is_json {
                 serde_json::from_str(&text).map_err(anyhow::Error::from)
@@ -196,9 +197,14 @@ fn sample(args: SampleArgs) -> anyhow::Result<()> {
     let controller = match &args.checkpoint {
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("checkpoint {}", path.display()))?;
+            let checkpoint =
+                Checkpoint::from_bytes(&bytes).with_context(|| format!("checkpoint {}", path.display()))?;
             if checkpoint.strategy != StrategyKind::Reinforce {
-                bail!("{} is a {} checkpoint; sampling needs a controller (reinforce) checkpoint", path.display(), checkpoint.strategy.name());
+                bail!(
+                    "{} is a {} checkpoint; sampling needs a controller (reinforce) checkpoint",
+                    path.display(),
+                    checkpoint.strategy.name()
+                );
             }
             Reinforce::restore(&checkpoint)?
         }
@@ -262,7 +268,10 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         simulation.budget,
         started.elapsed().as_secs_f64()
     );
-    println!("{:<10} {:>12} {:>14} {:>15} {:>22}", "strategy", "median best", "median last100", "median first100", "best (min..max)");
+    println!(
+        "{:<10} {:>12} {:>14} {:>15} {:>22}",
+        "strategy", "median best", "median last100", "median first100", "best (min..max)"
+    );
     for row in &summary {
         println!(
             "{:<10} {:>12.4} {:>14.4} {:>15.4} {:>10.4}..{:<10.4}",
@@ -276,4 +285,3 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -45,7 +45,11 @@ impl Adam {
     pub fn new(config: AdamConfig, parameters: &[(String, Tensor)]) -> Result<Self> {
         let positive = |x: f64| x.is_finite() && x > 0.0;
         let unit = |x: f64| (0.0..1.0).contains(&x);
-        if !positive(config.learning_rate) || !unit(config.beta1) || !unit(config.beta2) || !positive(config.epsilon) {
+        if !positive(config.learning_rate)
+            || !unit(config.beta1)
+            || !unit(config.beta2)
+            || !positive(config.epsilon)
+        {
             return Err(Error::Config(format!("invalid Adam settings {config:?}")));
         }
         let zeros = || parameters.iter().map(|(_, p)| p.zeros_like()).collect();
@@ -109,7 +113,12 @@ impl Adam {
     }
 
     /// Restores moments and step count saved by [`Adam::state_tensors`].
-    pub fn restore(&mut self, steps: u64, lookup: &mut dyn FnMut(&str) -> Result<Tensor>, parameters: &[(String, Tensor)]) -> Result<()> {
+    pub fn restore(
+        &mut self,
+        steps: u64,
+        lookup: &mut dyn FnMut(&str) -> Result<Tensor>,
+        parameters: &[(String, Tensor)],
+    ) -> Result<()> {
         for (((name, _), first), second) in parameters.iter().zip(&mut self.first).zip(&mut self.second) {
             let saved_first = lookup(&format!("adam.m.{name}"))?;
             let saved_second = lookup(&format!("adam.v.{name}"))?;
@@ -131,17 +140,20 @@ pub fn clip_grad_norm(parameters: &[(String, Tensor)], max_norm: Option<f64>) ->
         .map(|(_, p)| p.grad())
         .filter(Tensor::defined)
         .collect();
-    let squared: f64 = grads.iter().map(|g| g.square().sum(tch::Kind::Double).double_value(&[])).sum();
+    let squared: f64 = grads
+        .iter()
+        .map(|g| g.square().sum(tch::Kind::Double).double_value(&[]))
+        .sum();
     let norm = squared.sqrt();
-    if let Some(max_norm) = max_norm {
-        if norm > max_norm {
-            let scale = max_norm / (norm + 1e-6);
-            tch::no_grad(|| {
-                for mut grad in grads {
-                    grad *= scale;
-                }
-            });
-        }
+    if let Some(max_norm) = max_norm
+        && norm > max_norm
+    {
+        let scale = max_norm / (norm + 1e-6);
+        tch::no_grad(|| {
+            for mut grad in grads {
+                grad *= scale;
+            }
+        });
     }
     norm
 }

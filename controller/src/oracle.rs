@@ -86,7 +86,8 @@ fn cnn_quality(cnn: &CnnArch) -> f64 {
         .map(|(index, layer)| {
             let (best_h, best_w) = if index % 2 == 0 { (7.0, 3.0) } else { (3.0, 7.0) };
             let kernel = 1.0
-                - ((f64::from(layer.kernel_height) - best_h).abs() + (f64::from(layer.kernel_width) - best_w).abs())
+                - ((f64::from(layer.kernel_height) - best_h).abs()
+                    + (f64::from(layer.kernel_width) - best_w).abs())
                     / 12.0;
             let filters = 1.0 - (f64::from(layer.filters) - 48.0).abs().min(48.0) / 48.0;
             let stride = 1.0 / (f64::from(layer.stride_height) * f64::from(layer.stride_width)).sqrt();
@@ -96,7 +97,8 @@ fn cnn_quality(cnn: &CnnArch) -> f64 {
                 let feeds = |source: usize| layer.inputs.iter().any(|&input| usize::from(input) == source);
                 let wanted = usize::from(feeds(0)) + usize::from(index > 1 && feeds(index - 1));
                 let others = layer.inputs.len() - wanted;
-                let score = 0.5 * f64::from(feeds(0)) + 0.5 * f64::from(feeds(index - 1)) - 0.1 * others as f64;
+                let score =
+                    0.5 * f64::from(feeds(0)) + 0.5 * f64::from(feeds(index - 1)) - 0.1 * others as f64;
                 score.clamp(0.0, 1.0)
             };
             0.35 * kernel.max(0.0) + 0.2 * filters + 0.1 * stride + 0.35 * skips
@@ -128,7 +130,10 @@ fn cell_quality(cell: &CellArch) -> f64 {
     let span = (nodes - 1) as f64;
     let closeness = |chosen: u8, target: usize| 1.0 - (usize::from(chosen).abs_diff(target)) as f64 / span;
     let memory_target = cell.children(root).map_or(0, |(left, _)| left);
-    0.6 * node_score + 0.15 * inject + 0.125 * closeness(cell.inject_node, 0) + 0.125 * closeness(cell.memory_node, memory_target)
+    0.6 * node_score
+        + 0.15 * inject
+        + 0.125 * closeness(cell.inject_node, 0)
+        + 0.125 * closeness(cell.memory_node, memory_target)
 }
 
 /// A fixed offset in `[−0.01, 0.01]` derived from the architecture id.
@@ -174,7 +179,11 @@ impl RewardTable {
     /// Parses the text of a table file.
     pub fn parse(text: &str, missing: Missing) -> std::result::Result<Self, String> {
         let mut sums: HashMap<ArchId, (f64, u32)> = HashMap::new();
-        for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        for (number, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+        {
             let at = |reason: String| format!("line {}: {reason}", number + 1);
             let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
             let Some(reward) = table_reward(&value) else {
@@ -188,7 +197,10 @@ impl RewardTable {
         if sums.is_empty() {
             return Err("no rewards found".into());
         }
-        let rewards = sums.into_iter().map(|(id, (sum, n))| (id, sum / f64::from(n))).collect();
+        let rewards = sums
+            .into_iter()
+            .map(|(id, (sum, n))| (id, sum / f64::from(n)))
+            .collect();
         Ok(RewardTable { rewards, missing })
     }
 

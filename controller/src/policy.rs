@@ -172,7 +172,9 @@ impl Policy {
     fn initialise(&self, rng: &mut impl Rng) {
         let range = self.config.init_range as f32;
         for (_, mut tensor) in self.named_parameters() {
-            let values: Vec<f32> = (0..tensor.numel()).map(|_| rng.random_range(-range..=range)).collect();
+            let values: Vec<f32> = (0..tensor.numel())
+                .map(|_| rng.random_range(-range..=range))
+                .collect();
             let init = Tensor::from_slice(&values).reshape(tensor.size());
             tch::no_grad(|| tensor.copy_(&init));
         }
@@ -193,7 +195,12 @@ impl Policy {
 
     /// Number of trainable scalars.
     pub fn parameter_count(&self) -> i64 {
-        self.vs.trainable_variables().iter().map(Tensor::numel).map(|n| n as i64).sum()
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(Tensor::numel)
+            .map(|n| n as i64)
+            .sum()
     }
 
     /// Samples one sequence per entry of `rngs` along `plan`, without
@@ -265,7 +272,9 @@ impl Policy {
             match *step {
                 Step::Choose { kind, .. } => {
                     let head = self.head(kind);
-                    let log_p = self.shape_logits(head.logits.forward(&output)).log_softmax(-1, Kind::Float);
+                    let log_p = self
+                        .shape_logits(head.logits.forward(&output))
+                        .log_softmax(-1, Kind::Float);
                     let p = log_p.exp();
                     let chosen = choose(&p, Pick::Categorical);
                     let index = token_tensor(&chosen).view([batch_dim, 1]);
@@ -278,7 +287,8 @@ impl Policy {
                     if let (Some(attention), true) = (attention, candidates > 0) {
                         let keys = Tensor::stack(&anchor_keys, 1);
                         let query = attention.w_curr.forward(&output).unsqueeze(1);
-                        let logits = self.shape_logits(attention.v.forward(&(keys + query).tanh()).squeeze_dim(-1));
+                        let logits =
+                            self.shape_logits(attention.v.forward(&(keys + query).tanh()).squeeze_dim(-1));
                         let chosen = choose(&logits.sigmoid(), Pick::Bernoulli);
                         let bits = token_tensor(&chosen).view([batch_dim, -1]).to_kind(Kind::Float);
                         let log_yes = logits.log_sigmoid();
@@ -338,11 +348,9 @@ fn draw<R: Rng>(probabilities: &Tensor, pick: Pick, rngs: &mut [R]) -> Vec<Vec<u
     let values = Vec::<f32>::try_from(probabilities.contiguous().view(-1)).unwrap_or_default();
     rngs.iter_mut()
         .zip(values.chunks(columns.max(1)))
-        .map(|(rng, row)| {
-            match pick {
-                Pick::Categorical => vec![categorical(row, rng.random::<f32>())],
-                Pick::Bernoulli => row.iter().map(|&p| u16::from(rng.random::<f32>() < p)).collect(),
-            }
+        .map(|(rng, row)| match pick {
+            Pick::Categorical => vec![categorical(row, rng.random::<f32>())],
+            Pick::Bernoulli => row.iter().map(|&p| u16::from(rng.random::<f32>() < p)).collect(),
         })
         .collect()
 }

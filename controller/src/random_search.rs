@@ -6,9 +6,9 @@ use nas_common::{ArchSpec, SearchSpace, Step};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::checkpoint::Checkpoint;
 use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, StrategyKind};
-use crate::Result;
 
 /// Random search's whole state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -59,7 +59,9 @@ impl Strategy for RandomSearch {
             for step in plan.steps() {
                 match *step {
                     Step::Choose { options, .. } => tokens.push(rng.random_range(0..options as u16)),
-                    Step::Anchor { candidates } => tokens.extend((0..candidates).map(|_| u16::from(rng.random::<bool>()))),
+                    Step::Anchor { candidates } => {
+                        tokens.extend((0..candidates).map(|_| u16::from(rng.random::<bool>())))
+                    }
                 }
             }
             let actions = nas_common::Actions::new(tokens);
@@ -85,6 +87,10 @@ impl Strategy for RandomSearch {
     }
 
     fn checkpoint(&self) -> Result<Checkpoint> {
-        Ok(Checkpoint::new(StrategyKind::Random, serde_json::to_value(&self.state)?, Vec::new()))
+        Ok(Checkpoint::new(
+            StrategyKind::Random,
+            serde_json::to_value(&self.state)?,
+            Vec::new(),
+        ))
     }
 }

@@ -61,10 +61,19 @@ impl ReinforceConfig {
         let problem = if self.batch_size == 0 {
             Some("batch_size must be at least 1".to_owned())
         } else if !(0.0..1.0).contains(&self.baseline_decay) {
-            Some(format!("baseline_decay {} must be in [0, 1)", self.baseline_decay))
+            Some(format!(
+                "baseline_decay {} must be in [0, 1)",
+                self.baseline_decay
+            ))
         } else if !self.entropy_weight.is_finite() || self.entropy_weight < 0.0 {
-            Some(format!("entropy_weight {} must be finite and non-negative", self.entropy_weight))
-        } else if self.grad_clip.is_some_and(|clip| !clip.is_finite() || clip <= 0.0) {
+            Some(format!(
+                "entropy_weight {} must be finite and non-negative",
+                self.entropy_weight
+            ))
+        } else if self
+            .grad_clip
+            .is_some_and(|clip| !clip.is_finite() || clip <= 0.0)
+        {
             Some(format!("grad_clip {:?} must be positive", self.grad_clip))
         } else {
             None
@@ -111,7 +120,11 @@ impl Reinforce {
     /// A fresh controller for `space`.
     pub fn new(space: SearchSpace, config: ReinforceConfig, seed: u64) -> Result<Self> {
         config.validate()?;
-        let policy = Policy::new(&space, config.policy.clone(), &mut strategy::sample_rng(seed, INIT_STREAM))?;
+        let policy = Policy::new(
+            &space,
+            config.policy.clone(),
+            &mut strategy::sample_rng(seed, INIT_STREAM),
+        )?;
         let parameters = policy.named_parameters();
         let adam = Adam::new(config.adam(), &parameters)?;
         Ok(Reinforce {
@@ -146,7 +159,9 @@ impl Reinforce {
             tch::no_grad(|| parameter.copy_(&saved));
         }
         let mut lookup = |name: &str| checkpoint.tensor(name);
-        restored.adam.restore(state.steps, &mut lookup, &restored.parameters)?;
+        restored
+            .adam
+            .restore(state.steps, &mut lookup, &restored.parameters)?;
         restored.state = state;
         Ok(restored)
     }
@@ -192,7 +207,9 @@ impl Reinforce {
         let grad_norm = optimizer::clip_grad_norm(&self.parameters, config.grad_clip);
         self.adam.step(&mut self.parameters);
         let decay = config.baseline_decay;
-        let updated = batch.iter().fold(baseline, |b, o| decay * b + (1.0 - decay) * o.reward);
+        let updated = batch
+            .iter()
+            .fold(baseline, |b, o| decay * b + (1.0 - decay) * o.reward);
         self.state.baseline = Some(updated);
         self.state.steps += 1;
         let oldest = batch.iter().map(|o| o.policy_version).min().unwrap_or(0);
@@ -218,7 +235,10 @@ impl Strategy for Reinforce {
         let mut proposals = Vec::with_capacity(count);
         for (depth, indices) in strategy::depth_runs(&self.state.space, first, count) {
             let plan = self.state.space.plan(depth);
-            let mut rngs: Vec<_> = indices.clone().map(|i| strategy::sample_rng(self.state.seed, i)).collect();
+            let mut rngs: Vec<_> = indices
+                .clone()
+                .map(|i| strategy::sample_rng(self.state.seed, i))
+                .collect();
             for (sampled, index) in self.policy.sample(&plan, &mut rngs).into_iter().zip(indices) {
                 let spec = ArchSpec::from_actions(&self.state.space, depth, &sampled.actions)?;
                 proposals.push(Proposal {
@@ -236,7 +256,10 @@ impl Strategy for Reinforce {
 
     fn observe(&mut self, observation: Observation) -> Result<Option<StepReport>> {
         if !observation.reward.is_finite() {
-            return Err(Error::Config(format!("reward {} is not finite", observation.reward)));
+            return Err(Error::Config(format!(
+                "reward {} is not finite",
+                observation.reward
+            )));
         }
         self.state.pending.push(observation);
         if self.state.pending.len() < self.state.config.batch_size {
@@ -257,6 +280,10 @@ impl Strategy for Reinforce {
             .map(|(name, tensor)| (format!("policy.{name}"), tensor.shallow_clone()))
             .collect();
         tensors.extend(self.adam.state_tensors(&self.parameters));
-        Ok(Checkpoint::new(StrategyKind::Reinforce, serde_json::to_value(&self.state)?, tensors))
+        Ok(Checkpoint::new(
+            StrategyKind::Reinforce,
+            serde_json::to_value(&self.state)?,
+            tensors,
+        ))
     }
 }

@@ -12,10 +12,10 @@ use std::sync::Mutex;
 use nas_common::SearchSpace;
 use serde::Serialize;
 
+use crate::Result;
 use crate::oracle::Oracle;
 use crate::reinforce::ReinforceConfig;
 use crate::strategy::{self, Observation, StrategyKind};
-use crate::Result;
 
 /// What to simulate.
 #[derive(Clone, Debug)]
@@ -86,9 +86,14 @@ pub fn run(simulation: &Simulation, oracle: &dyn Oracle) -> Result<Vec<Run>> {
                         *next += 1;
                         index
                     };
-                    let Some(&(kind, seed)) = jobs.get(index) else { break };
+                    let Some(&(kind, seed)) = jobs.get(index) else {
+                        break;
+                    };
                     let outcome = run_one(simulation, oracle, kind, seed);
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push((index, outcome));
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((index, outcome));
                 }
             });
         }
@@ -128,7 +133,10 @@ pub fn summarize(simulation: &Simulation, runs: &[Run]) -> Vec<StrategySummary> 
             let mine: Vec<&Run> = runs.iter().filter(|run| run.strategy == kind).collect();
             let best: Vec<f64> = mine.iter().map(|run| run.best_reward).collect();
             let last: Vec<f64> = mine.iter().map(|run| run.mean_last_100).collect();
-            let first: Vec<f64> = mine.iter().map(|run| mean(&run.rewards[..run.rewards.len().min(100)])).collect();
+            let first: Vec<f64> = mine
+                .iter()
+                .map(|run| mean(&run.rewards[..run.rewards.len().min(100)]))
+                .collect();
             StrategySummary {
                 strategy: kind,
                 runs: mine.len(),

@@ -1,6 +1,8 @@
 //! The controller policy: valid samples, exact log-probability recomputation
 //! and exact resume from a checkpoint.
 
+#![allow(clippy::unwrap_used)]
+
 use nas_common::{CellSpace, CnnSpace, DepthSchedule, SearchSpace};
 use nas_controller::checkpoint::Checkpoint;
 use nas_controller::oracle::{Oracle, SyntheticOracle};
@@ -55,10 +57,19 @@ fn recomputed_log_probability_equals_the_sampling_time_value() {
         let batch = Vec::<f64>::try_from(batch.log_prob.to_kind(tch::Kind::Double)).unwrap();
         for (index, sample) in sampled.iter().enumerate() {
             assert!(sample.log_prob < 0.0);
-            assert!((batch[index] - sample.log_prob).abs() < 1e-4, "batched: {} vs {}", batch[index], sample.log_prob);
+            assert!(
+                (batch[index] - sample.log_prob).abs() < 1e-4,
+                "batched: {} vs {}",
+                batch[index],
+                sample.log_prob
+            );
             let alone = controller.policy().score(&plan, &[&sample.actions]).unwrap();
             let alone = alone.log_prob.double_value(&[0]);
-            assert!((alone - sample.log_prob).abs() < 1e-4, "alone: {alone} vs {}", sample.log_prob);
+            assert!(
+                (alone - sample.log_prob).abs() < 1e-4,
+                "alone: {alone} vs {}",
+                sample.log_prob
+            );
         }
     }
 }
@@ -126,15 +137,24 @@ fn learning_changes_the_policy_and_a_fresh_one_does_not_match() {
     drive(&mut trained, 16);
     assert_eq!(trained.policy_version(), 2);
     assert!(trained.baseline().is_some());
-    assert_ne!(parameters(&trained.checkpoint().unwrap()), parameters(&fresh.checkpoint().unwrap()));
+    assert_ne!(
+        parameters(&trained.checkpoint().unwrap()),
+        parameters(&fresh.checkpoint().unwrap())
+    );
 }
 
 #[test]
 fn corrupt_checkpoints_are_rejected_with_a_reason() {
-    let err = Checkpoint::from_bytes(b"not a checkpoint").err().unwrap().to_string();
+    let err = Checkpoint::from_bytes(b"not a checkpoint")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("not a checkpoint"), "{err}");
     let controller = Reinforce::new(cell_space(), ReinforceConfig::default(), 1).unwrap();
     let bytes = controller.checkpoint().unwrap().to_bytes().unwrap();
-    let err = Checkpoint::from_bytes(&bytes[..bytes.len() - 10]).err().unwrap().to_string();
+    let err = Checkpoint::from_bytes(&bytes[..bytes.len() - 10])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.starts_with("checkpoint:"), "{err}");
 }

@@ -1,6 +1,8 @@
 //! On the synthetic oracle REINFORCE learns: its rewards rise, and it beats
 //! random search at the same budget, median over ten seeds.
 
+#![allow(clippy::unwrap_used)]
+
 use nas_common::{CnnSpace, SearchSpace};
 use nas_controller::oracle::SyntheticOracle;
 use nas_controller::reinforce::ReinforceConfig;

@@ -107,7 +107,10 @@ impl CellArch {
                 self.nodes.len()
             )));
         }
-        for (name, index) in [("inject_node", self.inject_node), ("memory_node", self.memory_node)] {
+        for (name, index) in [
+            ("inject_node", self.inject_node),
+            ("memory_node", self.memory_node),
+        ] {
             if usize::from(index) >= nodes {
                 return Err(Error::InvalidSpec(format!(
                     "{name} {index} is not a node of a {nodes}-node tree"
@@ -132,8 +135,16 @@ impl CellArch {
             push_choice(&mut steps, DecisionKind::Combination, space.combinations.len());
             push_choice(&mut steps, DecisionKind::Activation, space.activations.len());
         }
-        push_choice(&mut steps, DecisionKind::InjectCombination, space.combinations.len());
-        push_choice(&mut steps, DecisionKind::InjectActivation, space.activations.len());
+        push_choice(
+            &mut steps,
+            DecisionKind::InjectCombination,
+            space.combinations.len(),
+        );
+        push_choice(
+            &mut steps,
+            DecisionKind::InjectActivation,
+            space.activations.len(),
+        );
         push_choice(&mut steps, DecisionKind::InjectNode, nodes);
         push_choice(&mut steps, DecisionKind::MemoryNode, nodes);
         Plan::new(steps)
@@ -202,5 +213,7 @@ pub fn tree_children(leaves: usize, node: usize) -> Option<(usize, usize)> {
 
 fn node_indices(leaves: u8) -> Vec<u8> {
     let count = CellArch::node_count(usize::from(leaves));
-    (0..count).map(|index| u8::try_from(index).unwrap_or(u8::MAX)).collect()
+    (0..count)
+        .map(|index| u8::try_from(index).unwrap_or(u8::MAX))
+        .collect()
 }

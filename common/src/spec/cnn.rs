@@ -168,7 +168,9 @@ fn validate_layer(index: usize, layer: &ConvLayer) -> Result<()> {
         if (1..=max).contains(&value) {
             Ok(())
         } else {
-            Err(invalid(format!("layer {index}: {name} {value} is outside 1..={max}")))
+            Err(invalid(format!(
+                "layer {index}: {name} {value} is outside 1..={max}"
+            )))
         }
     };
     within("filters", layer.filters.into(), limits::MAX_FILTERS)?;

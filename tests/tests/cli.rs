@@ -1,0 +1,177 @@
+//! The binaries end to end: `nas-controller sample` and `simulate`, and a
+//! sampled spec accepted by `nas-worker check-job` inside a job.
+
+#![allow(clippy::unwrap_used)]
+
+use nas_common::{ArchSpec, CellSpace, SearchSpace};
+use nas_tests::{run_err, run_ok};
+
+#[test]
+fn sample_prints_a_valid_spec_of_the_space() {
+    let output = run_ok(
+        "nas-controller",
+        &["sample", "--space", "cnn", "--layers", "9", "--seed", "4"],
+    );
+    let spec = ArchSpec::from_json(std::str::from_utf8(&output.stdout).unwrap()).unwrap();
+    assert_eq!(spec.depth(), 9);
+    // The same seed gives the same spec; another seed another one.
+    let again = run_ok(
+        "nas-controller",
+        &["sample", "--space", "cnn", "--layers", "9", "--seed", "4"],
+    );
+    assert_eq!(again.stdout, output.stdout);
+    let other = run_ok(
+        "nas-controller",
+        &["sample", "--space", "cnn", "--layers", "9", "--seed", "5"],
+    );
+    assert_ne!(other.stdout, output.stdout);
+
+    let output = run_ok("nas-controller", &["sample", "--space", "rnn"]);
+    let spec = ArchSpec::from_json(std::str::from_utf8(&output.stdout).unwrap()).unwrap();
+    let space = SearchSpace::cell(CellSpace::paper()).unwrap();
+    spec.to_actions(&space).expect("the cell is in the paper's space");
+}
+
+#[test]
+fn sample_reads_a_space_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.toml");
+    std::fs::write(
+        &path,
+        "kind = \"cnn\"\nfilters = [4, 8]\nkernel_heights = [3]\nkernel_widths = [1, 3]\n\
+         stride_heights = [1]\nstride_widths = [1]\nskip_connections = true\n\
+         depth = { start = 3, step = 0, every = 1, max = 3 }\n",
+    )
+    .unwrap();
+    let output = run_ok(
+        "nas-controller",
+        &["sample", "--space-file", path.to_str().unwrap()],
+    );
+    let spec = ArchSpec::from_json(std::str::from_utf8(&output.stdout).unwrap()).unwrap();
+    let cnn = spec.as_cnn().unwrap();
+    assert_eq!(cnn.layers.len(), 3);
+    assert!(
+        cnn.layers
+            .iter()
+            .all(|layer| layer.kernel_height == 3 && [4, 8].contains(&layer.filters))
+    );
+
+    std::fs::write(&path, "kind = \"cnn\"\nfilters = []\n").unwrap();
+    let err = run_err(
+        "nas-controller",
+        &["sample", "--space-file", path.to_str().unwrap()],
+    );
+    assert!(err.contains("tiny.toml"), "{err}");
+}
+
+#[test]
+fn simulate_json_has_one_run_per_strategy_and_seed() {
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "simulate",
+            "--oracle",
+            "synthetic",
+            "--space",
+            "rnn",
+            "--strategies",
+            "reinforce,random",
+            "--budget",
+            "24",
+            "--seeds",
+            "3",
+            "--json",
+        ],
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let last = text.lines().last().unwrap();
+    let value: serde_json::Value = serde_json::from_str(last).unwrap();
+    let runs = value["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    for run in runs {
+        assert!(["reinforce", "random"].contains(&run["strategy"].as_str().unwrap()));
+        assert!(run["seed"].as_u64().unwrap() < 3);
+        let rewards = run["rewards"].as_array().unwrap();
+        assert_eq!(rewards.len(), 24);
+        // c / ppl² with ppl in the oracle's range.
+        assert!(
+            rewards
+                .iter()
+                .all(|r| (0.001..0.03).contains(&r.as_f64().unwrap()))
+        );
+    }
+}
+
+#[test]
+fn simulate_replays_a_reward_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("table.jsonl");
+    // Record what random search sampled, then replay it as a table.
+    let sampled: Vec<String> = (0..3)
+        .map(|seed| {
+            let out = run_ok(
+                "nas-controller",
+                &["sample", "--space", "cnn", "--seed", &seed.to_string()],
+            );
+            let spec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            serde_json::json!({"spec": spec, "reward": 0.25 * f64::from(seed + 1)}).to_string()
+        })
+        .collect();
+    std::fs::write(&table, sampled.join("\n")).unwrap();
+    let oracle = format!("table:{}", table.display());
+    let err = run_err(
+        "nas-controller",
+        &["simulate", "--oracle", &oracle, "--budget", "8", "--seeds", "1"],
+    );
+    assert!(err.contains("no reward for architecture"), "{err}");
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "simulate",
+            "--oracle",
+            &oracle,
+            "--budget",
+            "8",
+            "--seeds",
+            "1",
+            "--missing-reward",
+            "0.1",
+            "--json",
+        ],
+    );
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["runs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_sampled_spec_travels_in_a_job_the_worker_accepts() {
+    let output = run_ok("nas-controller", &["sample", "--space", "cnn", "--seed", "1"]);
+    let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let id = ArchSpec::from_json(&spec.to_string()).unwrap().id();
+    let job = serde_json::json!({
+        "schema_version": 1,
+        "job_id": "6f1c1f43-7d1a-4a8e-9c55-8f1e2a3b4c5d",
+        "experiment": "demo",
+        "policy_version": 0,
+        "attempt": 1,
+        "spec": spec,
+        "task": "cifar10",
+        "dataset": {"name": "cifar10"},
+        "budget": {"epochs": 1},
+        "reward": {"kind": "accuracy", "power": 3.0, "window": 5},
+        "seed": 1
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.json");
+    std::fs::write(&path, job.to_string()).unwrap();
+    let output = run_ok("nas-worker", &["check-job", path.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(id.as_str()));
+    std::fs::write(
+        &path,
+        job.to_string()
+            .replace("\"schema_version\":1", "\"schema_version\":9"),
+    )
+    .unwrap();
+    let err = run_err("nas-worker", &["check-job", path.to_str().unwrap()]);
+    assert!(err.contains("unsupported train job version 9"), "{err}");
+}
