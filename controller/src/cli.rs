@@ -139,6 +139,15 @@ enum OracleArg {
     Table(PathBuf),
 }
 
+impl std::fmt::Display for OracleArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OracleArg::Synthetic => f.write_str("synthetic"),
+            OracleArg::Table(path) => write!(f, "table:{}", path.display()),
+        }
+    }
+}
+
 impl std::str::FromStr for OracleArg {
     type Err = String;
 
@@ -252,7 +261,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let summary = simulate::summarize(&simulation, &runs);
     if args.json {
         let output = serde_json::json!({
-            "oracle": format!("{:?}", args.oracle).to_lowercase(),
+            "oracle": args.oracle.to_string(),
             "space": simulation.space,
             "budget": simulation.budget,
             "summary": summary,
