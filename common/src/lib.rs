@@ -18,12 +18,14 @@
 //! constructors, serde included; [`Error`] says what was wrong.
 
 pub mod canonical_json;
+pub mod datasets;
 pub mod decision;
 mod error;
 pub mod messages;
 pub mod reward;
 pub mod space;
 pub mod spec;
+pub mod synth;
 
 pub use decision::{Actions, DecisionKind, Plan, Step};
 pub use error::{Error, Result};

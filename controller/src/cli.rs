@@ -25,6 +25,49 @@ enum Command {
     Sample(SampleArgs),
     /// Run search strategies against an oracle instead of workers.
     Simulate(SimulateArgs),
+    /// Data sets: write synthetic ones.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Write a small synthetic data set in the official format, with a
+    /// learnable signal (for tests and demos).
+    Synth(SynthArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SynthDataset {
+    /// `cifar-10-batches-bin/` with five training files and a test file.
+    Cifar10,
+    /// `ptb.{train,valid,test}.txt` and the character-level files.
+    Ptb,
+}
+
+#[derive(Debug, Args)]
+struct SynthArgs {
+    /// Which data set.
+    #[arg(value_enum)]
+    dataset: SynthDataset,
+    /// The folder to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// CIFAR-10: records per training file (the official files hold 10,000).
+    #[arg(long, default_value_t = 1000)]
+    records_per_file: usize,
+    /// CIFAR-10: records in the test file.
+    #[arg(long, default_value_t = 1000)]
+    test_records: usize,
+    /// PTB: training sentences (validation and test get a tenth each).
+    #[arg(long, default_value_t = 4000)]
+    sentences: usize,
+    /// PTB: vocabulary size.
+    #[arg(long, default_value_t = 200)]
+    vocabulary: usize,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 /// Built-in search spaces.
@@ -199,7 +242,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sample(args) => sample(args),
         Command::Simulate(args) => simulate(args),
+        Command::Data(DataCommand::Synth(args)) => synth(args),
     }
+}
+
+fn synth(args: SynthArgs) -> anyhow::Result<()> {
+    let written = match args.dataset {
+        SynthDataset::Cifar10 => {
+            nas_common::synth::write_cifar10(&args.out, args.records_per_file, args.test_records, args.seed)
+        }
+        SynthDataset::Ptb => {
+            nas_common::synth::write_ptb(&args.out, args.sentences, args.vocabulary, args.seed)
+        }
+    };
+    written.with_context(|| format!("writing synthetic data into {}", args.out.display()))?;
+    println!(
+        "wrote synthetic {:?} data into {}",
+        args.dataset,
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn sample(args: SampleArgs) -> anyhow::Result<()> {

@@ -2,10 +2,30 @@
 //! network its spec describes, trains it with libtorch and answers with a
 //! [`nas_common::TrainResult`].
 //!
-//! This crate grows with the worker issue (data loaders, CNN and cell
-//! builders, trainer) and the pipeline issue (job loop). Today it checks
-//! jobs: [`check_job`] validates a job document exactly as a worker will
-//! on receipt.
+//! How the modules fit together, following one spec:
+//!
+//! 1. The data comes from [`cifar10`] or [`ptb`], loaded once into tensors
+//!    on the training device.
+//! 2. [`guardrails`] checks the child's parameter count and activation
+//!    memory before anything is allocated.
+//! 3. [`cnn`] builds a CNN child, or [`language_model`] a language model
+//!    around the [`recurrent_cell`] of the spec.
+//! 4. [`trainer`] trains and evaluates it per epoch and turns the metrics
+//!    into the reward with the job's reward function.
+//!
+//! Where the spec goes next: the reward travels back to the controller in a
+//! `TrainResult`.
+
+pub mod cifar10;
+pub mod cnn;
+mod error;
+pub mod guardrails;
+pub mod language_model;
+pub mod ptb;
+pub mod recurrent_cell;
+pub mod trainer;
+
+pub use error::{Error, Result};
 
 use nas_common::TrainJob;
 

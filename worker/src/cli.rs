@@ -1,0 +1,298 @@
+//! The command line of `nas-worker`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use nas_common::{ArchSpec, Outcome, RewardFunction, Task};
+use nas_worker::cifar10::{self, CifarOptions};
+use nas_worker::guardrails::Limits;
+use nas_worker::ptb::{self, Level};
+use nas_worker::trainer::{self, TrainReport, TrainSettings};
+use serde_json::json;
+use tch::Device;
+
+/// Neural Architecture Search with reinforcement learning: the worker.
+#[derive(Debug, Parser)]
+#[command(name = "nas-worker", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train one child from a spec file and report its metrics and reward.
+    Train(TrainArgs),
+    /// Validate a train-job document (a file, or `-` for standard input)
+    /// and print its architecture id, as a worker would on receipt.
+    CheckJob {
+        /// The job JSON.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TaskArg {
+    /// CIFAR-10 (CNN specs).
+    Cifar10,
+    /// Word-level Penn Treebank (cell specs).
+    Ptb,
+    /// Character-level Penn Treebank (cell specs).
+    PtbChar,
+}
+
+impl TaskArg {
+    fn task(self) -> Task {
+        match self {
+            TaskArg::Cifar10 => Task::Cifar10,
+            TaskArg::Ptb => Task::PtbWord,
+            TaskArg::PtbChar => Task::PtbChar,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DeviceArg {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU.
+    Cuda,
+    /// CUDA when available, else the CPU.
+    Auto,
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// The architecture spec (JSON).
+    #[arg(long, value_name = "FILE")]
+    spec: PathBuf,
+    /// What to train on.
+    #[arg(long, value_enum)]
+    task: TaskArg,
+    /// CIFAR-10: the archive or folder; PTB: the folder with the text files.
+    #[arg(long, value_name = "PATH")]
+    data: PathBuf,
+    /// Epochs.
+    #[arg(long, default_value_t = 1)]
+    epochs: u32,
+    /// Train on only this many images (CIFAR-10) or tokens (PTB).
+    #[arg(long, value_name = "K")]
+    train_subset: Option<usize>,
+    /// Validate on only this many images (CIFAR-10).
+    #[arg(long, value_name = "K")]
+    valid_subset: Option<usize>,
+    /// Validation images drawn from the CIFAR-10 training files
+    /// (default 5,000, or a tenth of smaller sets).
+    #[arg(long, value_name = "N")]
+    valid_size: Option<usize>,
+    /// Hidden size of the language model (default 200).
+    #[arg(long)]
+    hidden: Option<i64>,
+    /// Mini-batch size (default 128 for CIFAR-10, 20 for PTB).
+    #[arg(long)]
+    batch_size: Option<i64>,
+    /// Initial learning rate (default 0.1 for CIFAR-10, 20 for PTB).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Seed of initialisation, data order and augmentation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceArg,
+    /// Threads for libtorch's CPU kernels (default: its own choice).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Reject children with more parameters than this.
+    #[arg(long, default_value_t = Limits::default().max_parameters)]
+    max_params: i64,
+    /// Reject children whose activations for one batch need more GiB than this.
+    #[arg(long, default_value_t = 8.0)]
+    max_activation_gib: f64,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::CheckJob { file } => check_job(&file),
+    }
+}
+
+fn check_job(file: &PathBuf) -> anyhow::Result<()> {
+    let bytes = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let job = nas_worker::check_job(&bytes).context("the job is invalid")?;
+    println!(
+        "job {} attempt {}: {:?} on {:?}, architecture {}",
+        job.job_id,
+        job.attempt,
+        job.spec.kind(),
+        job.task,
+        job.spec.id()
+    );
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
+    let spec = ArchSpec::from_json(&text).with_context(|| format!("spec {}", args.spec.display()))?;
+    let task = args.task.task();
+    if spec.kind() != task.arch_kind() {
+        bail!(
+            "task {:?} trains {:?} specs, but {} is a {:?} spec",
+            task,
+            task.arch_kind(),
+            args.spec.display(),
+            spec.kind()
+        );
+    }
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads);
+    }
+    let device = match args.device {
+        DeviceArg::Cpu => Device::Cpu,
+        DeviceArg::Cuda if !tch::Cuda::is_available() => {
+            bail!("--device cuda, but no CUDA device is available")
+        }
+        DeviceArg::Cuda => Device::Cuda(0),
+        DeviceArg::Auto => Device::cuda_if_available(),
+    };
+    let settings = TrainSettings {
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        hidden: args.hidden,
+        seed: args.seed,
+        device,
+        limits: Limits {
+            max_parameters: args.max_params,
+            max_activation_bytes: (args.max_activation_gib * f64::from(1u32 << 30)) as i64,
+        },
+        ..TrainSettings::new(args.epochs)
+    };
+    let reward = RewardFunction::default_for(spec.kind());
+    let loading = Instant::now();
+    let report = match (&spec.as_cnn(), &spec.as_cell()) {
+        (Some(cnn), _) => {
+            let options = CifarOptions {
+                valid_size: args.valid_size,
+                train_subset: args.train_subset,
+                valid_subset: args.valid_subset,
+                ..CifarOptions::default()
+            };
+            let data = cifar10::load(&args.data, &options, device)?;
+            tracing::info!(
+                train = data.train.len(),
+                valid = data.valid.len(),
+                seconds = loading.elapsed().as_secs_f64(),
+                "CIFAR-10 loaded"
+            );
+            trainer::train_cnn(cnn, &data, &settings, reward)?
+        }
+        (None, Some(cell)) => {
+            let level = if task == Task::PtbChar {
+                Level::Char
+            } else {
+                Level::Word
+            };
+            let corpus = ptb::load(&args.data, level, false, device)?;
+            tracing::info!(
+                vocabulary = corpus.vocabulary.len(),
+                train_tokens = corpus.train.size()[0],
+                seconds = loading.elapsed().as_secs_f64(),
+                "PTB loaded"
+            );
+            let subset = args.train_subset.map(|k| k as i64);
+            trainer::train_language_model(cell, &corpus, subset, &settings, reward)?
+        }
+        (None, None) => bail!("the spec is neither a CNN nor a cell"),
+    };
+    let data_seconds = loading.elapsed().as_secs_f64() - report.train_seconds;
+    print_report(&spec, task, &report, data_seconds, args.json);
+    Ok(())
+}
+
+fn print_report(spec: &ArchSpec, task: Task, report: &TrainReport, data_seconds: f64, as_json: bool) {
+    let (status, reward, metric, reason) = match &report.outcome {
+        Outcome::Ok { reward, metric } => ("ok", Some(*reward), Some(*metric), None),
+        Outcome::Failed { reason } => ("failed", None, None, Some(reason.clone())),
+        Outcome::Preempted { .. } => ("preempted", None, None, None),
+    };
+    let epochs: Vec<serde_json::Value> = report
+        .epochs
+        .iter()
+        .map(|e| {
+            let mut value = json!({
+                "epoch": e.epoch,
+                "train_loss": e.train_loss,
+                "val_loss": e.valid_loss,
+                "seconds": e.seconds,
+            });
+            if let Some(accuracy) = e.valid_accuracy {
+                value["val_accuracy"] = json!(accuracy);
+            }
+            if let Some(perplexity) = e.valid_perplexity {
+                value["val_perplexity"] = json!(perplexity);
+            }
+            value
+        })
+        .collect();
+    if as_json {
+        let output = json!({
+            "status": status,
+            "reason": reason,
+            "reward": reward,
+            "metric": metric,
+            "params": report.parameters,
+            "train_seconds": report.train_seconds,
+            "data_seconds": data_seconds,
+            "throughput": report.throughput,
+            "throughput_unit": if task == Task::Cifar10 { "images/s" } else { "tokens/s" },
+            "epochs": epochs,
+            "arch_id": spec.id().as_str(),
+            "task": task,
+            "device": report.device,
+        });
+        println!("{output}");
+        return;
+    }
+    for e in &report.epochs {
+        match (e.valid_accuracy, e.valid_perplexity) {
+            (Some(accuracy), _) => println!(
+                "epoch {:>3}: train loss {:.4}, val accuracy {:.4} ({:.1} s)",
+                e.epoch, e.train_loss, accuracy, e.seconds
+            ),
+            (_, Some(perplexity)) => println!(
+                "epoch {:>3}: train loss {:.4}, val perplexity {:.2} ({:.1} s)",
+                e.epoch, e.train_loss, perplexity, e.seconds
+            ),
+            _ => println!("epoch {:>3}: train loss {:.4}", e.epoch, e.train_loss),
+        }
+    }
+    let unit = if task == Task::Cifar10 {
+        "images/s"
+    } else {
+        "tokens/s"
+    };
+    println!(
+        "{status}: reward {} | {} parameters | {:.1} s training on {} | {:.1} {unit}{}",
+        reward.map_or("-".to_owned(), |r| format!("{r:.4}")),
+        report.parameters,
+        report.train_seconds,
+        report.device,
+        report.throughput,
+        reason.map(|r| format!(" | {r}")).unwrap_or_default()
+    );
+}
