@@ -17,7 +17,10 @@
 //! reason; a raised stop flag ends it as preempted after the current step.
 //! The loss is read back every [`CHECK_EVERY`] steps, so the device is not
 //! synchronised on every step. On CPU, a fixed seed and thread count give
-//! the same result every run.
+//! the same result every run, as long as one child trains at a time in the
+//! process: initialisation, shuffling, augmentation and dropout draw from
+//! libtorch's process-wide generator, which [`train_cnn`] and
+//! [`train_language_model`] seed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

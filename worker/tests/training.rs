@@ -1,0 +1,191 @@
+//! Training on small synthetic data: children learn, runs are deterministic
+//! on the CPU, and failures end as failed or preempted results.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use nas_common::synth;
+use nas_common::{ArchSpec, Outcome, RewardFunction};
+use nas_worker::Error;
+use nas_worker::cifar10::{self, CifarOptions};
+use nas_worker::guardrails::Limits;
+use nas_worker::ptb::{self, Level};
+use nas_worker::trainer::{self, TrainSettings};
+use tch::Device;
+
+const SMALL_CNN: &str = r#"{"version":1,"kind":"cnn","layers":[
+    {"filters":8,"kernel_height":3,"kernel_width":3,"stride_height":2,"stride_width":2,"inputs":[]},
+    {"filters":8,"kernel_height":3,"kernel_width":3,"stride_height":1,"stride_width":1,"inputs":[0]},
+    {"filters":12,"kernel_height":5,"kernel_width":3,"stride_height":2,"stride_width":2,"inputs":[0,1]}]}"#;
+
+const LSTM_LIKE_CELL: &str = r#"{"version":1,"kind":"cell","leaves":2,"nodes":[
+    {"combination":"add","activation":"tanh"},{"combination":"add","activation":"sigmoid"},
+    {"combination":"mul","activation":"tanh"}],
+    "inject":{"combination":"add","activation":"identity"},"inject_node":0,"memory_node":0}"#;
+
+/// libtorch's random generator is process-wide: tests that train take turns,
+/// so a seeded run is not disturbed by another test's draws.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TRAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn cifar(dir: &std::path::Path) -> cifar10::Cifar10 {
+    synth::write_cifar10(dir, 200, 10, 7).unwrap();
+    let options = CifarOptions {
+        valid_size: Some(200),
+        ..CifarOptions::default()
+    };
+    cifar10::load(dir, &options, Device::Cpu).unwrap()
+}
+
+fn settings(epochs: u32) -> TrainSettings {
+    TrainSettings {
+        batch_size: Some(32),
+        seed: 3,
+        ..TrainSettings::new(epochs)
+    }
+}
+
+#[test]
+fn a_small_cnn_learns_synthetic_cifar_far_above_chance_and_deterministically() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = cifar(dir.path());
+    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
+    let arch = spec.as_cnn().unwrap();
+    let report = trainer::train_cnn(arch, &data, &settings(2), RewardFunction::ACCURACY).unwrap();
+    let Outcome::Ok { reward, metric } = report.outcome else {
+        panic!("training failed: {:?}", report.outcome)
+    };
+    assert!(
+        metric > 0.5,
+        "validation accuracy {metric} is not far above chance (0.1)"
+    );
+    assert!((reward - metric.powi(3)).abs() < 1e-12);
+    assert_eq!(report.epochs.len(), 2);
+    assert!(report.throughput > 0.0);
+    assert_eq!(
+        report.parameters,
+        3 * 8 * 9 + 16 + 8 * 8 * 9 + 16 + 12 * 16 * 15 + 24 + 13 * 10
+    );
+    let again = trainer::train_cnn(arch, &data, &settings(2), RewardFunction::ACCURACY).unwrap();
+    let losses = |r: &trainer::TrainReport| {
+        r.epochs
+            .iter()
+            .map(|e| (e.train_loss, e.valid_loss))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        losses(&report),
+        losses(&again),
+        "the same seed must give the same run on the CPU"
+    );
+}
+
+#[test]
+fn a_tiny_language_model_falls_far_below_its_vocabulary_size() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    synth::write_ptb(dir.path(), 3000, 100, 5).unwrap();
+    let corpus = ptb::load(dir.path(), Level::Word, false, Device::Cpu).unwrap();
+    let vocabulary = corpus.vocabulary.len() as f64;
+    let spec = ArchSpec::from_json(LSTM_LIKE_CELL).unwrap();
+    let settings = TrainSettings {
+        hidden: Some(48),
+        seed: 1,
+        ..TrainSettings::new(3)
+    };
+    let report = trainer::train_language_model(
+        spec.as_cell().unwrap(),
+        &corpus,
+        None,
+        &settings,
+        RewardFunction::PERPLEXITY,
+    )
+    .unwrap();
+    let Outcome::Ok { metric, reward } = report.outcome else {
+        panic!("training failed: {:?}", report.outcome)
+    };
+    assert!(
+        metric < vocabulary / 4.0,
+        "perplexity {metric} with a vocabulary of {vocabulary}"
+    );
+    assert!((reward - 80.0 / (metric * metric)).abs() < 1e-12);
+    let first = report.epochs[0].valid_perplexity.unwrap();
+    assert!(metric < first, "perplexity did not fall: {first} then {metric}");
+}
+
+#[test]
+fn a_non_finite_loss_ends_the_child_as_failed_with_a_reason() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = cifar(dir.path());
+    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
+    let exploding = TrainSettings {
+        learning_rate: Some(1e38),
+        ..settings(1)
+    };
+    let report = trainer::train_cnn(
+        spec.as_cnn().unwrap(),
+        &data,
+        &exploding,
+        RewardFunction::ACCURACY,
+    )
+    .unwrap();
+    match report.outcome {
+        Outcome::Failed { reason } => assert!(reason.contains("non-finite"), "{reason}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_raised_stop_flag_ends_the_child_as_preempted() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = cifar(dir.path());
+    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
+    let stopping = TrainSettings {
+        stop: Some(Arc::new(AtomicBool::new(true))),
+        ..settings(3)
+    };
+    let report =
+        trainer::train_cnn(spec.as_cnn().unwrap(), &data, &stopping, RewardFunction::ACCURACY).unwrap();
+    assert_eq!(report.outcome, Outcome::Preempted { epochs_done: 0 });
+}
+
+#[test]
+fn children_over_the_limits_are_rejected_before_allocation() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = cifar(dir.path());
+    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
+    let tight = TrainSettings {
+        limits: Limits {
+            max_parameters: 1000,
+            ..Limits::default()
+        },
+        ..settings(1)
+    };
+    let err =
+        trainer::train_cnn(spec.as_cnn().unwrap(), &data, &tight, RewardFunction::ACCURACY).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err}");
+    assert!(err.to_string().contains("above the limit of 1000"), "{err}");
+    let small_memory = TrainSettings {
+        limits: Limits {
+            max_activation_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        ..settings(1)
+    };
+    let err = trainer::train_cnn(
+        spec.as_cnn().unwrap(),
+        &data,
+        &small_memory,
+        RewardFunction::ACCURACY,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("GiB of activations"), "{err}");
+}
