@@ -62,6 +62,10 @@ schemas: ## Regenerate the JSON Schemas in schemas/ from the Rust types
 simulate: build ## REINFORCE against random search on the synthetic oracle (800 children, 10 seeds)
 	./target/release/nas-controller simulate --oracle synthetic --space cnn --strategies reinforce,random --budget 800 --seeds 10
 
+.PHONY: bench-train
+bench-train: build ## nas-worker against PyTorch eager on one CNN spec (real CIFAR-10 from ../shared/data)
+	$(VENV)/bin/python bench/bench_train.py $(BENCH_ARGS)
+
 .PHONY: clean
 clean: ## Remove build outputs (keeps the virtual environment)
 	$(CARGO) clean

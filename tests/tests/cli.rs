@@ -175,3 +175,134 @@ fn a_sampled_spec_travels_in_a_job_the_worker_accepts() {
     let err = run_err("nas-worker", &["check-job", path.to_str().unwrap()]);
     assert!(err.contains("unsupported train job version 9"), "{err}");
 }
+
+fn json_line(output: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn train_prints_the_promised_json_for_both_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    run_ok(
+        "nas-controller",
+        &[
+            "data",
+            "synth",
+            "cifar10",
+            "--out",
+            &path("cifar"),
+            "--records-per-file",
+            "60",
+            "--test-records",
+            "10",
+        ],
+    );
+    run_ok(
+        "nas-controller",
+        &[
+            "data",
+            "synth",
+            "ptb",
+            "--out",
+            &path("ptb"),
+            "--sentences",
+            "300",
+            "--vocabulary",
+            "50",
+        ],
+    );
+    let cnn = run_ok(
+        "nas-controller",
+        &["sample", "--space", "cnn", "--layers", "3", "--seed", "2"],
+    );
+    std::fs::write(path("cnn.json"), &cnn.stdout).unwrap();
+    let cell = run_ok("nas-controller", &["sample", "--space", "rnn", "--seed", "2"]);
+    std::fs::write(path("cell.json"), &cell.stdout).unwrap();
+
+    let common = ["--epochs", "1", "--threads", "1", "--device", "cpu", "--json"];
+    let cifar = json_line(&run_ok(
+        "nas-worker",
+        &[
+            &[
+                "train",
+                "--spec",
+                &path("cnn.json"),
+                "--task",
+                "cifar10",
+                "--data",
+                &path("cifar"),
+                "--batch-size",
+                "32",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    ));
+    assert_eq!(cifar["status"], "ok", "{cifar}");
+    for key in ["reward", "params", "train_seconds", "throughput"] {
+        assert!(cifar[key].as_f64().unwrap() > 0.0, "{key} in {cifar}");
+    }
+    let accuracy = cifar["epochs"][0]["val_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy));
+    assert!((cifar["reward"].as_f64().unwrap() - accuracy.powi(3)).abs() < 1e-9);
+
+    let ptb = json_line(&run_ok(
+        "nas-worker",
+        &[
+            &[
+                "train",
+                "--spec",
+                &path("cell.json"),
+                "--task",
+                "ptb",
+                "--data",
+                &path("ptb"),
+                "--hidden",
+                "16",
+                "--train-subset",
+                "2000",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    ));
+    assert!(
+        ["ok", "failed"].contains(&ptb["status"].as_str().unwrap()),
+        "{ptb}"
+    );
+    assert!(ptb["params"].as_i64().unwrap() > 0);
+    if ptb["status"] == "ok" {
+        assert!(ptb["epochs"][0]["val_perplexity"].as_f64().unwrap() > 1.0);
+    } else {
+        assert!(!ptb["reason"].as_str().unwrap().is_empty());
+    }
+
+    let err = run_err(
+        "nas-worker",
+        &[
+            "train",
+            "--spec",
+            &path("cell.json"),
+            "--task",
+            "cifar10",
+            "--data",
+            &path("cifar"),
+        ],
+    );
+    assert!(err.contains("trains Cnn specs"), "{err}");
+    let err = run_err(
+        "nas-worker",
+        &[
+            "train",
+            "--spec",
+            &path("cnn.json"),
+            "--task",
+            "cifar10",
+            "--data",
+            &path("ptb"),
+        ],
+    );
+    assert!(err.contains("holds neither"), "{err}");
+}

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""PyTorch (eager, Python) reference trainer for CNN specs.
+
+Builds the network of an ArchSpec JSON with exactly the conventions of
+`worker/src/cnn.rs` (conv without bias -> batch norm -> ReLU, TensorFlow
+"same" padding, inputs zero-padded at the bottom/right and concatenated,
+optional 2x2 max-pools, unconsumed outputs concatenated, global average
+pooling, linear classifier) and trains it the way `nas-worker train` does
+(SGD, Nesterov momentum 0.9, lr 0.1, weight decay 1e-4, batch 128, batched
+pad-and-crop plus flip augmentation, validation after the epoch), on CIFAR-10
+read from the official binary archive or folder.
+
+Prints one JSON object: params, throughput (training images per second),
+train_seconds, val_accuracy. Used by `make bench-train` to compare against
+the Rust worker on the same spec, data, threads and batch size.
+"""
+import argparse
+import json
+import os
+import tarfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+RECORD = 3073
+TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
+
+
+def read_cifar(path):
+    """Training records (labels, uint8 images) from an archive or folder."""
+    blobs = {}
+    if os.path.isfile(path):
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar.getmembers():
+                name = os.path.basename(member.name)
+                if name in TRAIN_FILES:
+                    blobs[name] = tar.extractfile(member).read()
+    else:
+        folder = path
+        if os.path.isdir(os.path.join(path, "cifar-10-batches-bin")):
+            folder = os.path.join(path, "cifar-10-batches-bin")
+        for name in TRAIN_FILES:
+            with open(os.path.join(folder, name), "rb") as f:
+                blobs[name] = f.read()
+    raw = torch.frombuffer(bytearray(b"".join(blobs[n] for n in TRAIN_FILES)), dtype=torch.uint8).view(-1, RECORD)
+    labels = raw[:, 0].long()
+    images = raw[:, 1:].clone().view(-1, 3, 32, 32)
+    return images, labels
+
+
+def same_padding(size, stride, kernel):
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def concat_padded(maps):
+    if len(maps) == 1:
+        return maps[0]
+    h = max(m.shape[2] for m in maps)
+    w = max(m.shape[3] for m in maps)
+    return torch.cat([F.pad(m, (0, w - m.shape[3], 0, h - m.shape[2])) for m in maps], 1)
+
+
+class Child(nn.Module):
+    def __init__(self, spec, classes=10, bn_eps=1e-5):
+        super().__init__()
+        layers = spec["layers"]
+        pools = set(spec.get("max_pool_after", []))
+        shapes = []  # (channels, h, w) of each layer's output
+        self.sources, self.pads, self.pools = [], [], []
+        self.convs, self.norms = nn.ModuleList(), nn.ModuleList()
+        consumed = set()
+        for i, layer in enumerate(layers):
+            inputs = layer["inputs"]
+            consumed.update(inputs)
+            if inputs:
+                cin = sum(shapes[j][0] for j in inputs)
+                h = max(shapes[j][1] for j in inputs)
+                w = max(shapes[j][2] for j in inputs)
+            else:
+                cin, h, w = 3, 32, 32
+            kh, kw = layer["kernel_height"], layer["kernel_width"]
+            sh, sw = layer["stride_height"], layer["stride_width"]
+            top, bottom = same_padding(h, sh, kh)
+            left, right = same_padding(w, sw, kw)
+            symmetric = top == bottom and left == right
+            self.convs.append(nn.Conv2d(cin, layer["filters"], (kh, kw), (sh, sw),
+                                        padding=(top, left) if symmetric else 0, bias=False))
+            self.norms.append(nn.BatchNorm2d(layer["filters"], eps=bn_eps))
+            self.pads.append(None if symmetric else (left, right, top, bottom))
+            self.sources.append(inputs)
+            self.pools.append(i in pools)
+            oh, ow = (h + sh - 1) // sh, (w + sw - 1) // sw
+            if i in pools:
+                oh, ow = (oh + 1) // 2, (ow + 1) // 2
+            shapes.append((layer["filters"], oh, ow))
+        self.final = [i for i in range(len(layers)) if i not in consumed]
+        self.classifier = nn.Linear(sum(shapes[i][0] for i in self.final), classes)
+
+    def forward(self, x):
+        outputs = []
+        for conv, norm, pad, sources, pool in zip(self.convs, self.norms, self.pads, self.sources, self.pools):
+            inp = concat_padded([outputs[j] for j in sources]) if sources else x
+            if pad is not None:
+                inp = F.pad(inp, pad)
+            out = F.relu(norm(conv(inp)))
+            if pool:
+                out = F.max_pool2d(out, 2, 2, ceil_mode=True)
+            outputs.append(out)
+        return self.classifier(concat_padded([outputs[i] for i in self.final]).mean((2, 3)))
+
+
+def augment(images, offsets):
+    """Pad by 4, random 32x32 crop and horizontal flip, as one gather."""
+    b, c, s, _ = images.shape
+    padded = F.pad(images, (4, 4, 4, 4))
+    rows = torch.randint(0, 9, (b, 1)) + offsets
+    flip = torch.rand(b, 1) < 0.5
+    cols = torch.randint(0, 9, (b, 1)) + torch.where(flip, offsets.flip(0), offsets)
+    out = padded.gather(2, rows.view(b, 1, s, 1).expand(b, c, s, s + 8))
+    return out.gather(3, cols.view(b, 1, 1, s).expand(b, c, s, s))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--train-subset", type=int, default=10000)
+    parser.add_argument("--valid-size", type=int, default=5000)
+    parser.add_argument("--valid-subset", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--channels-last", action="store_true",
+                        help="train on channels-last activations, as nas-worker does")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    with open(args.spec) as f:
+        spec = json.load(f)
+
+    images, labels = read_cifar(args.data)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(args.seed))
+    valid_idx = order[: args.valid_size].sort().values
+    train_idx = order[args.valid_size:][: args.train_subset].sort().values
+    if args.valid_subset:
+        valid_idx = valid_idx[: args.valid_subset]
+    train_x, train_y = images[train_idx], labels[train_idx]
+    valid_x, valid_y = images[valid_idx], labels[valid_idx]
+    stats = train_x.double() / 255
+    mean = stats.mean((0, 2, 3)).float().view(1, 3, 1, 1)
+    std = stats.std((0, 2, 3), unbiased=False).float().view(1, 3, 1, 1)
+    del stats
+
+    model = Child(spec)
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    offsets = torch.arange(32)
+    trained, train_time = 0, 0.0
+    for _ in range(args.epochs):
+        model.train()
+        start = time.perf_counter()
+        perm = torch.randperm(len(train_y))
+        for i in range(0, len(train_y), args.batch_size):
+            idx = perm[i:i + args.batch_size]
+            if len(idx) < 2:
+                break
+            x = (train_x[idx].float() / 255 - mean) / std
+            x = augment(x, offsets)
+            if args.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(model(x), train_y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            trained += len(idx)
+        train_time += time.perf_counter() - start
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(valid_y), 500):
+            x = (valid_x[i:i + 500].float() / 255 - mean) / std
+            correct += (model(x).argmax(1) == valid_y[i:i + 500]).sum().item()
+    print(json.dumps({
+        "params": params,
+        "throughput": trained / train_time,
+        "train_seconds": train_time,
+        "val_accuracy": correct / max(len(valid_y), 1),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
