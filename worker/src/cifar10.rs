@@ -211,7 +211,7 @@ impl RawFiles {
 
 /// Appends the pixels and labels of one file's records.
 fn parse_records(file: &Path, bytes: &[u8], images: &mut Vec<u8>, labels: &mut Vec<i64>) -> Result<()> {
-    if bytes.is_empty() || bytes.len() % RECORD_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
         return Err(Error::data(
             file,
             format!(

@@ -226,13 +226,7 @@ impl CnnChild {
                         Source::Layers(spec.inputs.iter().map(|&i| usize::from(i)).collect())
                     },
                     pad: (!symmetric).then_some([left, right, top, bottom]),
-                    conv: nn::conv(
-                        &layer_path / "conv",
-                        shape.in_channels,
-                        shape.out_channels,
-                        kernel,
-                        config,
-                    ),
+                    conv,
                     norm: nn::batch_norm2d(
                         &layer_path / "norm",
                         shape.out_channels,

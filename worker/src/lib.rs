@@ -21,6 +21,7 @@ pub mod cnn;
 mod error;
 pub mod guardrails;
 pub mod language_model;
+pub mod malloc_tuning;
 pub mod ptb;
 pub mod recurrent_cell;
 pub mod trainer;

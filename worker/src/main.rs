@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    nas_worker::malloc_tuning::keep_freed_memory();
     let args = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -165,7 +165,7 @@ impl<'a> StepGuard<'a> {
         if self.stop.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
             return Err(Interrupt::Stopped);
         }
-        if self.steps % CHECK_EVERY == 0 {
+        if self.steps.is_multiple_of(CHECK_EVERY) {
             self.check()?;
         }
         Ok(())
@@ -241,7 +241,7 @@ pub fn train_cnn(
         bn_epsilon: settings.bn_epsilon.unwrap_or(CnnOptions::default().bn_epsilon),
         ..CnnOptions::default()
     };
-    let cost = settings
+    settings
         .limits
         .check_cnn(arch, ImageShape::CIFAR10, options.classes, batch)?;
     let started = Instant::now();
@@ -320,7 +320,7 @@ pub fn train_cnn(
         epochs,
         interrupt,
         reward,
-        cost.parameters,
+        trainable_parameters(&vs),
         started,
         (examples, train_time),
         settings.device,
@@ -368,7 +368,7 @@ pub fn train_language_model(
         tied: true,
     };
     let leaves = i64::from(cell.leaves);
-    let cost = settings
+    settings
         .limits
         .check_language_model(&options, leaves, batch, LM_STEPS)?;
     let available = corpus.train.size()[0];
@@ -449,7 +449,7 @@ pub fn train_language_model(
         epochs,
         interrupt,
         reward,
-        cost.parameters,
+        trainable_parameters(&vs),
         started,
         (examples, train_time),
         settings.device,
@@ -474,6 +474,12 @@ pub fn evaluate_language_model(model: &LanguageModel, streams: &Tensor, device: 
         }
         total.double_value(&[]) / count.max(1) as f64
     })
+}
+
+/// Trainable scalars in a variable store, counted from the tensors (the
+/// guardrails' formula is checked against this count by the tests).
+pub fn trainable_parameters(vs: &nn::VarStore) -> i64 {
+    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
 }
 
 fn detach(state: &State) -> State {
