@@ -163,9 +163,12 @@ pub struct Hyperparameters {
     /// Batch-norm epsilon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bn_epsilon: Option<f64>,
-    /// Epoch at which the learning rate decays.
+    /// Epoch after which the learning rate decays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_decay_epoch: Option<u32>,
+    /// Hidden size of a language-model child (cells only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_size: Option<u32>,
 }
 
 /// The fields of a [`TrainJob`], as they appear in JSON.
@@ -488,6 +491,9 @@ fn validate_budget(budget: &TrainingBudget) -> std::result::Result<(), String> {
 }
 
 fn validate_hyperparameters(h: &Hyperparameters) -> std::result::Result<(), String> {
+    if h.hidden_size == Some(0) || h.lr_decay_epoch == Some(0) {
+        return Err("hyperparameters.hidden_size and lr_decay_epoch must be at least 1 when given".into());
+    }
     for (name, value) in [
         ("learning_rate", h.learning_rate),
         ("weight_decay", h.weight_decay),
