@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nas_common::{ArchSpec, Outcome, RewardFunction, Task};
 use nas_worker::cifar10::{self, CifarOptions};
+use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
 use nas_worker::ptb::{self, Level};
 use nas_worker::trainer::{self, TrainReport, TrainSettings};
@@ -64,6 +65,14 @@ enum DeviceArg {
     Auto,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// Convolutions in bf16, everything else in f32 (mixed precision).
+    Bf16,
+}
+
 #[derive(Debug, Args)]
 struct TrainArgs {
     /// The architecture spec (JSON).
@@ -103,6 +112,9 @@ struct TrainArgs {
     /// Where to train.
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceArg,
+    /// Convolution precision (default: bf16 on CUDA, f32 on the CPU).
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
     /// Threads for libtorch's CPU kernels (default: its own choice).
     #[arg(long)]
     threads: Option<i32>,
@@ -174,6 +186,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
         hidden: args.hidden,
+        precision: args.precision.map(|p| match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+        }),
         seed: args.seed,
         device,
         limits: Limits {

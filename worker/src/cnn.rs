@@ -59,6 +59,21 @@ pub struct CnnOptions {
     /// on CPU (oneDNN) and the layout tensor cores want on CUDA. The values
     /// computed are the same.
     pub channels_last: bool,
+    /// The precision convolutions compute in.
+    pub precision: Precision,
+}
+
+/// The precision of the convolutions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// Everything in `f32`.
+    F32,
+    /// Mixed precision, as autocast does it: each convolution casts its
+    /// input and its `f32` weights to `bf16` and computes in `bf16`; batch
+    /// norm, the classifier, the loss and every parameter and gradient stay
+    /// `f32`. The default on CUDA, where tensor cores run `bf16` several
+    /// times faster; it runs on CPU too (slowly), which is how it is tested.
+    Bf16,
 }
 
 impl Default for CnnOptions {
@@ -67,6 +82,7 @@ impl Default for CnnOptions {
             classes: 10,
             bn_epsilon: 1e-5,
             channels_last: true,
+            precision: Precision::F32,
         }
     }
 }
@@ -84,7 +100,11 @@ struct Layer {
     /// Explicit `[left, right, top, bottom]` padding when "same" padding is
     /// asymmetric (the convolution then pads nothing).
     pad: Option<[i64; 4]>,
-    conv: nn::Conv2D,
+    /// Convolution weight `[filters, in_channels, kh, kw]`, initialised
+    /// like `nn::conv` (Kaiming uniform), no bias.
+    weight: Tensor,
+    stride: [i64; 2],
+    padding: [i64; 2],
     norm: nn::BatchNorm,
     pool: bool,
 }
@@ -185,6 +205,7 @@ impl CnnShapes {
 pub struct CnnChild {
     layers: Vec<Layer>,
     channels_last: bool,
+    precision: Precision,
     final_layers: Vec<usize>,
     classifier: nn::Linear,
     shapes: CnnShapes,
@@ -205,20 +226,7 @@ impl CnnChild {
                 let (top, bottom) = same_padding(shape.in_size.0, stride[0], kernel[0]);
                 let (left, right) = same_padding(shape.in_size.1, stride[1], kernel[1]);
                 let symmetric = top == bottom && left == right;
-                let config = nn::ConvConfigND::<[i64; 2]> {
-                    stride,
-                    padding: if symmetric { [top, left] } else { [0, 0] },
-                    bias: false,
-                    ..Default::default()
-                };
                 let layer_path = path / format!("layer{index}");
-                let conv = nn::conv(
-                    &layer_path / "conv",
-                    shape.in_channels,
-                    shape.out_channels,
-                    kernel,
-                    config,
-                );
                 Layer {
                     source: if spec.inputs.is_empty() {
                         Source::Image
@@ -226,7 +234,13 @@ impl CnnChild {
                         Source::Layers(spec.inputs.iter().map(|&i| usize::from(i)).collect())
                     },
                     pad: (!symmetric).then_some([left, right, top, bottom]),
-                    conv,
+                    weight: (&layer_path / "conv").var(
+                        "weight",
+                        &[shape.out_channels, shape.in_channels, kernel[0], kernel[1]],
+                        nn::init::DEFAULT_KAIMING_UNIFORM,
+                    ),
+                    stride,
+                    padding: if symmetric { [top, left] } else { [0, 0] },
                     norm: nn::batch_norm2d(
                         &layer_path / "norm",
                         shape.out_channels,
@@ -251,6 +265,7 @@ impl CnnChild {
         CnnChild {
             layers,
             channels_last: options.channels_last,
+            precision: options.precision,
             final_layers: shapes.final_layers.clone(),
             classifier,
             shapes,
@@ -260,6 +275,25 @@ impl CnnChild {
     /// The shape bookkeeping.
     pub fn shapes(&self) -> &CnnShapes {
         &self.shapes
+    }
+
+    /// A layer's convolution, in the configured precision (output `f32`).
+    fn convolve(&self, layer: &Layer, input: &Tensor) -> Tensor {
+        let (stride, padding) = (layer.stride, layer.padding);
+        match self.precision {
+            Precision::F32 => input.conv2d(&layer.weight, None::<Tensor>, stride, padding, [1, 1], 1),
+            Precision::Bf16 => input
+                .to_kind(Kind::BFloat16)
+                .conv2d(
+                    &layer.weight.to_kind(Kind::BFloat16),
+                    None::<Tensor>,
+                    stride,
+                    padding,
+                    [1, 1],
+                    1,
+                )
+                .to_kind(Kind::Float),
+        }
     }
 }
 
@@ -287,11 +321,7 @@ impl ModuleT for CnnChild {
                 Some(pad) => input.constant_pad_nd(pad),
                 None => input,
             };
-            let mut output = layer
-                .conv
-                .forward_t(&input, train)
-                .apply_t(&layer.norm, train)
-                .relu();
+            let mut output = self.convolve(layer, &input).apply_t(&layer.norm, train).relu();
             if layer.pool {
                 output = output.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], true);
             }

@@ -32,7 +32,7 @@ use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::cifar10::{Cifar10, ImageBatcher, Split};
-use crate::cnn::{CnnChild, CnnOptions, ImageShape};
+use crate::cnn::{CnnChild, CnnOptions, ImageShape, Precision};
 use crate::guardrails::Limits;
 use crate::language_model::{LanguageModel, LanguageModelOptions, State};
 use crate::ptb::{self, Corpus};
@@ -56,6 +56,9 @@ pub struct TrainSettings {
     pub lr_decay_epoch: Option<u32>,
     /// Batch-norm epsilon (CNN).
     pub bn_epsilon: Option<f64>,
+    /// Convolution precision (CNN); `bf16` on CUDA and `f32` on CPU when
+    /// absent.
+    pub precision: Option<Precision>,
     /// Hidden size of the language model.
     pub hidden: Option<i64>,
     /// Seed of initialisation, data order and augmentation.
@@ -80,6 +83,7 @@ impl TrainSettings {
             weight_decay: None,
             lr_decay_epoch: None,
             bn_epsilon: None,
+            precision: None,
             hidden: None,
             seed: 0,
             device: Device::Cpu,
@@ -239,6 +243,10 @@ pub fn train_cnn(
     let batch = settings.batch_size.unwrap_or(CNN_BATCH);
     let options = CnnOptions {
         bn_epsilon: settings.bn_epsilon.unwrap_or(CnnOptions::default().bn_epsilon),
+        precision: settings.precision.unwrap_or(match settings.device {
+            Device::Cuda(_) => Precision::Bf16,
+            _ => Precision::F32,
+        }),
         ..CnnOptions::default()
     };
     settings

@@ -10,6 +10,7 @@ use nas_common::synth;
 use nas_common::{ArchSpec, Outcome, RewardFunction};
 use nas_worker::Error;
 use nas_worker::cifar10::{self, CifarOptions};
+use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
 use nas_worker::ptb::{self, Level};
 use nas_worker::trainer::{self, TrainSettings};
@@ -83,6 +84,23 @@ fn a_small_cnn_learns_synthetic_cifar_far_above_chance_and_deterministically() {
         losses(&again),
         "the same seed must give the same run on the CPU"
     );
+}
+
+#[test]
+fn bf16_mixed_precision_trains_too() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = cifar(dir.path());
+    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
+    let mixed = TrainSettings {
+        precision: Some(Precision::Bf16),
+        ..settings(1)
+    };
+    let report = trainer::train_cnn(spec.as_cnn().unwrap(), &data, &mixed, RewardFunction::ACCURACY).unwrap();
+    let Outcome::Ok { metric, .. } = report.outcome else {
+        panic!("bf16 training failed: {:?}", report.outcome)
+    };
+    assert!(metric > 0.3, "bf16 validation accuracy {metric}");
 }
 
 #[test]
