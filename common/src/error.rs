@@ -38,6 +38,15 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A tensor file (checkpoint) could not be written or read.
+    #[error("tensor file: {0}")]
+    TensorFile(String),
+    /// The object store failed or holds something unexpected.
+    #[error("object store: {0}")]
+    Store(String),
+    /// The message broker failed.
+    #[error("message broker: {0}")]
+    Queue(String),
     /// JSON that could not be parsed into the expected type.
     #[error("malformed {what} JSON: {source}")]
     Json {

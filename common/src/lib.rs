@@ -22,10 +22,13 @@ pub mod datasets;
 pub mod decision;
 mod error;
 pub mod messages;
+pub mod queue;
 pub mod reward;
 pub mod space;
 pub mod spec;
+pub mod store;
 pub mod synth;
+pub mod tensor_file;
 
 pub use decision::{Actions, DecisionKind, Plan, Step};
 pub use error::{Error, Result};

@@ -1,15 +1,15 @@
 //! One file that holds everything a strategy needs to resume exactly: its
 //! serialisable state (settings, counters, baseline, sampling position,
 //! buffered rewards) as JSON, and its tensors (policy parameters, Adam
-//! moments) as raw little-endian `f32`.
+//! moments).
 //!
-//! The format is [safetensors](https://github.com/huggingface/safetensors):
-//! the JSON goes into the header's `__metadata__` under `state`, beside
-//! `format` and `strategy`. Any safetensors reader can inspect a checkpoint.
+//! The format is a tensor file (`nas_common::tensor_file`, safetensors):
+//! the JSON goes into the header's metadata under `state`, beside `format`
+//! and `strategy`. Any safetensors reader can inspect a checkpoint.
 
 use std::collections::HashMap;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use nas_common::tensor_file::{self, NamedTensor};
 use tch::Tensor;
 
 use crate::strategy::StrategyKind;
@@ -23,7 +23,7 @@ pub struct Checkpoint {
     pub strategy: StrategyKind,
     /// The strategy's serialisable state.
     pub state: serde_json::Value,
-    /// Named tensors.
+    /// Named tensors, sorted by name.
     pub tensors: Vec<(String, Tensor)>,
 }
 
@@ -38,48 +38,28 @@ impl Checkpoint {
         }
     }
 
-    /// Encodes the checkpoint as safetensors bytes.
+    /// Encodes the checkpoint.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = self
+        let tensors = self
             .tensors
             .iter()
-            .map(|(name, tensor)| {
-                let shape = tensor.size().iter().map(|&d| d as usize).collect();
-                let values = Vec::<f32>::try_from(tensor.to_kind(tch::Kind::Float).contiguous().view(-1))
-                    .map_err(|error| Error::Checkpoint(format!("tensor {name}: {error}")))?;
-                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                Ok((name.clone(), shape, bytes))
-            })
-            .collect::<Result<_>>()?;
-        let views = buffers
-            .iter()
-            .map(|(name, shape, bytes)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes)
-                    .map(|view| (name.clone(), view))
-                    .map_err(|error| Error::Checkpoint(format!("tensor {name}: {error}")))
-            })
+            .map(|(name, tensor)| to_named(name, tensor))
             .collect::<Result<Vec<_>>>()?;
         let metadata = HashMap::from([
             ("format".to_owned(), FORMAT.to_owned()),
             ("strategy".to_owned(), self.strategy.name().to_owned()),
             ("state".to_owned(), self.state.to_string()),
         ]);
-        safetensors::serialize(views, Some(metadata)).map_err(|error| Error::Checkpoint(error.to_string()))
+        tensor_file::encode(&tensors, metadata).map_err(|error| Error::Checkpoint(error.to_string()))
     }
 
     /// Decodes a checkpoint written by [`Checkpoint::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bad = |what: String| Error::Checkpoint(what);
-        let (_, header) =
-            SafeTensors::read_metadata(bytes).map_err(|error| bad(format!("not a checkpoint: {error}")))?;
-        let metadata = header.metadata().clone().unwrap_or_default();
+        let (tensors, metadata) = tensor_file::decode(bytes).map_err(|error| bad(error.to_string()))?;
         match metadata.get("format").map(String::as_str) {
             Some(FORMAT) => {}
-            other => {
-                return Err(bad(format!(
-                    "unknown checkpoint format {other:?}, expected {FORMAT}"
-                )));
-            }
+            other => return Err(bad(format!("unknown checkpoint format {other:?}, expected {FORMAT}"))),
         }
         let strategy = metadata
             .get("strategy")
@@ -91,20 +71,7 @@ impl Checkpoint {
             .transpose()
             .map_err(|error| bad(format!("state is not JSON: {error}")))?
             .ok_or_else(|| bad("the checkpoint has no state".into()))?;
-        let parsed = SafeTensors::deserialize(bytes).map_err(|error| bad(error.to_string()))?;
-        let mut tensors = Vec::new();
-        for (name, view) in parsed.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
-            }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
-                .collect();
-            let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-            tensors.push((name, Tensor::from_slice(&values).reshape(shape)));
-        }
+        let tensors = tensors.into_iter().map(from_named).collect();
         Ok(Checkpoint::new(strategy, state, tensors))
     }
 
@@ -115,4 +82,21 @@ impl Checkpoint {
             .map(|index| self.tensors[index].1.shallow_clone())
             .map_err(|_| Error::Checkpoint(format!("tensor {name} is missing")))
     }
+}
+
+/// A tch tensor as a named `f32` buffer.
+pub fn to_named(name: &str, tensor: &Tensor) -> Result<NamedTensor> {
+    let shape = tensor.size().iter().map(|&d| d as usize).collect();
+    let values = Vec::<f32>::try_from(tensor.to_kind(tch::Kind::Float).contiguous().view(-1))
+        .map_err(|error| Error::Checkpoint(format!("tensor {name}: {error}")))?;
+    Ok(NamedTensor {
+        name: name.to_owned(),
+        shape,
+        values,
+    })
+}
+
+fn from_named(tensor: NamedTensor) -> (String, Tensor) {
+    let shape: Vec<i64> = tensor.shape.iter().map(|&d| d as i64).collect();
+    (tensor.name, Tensor::from_slice(&tensor.values).reshape(shape))
 }

@@ -1,0 +1,69 @@
+//! The object keys of the store layout, in one place.
+
+use crate::messages::{ExperimentName, JobId};
+
+/// `datasets/<name>/`.
+pub fn dataset_prefix(name: &str) -> String {
+    format!("datasets/{name}/")
+}
+
+/// `datasets/<name>/manifest.json`.
+pub fn dataset_manifest(name: &str) -> String {
+    format!("datasets/{name}/manifest.json")
+}
+
+/// `experiments/<name>/`.
+pub fn experiment_prefix(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/")
+}
+
+/// `experiments/<name>/config.json`.
+pub fn experiment_config(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/config.json")
+}
+
+/// `experiments/<name>/jobs/`.
+pub fn jobs_prefix(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/jobs/")
+}
+
+/// `experiments/<name>/jobs/<job_id>.json`.
+pub fn job(experiment: &ExperimentName, job: JobId) -> String {
+    format!("experiments/{experiment}/jobs/{job}.json")
+}
+
+/// `experiments/<name>/rewards/`.
+pub fn rewards_prefix(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/rewards/")
+}
+
+/// `experiments/<name>/rewards/<job_id>.json`.
+pub fn reward(experiment: &ExperimentName, job: JobId) -> String {
+    format!("experiments/{experiment}/rewards/{job}.json")
+}
+
+/// `experiments/<name>/policy/<step>.ckpt` (zero-padded, so keys sort by step).
+pub fn policy_checkpoint(experiment: &ExperimentName, step: u64) -> String {
+    format!("experiments/{experiment}/policy/{step:08}.ckpt")
+}
+
+/// `experiments/<name>/policy/latest.json`.
+pub fn policy_latest(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/policy/latest.json")
+}
+
+/// `experiments/<name>/children/<job_id>/latest.ckpt`.
+pub fn child_checkpoint(experiment: &ExperimentName, job: JobId) -> String {
+    format!("experiments/{experiment}/children/{job}/latest.ckpt")
+}
+
+/// `experiments/<name>/leaderboard.json`.
+pub fn leaderboard(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/leaderboard.json")
+}
+
+/// The job id of a `…/<job_id>.json` key.
+pub fn job_id_of(key: &str) -> Option<JobId> {
+    let name = key.rsplit('/').next()?.strip_suffix(".json")?;
+    name.parse().ok().map(JobId)
+}

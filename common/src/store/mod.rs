@@ -1,0 +1,126 @@
+//! The object store port: get, put and list objects by key, with two
+//! implementations that share one key layout:
+//!
+//! - [`S3Store`]: any S3-compatible endpoint (AWS S3, MinIO, Garage, Ceph).
+//! - [`LocalStore`]: a local directory (the embedded mode and tests).
+//!
+//! The layout (see `keys`):
+//!
+//! ```text
+//! datasets/<name>/<files…> + manifest.json        (sha256 of every file)
+//! experiments/<name>/config.json
+//! experiments/<name>/jobs/<job_id>.json            (every job published)
+//! experiments/<name>/rewards/<job_id>.json         (the append-only reward log)
+//! experiments/<name>/policy/<step>.ckpt + latest.json
+//! experiments/<name>/children/<job_id>/latest.ckpt (preempted children)
+//! experiments/<name>/leaderboard.json
+//! ```
+//!
+//! Keys are validated: relative, `/`-separated, no empty, `.` or `..`
+//! segments, so a key can never escape a local store's root.
+
+pub mod keys;
+mod local_store;
+mod s3;
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+pub use local_store::LocalStore;
+pub use s3::{S3Config, S3Store};
+
+use crate::{Error, Result};
+
+/// An object store (see the module docs).
+#[derive(Clone, Debug)]
+pub enum ObjectStore {
+    /// S3-compatible storage.
+    S3(S3Store),
+    /// A local directory.
+    Local(LocalStore),
+}
+
+impl ObjectStore {
+    /// The object at `key`, or `None` when there is none.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        check_key(key)?;
+        match self {
+            ObjectStore::S3(store) => store.get(key).await,
+            ObjectStore::Local(store) => store.get(key).await,
+        }
+    }
+
+    /// Writes `bytes` at `key`, replacing any object there.
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        check_key(key)?;
+        match self {
+            ObjectStore::S3(store) => store.put(key, bytes).await,
+            ObjectStore::Local(store) => store.put(key, bytes).await,
+        }
+    }
+
+    /// Every key under `prefix` (which should end with `/`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        match self {
+            ObjectStore::S3(store) => store.list(prefix).await,
+            ObjectStore::Local(store) => store.list(prefix).await,
+        }
+    }
+
+    /// Copies the object at `key` into the file `path` (streaming); `false`
+    /// when there is no such object.
+    pub async fn download(&self, key: &str, path: &Path) -> Result<bool> {
+        check_key(key)?;
+        match self {
+            ObjectStore::S3(store) => store.download(key, path).await,
+            ObjectStore::Local(store) => store.download(key, path).await,
+        }
+    }
+
+    /// Uploads the file `path` to `key` (streaming).
+    pub async fn upload(&self, key: &str, path: &Path) -> Result<()> {
+        check_key(key)?;
+        match self {
+            ObjectStore::S3(store) => store.upload(key, path).await,
+            ObjectStore::Local(store) => store.upload(key, path).await,
+        }
+    }
+
+    /// Where the store is, for logs (`s3://bucket`, a directory).
+    pub fn describe(&self) -> String {
+        match self {
+            ObjectStore::S3(store) => store.describe(),
+            ObjectStore::Local(store) => store.root().display().to_string(),
+        }
+    }
+
+    /// The object at `key` parsed as JSON, or `None`.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.get(key).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|error| Error::Store(format!("{key} is not the expected JSON: {error}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `value` as pretty JSON at `key`.
+    pub async fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|error| Error::Store(format!("{key}: {error}")))?;
+        self.put(key, Bytes::from(bytes)).await
+    }
+}
+
+/// Rejects keys that are absolute, empty, or contain `.`/`..` segments.
+pub fn check_key(key: &str) -> Result<()> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..");
+    if bad {
+        Err(Error::Store(format!("invalid object key {key:?}")))
+    } else {
+        Ok(())
+    }
+}
