@@ -18,6 +18,7 @@
 //! constructors, serde included; [`Error`] says what was wrong.
 
 pub mod canonical_json;
+pub mod dataset_sync;
 pub mod datasets;
 pub mod decision;
 mod error;

@@ -25,7 +25,13 @@ pub struct NamedTensor {
 pub fn encode(tensors: &[NamedTensor], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
     let buffers: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|tensor| tensor.values.iter().flat_map(|value| value.to_le_bytes()).collect())
+        .map(|tensor| {
+            tensor
+                .values
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect()
+        })
         .collect();
     let views = tensors
         .iter()
@@ -49,7 +55,10 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<NamedTensor>, HashMap<String, String>
     let mut tensors = Vec::new();
     for (name, view) in parsed.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(Error::TensorFile(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+            return Err(Error::TensorFile(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
         }
         let values = view
             .data()

@@ -59,7 +59,11 @@ impl Checkpoint {
         let (tensors, metadata) = tensor_file::decode(bytes).map_err(|error| bad(error.to_string()))?;
         match metadata.get("format").map(String::as_str) {
             Some(FORMAT) => {}
-            other => return Err(bad(format!("unknown checkpoint format {other:?}, expected {FORMAT}"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown checkpoint format {other:?}, expected {FORMAT}"
+                )));
+            }
         }
         let strategy = metadata
             .get("strategy")

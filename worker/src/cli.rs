@@ -11,7 +11,9 @@ use nas_worker::cifar10::{self, CifarOptions};
 use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
 use nas_worker::ptb::{self, Level};
-use nas_worker::trainer::{self, TrainReport, TrainSettings};
+use nas_worker::train_cnn::train_cnn;
+use nas_worker::train_language_model::train_language_model;
+use nas_worker::trainer::{TrainReport, TrainSettings};
 use serde_json::json;
 use tch::Device;
 
@@ -215,7 +217,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
                 seconds = loading.elapsed().as_secs_f64(),
                 "CIFAR-10 loaded"
             );
-            trainer::train_cnn(cnn, &data, &settings, reward)?
+            train_cnn(cnn, &data, &settings, reward, None, spec.id().to_string())?
         }
         (None, Some(cell)) => {
             let level = if task == Task::PtbChar {
@@ -231,7 +233,15 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
                 "PTB loaded"
             );
             let subset = args.train_subset.map(|k| k as i64);
-            trainer::train_language_model(cell, &corpus, subset, &settings, reward)?
+            train_language_model(
+                cell,
+                &corpus,
+                subset,
+                &settings,
+                reward,
+                None,
+                spec.id().to_string(),
+            )?
         }
         (None, None) => bail!("the spec is neither a CNN nor a cell"),
     };

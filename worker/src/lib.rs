@@ -10,12 +10,15 @@
 //!    memory before anything is allocated.
 //! 3. [`cnn`] builds a CNN child, or [`language_model`] a language model
 //!    around the [`recurrent_cell`] of the spec.
-//! 4. [`trainer`] trains and evaluates it per epoch and turns the metrics
-//!    into the reward with the job's reward function.
+//! 4. [`train_cnn`] or [`train_language_model`] trains and evaluates it
+//!    per epoch with [`sgd`], and [`trainer`] turns the metrics into the
+//!    reward with the job's reward function; a stopped child leaves a
+//!    [`child_checkpoint`] to resume from.
 //!
 //! Where the spec goes next: the reward travels back to the controller in a
 //! `TrainResult`.
 
+pub mod child_checkpoint;
 pub mod cifar10;
 pub mod cnn;
 mod error;
@@ -24,6 +27,9 @@ pub mod language_model;
 pub mod malloc_tuning;
 pub mod ptb;
 pub mod recurrent_cell;
+pub mod sgd;
+pub mod train_cnn;
+pub mod train_language_model;
 pub mod trainer;
 
 pub use error::{Error, Result};

@@ -9,10 +9,13 @@ use std::sync::atomic::AtomicBool;
 use nas_common::synth;
 use nas_common::{ArchSpec, Outcome, RewardFunction};
 use nas_worker::Error;
+use nas_worker::child_checkpoint::ChildCheckpoint;
 use nas_worker::cifar10::{self, CifarOptions};
 use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
 use nas_worker::ptb::{self, Level};
+use nas_worker::train_cnn::train_cnn;
+use nas_worker::train_language_model::train_language_model;
 use nas_worker::trainer::{self, TrainSettings};
 use tch::Device;
 
@@ -57,7 +60,15 @@ fn a_small_cnn_learns_synthetic_cifar_far_above_chance_and_deterministically() {
     let data = cifar(dir.path());
     let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
     let arch = spec.as_cnn().unwrap();
-    let report = trainer::train_cnn(arch, &data, &settings(2), RewardFunction::ACCURACY).unwrap();
+    let report = train_cnn(
+        arch,
+        &data,
+        &settings(2),
+        RewardFunction::ACCURACY,
+        None,
+        String::new(),
+    )
+    .unwrap();
     let Outcome::Ok { reward, metric } = report.outcome else {
         panic!("training failed: {:?}", report.outcome)
     };
@@ -72,7 +83,15 @@ fn a_small_cnn_learns_synthetic_cifar_far_above_chance_and_deterministically() {
         report.parameters,
         3 * 8 * 9 + 16 + 8 * 8 * 9 + 16 + 12 * 16 * 15 + 24 + 13 * 10
     );
-    let again = trainer::train_cnn(arch, &data, &settings(2), RewardFunction::ACCURACY).unwrap();
+    let again = train_cnn(
+        arch,
+        &data,
+        &settings(2),
+        RewardFunction::ACCURACY,
+        None,
+        String::new(),
+    )
+    .unwrap();
     let losses = |r: &trainer::TrainReport| {
         r.epochs
             .iter()
@@ -96,7 +115,15 @@ fn bf16_mixed_precision_trains_too() {
         precision: Some(Precision::Bf16),
         ..settings(1)
     };
-    let report = trainer::train_cnn(spec.as_cnn().unwrap(), &data, &mixed, RewardFunction::ACCURACY).unwrap();
+    let report = train_cnn(
+        spec.as_cnn().unwrap(),
+        &data,
+        &mixed,
+        RewardFunction::ACCURACY,
+        None,
+        String::new(),
+    )
+    .unwrap();
     let Outcome::Ok { metric, .. } = report.outcome else {
         panic!("bf16 training failed: {:?}", report.outcome)
     };
@@ -116,12 +143,14 @@ fn a_tiny_language_model_falls_far_below_its_vocabulary_size() {
         seed: 1,
         ..TrainSettings::new(3)
     };
-    let report = trainer::train_language_model(
+    let report = train_language_model(
         spec.as_cell().unwrap(),
         &corpus,
         None,
         &settings,
         RewardFunction::PERPLEXITY,
+        None,
+        String::new(),
     )
     .unwrap();
     let Outcome::Ok { metric, reward } = report.outcome else {
@@ -146,11 +175,13 @@ fn a_non_finite_loss_ends_the_child_as_failed_with_a_reason() {
         learning_rate: Some(1e38),
         ..settings(1)
     };
-    let report = trainer::train_cnn(
+    let report = train_cnn(
         spec.as_cnn().unwrap(),
         &data,
         &exploding,
         RewardFunction::ACCURACY,
+        None,
+        String::new(),
     )
     .unwrap();
     match report.outcome {
@@ -169,9 +200,17 @@ fn a_raised_stop_flag_ends_the_child_as_preempted() {
         stop: Some(Arc::new(AtomicBool::new(true))),
         ..settings(3)
     };
-    let report =
-        trainer::train_cnn(spec.as_cnn().unwrap(), &data, &stopping, RewardFunction::ACCURACY).unwrap();
+    let report = train_cnn(
+        spec.as_cnn().unwrap(),
+        &data,
+        &stopping,
+        RewardFunction::ACCURACY,
+        None,
+        String::new(),
+    )
+    .unwrap();
     assert_eq!(report.outcome, Outcome::Preempted { epochs_done: 0 });
+    assert!(report.checkpoint.is_some());
 }
 
 #[test]
@@ -187,8 +226,16 @@ fn children_over_the_limits_are_rejected_before_allocation() {
         },
         ..settings(1)
     };
-    let err =
-        trainer::train_cnn(spec.as_cnn().unwrap(), &data, &tight, RewardFunction::ACCURACY).unwrap_err();
+    let err = train_cnn(
+        spec.as_cnn().unwrap(),
+        &data,
+        &tight,
+        RewardFunction::ACCURACY,
+        None,
+        String::new(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::TooLarge(_)), "{err}");
     assert!(err.to_string().contains("above the limit of 1000"), "{err}");
     let small_memory = TrainSettings {
@@ -198,12 +245,75 @@ fn children_over_the_limits_are_rejected_before_allocation() {
         },
         ..settings(1)
     };
-    let err = trainer::train_cnn(
+    let err = train_cnn(
         spec.as_cnn().unwrap(),
         &data,
         &small_memory,
         RewardFunction::ACCURACY,
+        None,
+        String::new(),
     )
-    .unwrap_err();
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("GiB of activations"), "{err}");
+}
+
+#[test]
+fn a_preempted_child_resumes_from_its_checkpoint() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = cifar(dir.path());
+    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
+    let arch = spec.as_cnn().unwrap();
+    let stopping = TrainSettings {
+        stop: Some(Arc::new(AtomicBool::new(true))),
+        ..settings(2)
+    };
+    let stopped = train_cnn(
+        arch,
+        &data,
+        &stopping,
+        RewardFunction::ACCURACY,
+        None,
+        spec.id().to_string(),
+    )
+    .unwrap();
+    let bytes = stopped.checkpoint.unwrap().to_bytes().unwrap();
+    let checkpoint = ChildCheckpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(checkpoint.arch_id, spec.id().to_string());
+    assert_eq!(
+        (checkpoint.progress.epoch, checkpoint.progress.batches_done),
+        (1, 1)
+    );
+    assert!(
+        !checkpoint.momentum.is_empty(),
+        "the momentum buffers travel with the checkpoint"
+    );
+    let resumed = train_cnn(
+        arch,
+        &data,
+        &settings(2),
+        RewardFunction::ACCURACY,
+        Some(&checkpoint),
+        String::new(),
+    )
+    .unwrap();
+    let Outcome::Ok { metric, .. } = resumed.outcome else {
+        panic!("the resumed child failed: {:?}", resumed.outcome)
+    };
+    assert_eq!(resumed.epochs.len(), 2);
+    assert!(metric > 0.5, "resumed accuracy {metric}");
+    // A checkpoint for another architecture does not fit.
+    let other = ArchSpec::from_json(&SMALL_CNN.replace("\"filters\":12", "\"filters\":16")).unwrap();
+    let err = train_cnn(
+        other.as_cnn().unwrap(),
+        &data,
+        &settings(1),
+        RewardFunction::ACCURACY,
+        Some(&checkpoint),
+        String::new(),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("shape"), "{err}");
 }

@@ -115,10 +115,17 @@ impl InProcessQueue {
 
     fn channel(&self, map: &Mutex<HashMap<ExperimentName, Channel>>, experiment: &ExperimentName) -> Sender {
         let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.entry(experiment.clone()).or_insert_with(Channel::new).sender.clone()
+        map.entry(experiment.clone())
+            .or_insert_with(Channel::new)
+            .sender
+            .clone()
     }
 
-    fn take(&self, map: &Mutex<HashMap<ExperimentName, Channel>>, experiment: &ExperimentName) -> Result<Subscription> {
+    fn take(
+        &self,
+        map: &Mutex<HashMap<ExperimentName, Channel>>,
+        experiment: &ExperimentName,
+    ) -> Result<Subscription> {
         let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let receiver = map
             .entry(experiment.clone())

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 pub use in_process::InProcessQueue;
 pub use rabbitmq::RabbitMq;
 
-use crate::messages::{ExperimentName, TrainJob, TrainResult};
 use crate::Result;
+use crate::messages::{ExperimentName, TrainJob, TrainResult};
 
 /// How to reach the broker and name the queues.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -148,7 +148,11 @@ impl JobQueue {
     /// Subscribes to an experiment's results.
     pub async fn results(&self, experiment: &ExperimentName, prefetch: u16) -> Result<Subscription> {
         match self {
-            JobQueue::RabbitMq(queue) => queue.subscribe(&queue.names().results_queue(experiment), prefetch).await,
+            JobQueue::RabbitMq(queue) => {
+                queue
+                    .subscribe(&queue.names().results_queue(experiment), prefetch)
+                    .await
+            }
             JobQueue::InProcess(queue) => queue.results(experiment),
         }
     }

@@ -32,7 +32,9 @@ pub struct RabbitMq {
 
 impl std::fmt::Debug for RabbitMq {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RabbitMq").field("host", &host_of(&self.inner.config.uri)).finish()
+        f.debug_struct("RabbitMq")
+            .field("host", &host_of(&self.inner.config.uri))
+            .finish()
     }
 }
 
@@ -83,7 +85,10 @@ impl RabbitMq {
         let connection = Connection::connect(&self.inner.config.uri, properties)
             .await
             .map_err(|e| broker_error(&format!("connecting to {}", host_of(&self.inner.config.uri)), e))?;
-        let publisher = connection.create_channel().await.map_err(|e| broker_error("opening a channel", e))?;
+        let publisher = connection
+            .create_channel()
+            .await
+            .map_err(|e| broker_error("opening a channel", e))?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
             .await
@@ -167,7 +172,13 @@ impl RabbitMq {
     }
 
     /// Publishes with confirms, reconnecting and retrying on failure.
-    async fn publish(&self, exchange: &str, routing_key: &str, body: &[u8], message_id: String) -> Result<()> {
+    async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        message_id: String,
+    ) -> Result<()> {
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type(ShortString::from("application/json"))
@@ -177,7 +188,13 @@ impl RabbitMq {
             let outcome = async {
                 let (_, channel) = self.link().await?;
                 let confirm = channel
-                    .basic_publish(exchange, routing_key, BasicPublishOptions::default(), body, properties.clone())
+                    .basic_publish(
+                        exchange,
+                        routing_key,
+                        BasicPublishOptions::default(),
+                        body,
+                        properties.clone(),
+                    )
                     .await
                     .map_err(|e| broker_error("publishing", e))?
                     .await
@@ -204,18 +221,27 @@ impl RabbitMq {
 
     pub(super) async fn publish_job(&self, job: &TrainJob) -> Result<()> {
         let names = &self.inner.names;
-        self.publish(&names.jobs_exchange(), &Names::job_routing_key(&job.experiment), &job.to_json(), job.job_id.to_string())
-            .await
+        self.publish(
+            &names.jobs_exchange(),
+            &Names::job_routing_key(&job.experiment),
+            &job.to_json(),
+            job.job_id.to_string(),
+        )
+        .await
     }
 
     pub(super) async fn publish_result(&self, result: &TrainResult) -> Result<()> {
         let queue = self.inner.names.results_queue(&result.experiment);
-        self.publish("", &queue, &result.to_json(), result.job_id.to_string()).await
+        self.publish("", &queue, &result.to_json(), result.job_id.to_string())
+            .await
     }
 
     pub(super) async fn subscribe(&self, queue: &str, prefetch: u16) -> Result<Subscription> {
         let (connection, _) = self.link().await?;
-        let channel = connection.create_channel().await.map_err(|e| broker_error("opening a channel", e))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| broker_error("opening a channel", e))?;
         channel
             .basic_qos(prefetch, BasicQosOptions::default())
             .await
@@ -249,7 +275,13 @@ async fn declare_queue(channel: &Channel, queue: &str, arguments: FieldTable) ->
 
 async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> Result<()> {
     channel
-        .queue_bind(queue, exchange, key, QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue,
+            exchange,
+            key,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .map_err(|e| broker_error(&format!("binding {queue} to {exchange}"), e))
 }
@@ -280,7 +312,11 @@ pub(super) async fn next(consumer: &mut lapin::Consumer) -> Option<Result<Messag
 }
 
 pub(super) async fn ack(acker: &lapin::acker::Acker) -> Result<()> {
-    acker.ack(BasicAckOptions::default()).await.map(drop).map_err(|e| broker_error("acking", e))
+    acker
+        .ack(BasicAckOptions::default())
+        .await
+        .map(drop)
+        .map_err(|e| broker_error("acking", e))
 }
 
 pub(super) async fn reject(acker: &lapin::acker::Acker, requeue: bool) -> Result<()> {

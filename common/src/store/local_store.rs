@@ -46,8 +46,12 @@ impl LocalStore {
     pub(super) async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
         let path = self.path(key);
         let temporary = self.temporary(&path).await?;
-        tokio::fs::write(&temporary, &bytes).await.map_err(|e| io_error(&temporary, e))?;
-        tokio::fs::rename(&temporary, &path).await.map_err(|e| io_error(&path, e))
+        tokio::fs::write(&temporary, &bytes)
+            .await
+            .map_err(|e| io_error(&temporary, e))?;
+        tokio::fs::rename(&temporary, &path)
+            .await
+            .map_err(|e| io_error(&path, e))
     }
 
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -81,15 +85,24 @@ impl LocalStore {
     pub(super) async fn upload(&self, key: &str, path: &Path) -> Result<()> {
         let target = self.path(key);
         let temporary = self.temporary(&target).await?;
-        tokio::fs::copy(path, &temporary).await.map_err(|e| io_error(path, e))?;
-        tokio::fs::rename(&temporary, &target).await.map_err(|e| io_error(&target, e))
+        tokio::fs::copy(path, &temporary)
+            .await
+            .map_err(|e| io_error(path, e))?;
+        tokio::fs::rename(&temporary, &target)
+            .await
+            .map_err(|e| io_error(&target, e))
     }
 
     /// A fresh temporary path beside `path`, its directory created.
     async fn temporary(&self, path: &Path) -> Result<PathBuf> {
         let directory = path.parent().unwrap_or(&self.root);
-        tokio::fs::create_dir_all(directory).await.map_err(|e| io_error(directory, e))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        tokio::fs::create_dir_all(directory)
+            .await
+            .map_err(|e| io_error(directory, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Ok(directory.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple())))
     }
 }
@@ -110,7 +123,10 @@ fn walk(root: &Path, directory: &Path, keys: &mut Vec<String>) -> Result<()> {
         if entry.file_type().map_err(|e| io_error(&path, e))?.is_dir() {
             walk(root, &path, keys)?;
         } else if let Ok(relative) = path.strip_prefix(root) {
-            let key: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let key: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             keys.push(key.join("/"));
         }
     }

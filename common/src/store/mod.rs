@@ -107,7 +107,8 @@ impl ObjectStore {
 
     /// Writes `value` as pretty JSON at `key`.
     pub async fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(value).map_err(|error| Error::Store(format!("{key}: {error}")))?;
+        let bytes =
+            serde_json::to_vec_pretty(value).map_err(|error| Error::Store(format!("{key}: {error}")))?;
         self.put(key, Bytes::from(bytes)).await
     }
 }
@@ -117,7 +118,9 @@ pub fn check_key(key: &str) -> Result<()> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.contains('\\')
-        || key.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..");
+        || key
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..");
     if bad {
         Err(Error::Store(format!("invalid object key {key:?}")))
     } else {

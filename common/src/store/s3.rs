@@ -71,10 +71,20 @@ impl S3Store {
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let response = self.client.get_object().bucket(&self.bucket).key(key).send().await;
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
         match response {
             Ok(output) => {
-                let body = output.body.collect().await.map_err(|e| error("reading", key, e))?;
+                let body = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| error("reading", key, e))?;
                 Ok(Some(body.into_bytes()))
             }
             Err(failure) => match failure.into_service_error() {
@@ -107,14 +117,24 @@ impl S3Store {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|failure| error("listing", prefix, failure.into_service_error()))?;
-            keys.extend(page.contents().iter().filter_map(|object| object.key().map(str::to_owned)));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_owned)),
+            );
         }
         keys.sort();
         Ok(keys)
     }
 
     pub(super) async fn download(&self, key: &str, path: &Path) -> Result<bool> {
-        let response = self.client.get_object().bucket(&self.bucket).key(key).send().await;
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
         let output = match response {
             Ok(output) => output,
             Err(failure) => {
@@ -128,8 +148,12 @@ impl S3Store {
         let mut file = tokio::fs::File::create(path)
             .await
             .map_err(|e| error("creating", &path.display().to_string(), e))?;
-        tokio::io::copy(&mut reader, &mut file).await.map_err(|e| error("downloading", key, e))?;
-        tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(|e| error("downloading", key, e))?;
+        tokio::io::copy(&mut reader, &mut file)
+            .await
+            .map_err(|e| error("downloading", key, e))?;
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| error("downloading", key, e))?;
         Ok(true)
     }
 
