@@ -25,10 +25,13 @@ mod error;
 pub mod messages;
 pub mod queue;
 pub mod reward;
+pub mod service_args;
+pub mod shutdown;
 pub mod space;
 pub mod spec;
 pub mod store;
 pub mod synth;
+pub mod telemetry;
 pub mod tensor_file;
 
 pub use decision::{Actions, DecisionKind, Plan, Step};

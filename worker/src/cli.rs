@@ -1,15 +1,20 @@
 //! The command line of `nas-worker`.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use nas_common::service_args::{BrokerArgs, StoreArgs};
+use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, Outcome, RewardFunction, Task};
 use nas_worker::cifar10::{self, CifarOptions};
 use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
+use nas_worker::job_loop::{Worker, WorkerConfig};
+use nas_worker::worker_metrics::WorkerMetrics;
 use nas_worker::ptb::{self, Level};
 use nas_worker::train_cnn::train_cnn;
 use nas_worker::train_language_model::train_language_model;
@@ -19,14 +24,19 @@ use tch::Device;
 
 /// Neural Architecture Search with reinforcement learning: the worker.
 #[derive(Debug, Parser)]
-#[command(name = "nas-worker", version, about, long_about = None)]
+#[command(name = "nas-worker", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a subcommand, the worker serves jobs (as `serve`).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Consume jobs from the queue and train them (the default).
+    Serve(ServeArgs),
     /// Train one child from a spec file and report its metrics and reward.
     Train(TrainArgs),
     /// Validate a train-job document (a file, or `-` for standard input)
@@ -131,12 +141,106 @@ struct TrainArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Folder of the data-set cache, shared by the workers of a node.
+    #[arg(long, env = "NAS_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Unacked jobs at a time (1: one child at a time).
+    #[arg(long, env = "NAS_PREFETCH", default_value_t = 1)]
+    prefetch: u16,
+    /// Where to train.
+    #[arg(long, env = "NAS_DEVICE", value_enum, default_value = "auto")]
+    device: DeviceArg,
+    /// Threads for libtorch's CPU kernels.
+    #[arg(long, env = "NAS_THREADS")]
+    threads: Option<i32>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "NAS_METRICS_ADDR", default_value = "127.0.0.1:9101")]
+    metrics_addr: SocketAddr,
+    /// This worker's name (default: host name and process id).
+    #[arg(long, env = "NAS_WORKER_ID")]
+    worker_id: Option<String>,
+    /// Seconds to retry an unreachable object store before handing a job back.
+    #[arg(long, env = "NAS_STORE_PATIENCE_SECONDS", default_value_t = 600)]
+    store_patience_seconds: u64,
+    /// Reject children with more parameters than this.
+    #[arg(long, env = "NAS_MAX_PARAMS", default_value_t = Limits::default().max_parameters)]
+    max_params: i64,
+    /// Reject children whose activations for one batch need more GiB than this.
+    #[arg(long, env = "NAS_MAX_ACTIVATION_GIB", default_value_t = 8.0)]
+    max_activation_gib: f64,
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => train(args),
-        Command::CheckJob { file } => check_job(&file),
+        Some(Command::Train(args)) => train(args),
+        Some(Command::CheckJob { file }) => check_job(&file),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
     }
+}
+
+fn resolve_device(device: DeviceArg) -> anyhow::Result<Device> {
+    Ok(match device {
+        DeviceArg::Cpu => Device::Cpu,
+        DeviceArg::Cuda if !tch::Cuda::is_available() => bail!("--device cuda, but no CUDA device is available"),
+        DeviceArg::Cuda => Device::Cuda(0),
+        DeviceArg::Auto => Device::cuda_if_available(),
+    })
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads);
+    }
+    let device = resolve_device(args.device)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let shutdown = nas_common::shutdown::on_signals();
+        let telemetry = Telemetry::default();
+        let metrics = WorkerMetrics::new(&telemetry);
+        telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
+        let store = args.store.open(None).await?;
+        let worker_id = args.worker_id.unwrap_or_else(default_worker_id);
+        let config = WorkerConfig {
+            worker_id: worker_id.clone(),
+            prefetch: args.prefetch.max(1),
+            cache_dir: args.cache_dir.unwrap_or_else(default_cache_dir),
+            device,
+            limits: Limits {
+                max_parameters: args.max_params,
+                max_activation_bytes: (args.max_activation_gib * f64::from(1u32 << 30)) as i64,
+            },
+            store_patience: std::time::Duration::from_secs(args.store_patience_seconds),
+        };
+        tracing::info!(worker = %worker_id, device = ?device, store = %store.describe(), "nas-worker serving");
+        let worker = Worker::new(config, args.broker.queue(), store, metrics);
+        worker.run_until_stopped(shutdown, |ready| telemetry.set_ready(ready)).await?;
+        tracing::info!("nas-worker stopped");
+        anyhow::Ok(())
+    })
+}
+
+fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}-{}", std::process::id())
+}
+
+fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("nas-worker")
 }
 
 fn check_job(file: &PathBuf) -> anyhow::Result<()> {

@@ -21,8 +21,11 @@
 pub mod child_checkpoint;
 pub mod cifar10;
 pub mod cnn;
+pub mod dataset_cache;
 mod error;
 pub mod guardrails;
+pub mod job_loop;
+pub mod job_training;
 pub mod language_model;
 pub mod malloc_tuning;
 pub mod ptb;
@@ -31,6 +34,7 @@ pub mod sgd;
 pub mod train_cnn;
 pub mod train_language_model;
 pub mod trainer;
+pub mod worker_metrics;
 
 pub use error::{Error, Result};
 

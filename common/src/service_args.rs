@@ -1,0 +1,94 @@
+//! Command-line arguments shared by both services: how to reach the
+//! broker and the object store. Each flag also reads a `NAS_…` environment
+//! variable; secrets (the broker URI's password, S3 keys) come from the
+//! environment or files and are never printed.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::queue::{BrokerConfig, InProcessQueue, JobQueue, RabbitMq};
+use crate::store::{LocalStore, ObjectStore, S3Config, S3Store};
+use crate::{Error, Result};
+
+/// Where the broker is.
+#[derive(Args, Clone, Debug)]
+pub struct BrokerArgs {
+    /// AMQP URI of RabbitMQ (`amqps://` for TLS). Holds the password: prefer
+    /// the environment variable or a Kubernetes Secret.
+    #[arg(long = "broker-uri", env = "NAS_BROKER_URI", hide_env_values = true,
+          default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", hide_default_value = true)]
+    pub uri: String,
+    /// Prefix of the exchanges and queues.
+    #[arg(long, env = "NAS_QUEUE_PREFIX", default_value = "nas")]
+    pub queue_prefix: String,
+    /// Deliveries of a job (crashes of its worker) before it is dead-lettered.
+    #[arg(long, env = "NAS_DELIVERY_LIMIT", default_value_t = 3)]
+    pub delivery_limit: u32,
+}
+
+impl BrokerArgs {
+    /// The broker configuration.
+    pub fn config(&self) -> BrokerConfig {
+        BrokerConfig {
+            uri: self.uri.clone(),
+            prefix: self.queue_prefix.clone(),
+            delivery_limit: self.delivery_limit,
+        }
+    }
+
+    /// A RabbitMQ job queue.
+    pub fn queue(&self) -> JobQueue {
+        JobQueue::RabbitMq(RabbitMq::new(self.config()))
+    }
+
+    /// An in-process job queue with the same delivery limit.
+    pub fn in_process(&self) -> JobQueue {
+        JobQueue::InProcess(InProcessQueue::new(self.delivery_limit))
+    }
+}
+
+/// Where the object store is: a local directory (`--store`), or an S3
+/// bucket (`--s3-bucket` and friends). Credentials come from the standard
+/// AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, profiles, web
+/// identity).
+#[derive(Args, Clone, Debug, Default)]
+pub struct StoreArgs {
+    /// A local directory as the store (the embedded mode's default is ./runs).
+    #[arg(long = "store", env = "NAS_STORE_DIR", value_name = "DIR", conflicts_with = "s3_bucket")]
+    pub directory: Option<PathBuf>,
+    /// S3 bucket.
+    #[arg(long, env = "NAS_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3 endpoint URL for non-AWS servers (MinIO, Garage, Ceph).
+    #[arg(long, env = "NAS_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "NAS_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// Path-style S3 addressing (most self-hosted servers need it).
+    #[arg(long, env = "NAS_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+}
+
+impl StoreArgs {
+    /// Opens the configured store; `fallback` is used when neither a
+    /// directory nor a bucket is given.
+    pub async fn open(&self, fallback: Option<PathBuf>) -> Result<ObjectStore> {
+        if let Some(bucket) = &self.s3_bucket {
+            let config = S3Config {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                bucket: bucket.clone(),
+                path_style: self.s3_path_style,
+            };
+            return Ok(ObjectStore::S3(S3Store::new(&config).await));
+        }
+        match self.directory.clone().or(fallback) {
+            Some(directory) => Ok(ObjectStore::Local(LocalStore::new(directory))),
+            None => Err(Error::InvalidConfig(
+                "no object store: give --s3-bucket (NAS_S3_BUCKET) or --store DIR (NAS_STORE_DIR)".into(),
+            )),
+        }
+    }
+}
