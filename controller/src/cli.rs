@@ -1,10 +1,19 @@
 //! The command line of `nas-controller`: argument types and the commands.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nas_common::{ArchSpec, CellSpace, CnnSpace, SearchSpace};
+use indicatif::{ProgressBar, ProgressStyle};
+use nas_common::dataset_sync::{self, DatasetKind};
+use nas_common::service_args::{BrokerArgs, StoreArgs};
+use nas_common::telemetry::Telemetry;
+use nas_common::{ArchSpec, CellSpace, CnnSpace, ExperimentName, SearchSpace, Task, TrainingBudget};
+use nas_controller::controller_metrics::ControllerMetrics;
+use nas_controller::embedded;
+use nas_controller::experiment::ConfigFile;
+use nas_controller::search_loop::{ResumeOverrides, Search, SearchSummary};
 use nas_controller::checkpoint::Checkpoint;
 use nas_controller::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
@@ -25,16 +34,184 @@ enum Command {
     Sample(SampleArgs),
     /// Run search strategies against an oracle instead of workers.
     Simulate(SimulateArgs),
-    /// Data sets: write synthetic ones.
+    /// Run a search: publish children to workers and learn from their rewards.
+    Search(Box<SearchArgs>),
+    /// Data sets: upload them to the store, or write synthetic ones.
     #[command(subcommand)]
     Data(DataCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
+    /// Upload a data set (the official files) with a manifest of SHA-256 sums.
+    Upload(UploadArgs),
     /// Write a small synthetic data set in the official format, with a
     /// learnable signal (for tests and demos).
     Synth(SynthArgs),
+}
+
+#[derive(Debug, Args)]
+struct UploadArgs {
+    /// Which data set.
+    #[arg(value_enum)]
+    dataset: SynthDataset,
+    /// CIFAR-10: the official archive or the extracted folder; PTB: the
+    /// folder with the text files.
+    path: PathBuf,
+    /// The name in the store (default: cifar10 or ptb).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TaskArg {
+    /// CIFAR-10 image classification (CNN children).
+    Cifar10,
+    /// Word-level Penn Treebank (recurrent cells).
+    Ptb,
+    /// Character-level Penn Treebank (recurrent cells).
+    PtbChar,
+}
+
+impl TaskArg {
+    fn task(self) -> Task {
+        match self {
+            TaskArg::Cifar10 => Task::Cifar10,
+            TaskArg::Ptb => Task::PtbWord,
+            TaskArg::PtbChar => Task::PtbChar,
+        }
+    }
+}
+
+/// Settings of `search`. Each flag overrides the `--config` file and reads a
+/// `NAS_…` environment variable.
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// Experiment configuration (TOML); flags and NAS_… variables override it.
+    #[arg(long, env = "NAS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The experiment's name (its prefix in the store and its queues).
+    #[arg(long, env = "NAS_EXPERIMENT")]
+    experiment: Option<ExperimentName>,
+    /// Continue the stored experiment of that name.
+    #[arg(long)]
+    resume: bool,
+    /// What children train on.
+    #[arg(long, env = "NAS_TASK", value_enum)]
+    task: Option<TaskArg>,
+    /// The data set's name in the store.
+    #[arg(long, env = "NAS_DATASET")]
+    dataset: Option<String>,
+    /// Built-in search space (default: cnn for CIFAR-10, rnn for PTB).
+    #[arg(long, env = "NAS_SPACE", value_enum)]
+    space: Option<SpacePreset>,
+    /// A search space from a TOML or JSON file.
+    #[arg(long, value_name = "FILE", conflicts_with = "space")]
+    space_file: Option<PathBuf>,
+    /// The search strategy.
+    #[arg(long, env = "NAS_STRATEGY", value_enum)]
+    strategy: Option<StrategyKind>,
+    /// Children to train in total.
+    #[arg(long, env = "NAS_CHILDREN")]
+    children: Option<u64>,
+    /// Stop after this many hours (in-flight results wait for --resume).
+    #[arg(long, env = "NAS_MAX_HOURS")]
+    max_hours: Option<f64>,
+    /// Jobs kept in flight (about the number of workers).
+    #[arg(long, env = "NAS_IN_FLIGHT")]
+    in_flight: Option<usize>,
+    /// Seconds without a result before a job is published again.
+    #[arg(long, env = "NAS_JOB_TIMEOUT_SECONDS")]
+    job_timeout_seconds: Option<u64>,
+    /// The reward of a failed child.
+    #[arg(long, env = "NAS_FAILED_REWARD")]
+    failed_reward: Option<f64>,
+    /// Epochs per child.
+    #[arg(long, env = "NAS_EPOCHS")]
+    epochs: Option<u32>,
+    /// Training images (CIFAR-10) or tokens (PTB) per child.
+    #[arg(long, env = "NAS_TRAIN_SUBSET")]
+    train_subset: Option<u64>,
+    /// Validation images per child.
+    #[arg(long, env = "NAS_VALID_SUBSET")]
+    valid_subset: Option<u64>,
+    /// Mini-batch size of the children.
+    #[arg(long, env = "NAS_BATCH_SIZE")]
+    batch_size: Option<u32>,
+    /// Hidden size of language-model children.
+    #[arg(long, env = "NAS_HIDDEN")]
+    hidden: Option<u32>,
+    /// Seed of the strategy and the children.
+    #[arg(long, env = "NAS_SEED")]
+    seed: Option<u64>,
+    /// Run the controller and --workers workers in this process, with an
+    /// in-process queue and a local store (default ./runs).
+    #[arg(long)]
+    embedded: bool,
+    /// Workers of the embedded mode.
+    #[arg(long, default_value_t = 2, requires = "embedded")]
+    workers: usize,
+    /// Embedded mode: the data to copy into the store when it lacks the data set.
+    #[arg(long, value_name = "PATH", requires = "embedded")]
+    data: Option<PathBuf>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "NAS_METRICS_ADDR", default_value = "127.0.0.1:9100")]
+    metrics_addr: SocketAddr,
+    /// Print one JSON object (last line) with the counts and the leaderboard.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+impl SearchArgs {
+    /// The configuration file with the flags applied.
+    fn config_file(&self) -> anyhow::Result<ConfigFile> {
+        let mut file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                ConfigFile::from_toml(&text, &path.display().to_string())?
+            }
+            None => ConfigFile::default(),
+        };
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(value) = self.$field.clone() { file.$field = Some(value.into()); } )* };
+        }
+        set!(experiment, dataset, strategy, children, max_hours, in_flight, job_timeout_seconds, failed_reward, seed);
+        if let Some(task) = self.task {
+            file.task = Some(task.task());
+        }
+        if self.space.is_some() || self.space_file.is_some() {
+            let space = SpaceArgs {
+                space: self.space.unwrap_or(SpacePreset::Cnn),
+                space_file: self.space_file.clone(),
+            };
+            file.space = Some(space.load()?);
+        }
+        let task = file.task.unwrap_or(Task::Cifar10);
+        if self.epochs.is_some() || self.train_subset.is_some() || self.valid_subset.is_some() || self.batch_size.is_some() {
+            let mut budget = file.budget.clone().unwrap_or(TrainingBudget {
+                epochs: if task == Task::Cifar10 { 50 } else { 35 },
+                batch_size: None,
+                train_examples: None,
+                valid_examples: None,
+                max_seconds: None,
+            });
+            budget.epochs = self.epochs.unwrap_or(budget.epochs);
+            budget.train_examples = self.train_subset.or(budget.train_examples);
+            budget.valid_examples = self.valid_subset.or(budget.valid_examples);
+            budget.batch_size = self.batch_size.or(budget.batch_size);
+            file.budget = Some(budget);
+        }
+        if let Some(hidden) = self.hidden {
+            file.hyperparameters.get_or_insert_with(Default::default).hidden_size = Some(hidden);
+        }
+        Ok(file)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -243,7 +420,120 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample(args),
         Command::Simulate(args) => simulate(args),
         Command::Data(DataCommand::Synth(args)) => synth(args),
+        Command::Data(DataCommand::Upload(args)) => upload(args),
+        Command::Search(args) => search(*args),
     }
+}
+
+fn upload(args: UploadArgs) -> anyhow::Result<()> {
+    let (kind, default_name) = match args.dataset {
+        SynthDataset::Cifar10 => (DatasetKind::Cifar10, "cifar10"),
+        SynthDataset::Ptb => (DatasetKind::Ptb, "ptb"),
+    };
+    let name = args.name.clone().unwrap_or_else(|| default_name.to_owned());
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let store = args.store.open(None).await?;
+        let manifest = dataset_sync::upload(&store, &name, kind, &args.path).await?;
+        let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+        println!(
+            "uploaded {} files ({bytes} bytes) as data set {name} to {} (manifest {})",
+            manifest.files.len(),
+            store.describe(),
+            &manifest.digest()[..16]
+        );
+        anyhow::Ok(())
+    })
+}
+
+fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let file = args.config_file()?;
+    let config = file.resolve()?;
+    let overrides = ResumeOverrides {
+        children: args.children,
+        max_hours: args.max_hours,
+        in_flight: args.in_flight,
+        job_timeout_seconds: args.job_timeout_seconds,
+    };
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let shutdown = nas_common::shutdown::on_signals();
+        let telemetry = Telemetry::default();
+        let metrics = ControllerMetrics::new(&telemetry);
+        let (queue, store, workers) = if args.embedded {
+            let store = args.store.open(Some(PathBuf::from("runs"))).await?;
+            let queue = args.broker.in_process();
+            if let Some(data) = &args.data {
+                embedded::ensure_dataset(&store, &config.dataset, config.task, data).await?;
+            }
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            tch::set_num_threads(((cores / args.workers.max(1)).max(1)) as i32);
+            let cache = match &store {
+                nas_common::store::ObjectStore::Local(local) => local.root().join(".cache"),
+                nas_common::store::ObjectStore::S3(_) => std::env::temp_dir().join("nas-embedded-cache"),
+            };
+            let workers = embedded::start_workers(args.workers, &queue, &store, cache, &telemetry, &shutdown);
+            (queue, store, workers)
+        } else {
+            (args.broker.queue(), args.store.open(None).await?, Vec::new())
+        };
+        telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
+        let mut search = Search::open(config, args.resume, overrides, queue, store, metrics).await?;
+        telemetry.set_ready(true);
+        let config = search.config().clone();
+        tracing::info!(
+            experiment = %config.experiment,
+            task = ?config.task,
+            strategy = config.strategy.name(),
+            children = config.children,
+            "searching"
+        );
+        let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !args.json {
+            let bar = ProgressBar::new(config.children);
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} children, {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let summary = search.run_until_stopped(shutdown.clone(), &progress).await?;
+        shutdown.cancel();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        print_summary(&summary, args.json)?;
+        anyhow::Ok(())
+    })
+}
+
+fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string(summary)?);
+        return Ok(());
+    }
+    println!(
+        "experiment {}: {} children rewarded, {} failed, {} duplicate results ignored, {} jobs republished, {} policy steps{}",
+        summary.experiment,
+        summary.children_rewarded,
+        summary.children_failed,
+        summary.duplicates,
+        summary.republished,
+        summary.policy_steps,
+        if summary.complete { "" } else { " (stopped before the budget)" }
+    );
+    println!("{:<4} {:<14} {:>10} {:>10} {:>9}", "rank", "architecture", "reward", "metric", "children");
+    for (rank, entry) in summary.leaderboard.iter().enumerate() {
+        println!(
+            "{:<4} {:<14} {:>10.4} {:>10} {:>9}",
+            rank + 1,
+            entry.architecture_id.short(),
+            entry.reward,
+            entry.metric.map_or("-".to_owned(), |m| format!("{m:.4}")),
+            entry.children
+        );
+    }
+    println!("stored in {} (experiments/{}/)", summary.store, summary.experiment);
+    Ok(())
 }
 
 fn synth(args: SynthArgs) -> anyhow::Result<()> {

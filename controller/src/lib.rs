@@ -17,12 +17,17 @@
 //! [`strategy::Observation`].
 
 pub mod checkpoint;
+pub mod controller_metrics;
+pub mod embedded;
+pub mod experiment;
 mod error;
 pub mod optimizer;
 pub mod oracle;
 pub mod policy;
 pub mod random_search;
 pub mod reinforce;
+pub mod reward_log;
+pub mod search_loop;
 pub mod simulate;
 pub mod strategy;
 

@@ -86,6 +86,10 @@ impl Strategy for RandomSearch {
         0
     }
 
+    fn advance_samples(&mut self, next: u64) {
+        self.state.samples_drawn = self.state.samples_drawn.max(next);
+    }
+
     fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(Checkpoint::new(
             StrategyKind::Random,

@@ -273,6 +273,10 @@ impl Strategy for Reinforce {
         self.state.steps
     }
 
+    fn advance_samples(&mut self, next: u64) {
+        self.state.samples_drawn = self.state.samples_drawn.max(next);
+    }
+
     fn checkpoint(&self) -> Result<Checkpoint> {
         let mut tensors: Vec<(String, Tensor)> = self
             .parameters

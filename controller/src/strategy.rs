@@ -119,6 +119,10 @@ pub trait Strategy: Send {
     /// The current policy version (number of learning steps taken).
     fn policy_version(&self) -> u64;
 
+    /// Moves the sample sequence on to `next` when it is behind (on resume,
+    /// past the samples drawn after the last checkpoint).
+    fn advance_samples(&mut self, next: u64);
+
     /// Everything needed to resume exactly.
     fn checkpoint(&self) -> Result<Checkpoint>;
 }

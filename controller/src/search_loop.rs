@@ -1,0 +1,705 @@
+//! The controller service: keep jobs in flight, learn from their rewards,
+//! checkpoint, and resume after any crash with nothing lost or counted twice.
+//!
+//! Layers: [`Search::run_until_stopped`] (publish, wait for results, dead
+//! letters and timeouts, stop at the budget or on shutdown) → its loop →
+//! [`Search::process_result`] (one result message → one [`ResultOutcome`]).
+//!
+//! Durability, in the order things happen:
+//!
+//! 1. Before a job is published, its record (job, actions, sample index) is
+//!    written to `jobs/<job_id>.json`.
+//! 2. A result is written to the reward log (`rewards/<job_id>.json`, with
+//!    the next sequence number) before it is acknowledged; a job id already
+//!    in the log is a duplicate and only acknowledged.
+//! 3. After each policy step the strategy's checkpoint goes to
+//!    `policy/<step>.ckpt` and `policy/latest.json` records it together with
+//!    the first sequence number it does not contain.
+//!
+//! On resume the controller restores the latest checkpoint, feeds it the
+//! logged rewards from that sequence number on (so its state is exactly the
+//! one before the crash), continues sampling after the highest recorded
+//! sample index, and waits for the jobs that have no reward yet, publishing
+//! them again when they time out.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use nas_common::messages::MESSAGE_VERSION;
+use nas_common::queue::{JobQueue, Message, Subscription, backoff};
+use nas_common::store::{ObjectStore, keys};
+use nas_common::{
+    Actions, ArchId, ArchSpec, DatasetRef, ExperimentName, JobId, Outcome, TrainJob, TrainJobFields, TrainResult,
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::Checkpoint;
+use crate::controller_metrics::ControllerMetrics;
+use crate::experiment::ExperimentConfig;
+use crate::reward_log::{self, RecordStatus, RewardRecord};
+use crate::strategy::{self, Observation, Proposal, StepReport, Strategy};
+use crate::{Error, Result};
+
+/// A published job and what the strategy needs to learn from its reward.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job as published (the latest attempt).
+    pub job: TrainJob,
+    /// The controller's tokens.
+    pub actions: Actions,
+    /// The depth that fixes the plan.
+    pub depth: usize,
+    /// Position in the strategy's sample sequence.
+    pub sample_index: u64,
+    /// Seconds since the Unix epoch of the latest publication.
+    pub published_at: f64,
+}
+
+/// `policy/latest.json`: the newest checkpoint and the first reward
+/// sequence number it does not contain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PolicyPointer {
+    /// Policy steps taken at the checkpoint.
+    pub step: u64,
+    /// The checkpoint's key.
+    pub key: String,
+    /// Rewards with this sequence number or later came after it.
+    pub next_sequence: u64,
+}
+
+/// One row of the leaderboard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    /// The architecture.
+    pub architecture_id: ArchId,
+    /// Its best reward.
+    pub reward: f64,
+    /// The metric behind that reward.
+    pub metric: Option<f64>,
+    /// How many children had this architecture.
+    pub children: u64,
+    /// The architecture itself.
+    pub spec: ArchSpec,
+}
+
+/// What a search did.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchSummary {
+    /// The experiment.
+    pub experiment: ExperimentName,
+    /// Distinct jobs published.
+    pub children_published: u64,
+    /// Children rewarded by a worker.
+    pub children_rewarded: u64,
+    /// Children failed or dead-lettered.
+    pub children_failed: u64,
+    /// Duplicate results ignored.
+    pub duplicates: u64,
+    /// Jobs published again after a timeout or a preemption.
+    pub republished: u64,
+    /// Policy-gradient steps taken.
+    pub policy_steps: u64,
+    /// Whether the search reached its budget (false: stopped early).
+    pub complete: bool,
+    /// Best architectures, best first.
+    pub leaderboard: Vec<LeaderboardEntry>,
+    /// Where the experiment is stored.
+    pub store: String,
+    /// Seconds this run took.
+    pub wall_seconds: f64,
+}
+
+/// What became of one result message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResultOutcome {
+    /// Logged and learned from.
+    Counted {
+        /// The job.
+        job_id: JobId,
+        /// Its reward.
+        reward: f64,
+        /// Whether it completed a policy step.
+        stepped: bool,
+    },
+    /// The job was preempted; it was published again.
+    Republished {
+        /// The job.
+        job_id: JobId,
+    },
+    /// Already counted (or not ours); acknowledged and ignored.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A running (or resumed) search.
+pub struct Search {
+    config: ExperimentConfig,
+    queue: JobQueue,
+    store: ObjectStore,
+    strategy: Option<Box<dyn Strategy>>,
+    in_flight: HashMap<JobId, JobRecord>,
+    finished: HashSet<JobId>,
+    next_sequence: u64,
+    published: u64,
+    rewarded: u64,
+    failed: u64,
+    duplicates: u64,
+    republished: u64,
+    leaderboard: HashMap<ArchId, LeaderboardEntry>,
+    metrics: ControllerMetrics,
+    started: Instant,
+}
+
+/// Budget changes allowed when resuming.
+#[derive(Clone, Debug, Default)]
+pub struct ResumeOverrides {
+    /// New total of children.
+    pub children: Option<u64>,
+    /// New time budget.
+    pub max_hours: Option<f64>,
+    /// New number of jobs in flight.
+    pub in_flight: Option<usize>,
+    /// New job timeout.
+    pub job_timeout_seconds: Option<u64>,
+}
+
+impl Search {
+    /// Starts a new experiment, or with `resume` continues the stored one
+    /// named like `config`'s (whose stored settings then apply, with the
+    /// budget `overrides`).
+    pub async fn open(
+        config: ExperimentConfig,
+        resume: bool,
+        overrides: ResumeOverrides,
+        queue: JobQueue,
+        store: ObjectStore,
+        metrics: ControllerMetrics,
+    ) -> Result<Self> {
+        let experiment = config.experiment.clone();
+        let stored: Option<ExperimentConfig> = store.get_json(&keys::experiment_config(&experiment)).await?;
+        let config = match (stored, resume) {
+            (Some(_), false) => {
+                return Err(Error::Config(format!(
+                    "experiment {experiment} already exists in {}; resume it with --resume or pick another --experiment",
+                    store.describe()
+                )));
+            }
+            (None, true) => {
+                return Err(Error::Config(format!("there is no experiment {experiment} in {} to resume", store.describe())));
+            }
+            (Some(mut stored), true) => {
+                stored.children = overrides.children.unwrap_or(stored.children);
+                stored.max_hours = overrides.max_hours.or(stored.max_hours);
+                stored.in_flight = overrides.in_flight.unwrap_or(stored.in_flight);
+                stored.job_timeout_seconds = overrides.job_timeout_seconds.unwrap_or(stored.job_timeout_seconds);
+                stored.validate()?;
+                store.put_json(&keys::experiment_config(&experiment), &stored).await?;
+                stored
+            }
+            (None, false) => {
+                config.validate()?;
+                store.put_json(&keys::experiment_config(&experiment), &config).await?;
+                config
+            }
+        };
+        queue.declare(Some(&experiment)).await?;
+        let mut search = Search {
+            config,
+            queue,
+            store,
+            strategy: None,
+            in_flight: HashMap::new(),
+            finished: HashSet::new(),
+            next_sequence: 0,
+            published: 0,
+            rewarded: 0,
+            failed: 0,
+            duplicates: 0,
+            republished: 0,
+            leaderboard: HashMap::new(),
+            metrics,
+            started: Instant::now(),
+        };
+        search.restore().await?;
+        Ok(search)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    /// Rebuilds the state from the store (a fresh experiment has none).
+    async fn restore(&mut self) -> Result<()> {
+        let experiment = self.config.experiment.clone();
+        let pointer: Option<PolicyPointer> = self.store.get_json(&keys::policy_latest(&experiment)).await?;
+        let (strategy, replay_from) = match &pointer {
+            Some(pointer) => {
+                let bytes = self.store.get(&pointer.key).await?.ok_or_else(|| {
+                    Error::Checkpoint(format!("{} names {}, which is missing", keys::policy_latest(&experiment), pointer.key))
+                })?;
+                let checkpoint = Checkpoint::from_bytes(&bytes)?;
+                (strategy::restore(&checkpoint)?, pointer.next_sequence)
+            }
+            None => {
+                let fresh = strategy::create(
+                    self.config.strategy,
+                    self.config.space.clone(),
+                    self.config.controller.clone(),
+                    self.config.seed,
+                )?;
+                (fresh, 0)
+            }
+        };
+        self.strategy = Some(strategy);
+        if pointer.is_none() {
+            self.save_checkpoint().await?; // step 0: where replay --verify starts
+        }
+        let records = reward_log::read_all(&self.store, &experiment).await?;
+        let replayed = records.iter().filter(|record| record.sequence >= replay_from).count();
+        for record in &records {
+            self.count(record);
+            if record.sequence >= replay_from {
+                self.learn(observation_of(record)).await?;
+            }
+        }
+        self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);
+        let job_keys = self.store.list(&keys::jobs_prefix(&experiment)).await?;
+        let mut highest_sample = None;
+        for key in job_keys {
+            let Some(record) = self.store.get_json::<JobRecord>(&key).await? else {
+                continue;
+            };
+            self.published += 1;
+            highest_sample = highest_sample.max(Some(record.sample_index));
+            if !self.finished.contains(&record.job.job_id) {
+                self.in_flight.insert(record.job.job_id, record);
+            }
+        }
+        if let Some(highest) = highest_sample {
+            self.with_strategy(move |strategy| strategy.advance_samples(highest + 1)).await?;
+        }
+        if self.published > 0 {
+            tracing::info!(
+                experiment = %experiment,
+                published = self.published,
+                finished = self.finished.len(),
+                in_flight = self.in_flight.len(),
+                replayed,
+                "resumed"
+            );
+        }
+        self.metrics.in_flight.set(self.in_flight.len() as i64);
+        Ok(())
+    }
+
+    fn count(&mut self, record: &RewardRecord) {
+        self.finished.insert(record.job_id);
+        match record.status {
+            RecordStatus::Ok => {
+                self.rewarded += 1;
+                let entry = self.leaderboard.entry(record.arch_id.clone()).or_insert_with(|| LeaderboardEntry {
+                    architecture_id: record.arch_id.clone(),
+                    reward: f64::NEG_INFINITY,
+                    metric: None,
+                    children: 0,
+                    spec: record.spec.clone(),
+                });
+                entry.children += 1;
+                if record.reward > entry.reward {
+                    entry.reward = record.reward;
+                    entry.metric = record.metric;
+                }
+                if record.reward > self.metrics.best_reward.get() || self.rewarded == 1 {
+                    self.metrics.best_reward.set(record.reward);
+                }
+            }
+            RecordStatus::Failed | RecordStatus::DeadLettered => self.failed += 1,
+        }
+    }
+
+    /// Runs `operation` on the strategy on a blocking thread (a policy step
+    /// is tensor work).
+    async fn with_strategy<R: Send + 'static>(
+        &mut self,
+        operation: impl FnOnce(&mut dyn Strategy) -> R + Send + 'static,
+    ) -> Result<R> {
+        let mut strategy = self
+            .strategy
+            .take()
+            .ok_or_else(|| Error::Config("the strategy was lost by an earlier failure".into()))?;
+        let (strategy, output) = tokio::task::spawn_blocking(move || {
+            let output = operation(strategy.as_mut());
+            (strategy, output)
+        })
+        .await
+        .map_err(|e| Error::Config(format!("the strategy thread failed: {e}")))?;
+        self.strategy = Some(strategy);
+        Ok(output)
+    }
+
+    /// Feeds one observation; checkpoints when it completed a step.
+    async fn learn(&mut self, observation: Observation) -> Result<Option<StepReport>> {
+        let report = self.with_strategy(move |strategy| strategy.observe(observation)).await??;
+        if let Some(report) = &report {
+            self.metrics.policy_steps.set(report.step as i64);
+            tracing::info!(
+                step = report.step,
+                mean_reward = report.mean_reward,
+                baseline = report.baseline,
+                entropy = report.entropy,
+                staleness = report.max_staleness,
+                "policy step"
+            );
+            self.save_checkpoint().await?;
+        }
+        Ok(report)
+    }
+
+    async fn save_checkpoint(&mut self) -> Result<()> {
+        let (bytes, step) = self
+            .with_strategy(|strategy| strategy.checkpoint().and_then(|c| c.to_bytes()).map(|b| (b, strategy.policy_version())))
+            .await??;
+        let experiment = &self.config.experiment;
+        let key = keys::policy_checkpoint(experiment, step);
+        self.store.put(&key, bytes.into()).await?;
+        let pointer = PolicyPointer {
+            step,
+            key,
+            next_sequence: self.next_sequence,
+        };
+        self.store.put_json(&keys::policy_latest(experiment), &pointer).await?;
+        Ok(())
+    }
+
+    fn budget_spent(&self) -> bool {
+        self.config
+            .max_hours
+            .is_some_and(|hours| self.started.elapsed() >= Duration::from_secs_f64(hours * 3600.0))
+    }
+
+    fn complete(&self) -> bool {
+        self.finished.len() as u64 >= self.config.children
+    }
+
+    /// Publishes new jobs until the target number is in flight.
+    pub async fn publish_more(&mut self) -> Result<()> {
+        let room = self.config.in_flight.saturating_sub(self.in_flight.len());
+        let left = self.config.children.saturating_sub(self.published);
+        let count = (room as u64).min(left) as usize;
+        if count == 0 || self.budget_spent() {
+            return Ok(());
+        }
+        let proposals = self.with_strategy(move |strategy| strategy.propose(count)).await??;
+        for proposal in proposals {
+            let record = self.job_record(proposal)?;
+            self.store.put_json(&keys::job(&self.config.experiment, record.job.job_id), &record).await?;
+            self.queue.publish_job(&record.job).await?;
+            self.published += 1;
+            self.metrics.published.inc();
+            self.in_flight.insert(record.job.job_id, record);
+        }
+        self.metrics.in_flight.set(self.in_flight.len() as i64);
+        Ok(())
+    }
+
+    fn job_record(&self, proposal: Proposal) -> Result<JobRecord> {
+        let config = &self.config;
+        let job = TrainJob::new(TrainJobFields {
+            schema_version: MESSAGE_VERSION,
+            job_id: JobId::random(),
+            experiment: config.experiment.clone(),
+            policy_version: proposal.policy_version,
+            attempt: 1,
+            spec: proposal.spec,
+            task: config.task,
+            dataset: DatasetRef {
+                name: config.dataset.clone(),
+                manifest_sha256: None,
+            },
+            budget: config.budget.clone(),
+            hyperparameters: config.hyperparameters.clone(),
+            reward: config.reward,
+            seed: config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ proposal.sample_index,
+        })?;
+        Ok(JobRecord {
+            job,
+            actions: proposal.actions,
+            depth: proposal.depth,
+            sample_index: proposal.sample_index,
+            published_at: reward_log::now(),
+        })
+    }
+
+    /// Publishes `job_id` again as its next attempt.
+    async fn republish(&mut self, job_id: JobId, why: &str) -> Result<()> {
+        let Some(record) = self.in_flight.get(&job_id) else {
+            return Ok(());
+        };
+        let mut record = record.clone();
+        record.job = record.job.with_attempt(record.job.attempt + 1)?;
+        record.published_at = reward_log::now();
+        self.store.put_json(&keys::job(&self.config.experiment, job_id), &record).await?;
+        self.queue.publish_job(&record.job).await?;
+        tracing::warn!(%job_id, attempt = record.job.attempt, why, "published the job again");
+        self.republished += 1;
+        self.metrics.republished.inc();
+        self.in_flight.insert(job_id, record);
+        Ok(())
+    }
+
+    /// Publishes again every job whose result is overdue.
+    pub async fn republish_overdue(&mut self) -> Result<()> {
+        let now = reward_log::now();
+        let timeout = self.config.job_timeout_seconds as f64;
+        let overdue: Vec<JobId> = self
+            .in_flight
+            .iter()
+            .filter(|(_, record)| now - record.published_at > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for job_id in overdue {
+            self.republish(job_id, "no result within the job timeout").await?;
+        }
+        Ok(())
+    }
+
+    /// Handles one result message (see the module docs).
+    pub async fn process_result(&mut self, message: Message) -> Result<ResultOutcome> {
+        let result = match TrainResult::from_json(&message.body) {
+            Ok(result) => result,
+            Err(error) => {
+                self.metrics.invalid.inc();
+                tracing::warn!(%error, "ignoring an invalid result message");
+                message.ack().await?;
+                return Ok(ResultOutcome::Ignored {
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let job_id = result.job_id;
+        let ignored = if result.experiment != self.config.experiment {
+            Some(format!("result of another experiment ({})", result.experiment))
+        } else if self.finished.contains(&job_id) {
+            self.duplicates += 1;
+            self.metrics.duplicates.inc();
+            Some(format!("job {job_id} is already counted"))
+        } else if !self.in_flight.contains_key(&job_id) {
+            Some(format!("job {job_id} was not published by this experiment"))
+        } else {
+            None
+        };
+        if let Some(reason) = ignored {
+            tracing::debug!(%reason, "ignoring a result");
+            message.ack().await?;
+            return Ok(ResultOutcome::Ignored { reason });
+        }
+        let (status, reward, metric, reason) = match &result.outcome {
+            Outcome::Ok { reward, metric } => (RecordStatus::Ok, *reward, Some(*metric), None),
+            Outcome::Failed { reason } => (RecordStatus::Failed, self.config.failed_reward, None, Some(reason.clone())),
+            Outcome::Preempted { epochs_done } => {
+                tracing::info!(%job_id, epochs_done, worker = %result.worker_id, "child preempted");
+                self.republish(job_id, "the worker was preempted").await?;
+                message.ack().await?;
+                return Ok(ResultOutcome::Republished { job_id });
+            }
+        };
+        let (stepped, reward) = self.record(job_id, status, reward, metric, reason, Some(result)).await?;
+        message.ack().await?;
+        Ok(ResultOutcome::Counted { job_id, reward, stepped })
+    }
+
+    /// Logs a finished child, then learns from it.
+    async fn record(
+        &mut self,
+        job_id: JobId,
+        status: RecordStatus,
+        reward: f64,
+        metric: Option<f64>,
+        reason: Option<String>,
+        result: Option<TrainResult>,
+    ) -> Result<(bool, f64)> {
+        let Some(job) = self.in_flight.get(&job_id).cloned() else {
+            return Ok((false, reward));
+        };
+        let record = RewardRecord {
+            sequence: self.next_sequence,
+            job_id,
+            arch_id: job.job.spec.id(),
+            reward,
+            status,
+            metric,
+            reason,
+            spec: job.job.spec.clone(),
+            actions: job.actions.clone(),
+            depth: job.depth,
+            sample_index: job.sample_index,
+            policy_version: job.job.policy_version,
+            recorded_at: reward_log::now(),
+            result,
+        };
+        reward_log::append(&self.store, &self.config.experiment, &record).await?;
+        self.next_sequence += 1;
+        self.in_flight.remove(&job_id);
+        self.metrics.in_flight.set(self.in_flight.len() as i64);
+        self.count(&record);
+        match status {
+            RecordStatus::Ok => {
+                self.metrics.rewarded.inc();
+                self.metrics.reward.observe(reward);
+            }
+            RecordStatus::Failed | RecordStatus::DeadLettered => {
+                self.metrics.failed.inc();
+            }
+        }
+        let stepped = self.learn(observation_of(&record)).await?.is_some();
+        Ok((stepped, reward))
+    }
+
+    /// Handles one dead-lettered job: the child is recorded as failed.
+    pub async fn process_dead_letter(&mut self, message: Message) -> Result<ResultOutcome> {
+        let job = match TrainJob::from_json(&message.body) {
+            Ok(job) => job,
+            Err(error) => {
+                tracing::warn!(%error, "a dead-lettered message is not a job");
+                message.ack().await?;
+                return Ok(ResultOutcome::Ignored {
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let job_id = job.job_id;
+        if self.finished.contains(&job_id) || !self.in_flight.contains_key(&job_id) {
+            message.ack().await?;
+            return Ok(ResultOutcome::Ignored {
+                reason: format!("dead-lettered job {job_id} is not in flight"),
+            });
+        }
+        let reason = format!("dead-lettered after {} deliveries: it keeps crashing its workers", message.delivery_count + 1);
+        tracing::warn!(%job_id, %reason, "child failed");
+        let failed_reward = self.config.failed_reward;
+        let (stepped, reward) = self
+            .record(job_id, RecordStatus::DeadLettered, failed_reward, None, Some(reason), None)
+            .await?;
+        message.ack().await?;
+        Ok(ResultOutcome::Counted { job_id, reward, stepped })
+    }
+
+    /// Runs until the budget is spent or `shutdown`, then writes the
+    /// leaderboard.
+    pub async fn run_until_stopped(&mut self, shutdown: CancellationToken, progress: &ProgressBar) -> Result<SearchSummary> {
+        let experiment = self.config.experiment.clone();
+        progress.set_length(self.config.children);
+        progress.set_position(self.finished.len() as u64);
+        let mut results: Option<Subscription> = None;
+        let mut dead: Option<Subscription> = None;
+        let mut attempt = 0;
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        while !self.complete() && !shutdown.is_cancelled() {
+            if self.budget_spent() {
+                tracing::info!("the time budget is spent");
+                break;
+            }
+            if results.is_none() || dead.is_none() {
+                match self.subscribe(&experiment).await {
+                    Ok((r, d)) => {
+                        results = Some(r);
+                        dead = Some(d);
+                        attempt = 0;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot subscribe to results; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff(attempt)) => {}
+                            () = shutdown.cancelled() => break,
+                        }
+                        attempt += 1;
+                        continue;
+                    }
+                }
+            }
+            if let Err(error) = self.publish_more().await {
+                tracing::warn!(%error, "publishing failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            let (Some(result_stream), Some(dead_stream)) = (results.as_mut(), dead.as_mut()) else {
+                continue;
+            };
+            tokio::select! {
+                delivery = result_stream.next() => match delivery {
+                    Some(Ok(message)) => {
+                        match self.process_result(message).await {
+                            Ok(outcome) => tracing::debug!(?outcome, "result"),
+                            Err(error) => tracing::error!(%error, "a result could not be recorded; it will be redelivered"),
+                        }
+                    }
+                    Some(Err(error)) => { tracing::warn!(%error, "lost the results subscription"); results = None; }
+                    None => results = None,
+                },
+                delivery = dead_stream.next() => match delivery {
+                    Some(Ok(message)) => {
+                        if let Err(error) = self.process_dead_letter(message).await {
+                            tracing::error!(%error, "a dead letter could not be recorded");
+                        }
+                    }
+                    Some(Err(_)) | None => dead = None,
+                },
+                _ = ticker.tick() => {
+                    if let Err(error) = self.republish_overdue().await {
+                        tracing::warn!(%error, "republishing overdue jobs failed");
+                    }
+                }
+                () = shutdown.cancelled() => break,
+            }
+            progress.set_position(self.finished.len() as u64);
+            let best = self.metrics.best_reward.get();
+            progress.set_message(format!("best reward {best:.4}, {} in flight", self.in_flight.len()));
+        }
+        progress.finish_and_clear();
+        let summary = self.summary();
+        self.store.put_json(&keys::leaderboard(&experiment), &summary.leaderboard).await?;
+        Ok(summary)
+    }
+
+    async fn subscribe(&self, experiment: &ExperimentName) -> Result<(Subscription, Subscription)> {
+        self.queue.declare(Some(experiment)).await?;
+        let results = self.queue.results(experiment, 32).await?;
+        let dead = self.queue.dead_jobs(experiment).await?;
+        Ok((results, dead))
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> SearchSummary {
+        let mut leaderboard: Vec<LeaderboardEntry> = self.leaderboard.values().cloned().collect();
+        leaderboard.sort_by(|a, b| b.reward.total_cmp(&a.reward));
+        leaderboard.truncate(10);
+        SearchSummary {
+            experiment: self.config.experiment.clone(),
+            children_published: self.published,
+            children_rewarded: self.rewarded,
+            children_failed: self.failed,
+            duplicates: self.duplicates,
+            republished: self.republished,
+            policy_steps: self.strategy.as_ref().map_or(0, |s| s.policy_version()),
+            complete: self.complete(),
+            leaderboard,
+            store: self.store.describe(),
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+fn observation_of(record: &RewardRecord) -> Observation {
+    Observation {
+        actions: record.actions.clone(),
+        depth: record.depth,
+        policy_version: record.policy_version,
+        reward: record.reward,
+    }
+}
