@@ -41,9 +41,14 @@ libtorch: $(TORCH_STAMP) ## Install libtorch (torch from PyPI) unless LIBTORCH i
 build: $(TORCH_STAMP) ## Build nas-controller and nas-worker into target/release/
 	$(CARGO) build $(CARGO_FLAGS) --workspace --bins
 
+.PHONY: services
+services: ## Start what the tests need: RabbitMQ (if down) and a Garage S3 server
+	tests/services/rabbitmq.sh
+	tests/services/garage.sh start > /dev/null
+
 .PHONY: test
-test: build ## Run every test (what CI runs)
-	$(CARGO) test $(CARGO_FLAGS) --workspace
+test: build services ## Run every test (what CI runs)
+	. "$$(tests/services/garage.sh env)" && $(CARGO) test $(CARGO_FLAGS) --workspace
 
 .PHONY: lint
 lint: $(TORCH_STAMP) ## rustfmt check and clippy with warnings denied

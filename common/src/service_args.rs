@@ -16,8 +16,13 @@ use crate::{Error, Result};
 pub struct BrokerArgs {
     /// AMQP URI of RabbitMQ (`amqps://` for TLS). Holds the password: prefer
     /// the environment variable or a Kubernetes Secret.
-    #[arg(long = "broker-uri", env = "NAS_BROKER_URI", hide_env_values = true,
-          default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", hide_default_value = true)]
+    #[arg(
+        long = "broker-uri",
+        env = "NAS_BROKER_URI",
+        hide_env_values = true,
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_default_value = true
+    )]
     pub uri: String,
     /// Prefix of the exchanges and queues.
     #[arg(long, env = "NAS_QUEUE_PREFIX", default_value = "nas")]
@@ -55,7 +60,12 @@ impl BrokerArgs {
 #[derive(Args, Clone, Debug, Default)]
 pub struct StoreArgs {
     /// A local directory as the store (the embedded mode's default is ./runs).
-    #[arg(long = "store", env = "NAS_STORE_DIR", value_name = "DIR", conflicts_with = "s3_bucket")]
+    #[arg(
+        long = "store",
+        env = "NAS_STORE_DIR",
+        value_name = "DIR",
+        conflicts_with = "s3_bucket"
+    )]
     pub directory: Option<PathBuf>,
     /// S3 bucket.
     #[arg(long, env = "NAS_S3_BUCKET")]

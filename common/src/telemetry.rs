@@ -73,14 +73,18 @@ impl Telemetry {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .map_err(|e| Error::InvalidConfig(format!("cannot serve metrics on {address}: {e}")))?;
-        let bound = listener.local_addr().map_err(|e| Error::InvalidConfig(e.to_string()))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::InvalidConfig(e.to_string()))?;
         let app = Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .with_state(self.clone());
         tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
             if let Err(error) = served {
                 tracing::warn!(%error, "the metrics server stopped");
             }
@@ -100,7 +104,10 @@ async fn readyz(State(telemetry): State<Telemetry>) -> impl IntoResponse {
 
 async fn metrics(State(telemetry): State<Telemetry>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         telemetry.render(),
     )
 }

@@ -10,13 +10,13 @@ use nas_common::dataset_sync::{self, DatasetKind};
 use nas_common::service_args::{BrokerArgs, StoreArgs};
 use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, CellSpace, CnnSpace, ExperimentName, SearchSpace, Task, TrainingBudget};
+use nas_controller::checkpoint::Checkpoint;
 use nas_controller::controller_metrics::ControllerMetrics;
 use nas_controller::embedded;
 use nas_controller::experiment::ConfigFile;
-use nas_controller::search_loop::{ResumeOverrides, Search, SearchSummary};
-use nas_controller::checkpoint::Checkpoint;
 use nas_controller::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
+use nas_controller::search_loop::{ResumeOverrides, Search, SearchSummary};
 use nas_controller::simulate::{self, Simulation};
 use nas_controller::strategy::{self, StrategyKind};
 
@@ -173,7 +173,8 @@ impl SearchArgs {
     fn config_file(&self) -> anyhow::Result<ConfigFile> {
         let mut file = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                 ConfigFile::from_toml(&text, &path.display().to_string())?
             }
             None => ConfigFile::default(),
@@ -181,7 +182,17 @@ impl SearchArgs {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(value) = self.$field.clone() { file.$field = Some(value.into()); } )* };
         }
-        set!(experiment, dataset, strategy, children, max_hours, in_flight, job_timeout_seconds, failed_reward, seed);
+        set!(
+            experiment,
+            dataset,
+            strategy,
+            children,
+            max_hours,
+            in_flight,
+            job_timeout_seconds,
+            failed_reward,
+            seed
+        );
         if let Some(task) = self.task {
             file.task = Some(task.task());
         }
@@ -193,7 +204,11 @@ impl SearchArgs {
             file.space = Some(space.load()?);
         }
         let task = file.task.unwrap_or(Task::Cifar10);
-        if self.epochs.is_some() || self.train_subset.is_some() || self.valid_subset.is_some() || self.batch_size.is_some() {
+        if self.epochs.is_some()
+            || self.train_subset.is_some()
+            || self.valid_subset.is_some()
+            || self.batch_size.is_some()
+        {
             let mut budget = file.budget.clone().unwrap_or(TrainingBudget {
                 epochs: if task == Task::Cifar10 { 50 } else { 35 },
                 batch_size: None,
@@ -208,7 +223,9 @@ impl SearchArgs {
             file.budget = Some(budget);
         }
         if let Some(hidden) = self.hidden {
-            file.hyperparameters.get_or_insert_with(Default::default).hidden_size = Some(hidden);
+            file.hyperparameters
+                .get_or_insert_with(Default::default)
+                .hidden_size = Some(hidden);
         }
         Ok(file)
     }
@@ -519,9 +536,16 @@ fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
         summary.duplicates,
         summary.republished,
         summary.policy_steps,
-        if summary.complete { "" } else { " (stopped before the budget)" }
+        if summary.complete {
+            ""
+        } else {
+            " (stopped before the budget)"
+        }
     );
-    println!("{:<4} {:<14} {:>10} {:>10} {:>9}", "rank", "architecture", "reward", "metric", "children");
+    println!(
+        "{:<4} {:<14} {:>10} {:>10} {:>9}",
+        "rank", "architecture", "reward", "metric", "children"
+    );
     for (rank, entry) in summary.leaderboard.iter().enumerate() {
         println!(
             "{:<4} {:<14} {:>10.4} {:>10} {:>9}",
@@ -532,7 +556,10 @@ fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
             entry.children
         );
     }
-    println!("stored in {} (experiments/{}/)", summary.store, summary.experiment);
+    println!(
+        "stored in {} (experiments/{}/)",
+        summary.store, summary.experiment
+    );
     Ok(())
 }
 

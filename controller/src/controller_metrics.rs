@@ -49,15 +49,43 @@ impl ControllerMetrics {
         };
         let m = metrics.clone();
         telemetry.register(move |registry| {
-            registry.register("controller_jobs_published", "Jobs published (first attempts)", m.published);
-            registry.register("controller_jobs_republished", "Jobs published again", m.republished);
+            registry.register(
+                "controller_jobs_published",
+                "Jobs published (first attempts)",
+                m.published,
+            );
+            registry.register(
+                "controller_jobs_republished",
+                "Jobs published again",
+                m.republished,
+            );
             registry.register("controller_children_rewarded", "Children rewarded", m.rewarded);
-            registry.register("controller_children_failed", "Children failed or dead-lettered", m.failed);
-            registry.register("controller_duplicate_results", "Results for jobs already counted", m.duplicates);
-            registry.register("controller_invalid_results", "Messages that were not valid results", m.invalid);
+            registry.register(
+                "controller_children_failed",
+                "Children failed or dead-lettered",
+                m.failed,
+            );
+            registry.register(
+                "controller_duplicate_results",
+                "Results for jobs already counted",
+                m.duplicates,
+            );
+            registry.register(
+                "controller_invalid_results",
+                "Messages that were not valid results",
+                m.invalid,
+            );
             registry.register("controller_jobs_in_flight", "Jobs in flight", m.in_flight);
-            registry.register("controller_policy_steps", "Policy-gradient steps taken", m.policy_steps);
-            registry.register("controller_child_reward", "Rewards of finished children", m.reward);
+            registry.register(
+                "controller_policy_steps",
+                "Policy-gradient steps taken",
+                m.policy_steps,
+            );
+            registry.register(
+                "controller_child_reward",
+                "Rewards of finished children",
+                m.reward,
+            );
             registry.register("controller_best_reward", "Best reward so far", m.best_reward);
         });
         metrics

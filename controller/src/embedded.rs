@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nas_common::Task;
 use nas_common::dataset_sync::{self, DatasetKind};
 use nas_common::queue::JobQueue;
 use nas_common::store::{ObjectStore, keys};
 use nas_common::telemetry::Telemetry;
-use nas_common::Task;
 use nas_worker::guardrails::Limits;
 use nas_worker::job_loop::{Worker, WorkerConfig};
 use nas_worker::worker_metrics::WorkerMetrics;

@@ -134,7 +134,9 @@ impl ConfigFile {
                 max_seconds: None,
             }),
             hyperparameters: self.hyperparameters.unwrap_or_default(),
-            reward: self.reward.unwrap_or_else(|| RewardFunction::default_for(task.arch_kind())),
+            reward: self
+                .reward
+                .unwrap_or_else(|| RewardFunction::default_for(task.arch_kind())),
         };
         config.validate()?;
         Ok(config)
@@ -153,10 +155,18 @@ impl ExperimentConfig {
             )));
         }
         if self.children == 0 || self.in_flight == 0 || self.job_timeout_seconds == 0 {
-            return Err(Error::Config("children, in_flight and job_timeout_seconds must be at least 1".into()));
+            return Err(Error::Config(
+                "children, in_flight and job_timeout_seconds must be at least 1".into(),
+            ));
         }
-        if self.max_hours.is_some_and(|hours| !hours.is_finite() || hours <= 0.0) {
-            return Err(Error::Config(format!("max_hours {:?} must be positive", self.max_hours)));
+        if self
+            .max_hours
+            .is_some_and(|hours| !hours.is_finite() || hours <= 0.0)
+        {
+            return Err(Error::Config(format!(
+                "max_hours {:?} must be positive",
+                self.max_hours
+            )));
         }
         if !self.failed_reward.is_finite() {
             return Err(Error::Config("failed_reward must be finite".into()));

@@ -19,8 +19,8 @@
 pub mod checkpoint;
 pub mod controller_metrics;
 pub mod embedded;
-pub mod experiment;
 mod error;
+pub mod experiment;
 pub mod optimizer;
 pub mod oracle;
 pub mod policy;

@@ -61,7 +61,9 @@ pub struct RewardRecord {
 
 /// Writes a record (before its result is acknowledged).
 pub async fn append(store: &ObjectStore, experiment: &ExperimentName, record: &RewardRecord) -> Result<()> {
-    Ok(store.put_json(&keys::reward(experiment, record.job_id), record).await?)
+    Ok(store
+        .put_json(&keys::reward(experiment, record.job_id), record)
+        .await?)
 }
 
 /// Every record of an experiment, in sequence order.
@@ -70,7 +72,8 @@ pub async fn read_all(store: &ObjectStore, experiment: &ExperimentName) -> Resul
     let mut records = Vec::with_capacity(keys.len());
     // Fetch in parallel batches: a long search has thousands of records.
     for chunk in keys.chunks(64) {
-        let fetched = futures::future::join_all(chunk.iter().map(|key| store.get_json::<RewardRecord>(key))).await;
+        let fetched =
+            futures::future::join_all(chunk.iter().map(|key| store.get_json::<RewardRecord>(key))).await;
         for record in fetched {
             if let Some(record) = record? {
                 records.push(record);

@@ -30,7 +30,8 @@ use nas_common::messages::MESSAGE_VERSION;
 use nas_common::queue::{JobQueue, Message, Subscription, backoff};
 use nas_common::store::{ObjectStore, keys};
 use nas_common::{
-    Actions, ArchId, ArchSpec, DatasetRef, ExperimentName, JobId, Outcome, TrainJob, TrainJobFields, TrainResult,
+    Actions, ArchId, ArchSpec, DatasetRef, ExperimentName, JobId, Outcome, TrainJob, TrainJobFields,
+    TrainResult,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -189,20 +190,29 @@ impl Search {
                 )));
             }
             (None, true) => {
-                return Err(Error::Config(format!("there is no experiment {experiment} in {} to resume", store.describe())));
+                return Err(Error::Config(format!(
+                    "there is no experiment {experiment} in {} to resume",
+                    store.describe()
+                )));
             }
             (Some(mut stored), true) => {
                 stored.children = overrides.children.unwrap_or(stored.children);
                 stored.max_hours = overrides.max_hours.or(stored.max_hours);
                 stored.in_flight = overrides.in_flight.unwrap_or(stored.in_flight);
-                stored.job_timeout_seconds = overrides.job_timeout_seconds.unwrap_or(stored.job_timeout_seconds);
+                stored.job_timeout_seconds = overrides
+                    .job_timeout_seconds
+                    .unwrap_or(stored.job_timeout_seconds);
                 stored.validate()?;
-                store.put_json(&keys::experiment_config(&experiment), &stored).await?;
+                store
+                    .put_json(&keys::experiment_config(&experiment), &stored)
+                    .await?;
                 stored
             }
             (None, false) => {
                 config.validate()?;
-                store.put_json(&keys::experiment_config(&experiment), &config).await?;
+                store
+                    .put_json(&keys::experiment_config(&experiment), &config)
+                    .await?;
                 config
             }
         };
@@ -240,7 +250,11 @@ impl Search {
         let (strategy, replay_from) = match &pointer {
             Some(pointer) => {
                 let bytes = self.store.get(&pointer.key).await?.ok_or_else(|| {
-                    Error::Checkpoint(format!("{} names {}, which is missing", keys::policy_latest(&experiment), pointer.key))
+                    Error::Checkpoint(format!(
+                        "{} names {}, which is missing",
+                        keys::policy_latest(&experiment),
+                        pointer.key
+                    ))
                 })?;
                 let checkpoint = Checkpoint::from_bytes(&bytes)?;
                 (strategy::restore(&checkpoint)?, pointer.next_sequence)
@@ -260,7 +274,10 @@ impl Search {
             self.save_checkpoint().await?; // step 0: where replay --verify starts
         }
         let records = reward_log::read_all(&self.store, &experiment).await?;
-        let replayed = records.iter().filter(|record| record.sequence >= replay_from).count();
+        let replayed = records
+            .iter()
+            .filter(|record| record.sequence >= replay_from)
+            .count();
         for record in &records {
             self.count(record);
             if record.sequence >= replay_from {
@@ -281,7 +298,8 @@ impl Search {
             }
         }
         if let Some(highest) = highest_sample {
-            self.with_strategy(move |strategy| strategy.advance_samples(highest + 1)).await?;
+            self.with_strategy(move |strategy| strategy.advance_samples(highest + 1))
+                .await?;
         }
         if self.published > 0 {
             tracing::info!(
@@ -302,13 +320,16 @@ impl Search {
         match record.status {
             RecordStatus::Ok => {
                 self.rewarded += 1;
-                let entry = self.leaderboard.entry(record.arch_id.clone()).or_insert_with(|| LeaderboardEntry {
-                    architecture_id: record.arch_id.clone(),
-                    reward: f64::NEG_INFINITY,
-                    metric: None,
-                    children: 0,
-                    spec: record.spec.clone(),
-                });
+                let entry =
+                    self.leaderboard
+                        .entry(record.arch_id.clone())
+                        .or_insert_with(|| LeaderboardEntry {
+                            architecture_id: record.arch_id.clone(),
+                            reward: f64::NEG_INFINITY,
+                            metric: None,
+                            children: 0,
+                            spec: record.spec.clone(),
+                        });
                 entry.children += 1;
                 if record.reward > entry.reward {
                     entry.reward = record.reward;
@@ -344,7 +365,9 @@ impl Search {
 
     /// Feeds one observation; checkpoints when it completed a step.
     async fn learn(&mut self, observation: Observation) -> Result<Option<StepReport>> {
-        let report = self.with_strategy(move |strategy| strategy.observe(observation)).await??;
+        let report = self
+            .with_strategy(move |strategy| strategy.observe(observation))
+            .await??;
         if let Some(report) = &report {
             self.metrics.policy_steps.set(report.step as i64);
             tracing::info!(
@@ -362,7 +385,12 @@ impl Search {
 
     async fn save_checkpoint(&mut self) -> Result<()> {
         let (bytes, step) = self
-            .with_strategy(|strategy| strategy.checkpoint().and_then(|c| c.to_bytes()).map(|b| (b, strategy.policy_version())))
+            .with_strategy(|strategy| {
+                strategy
+                    .checkpoint()
+                    .and_then(|c| c.to_bytes())
+                    .map(|b| (b, strategy.policy_version()))
+            })
             .await??;
         let experiment = &self.config.experiment;
         let key = keys::policy_checkpoint(experiment, step);
@@ -372,7 +400,9 @@ impl Search {
             key,
             next_sequence: self.next_sequence,
         };
-        self.store.put_json(&keys::policy_latest(experiment), &pointer).await?;
+        self.store
+            .put_json(&keys::policy_latest(experiment), &pointer)
+            .await?;
         Ok(())
     }
 
@@ -394,10 +424,14 @@ impl Search {
         if count == 0 || self.budget_spent() {
             return Ok(());
         }
-        let proposals = self.with_strategy(move |strategy| strategy.propose(count)).await??;
+        let proposals = self
+            .with_strategy(move |strategy| strategy.propose(count))
+            .await??;
         for proposal in proposals {
             let record = self.job_record(proposal)?;
-            self.store.put_json(&keys::job(&self.config.experiment, record.job.job_id), &record).await?;
+            self.store
+                .put_json(&keys::job(&self.config.experiment, record.job.job_id), &record)
+                .await?;
             self.queue.publish_job(&record.job).await?;
             self.published += 1;
             self.metrics.published.inc();
@@ -443,7 +477,9 @@ impl Search {
         let mut record = record.clone();
         record.job = record.job.with_attempt(record.job.attempt + 1)?;
         record.published_at = reward_log::now();
-        self.store.put_json(&keys::job(&self.config.experiment, job_id), &record).await?;
+        self.store
+            .put_json(&keys::job(&self.config.experiment, job_id), &record)
+            .await?;
         self.queue.publish_job(&record.job).await?;
         tracing::warn!(%job_id, attempt = record.job.attempt, why, "published the job again");
         self.republished += 1;
@@ -500,7 +536,12 @@ impl Search {
         }
         let (status, reward, metric, reason) = match &result.outcome {
             Outcome::Ok { reward, metric } => (RecordStatus::Ok, *reward, Some(*metric), None),
-            Outcome::Failed { reason } => (RecordStatus::Failed, self.config.failed_reward, None, Some(reason.clone())),
+            Outcome::Failed { reason } => (
+                RecordStatus::Failed,
+                self.config.failed_reward,
+                None,
+                Some(reason.clone()),
+            ),
             Outcome::Preempted { epochs_done } => {
                 tracing::info!(%job_id, epochs_done, worker = %result.worker_id, "child preempted");
                 self.republish(job_id, "the worker was preempted").await?;
@@ -508,9 +549,15 @@ impl Search {
                 return Ok(ResultOutcome::Republished { job_id });
             }
         };
-        let (stepped, reward) = self.record(job_id, status, reward, metric, reason, Some(result)).await?;
+        let (stepped, reward) = self
+            .record(job_id, status, reward, metric, reason, Some(result))
+            .await?;
         message.ack().await?;
-        Ok(ResultOutcome::Counted { job_id, reward, stepped })
+        Ok(ResultOutcome::Counted {
+            job_id,
+            reward,
+            stepped,
+        })
     }
 
     /// Logs a finished child, then learns from it.
@@ -579,19 +626,37 @@ impl Search {
                 reason: format!("dead-lettered job {job_id} is not in flight"),
             });
         }
-        let reason = format!("dead-lettered after {} deliveries: it keeps crashing its workers", message.delivery_count + 1);
+        let reason = format!(
+            "dead-lettered after {} deliveries: it keeps crashing its workers",
+            message.delivery_count + 1
+        );
         tracing::warn!(%job_id, %reason, "child failed");
         let failed_reward = self.config.failed_reward;
         let (stepped, reward) = self
-            .record(job_id, RecordStatus::DeadLettered, failed_reward, None, Some(reason), None)
+            .record(
+                job_id,
+                RecordStatus::DeadLettered,
+                failed_reward,
+                None,
+                Some(reason),
+                None,
+            )
             .await?;
         message.ack().await?;
-        Ok(ResultOutcome::Counted { job_id, reward, stepped })
+        Ok(ResultOutcome::Counted {
+            job_id,
+            reward,
+            stepped,
+        })
     }
 
     /// Runs until the budget is spent or `shutdown`, then writes the
     /// leaderboard.
-    pub async fn run_until_stopped(&mut self, shutdown: CancellationToken, progress: &ProgressBar) -> Result<SearchSummary> {
+    pub async fn run_until_stopped(
+        &mut self,
+        shutdown: CancellationToken,
+        progress: &ProgressBar,
+    ) -> Result<SearchSummary> {
         let experiment = self.config.experiment.clone();
         progress.set_length(self.config.children);
         progress.set_position(self.finished.len() as u64);
@@ -659,11 +724,17 @@ impl Search {
             }
             progress.set_position(self.finished.len() as u64);
             let best = self.metrics.best_reward.get();
-            progress.set_message(format!("best reward {best:.4}, {} in flight", self.in_flight.len()));
+            progress.set_message(format!(
+                "best reward {best:.4}, {} in flight",
+                self.in_flight.len()
+            ));
         }
         progress.finish_and_clear();
+        self.queue.close().await;
         let summary = self.summary();
-        self.store.put_json(&keys::leaderboard(&experiment), &summary.leaderboard).await?;
+        self.store
+            .put_json(&keys::leaderboard(&experiment), &summary.leaderboard)
+            .await?;
         Ok(summary)
     }
 

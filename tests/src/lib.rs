@@ -1,8 +1,19 @@
 //! Support for the cross-crate integration tests in `tests/tests/`: finding
-//! the workspace's binaries and running them.
+//! the workspace's binaries, running them as services, and reaching the
+//! real RabbitMQ and S3-compatible server the tests use.
+//!
+//! The servers come from the environment, as `make test` sets it up:
+//! `NAS_BROKER_URI` (default: RabbitMQ at 127.0.0.1:5672 as guest) and
+//! `NAS_S3_ENDPOINT`, `NAS_S3_BUCKET`, `NAS_S3_REGION`,
+//! `NAS_S3_PATH_STYLE`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
+//! (`tests/services/garage.sh start` writes them; MinIO works too).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nas_common::queue::{BrokerConfig, JobQueue, RabbitMq};
+use nas_common::store::{ObjectStore, S3Config, S3Store};
 
 /// The path of a workspace binary built beside the running test
 /// (`target/<profile>/<name>`); `make test` builds them before the tests.
@@ -46,4 +57,142 @@ pub fn run_err(name: &str, args: &[&str]) -> String {
         .expect("the binary starts");
     assert!(!output.status.success(), "{name} {args:?} unexpectedly succeeded");
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The broker URI for the tests.
+pub fn broker_uri() -> String {
+    std::env::var("NAS_BROKER_URI").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// The S3 settings for the tests, from the environment.
+pub fn s3_config() -> S3Config {
+    let get = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests with `make test`, which starts Garage and sets the S3 variables")
+        })
+    };
+    S3Config {
+        endpoint: Some(get("NAS_S3_ENDPOINT")),
+        region: std::env::var("NAS_S3_REGION").unwrap_or_else(|_| "garage".into()),
+        bucket: get("NAS_S3_BUCKET"),
+        path_style: true,
+    }
+}
+
+/// The S3 store of the tests.
+pub async fn s3_store() -> ObjectStore {
+    ObjectStore::S3(S3Store::new(&s3_config()).await)
+}
+
+/// A RabbitMQ queue under a fresh prefix, so tests do not see each other.
+pub fn rabbitmq(prefix: &str) -> JobQueue {
+    JobQueue::RabbitMq(RabbitMq::new(BrokerConfig {
+        uri: broker_uri(),
+        prefix: prefix.to_owned(),
+        delivery_limit: 3,
+    }))
+}
+
+/// A unique name for a test's experiment or queue prefix.
+pub fn unique(stem: &str) -> String {
+    format!("{stem}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// A service process whose stderr goes to a log file the test can watch.
+pub struct Service {
+    /// The process.
+    pub child: Child,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+impl Service {
+    /// Starts `binary` with `args` and the S3 environment, logging to
+    /// `log`.
+    pub fn start(binary_name: &str, args: &[&str], log: &Path, extra_env: &[(&str, &str)]) -> Service {
+        let file = std::fs::File::create(log).expect("the log file can be created");
+        let mut command = Command::new(binary(binary_name));
+        command
+            .args(args)
+            .env("NAS_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(file);
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("the service starts");
+        Service {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` at least `count` times.
+    pub fn wait_for(&self, needle: &str, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log_text().matches(needle).count() >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for the exit, at most `timeout`.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Waits for the process to exit and returns its stdout.
+    pub fn wait_output(mut self, timeout: Duration) -> Option<String> {
+        let child = &mut self.child;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                _ if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    return None;
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+        let mut stdout = String::new();
+        if let Some(mut pipe) = child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stdout);
+        }
+        Some(stdout)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -14,11 +14,11 @@ use nas_worker::cifar10::{self, CifarOptions};
 use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
 use nas_worker::job_loop::{Worker, WorkerConfig};
-use nas_worker::worker_metrics::WorkerMetrics;
 use nas_worker::ptb::{self, Level};
 use nas_worker::train_cnn::train_cnn;
 use nas_worker::train_language_model::train_language_model;
 use nas_worker::trainer::{TrainReport, TrainSettings};
+use nas_worker::worker_metrics::WorkerMetrics;
 use serde_json::json;
 use tch::Device;
 
@@ -189,7 +189,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn resolve_device(device: DeviceArg) -> anyhow::Result<Device> {
     Ok(match device {
         DeviceArg::Cpu => Device::Cpu,
-        DeviceArg::Cuda if !tch::Cuda::is_available() => bail!("--device cuda, but no CUDA device is available"),
+        DeviceArg::Cuda if !tch::Cuda::is_available() => {
+            bail!("--device cuda, but no CUDA device is available")
+        }
         DeviceArg::Cuda => Device::Cuda(0),
         DeviceArg::Auto => Device::cuda_if_available(),
     })
@@ -230,7 +232,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn default_worker_id() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
         .unwrap_or_else(|| "worker".into());
     format!("{host}-{}", std::process::id())
 }

@@ -90,7 +90,12 @@ impl DatasetCache {
         .map_err(|e| Error::Config(format!("locking the data cache: {e}")))?
     }
 
-    async fn fill(&self, name: &str, manifest: &Manifest, target: &Path) -> std::result::Result<(), CacheError> {
+    async fn fill(
+        &self,
+        name: &str,
+        manifest: &Manifest,
+        target: &Path,
+    ) -> std::result::Result<(), CacheError> {
         if target.join(COMPLETE).is_file() {
             return Ok(()); // another process finished while we waited
         }
@@ -110,7 +115,10 @@ impl DatasetCache {
                 .await
                 .map_err(|e| CacheError::Unavailable(Error::Common(e)))?;
             if !found {
-                return Err(CacheError::Invalid(Error::data(Path::new(&key), "listed in the manifest but missing")));
+                return Err(CacheError::Invalid(Error::data(
+                    Path::new(&key),
+                    "listed in the manifest but missing",
+                )));
             }
             let hashed = path.clone();
             let (sha256, bytes) = tokio::task::spawn_blocking(move || dataset_sync::hash_file(&hashed))

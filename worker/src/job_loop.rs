@@ -19,10 +19,10 @@
 //!   after a lost ack) is answered from memory instead of training again.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use nas_common::queue::{JobQueue, Message, backoff};
@@ -155,7 +155,9 @@ impl Worker {
                 match delivery {
                     Some(Ok(message)) => match self.process_one(message, &shutdown).await {
                         Ok(outcome) => tracing::info!(?outcome, "job done"),
-                        Err(error) => tracing::error!(%error, "job could not be completed; it will be redelivered"),
+                        Err(error) => {
+                            tracing::error!(%error, "job could not be completed; it will be redelivered")
+                        }
                     },
                     Some(Err(error)) => {
                         tracing::warn!(%error, "lost the jobs subscription");
@@ -169,6 +171,7 @@ impl Worker {
             }
             ready(false);
         }
+        self.queue.close().await;
         Ok(())
     }
 
@@ -193,7 +196,10 @@ impl Worker {
             return Ok(Outcome::Duplicate { job_id });
         }
         tracing::info!(%job_id, attempt = job.attempt, arch = %job.spec.id().short(), "training");
-        let directory = match self.with_patience(|| self.cache.ensure(&job.dataset.name), shutdown).await {
+        let directory = match self
+            .with_patience(|| self.cache.ensure(&job.dataset.name), shutdown)
+            .await
+        {
             Ok(directory) => directory,
             Err(CacheError::Invalid(error)) => {
                 let result = self.result(&job, received, failed(&job, error.to_string()))?;
@@ -226,7 +232,10 @@ impl Worker {
                 let result = self.result(&job, received, report_fields(&job, &report))?;
                 self.queue.publish_result(&result).await?;
                 message.ack().await?;
-                self.metrics.finished.get_or_create(&StatusLabel { status: "preempted" }).inc();
+                self.metrics
+                    .finished
+                    .get_or_create(&StatusLabel { status: "preempted" })
+                    .inc();
                 Ok(Outcome::Preempted { job_id })
             }
             Ok(report) => {
@@ -284,7 +293,11 @@ impl Worker {
 
     /// Retries `operation` while the store is unavailable, for at most the
     /// configured patience.
-    async fn with_patience<F, Fut>(&self, operation: F, shutdown: &CancellationToken) -> std::result::Result<PathBuf, CacheError>
+    async fn with_patience<F, Fut>(
+        &self,
+        operation: F,
+        shutdown: &CancellationToken,
+    ) -> std::result::Result<PathBuf, CacheError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<PathBuf, CacheError>>,
@@ -337,7 +350,8 @@ impl Worker {
         .await;
         self.metrics.in_flight.dec();
         watcher.abort();
-        let (loaded, report) = trained.map_err(|e| Error::Config(format!("the training thread failed: {e}")))?;
+        let (loaded, report) =
+            trained.map_err(|e| Error::Config(format!("the training thread failed: {e}")))?;
         *data = loaded;
         report
     }
@@ -355,7 +369,9 @@ impl Worker {
             param_count: fields.parameters,
             wall_seconds: received.elapsed().as_secs_f64(),
             train_seconds: fields.train_seconds,
-            device: fields.device.unwrap_or_else(|| crate::trainer::device_name(self.config.device)),
+            device: fields
+                .device
+                .unwrap_or_else(|| crate::trainer::device_name(self.config.device)),
             worker_id: self.config.worker_id.clone(),
         })?)
     }

@@ -83,7 +83,11 @@ fn load(key: &DataKey, device: Device) -> Result<Data> {
             Ok(Data::Cifar10(cifar10::load(&key.directory, &options, device)?))
         }
         Task::PtbWord | Task::PtbChar => {
-            let level = if key.task == Task::PtbChar { Level::Char } else { Level::Word };
+            let level = if key.task == Task::PtbChar {
+                Level::Char
+            } else {
+                Level::Word
+            };
             Ok(Data::Ptb(ptb::load(&key.directory, level, false, device)?))
         }
     }
@@ -114,12 +118,21 @@ pub fn train_job(
     let settings = settings_for(job, environment);
     let arch_id = job.spec.id().to_string();
     let report = match (job.spec.architecture(), &loaded.data) {
-        (Architecture::Cnn(cnn), Data::Cifar10(data)) => train_cnn(cnn, data, &settings, job.reward, resume, arch_id),
+        (Architecture::Cnn(cnn), Data::Cifar10(data)) => {
+            train_cnn(cnn, data, &settings, job.reward, resume, arch_id)
+        }
         (Architecture::Cell(cell), Data::Ptb(corpus)) => {
-            let tokens = job.budget.train_examples.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+            let tokens = job
+                .budget
+                .train_examples
+                .map(|t| i64::try_from(t).unwrap_or(i64::MAX));
             train_language_model(cell, corpus, tokens, &settings, job.reward, resume, arch_id)
         }
-        _ => Err(Error::Config(format!("a {:?} spec cannot train on {:?}", job.spec.kind(), job.task))),
+        _ => Err(Error::Config(format!(
+            "a {:?} spec cannot train on {:?}",
+            job.spec.kind(),
+            job.task
+        ))),
     };
     (Some(loaded), report)
 }

@@ -54,12 +54,28 @@ impl WorkerMetrics {
         telemetry.register(move |registry| {
             registry.register("worker_jobs_received", "Jobs received", m.received);
             registry.register("worker_jobs_finished", "Jobs finished, by status", m.finished);
-            registry.register("worker_jobs_rejected", "Invalid messages dead-lettered", m.rejected);
-            registry.register("worker_jobs_handed_back", "Jobs requeued because the store was unreachable", m.handed_back);
+            registry.register(
+                "worker_jobs_rejected",
+                "Invalid messages dead-lettered",
+                m.rejected,
+            );
+            registry.register(
+                "worker_jobs_handed_back",
+                "Jobs requeued because the store was unreachable",
+                m.handed_back,
+            );
             registry.register("worker_jobs_in_flight", "Jobs training now", m.in_flight);
             registry.register("worker_child_reward", "Rewards of finished children", m.reward);
-            registry.register("worker_training_throughput", "Examples per second of the last child", m.throughput);
-            registry.register("worker_training_seconds", "Seconds spent training", m.train_seconds);
+            registry.register(
+                "worker_training_throughput",
+                "Examples per second of the last child",
+                m.throughput,
+            );
+            registry.register(
+                "worker_training_seconds",
+                "Seconds spent training",
+                m.train_seconds,
+            );
         });
         metrics
     }

@@ -146,6 +146,13 @@ impl InProcessQueue {
             .map_err(|_| Error::Queue("the in-process jobs channel is closed".into()))
     }
 
+    pub(super) fn publish_raw_job(&self, body: &[u8]) -> Result<()> {
+        self.inner
+            .jobs
+            .send((body.to_vec(), 0))
+            .map_err(|_| Error::Queue("the in-process jobs channel is closed".into()))
+    }
+
     pub(super) fn publish_result(&self, result: &TrainResult) -> Result<()> {
         self.channel(&self.inner.results, &result.experiment)
             .send((result.to_json(), 0))

@@ -121,11 +121,27 @@ impl JobQueue {
         }
     }
 
+    /// Closes the broker connection (at shutdown).
+    pub async fn close(&self) {
+        if let JobQueue::RabbitMq(queue) = self {
+            queue.close().await;
+        }
+    }
+
     /// Publishes a job; returns once the broker has confirmed it.
     pub async fn publish_job(&self, job: &TrainJob) -> Result<()> {
         match self {
             JobQueue::RabbitMq(queue) => queue.publish_job(job).await,
             JobQueue::InProcess(queue) => queue.publish_job(job),
+        }
+    }
+
+    /// Publishes raw bytes as a job of `experiment`, without validation
+    /// (for tests and tools that exercise the dead-letter path).
+    pub async fn publish_raw_job(&self, experiment: &ExperimentName, body: &[u8]) -> Result<()> {
+        match self {
+            JobQueue::RabbitMq(queue) => queue.publish_raw_job(experiment, body).await,
+            JobQueue::InProcess(queue) => queue.publish_raw_job(body),
         }
     }
 

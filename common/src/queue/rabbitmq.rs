@@ -129,6 +129,12 @@ impl RabbitMq {
         }
     }
 
+    pub(super) async fn close(&self) {
+        if let Some(link) = self.inner.link.lock().await.take() {
+            let _ = link.connection.close(200, "shutting down".into()).await;
+        }
+    }
+
     async fn forget_link(&self) {
         *self.inner.link.lock().await = None;
     }
@@ -226,6 +232,17 @@ impl RabbitMq {
             &Names::job_routing_key(&job.experiment),
             &job.to_json(),
             job.job_id.to_string(),
+        )
+        .await
+    }
+
+    pub(super) async fn publish_raw_job(&self, experiment: &ExperimentName, body: &[u8]) -> Result<()> {
+        let names = &self.inner.names;
+        self.publish(
+            &names.jobs_exchange(),
+            &Names::job_routing_key(experiment),
+            body,
+            "raw".into(),
         )
         .await
     }

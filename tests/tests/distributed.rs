@@ -1,0 +1,381 @@
+//! The distributed pipeline against a real RabbitMQ and a real S3 server
+//! (Garage in CI): worker and controller processes, killed and restarted.
+//!
+//! Every test uses its own queue prefix, experiment and data-set name, and
+//! the tests take turns (one restarts the broker).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use nas_common::ExperimentName;
+use nas_common::store::keys;
+use nas_tests::{Service, run_ok, s3_store, unique};
+
+fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One test's experiment, queues and data.
+struct Setup {
+    dir: tempfile::TempDir,
+    experiment: String,
+    prefix: String,
+    config: PathBuf,
+}
+
+impl Setup {
+    /// Synthetic CIFAR-10 (`records` per file) uploaded under a fresh name,
+    /// and a config for `children` tiny children of `epochs` epochs.
+    fn new(stem: &str, children: u32, epochs: u32, records: u32, in_flight: u32) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let experiment = unique(stem);
+        let prefix = unique("nastest");
+        let data = dir.path().join("data");
+        let records = records.to_string();
+        run_ok(
+            "nas-controller",
+            &[
+                "data",
+                "synth",
+                "cifar10",
+                "--out",
+                data.to_str().unwrap(),
+                "--records-per-file",
+                &records,
+                "--test-records",
+                "10",
+            ],
+        );
+        run_ok(
+            "nas-controller",
+            &[
+                "data",
+                "upload",
+                "cifar10",
+                data.to_str().unwrap(),
+                "--name",
+                &experiment,
+            ],
+        );
+        let config = dir.path().join("experiment.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"experiment = "{experiment}"
+task = "cifar10"
+dataset = "{experiment}"
+children = {children}
+in_flight = {in_flight}
+job_timeout_seconds = 120
+[space]
+kind = "cnn"
+filters = [8, 12]
+kernel_heights = [1, 3]
+kernel_widths = [1, 3]
+stride_heights = [1]
+stride_widths = [1]
+skip_connections = true
+depth = {{ start = 3, step = 0, every = 1, max = 3 }}
+[budget]
+epochs = {epochs}
+batch_size = 32
+[controller]
+batch_size = 4
+"#
+            ),
+        )
+        .unwrap();
+        Setup {
+            dir,
+            experiment,
+            prefix,
+            config,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn worker(&self, name: &str) -> Service {
+        let cache = self.path(&format!("cache-{name}"));
+        Service::start(
+            "nas-worker",
+            &[
+                "--queue-prefix",
+                &self.prefix,
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+                "--worker-id",
+                name,
+            ],
+            &self.path(&format!("{name}.log")),
+            &[],
+        )
+    }
+
+    fn controller(&self, name: &str, resume: bool) -> Service {
+        let mut args = vec![
+            "search",
+            "--config",
+            self.config.to_str().unwrap(),
+            "--queue-prefix",
+            &self.prefix,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--json",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        Service::start("nas-controller", &args, &self.path(&format!("{name}.log")), &[])
+    }
+
+    /// The reward log from the store: (sequence, job id, status) per record.
+    fn reward_log(&self) -> Vec<(u64, String, String)> {
+        let experiment: ExperimentName = self.experiment.parse().unwrap();
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let store = s3_store().await;
+            let mut records = Vec::new();
+            for key in store.list(&keys::rewards_prefix(&experiment)).await.unwrap() {
+                let value: serde_json::Value = store.get_json(&key).await.unwrap().unwrap();
+                records.push((
+                    value["sequence"].as_u64().unwrap(),
+                    value["job_id"].as_str().unwrap().to_owned(),
+                    value["status"].as_str().unwrap().to_owned(),
+                ));
+            }
+            records.sort();
+            records
+        })
+    }
+
+    fn object_exists(&self, key: &str) -> bool {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async { s3_store().await.get(key).await.unwrap().is_some() })
+    }
+}
+
+/// Parses the controller's last stdout line.
+fn summary(output: Option<String>) -> serde_json::Value {
+    let output = output.expect("the controller finished in time");
+    serde_json::from_str(output.lines().last().expect("the controller printed a summary")).unwrap()
+}
+
+/// Every child counted exactly once, in one unbroken sequence.
+fn assert_counted_once(log: &[(u64, String, String)], children: usize) {
+    assert_eq!(log.len(), children, "reward log: {log:?}");
+    let sequences: Vec<u64> = log.iter().map(|(sequence, _, _)| *sequence).collect();
+    assert_eq!(
+        sequences,
+        (0..children as u64).collect::<Vec<_>>(),
+        "sequence numbers have gaps or repeats"
+    );
+    let ids: HashSet<&String> = log.iter().map(|(_, id, _)| id).collect();
+    assert_eq!(ids.len(), children, "a job was counted twice");
+}
+
+fn job_id_in(log: &str, marker: &str) -> Option<String> {
+    let line = log.lines().find(|line| line.contains(marker))?;
+    let start = line.find("job_id=")? + "job_id=".len();
+    Some(line[start..].split_whitespace().next()?.to_owned())
+}
+
+#[test]
+fn a_search_with_two_workers_counts_every_child_once() {
+    let _turn = serial();
+    let setup = Setup::new("e2e", 20, 1, 100, 4);
+    let _workers = [setup.worker("w1"), setup.worker("w2")];
+    let summary = summary(
+        setup
+            .controller("controller", false)
+            .wait_output(Duration::from_secs(240)),
+    );
+    assert_eq!(summary["children_rewarded"], 20, "{summary}");
+    assert_eq!(summary["children_failed"], 0);
+    assert_eq!(summary["duplicates"], 0);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["policy_steps"], 5, "20 rewards in REINFORCE batches of 4");
+    let leaderboard = summary["leaderboard"].as_array().unwrap();
+    assert!(!leaderboard.is_empty());
+    let rewards: Vec<f64> = leaderboard
+        .iter()
+        .map(|e| e["reward"].as_f64().unwrap())
+        .collect();
+    assert!(
+        rewards.windows(2).all(|pair| pair[0] >= pair[1]),
+        "the leaderboard is sorted best first"
+    );
+    assert!(leaderboard[0]["architecture_id"].as_str().unwrap().len() == 64);
+    assert_counted_once(&setup.reward_log(), 20);
+    let experiment: ExperimentName = setup.experiment.parse().unwrap();
+    assert!(setup.object_exists(&keys::policy_latest(&experiment)));
+    assert!(setup.object_exists(&keys::leaderboard(&experiment)));
+    // Both workers trained.
+    for worker in ["w1.log", "w2.log"] {
+        let log = std::fs::read_to_string(setup.path(worker)).unwrap();
+        assert!(log.contains("job done"), "{worker} trained nothing");
+    }
+}
+
+#[test]
+fn killed_workers_and_a_killed_controller_lose_nothing_and_count_nothing_twice() {
+    let _turn = serial();
+    let children = 24;
+    let setup = Setup::new("chaos", children, 2, 200, 4);
+    let mut w1 = setup.worker("w1");
+    let _w2 = setup.worker("w2");
+    let mut controller = setup.controller("controller-1", false);
+    // kill -9 a worker in the middle of a child.
+    assert!(
+        w1.wait_for("training", 1, Duration::from_secs(60)),
+        "w1 never trained: {}",
+        w1.log_text()
+    );
+    let killed_job = job_id_in(&w1.log_text(), "training").unwrap();
+    w1.kill();
+    let _w3 = setup.worker("w3");
+    // kill -9 the controller after some rewards, then resume it.
+    assert!(
+        controller.wait_for("policy step", 2, Duration::from_secs(120)),
+        "{}",
+        controller.log_text()
+    );
+    controller.kill();
+    let resumed = setup.controller("controller-2", true);
+    let summary = summary(resumed.wait_output(Duration::from_secs(300)));
+    assert_eq!(summary["complete"], true, "{summary}");
+    let log = setup.reward_log();
+    assert_counted_once(&log, children as usize);
+    assert!(
+        log.iter()
+            .any(|(_, id, status)| *id == killed_job && status == "ok"),
+        "the job of the killed worker ({killed_job}) was not redone"
+    );
+    let resumed_log = std::fs::read_to_string(setup.path("controller-2.log")).unwrap();
+    assert!(resumed_log.contains("resumed"), "{resumed_log}");
+}
+
+#[test]
+fn a_sigterm_hands_the_child_to_another_worker_which_resumes_it() {
+    let _turn = serial();
+    let setup = Setup::new("preempt", 4, 3, 400, 1);
+    let mut w1 = setup.worker("w1");
+    let controller = setup.controller("controller", false);
+    assert!(
+        w1.wait_for("training", 1, Duration::from_secs(60)),
+        "{}",
+        w1.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let job = job_id_in(&w1.log_text(), "training").unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        w1.terminate(Duration::from_secs(25)),
+        "the worker did not stop within 25 s of SIGTERM"
+    );
+    assert!(started.elapsed() < Duration::from_secs(25));
+    let experiment: ExperimentName = setup.experiment.parse().unwrap();
+    let job_id = nas_common::JobId(job.parse().unwrap());
+    assert!(
+        setup.object_exists(&keys::child_checkpoint(&experiment, job_id)),
+        "no checkpoint was saved"
+    );
+    let w2 = setup.worker("w2");
+    assert!(
+        w2.wait_for("resuming from checkpoint", 1, Duration::from_secs(60)),
+        "{}",
+        w2.log_text()
+    );
+    let summary = summary(controller.wait_output(Duration::from_secs(300)));
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert!(summary["republished"].as_u64().unwrap() >= 1);
+    let log = setup.reward_log();
+    assert_counted_once(&log, 4);
+    assert!(log.iter().any(|(_, id, status)| *id == job && status == "ok"));
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let status = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "rabbitmqctl {args:?} failed");
+}
+
+#[test]
+fn both_services_reconnect_after_a_broker_restart() {
+    let _turn = serial();
+    let setup = Setup::new("restart", 16, 2, 200, 2);
+    let _workers = [setup.worker("w1"), setup.worker("w2")];
+    let controller = setup.controller("controller", false);
+    assert!(
+        controller.wait_for("policy step", 1, Duration::from_secs(120)),
+        "{}",
+        controller.log_text()
+    );
+    rabbitmqctl(&["stop_app"]);
+    std::thread::sleep(Duration::from_secs(2));
+    rabbitmqctl(&["start_app"]);
+    let summary = summary(controller.wait_output(Duration::from_secs(300)));
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_counted_once(&setup.reward_log(), 16);
+}
+
+#[test]
+fn malformed_and_invalid_jobs_are_dead_lettered_and_the_worker_keeps_serving() {
+    let _turn = serial();
+    let setup = Setup::new("poison", 2, 1, 100, 2);
+    let experiment: ExperimentName = setup.experiment.parse().unwrap();
+    let queue = nas_tests::rabbitmq(&setup.prefix);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(queue.declare(Some(&experiment))).unwrap();
+    let _worker = setup.worker("w1");
+    let bad_job = serde_json::json!({"schema_version": 1, "experiment": setup.experiment, "spec": {"version": 1, "kind": "cnn", "layers": []}});
+    for body in [
+        b"{ not json".to_vec(),
+        bad_job.to_string().into_bytes(),
+        vec![0xff; 64],
+    ] {
+        runtime
+            .block_on(queue.publish_raw_job(&experiment, &body))
+            .unwrap();
+    }
+    let mut dead = runtime.block_on(queue.dead_jobs(&experiment)).unwrap();
+    let mut dead_bodies = Vec::new();
+    for _ in 0..3 {
+        let message = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(30), dead.next()).await })
+            .expect("the message was dead-lettered in time")
+            .unwrap()
+            .unwrap();
+        dead_bodies.push(message.body.clone());
+        runtime.block_on(message.ack()).unwrap();
+    }
+    assert!(dead_bodies.contains(&b"{ not json".to_vec()));
+    // The worker is still serving: a whole search completes on it.
+    let summary = summary(
+        setup
+            .controller("controller", false)
+            .wait_output(Duration::from_secs(120)),
+    );
+    assert_eq!(summary["children_rewarded"], 2, "{summary}");
+    let log = std::fs::read_to_string(setup.path("w1.log")).unwrap();
+    assert_eq!(
+        log.matches("dead-lettering an invalid job message").count(),
+        3,
+        "{log}"
+    );
+}
