@@ -22,6 +22,7 @@ pub mod dataset_sync;
 pub mod datasets;
 pub mod decision;
 mod error;
+pub mod logging;
 pub mod messages;
 pub mod queue;
 pub mod reward;

@@ -149,7 +149,7 @@ fn corrupt_checkpoints_are_rejected_with_a_reason() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("not a checkpoint"), "{err}");
+    assert!(err.contains("not a safetensors file"), "{err}");
     let controller = Reinforce::new(cell_space(), ReinforceConfig::default(), 1).unwrap();
     let bytes = controller.checkpoint().unwrap().to_bytes().unwrap();
     let err = Checkpoint::from_bytes(&bytes[..bytes.len() - 10])

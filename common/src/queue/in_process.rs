@@ -13,7 +13,10 @@ use super::{Acker, Message, Subscription};
 use crate::messages::{ExperimentName, TrainJob, TrainResult};
 use crate::{Error, Result};
 
-type Sender = mpsc::UnboundedSender<(Vec<u8>, u64)>;
+/// A message body and how many times it was returned before.
+type Envelope = (Vec<u8>, u64);
+type Sender = mpsc::UnboundedSender<Envelope>;
+type SharedReceiver = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Envelope>>>;
 
 /// An in-process queue.
 #[derive(Clone, Debug)]
@@ -25,7 +28,7 @@ pub struct InProcessQueue {
 struct Inner {
     delivery_limit: u64,
     jobs: Sender,
-    job_receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(Vec<u8>, u64)>>>,
+    job_receiver: SharedReceiver,
     results: Mutex<HashMap<ExperimentName, Channel>>,
     dead: Mutex<HashMap<ExperimentName, Channel>>,
 }
@@ -33,7 +36,7 @@ struct Inner {
 #[derive(Debug)]
 struct Channel {
     sender: Sender,
-    receiver: Option<mpsc::UnboundedReceiver<(Vec<u8>, u64)>>,
+    receiver: Option<mpsc::UnboundedReceiver<Envelope>>,
 }
 
 impl Channel {
@@ -77,8 +80,8 @@ pub struct Receiver {
 }
 
 enum Source {
-    Jobs(Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(Vec<u8>, u64)>>>),
-    Own(mpsc::UnboundedReceiver<(Vec<u8>, u64)>),
+    Jobs(SharedReceiver),
+    Own(mpsc::UnboundedReceiver<Envelope>),
 }
 
 impl Receiver {

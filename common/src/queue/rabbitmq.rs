@@ -131,7 +131,7 @@ impl RabbitMq {
 
     pub(super) async fn close(&self) {
         if let Some(link) = self.inner.link.lock().await.take() {
-            let _ = link.connection.close(200, "shutting down".into()).await;
+            let _ = link.connection.close(200, "shutting down").await;
         }
     }
 
