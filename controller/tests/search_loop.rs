@@ -10,7 +10,7 @@ use nas_common::telemetry::Telemetry;
 use nas_common::{EpochMetrics, Outcome, TrainJob, TrainResult, TrainResultFields};
 use nas_controller::controller_metrics::ControllerMetrics;
 use nas_controller::experiment::ConfigFile;
-use nas_controller::search_loop::{ResultOutcome, ResumeOverrides, Search};
+use nas_controller::search_loop::{ResultOutcome, ResumeMode, ResumeOverrides, Search};
 
 const CONFIG: &str = r#"
 experiment = "unit"
@@ -32,12 +32,12 @@ epochs = 1
 batch_size = 2
 "#;
 
-async fn open(queue: &JobQueue, store: &ObjectStore, resume: bool) -> nas_controller::Result<Search> {
+async fn open(queue: &JobQueue, store: &ObjectStore, mode: ResumeMode) -> nas_controller::Result<Search> {
     let config = ConfigFile::from_toml(CONFIG, "test").unwrap().resolve().unwrap();
     let metrics = ControllerMetrics::new(&Telemetry::default());
     Search::open(
         config,
-        resume,
+        mode,
         ResumeOverrides::default(),
         queue.clone(),
         store.clone(),
@@ -85,7 +85,7 @@ async fn results_are_counted_once_and_a_resumed_search_continues_exactly() {
     let queue = JobQueue::InProcess(InProcessQueue::new(3));
     let mut jobs = queue.jobs(1).await.unwrap();
     let mut results = queue.results(&"unit".parse().unwrap(), 8).await.unwrap();
-    let mut search = open(&queue, &store, false).await.unwrap();
+    let mut search = open(&queue, &store, ResumeMode::New).await.unwrap();
     search.publish_more().await.unwrap();
     let mut batch = Vec::new();
     for _ in 0..4 {
@@ -175,9 +175,31 @@ async fn results_are_counted_once_and_a_resumed_search_continues_exactly() {
     drop(search);
 
     // Resuming a fresh name fails; resuming ours restores every count.
-    let err = open(&queue, &store, false).await.err().unwrap().to_string();
+    let err = open(&queue, &store, ResumeMode::New)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("already exists"), "{err}");
-    let mut resumed = open(&queue, &store, true).await.unwrap();
+    let missing = ConfigFile::from_toml(&CONFIG.replace("\"unit\"", "\"other\""), "test")
+        .unwrap()
+        .resolve()
+        .unwrap();
+    let metrics = ControllerMetrics::new(&Telemetry::default());
+    let err = Search::open(
+        missing,
+        ResumeMode::Resume,
+        ResumeOverrides::default(),
+        queue.clone(),
+        store.clone(),
+        metrics,
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("no experiment other"), "{err}");
+    let mut resumed = open(&queue, &store, ResumeMode::Auto).await.unwrap();
     let after = resumed.summary();
     assert_eq!(
         (after.children_rewarded, after.children_failed, after.policy_steps),

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Creates the bucket and the workers' credentials in the local MinIO.
+set -eu
+until mc alias set local http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" > /dev/null 2>&1; do
+    sleep 1
+done
+mc mb --ignore-existing "local/$S3_BUCKET"
+mc admin user add local "$S3_ACCESS_KEY" "$S3_SECRET_KEY"
+mc admin policy attach local readwrite --user "$S3_ACCESS_KEY" > /dev/null 2>&1 || true
+echo "bucket $S3_BUCKET and user $S3_ACCESS_KEY ready"
