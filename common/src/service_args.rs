@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
+use crate::messages::Task;
 use crate::queue::{BrokerConfig, InProcessQueue, JobQueue, RabbitMq};
 use crate::store::{LocalStore, ObjectStore, S3Config, S3Store};
 use crate::{Error, Result};
@@ -99,6 +100,28 @@ impl StoreArgs {
             None => Err(Error::InvalidConfig(
                 "no object store: give --s3-bucket (NAS_S3_BUCKET) or --store DIR (NAS_STORE_DIR)".into(),
             )),
+        }
+    }
+}
+
+/// The `--task` of both command lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    /// CIFAR-10 image classification (CNN children).
+    Cifar10,
+    /// Word-level Penn Treebank (recurrent cells).
+    Ptb,
+    /// Character-level Penn Treebank (recurrent cells).
+    PtbChar,
+}
+
+impl TaskArg {
+    /// The task.
+    pub fn task(self) -> Task {
+        match self {
+            TaskArg::Cifar10 => Task::Cifar10,
+            TaskArg::Ptb => Task::PtbWord,
+            TaskArg::PtbChar => Task::PtbChar,
         }
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nas_common::dataset_sync::{self, DatasetKind};
-use nas_common::service_args::{BrokerArgs, StoreArgs};
+use nas_common::service_args::{BrokerArgs, StoreArgs, TaskArg};
 use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, CellSpace, CnnSpace, ExperimentName, SearchSpace, Task, TrainingBudget};
 use nas_controller::checkpoint::Checkpoint;
@@ -63,26 +63,6 @@ struct UploadArgs {
     name: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum TaskArg {
-    /// CIFAR-10 image classification (CNN children).
-    Cifar10,
-    /// Word-level Penn Treebank (recurrent cells).
-    Ptb,
-    /// Character-level Penn Treebank (recurrent cells).
-    PtbChar,
-}
-
-impl TaskArg {
-    fn task(self) -> Task {
-        match self {
-            TaskArg::Cifar10 => Task::Cifar10,
-            TaskArg::Ptb => Task::PtbWord,
-            TaskArg::PtbChar => Task::PtbChar,
-        }
-    }
 }
 
 /// Settings of `search`. Each flag overrides the `--config` file and reads a

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nas_common::service_args::{BrokerArgs, StoreArgs};
+use nas_common::service_args::{BrokerArgs, StoreArgs, TaskArg};
 use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, Outcome, RewardFunction, Task};
 use nas_worker::cifar10::{self, CifarOptions};
@@ -45,26 +45,6 @@ enum Command {
         /// The job JSON.
         file: PathBuf,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum TaskArg {
-    /// CIFAR-10 (CNN specs).
-    Cifar10,
-    /// Word-level Penn Treebank (cell specs).
-    Ptb,
-    /// Character-level Penn Treebank (cell specs).
-    PtbChar,
-}
-
-impl TaskArg {
-    fn task(self) -> Task {
-        match self {
-            TaskArg::Cifar10 => Task::Cifar10,
-            TaskArg::Ptb => Task::PtbWord,
-            TaskArg::PtbChar => Task::PtbChar,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -100,8 +100,7 @@ pub fn train_language_model(
                 break;
             }
         }
-        run.progress.fit_seconds += epoch_start.elapsed().as_secs_f64();
-        let train_loss = match result.and_then(|()| run.mean_loss()) {
+        let train_loss = match run.end_training(result, epoch_start) {
             Ok(loss) => loss,
             Err(stop) => {
                 interrupt = Some(stop);

@@ -208,6 +208,17 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Closes an epoch's training steps that began at `started` and ended
+    /// with `result`: the mean training loss, or why the run must stop.
+    pub fn end_training(
+        &mut self,
+        result: Result<(), Interrupt>,
+        started: Instant,
+    ) -> Result<f64, Interrupt> {
+        self.progress.fit_seconds += started.elapsed().as_secs_f64();
+        result.and_then(|()| self.mean_loss())
+    }
+
     /// The mean training loss of this epoch so far; fails when non-finite.
     pub fn mean_loss(&mut self) -> Result<f64, Interrupt> {
         let total = self.running.double_value(&[]);
