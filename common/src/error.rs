@@ -47,6 +47,9 @@ pub enum Error {
     /// The message broker failed.
     #[error("message broker: {0}")]
     Queue(String),
+    /// An oracle has no reward for an architecture.
+    #[error("the oracle has no reward for architecture {0}")]
+    UnknownArchitecture(String),
     /// JSON that could not be parsed into the expected type.
     #[error("malformed {what} JSON: {source}")]
     Json {

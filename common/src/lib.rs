@@ -24,6 +24,7 @@ pub mod decision;
 mod error;
 pub mod logging;
 pub mod messages;
+pub mod oracle;
 pub mod queue;
 pub mod reward;
 pub mod service_args;

@@ -7,14 +7,15 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nas_common::dataset_sync::{self, DatasetKind};
+use nas_common::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
 use nas_common::service_args::{BrokerArgs, StoreArgs, TaskArg};
 use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, CellSpace, CnnSpace, ExperimentName, SearchSpace, Task, TrainingBudget};
 use nas_controller::checkpoint::Checkpoint;
 use nas_controller::controller_metrics::ControllerMetrics;
 use nas_controller::embedded;
+use nas_controller::evolution::EvolutionConfig;
 use nas_controller::experiment::ConfigFile;
-use nas_controller::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
 use nas_controller::search_loop::{ResumeMode, ResumeOverrides, Search, SearchSummary};
 use nas_controller::simulate::{self, Simulation};
@@ -112,6 +113,10 @@ struct SearchArgs {
     /// The reward of a failed child.
     #[arg(long, env = "NAS_FAILED_REWARD")]
     failed_reward: Option<f64>,
+    /// Train every child, even when an identical architecture was trained
+    /// before (by default its reward is reused).
+    #[arg(long, env = "NAS_TRAIN_DUPLICATES")]
+    train_duplicates: bool,
     /// Epochs per child.
     #[arg(long, env = "NAS_EPOCHS")]
     epochs: Option<u32>,
@@ -179,6 +184,9 @@ impl SearchArgs {
         );
         if let Some(task) = self.task {
             file.task = Some(task.task());
+        }
+        if self.train_duplicates {
+            file.reuse_rewards = Some(false);
         }
         if self.space.is_some() || self.space_file.is_some() {
             let space = SpaceArgs {
@@ -408,6 +416,12 @@ struct SimulateArgs {
     /// Threads to spread runs over (default: available cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Evolution: children kept alive (P).
+    #[arg(long, default_value_t = EvolutionConfig::default().population)]
+    population: usize,
+    /// Evolution: members drawn per tournament (S).
+    #[arg(long, default_value_t = EvolutionConfig::default().sample)]
+    tournament: usize,
     /// Print one JSON object with a `runs` array instead of a summary.
     #[arg(long)]
     json: bool,
@@ -620,6 +634,10 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         budget: args.budget,
         seeds: (args.first_seed..args.first_seed + args.seeds).collect(),
         reinforce: args.controller.config(),
+        evolution: EvolutionConfig {
+            population: args.population,
+            sample: args.tournament,
+        },
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),

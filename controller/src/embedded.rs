@@ -53,6 +53,7 @@ pub fn start_workers(
                 device: tch::Device::cuda_if_available(),
                 limits: Limits::default(),
                 store_patience: Duration::from_secs(60),
+                surrogate: None,
             };
             let worker = Worker::new(config, queue.clone(), store.clone(), metrics.clone());
             let shutdown = shutdown.clone();

@@ -12,17 +12,6 @@ pub enum Error {
     /// A checkpoint could not be written or read.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
-    /// A reward table could not be used.
-    #[error("reward table {path}: {reason}")]
-    RewardTable {
-        /// The table file.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An oracle has no reward for an architecture.
-    #[error("the oracle has no reward for architecture {0}")]
-    UnknownArchitecture(String),
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -11,6 +11,7 @@ use nas_common::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::evolution::EvolutionConfig;
 use crate::reinforce::ReinforceConfig;
 use crate::strategy::StrategyKind;
 use crate::{Error, Result};
@@ -31,6 +32,9 @@ pub struct ExperimentConfig {
     pub strategy: StrategyKind,
     /// Controller settings (REINFORCE).
     pub controller: ReinforceConfig,
+    /// Regularized-evolution settings.
+    #[serde(default)]
+    pub evolution: EvolutionConfig,
     /// Seed of the strategy and of the children.
     pub seed: u64,
     /// Children to train in total.
@@ -43,12 +47,20 @@ pub struct ExperimentConfig {
     pub job_timeout_seconds: u64,
     /// The reward a failed child gets.
     pub failed_reward: f64,
+    /// Whether a child whose architecture was trained before reuses that
+    /// reward instead of training again.
+    #[serde(default = "reuse_by_default")]
+    pub reuse_rewards: bool,
     /// How long each child trains.
     pub budget: TrainingBudget,
     /// Training overrides for every child.
     pub hyperparameters: Hyperparameters,
     /// How metrics become rewards.
     pub reward: RewardFunction,
+}
+
+fn reuse_by_default() -> bool {
+    true
 }
 
 /// The TOML file: every field optional.
@@ -68,6 +80,8 @@ pub struct ConfigFile {
     /// See [`ExperimentConfig`].
     pub controller: Option<ReinforceConfig>,
     /// See [`ExperimentConfig`].
+    pub evolution: Option<EvolutionConfig>,
+    /// See [`ExperimentConfig`].
     pub seed: Option<u64>,
     /// See [`ExperimentConfig`].
     pub children: Option<u64>,
@@ -79,6 +93,8 @@ pub struct ConfigFile {
     pub job_timeout_seconds: Option<u64>,
     /// See [`ExperimentConfig`].
     pub failed_reward: Option<f64>,
+    /// See [`ExperimentConfig`].
+    pub reuse_rewards: Option<bool>,
     /// See [`ExperimentConfig`].
     pub budget: Option<TrainingBudget>,
     /// See [`ExperimentConfig`].
@@ -120,12 +136,14 @@ impl ConfigFile {
             space,
             strategy: self.strategy.unwrap_or(StrategyKind::Reinforce),
             controller: self.controller.unwrap_or_default(),
+            evolution: self.evolution.unwrap_or_default(),
             seed: self.seed.unwrap_or(0),
             children: self.children.unwrap_or(100),
             max_hours: self.max_hours,
             in_flight: self.in_flight.unwrap_or(8),
             job_timeout_seconds: self.job_timeout_seconds.unwrap_or(6 * 3600),
             failed_reward: self.failed_reward.unwrap_or(0.0),
+            reuse_rewards: self.reuse_rewards.unwrap_or(true),
             budget: self.budget.unwrap_or(TrainingBudget {
                 epochs: default_epochs,
                 batch_size: None,
@@ -144,6 +162,14 @@ impl ConfigFile {
 }
 
 impl ExperimentConfig {
+    /// The settings of every strategy.
+    pub fn strategy_settings(&self) -> crate::strategy::StrategySettings {
+        crate::strategy::StrategySettings {
+            reinforce: self.controller.clone(),
+            evolution: self.evolution.clone(),
+        }
+    }
+
     /// Checks that the settings fit together.
     pub fn validate(&self) -> Result<()> {
         if self.space.kind() != self.task.arch_kind() {
@@ -175,6 +201,7 @@ impl ExperimentConfig {
             return Err(Error::Config("budget.epochs must be at least 1".into()));
         }
         self.reward.validate()?;
+        self.evolution.validate()?;
         self.controller.validate()
     }
 }

@@ -8,9 +8,9 @@
 //! - [`reinforce`] trains it from rewards with [`optimizer`]'s Adam;
 //!   [`random_search`] is the baseline. Both implement
 //!   [`strategy::Strategy`] and save themselves as a [`checkpoint`].
-//! - [`oracle`] answers proposals without training (the synthetic function
-//!   and recorded reward tables), and [`simulate`] runs strategies against
-//!   it to measure search efficiency without GPUs.
+//! - [`simulate`] runs strategies against an oracle
+//!   (`nas_common::oracle`: the synthetic function and recorded reward
+//!   tables) to measure search efficiency without GPUs.
 //!
 //! Where a spec goes next: a [`strategy::Proposal`]'s spec becomes a
 //! [`nas_common::TrainJob`] for a worker; the worker's reward comes back as a
@@ -18,14 +18,17 @@
 
 pub mod checkpoint;
 pub mod controller_metrics;
+pub mod diagram;
 pub mod embedded;
 mod error;
+pub mod evolution;
 pub mod experiment;
+pub mod export;
 pub mod optimizer;
-pub mod oracle;
 pub mod policy;
 pub mod random_search;
 pub mod reinforce;
+pub mod replay;
 pub mod reward_log;
 pub mod search_loop;
 pub mod simulate;

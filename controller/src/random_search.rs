@@ -2,13 +2,28 @@
 //! under the same depth curriculum as the controller. It never learns, so
 //! its policy version stays 0.
 
-use nas_common::{ArchSpec, SearchSpace, Step};
+use nas_common::{Actions, ArchSpec, Plan, SearchSpace, Step};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::checkpoint::Checkpoint;
 use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, StrategyKind};
+
+/// Every decision of `plan` drawn uniformly (skip connections as fair
+/// coins).
+pub fn uniform_actions(plan: &Plan, rng: &mut impl Rng) -> Actions {
+    let mut tokens = Vec::with_capacity(plan.tokens());
+    for step in plan.steps() {
+        match *step {
+            Step::Choose { options, .. } => tokens.push(rng.random_range(0..options as u16)),
+            Step::Anchor { candidates } => {
+                tokens.extend((0..candidates).map(|_| u16::from(rng.random::<bool>())))
+            }
+        }
+    }
+    Actions::new(tokens)
+}
 
 /// Random search's whole state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,17 +69,7 @@ impl Strategy for RandomSearch {
         for index in state.samples_drawn..state.samples_drawn + count as u64 {
             let depth = state.space.depth_at(index);
             let plan = state.space.plan(depth);
-            let mut rng = strategy::sample_rng(state.seed, index);
-            let mut tokens = Vec::with_capacity(plan.tokens());
-            for step in plan.steps() {
-                match *step {
-                    Step::Choose { options, .. } => tokens.push(rng.random_range(0..options as u16)),
-                    Step::Anchor { candidates } => {
-                        tokens.extend((0..candidates).map(|_| u16::from(rng.random::<bool>())))
-                    }
-                }
-            }
-            let actions = nas_common::Actions::new(tokens);
+            let actions = uniform_actions(&plan, &mut strategy::sample_rng(state.seed, index));
             let spec = ArchSpec::from_actions(&state.space, depth, &actions)?;
             proposals.push(Proposal {
                 spec,

@@ -24,6 +24,48 @@ use crate::policy::{Policy, PolicyConfig};
 use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
 
+/// How rewards become advantages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardTransform {
+    /// `R − b`, with `b` the moving-average baseline (the paper).
+    #[default]
+    Baseline,
+    /// The centred rank of `R` in its batch, in `[−0.5, 0.5]`.
+    BatchRank,
+    /// `(R − mean) / std` over the batch.
+    BatchStandardize,
+}
+
+impl RewardTransform {
+    /// The advantages of `rewards` against `baseline`.
+    pub fn advantages(self, rewards: &[f64], baseline: f64) -> Vec<f64> {
+        let count = rewards.len() as f64;
+        match self {
+            RewardTransform::Baseline => rewards.iter().map(|r| r - baseline).collect(),
+            RewardTransform::BatchRank => {
+                if rewards.len() < 2 {
+                    return vec![0.0; rewards.len()];
+                }
+                rewards
+                    .iter()
+                    .map(|r| {
+                        let below = rewards.iter().filter(|other| *other < r).count() as f64;
+                        let ties = rewards.iter().filter(|other| *other == r).count() as f64;
+                        (below + (ties - 1.0) / 2.0) / (count - 1.0) - 0.5
+                    })
+                    .collect()
+            }
+            RewardTransform::BatchStandardize => {
+                let mean = rewards.iter().sum::<f64>() / count;
+                let variance = rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / count;
+                let std = variance.sqrt().max(1e-8);
+                rewards.iter().map(|r| (r - mean) / std).collect()
+            }
+        }
+    }
+}
+
 /// REINFORCE settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,6 +80,8 @@ pub struct ReinforceConfig {
     pub entropy_weight: f64,
     /// Largest global gradient norm; larger gradients are scaled down.
     pub grad_clip: Option<f64>,
+    /// How rewards become advantages.
+    pub reward_transform: RewardTransform,
     /// The controller network.
     pub policy: PolicyConfig,
 }
@@ -50,6 +94,7 @@ impl Default for ReinforceConfig {
             baseline_decay: 0.95,
             entropy_weight: 1e-4,
             grad_clip: Some(5.0),
+            reward_transform: RewardTransform::Baseline,
             policy: PolicyConfig::default(),
         }
     }
@@ -145,7 +190,22 @@ impl Reinforce {
 
     /// Resumes exactly from a checkpoint.
     pub fn restore(checkpoint: &Checkpoint) -> Result<Self> {
-        let state: ReinforceState = strategy::parse_state(checkpoint)?;
+        Self::restore_with(checkpoint, None)
+    }
+
+    /// Resumes from a checkpoint, optionally with other REINFORCE settings
+    /// (the policy's shape must stay the same).
+    pub fn restore_with(checkpoint: &Checkpoint, config: Option<ReinforceConfig>) -> Result<Self> {
+        let mut state: ReinforceState = strategy::parse_state(checkpoint)?;
+        if let Some(config) = config {
+            if config.policy != state.config.policy {
+                return Err(Error::Config(
+                    "a restored policy keeps its network settings".into(),
+                ));
+            }
+            config.validate()?;
+            state.config = config;
+        }
         let mut restored = Self::new(state.space.clone(), state.config.clone(), state.seed)?;
         for (name, parameter) in &mut restored.parameters {
             let saved = checkpoint.tensor(&format!("policy.{name}"))?;
@@ -188,19 +248,23 @@ impl Reinforce {
         let baseline = self.state.baseline.unwrap_or(mean_reward);
         let mut objective = Tensor::zeros([], (Kind::Float, tch::Device::Cpu));
         let mut entropy_total = 0.0;
+        let rewards: Vec<f64> = batch.iter().map(|o| o.reward).collect();
+        let advantages = config.reward_transform.advantages(&rewards, baseline);
         let mut depths: Vec<usize> = batch.iter().map(|o| o.depth).collect();
         depths.sort_unstable();
         depths.dedup();
         for depth in depths {
-            let group: Vec<&Observation> = batch.iter().filter(|o| o.depth == depth).collect();
+            let members: Vec<usize> = (0..batch.len()).filter(|&i| batch[i].depth == depth).collect();
+            let group: Vec<&Observation> = members.iter().map(|&i| &batch[i]).collect();
             let plan = self.state.space.plan(depth);
             let actions: Vec<_> = group.iter().map(|o| &o.actions).collect();
             let scored = self.policy.score(&plan, &actions)?;
-            let advantages: Vec<f32> = group.iter().map(|o| (o.reward - baseline) as f32).collect();
-            let advantages = Tensor::from_slice(&advantages);
+            let group_advantages: Vec<f32> = members.iter().map(|&i| advantages[i] as f32).collect();
+            let group_advantages = Tensor::from_slice(&group_advantages);
             let entropy = scored.entropy.sum(Kind::Float);
             entropy_total += entropy.double_value(&[]);
-            objective += (scored.log_prob * advantages).sum(Kind::Float) + entropy * config.entropy_weight;
+            objective +=
+                (scored.log_prob * group_advantages).sum(Kind::Float) + entropy * config.entropy_weight;
         }
         let loss = -objective / count;
         loss.backward();

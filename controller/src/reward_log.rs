@@ -24,6 +24,9 @@ pub enum RecordStatus {
     Failed,
     /// The job kept crashing workers and was dead-lettered.
     DeadLettered,
+    /// Not trained: an identical architecture (same id) was trained before
+    /// and its best reward is reused.
+    Reused,
 }
 
 /// One finished child.

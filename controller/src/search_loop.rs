@@ -94,6 +94,9 @@ pub struct SearchSummary {
     pub children_published: u64,
     /// Children rewarded by a worker.
     pub children_rewarded: u64,
+    /// Children whose architecture was trained before, so its reward was
+    /// reused instead of training again.
+    pub children_reused: u64,
     /// Children failed or dead-lettered.
     pub children_failed: u64,
     /// Duplicate results ignored.
@@ -147,6 +150,7 @@ pub struct Search {
     next_sequence: u64,
     published: u64,
     rewarded: u64,
+    reused: u64,
     failed: u64,
     duplicates: u64,
     republished: u64,
@@ -238,6 +242,7 @@ impl Search {
             next_sequence: 0,
             published: 0,
             rewarded: 0,
+            reused: 0,
             failed: 0,
             duplicates: 0,
             republished: 0,
@@ -274,7 +279,7 @@ impl Search {
                 let fresh = strategy::create(
                     self.config.strategy,
                     self.config.space.clone(),
-                    self.config.controller.clone(),
+                    &self.config.strategy_settings(),
                     self.config.seed,
                 )?;
                 (fresh, 0)
@@ -348,6 +353,12 @@ impl Search {
                 }
                 if record.reward > self.metrics.best_reward.get() || self.rewarded == 1 {
                     self.metrics.best_reward.set(record.reward);
+                }
+            }
+            RecordStatus::Reused => {
+                self.reused += 1;
+                if let Some(entry) = self.leaderboard.get_mut(&record.arch_id) {
+                    entry.children += 1;
                 }
             }
             RecordStatus::Failed | RecordStatus::DeadLettered => self.failed += 1,
@@ -429,24 +440,44 @@ impl Search {
 
     /// Publishes new jobs until the target number is in flight.
     pub async fn publish_more(&mut self) -> Result<()> {
-        let room = self.config.in_flight.saturating_sub(self.in_flight.len());
-        let left = self.config.children.saturating_sub(self.published);
-        let count = (room as u64).min(left) as usize;
-        if count == 0 || self.budget_spent() {
-            return Ok(());
-        }
-        let proposals = self
-            .with_strategy(move |strategy| strategy.propose(count))
-            .await??;
-        for proposal in proposals {
-            let record = self.job_record(proposal)?;
-            self.store
-                .put_json(&keys::job(&self.config.experiment, record.job.job_id), &record)
-                .await?;
-            self.queue.publish_job(&record.job).await?;
-            self.published += 1;
-            self.metrics.published.inc();
-            self.in_flight.insert(record.job.job_id, record);
+        // Children that reuse a known reward free their slot at once, so keep
+        // proposing until the target is in flight or the budget is spent.
+        loop {
+            let room = self.config.in_flight.saturating_sub(self.in_flight.len());
+            let left = self.config.children.saturating_sub(self.published);
+            let count = (room as u64).min(left) as usize;
+            if count == 0 || self.budget_spent() {
+                break;
+            }
+            let proposals = self
+                .with_strategy(move |strategy| strategy.propose(count))
+                .await??;
+            for proposal in proposals {
+                let record = self.job_record(proposal)?;
+                let job_id = record.job.job_id;
+                let known = if self.config.reuse_rewards {
+                    self.leaderboard
+                        .get(&record.job.spec.id())
+                        .map(|entry| (entry.reward, entry.metric))
+                } else {
+                    None
+                };
+                self.store
+                    .put_json(&keys::job(&self.config.experiment, job_id), &record)
+                    .await?;
+                self.published += 1;
+                if known.is_none() {
+                    self.queue.publish_job(&record.job).await?;
+                    self.metrics.published.inc();
+                }
+                self.in_flight.insert(job_id, record);
+                if let Some((reward, metric)) = known {
+                    let reason =
+                        Some("an identical architecture was trained before; its reward is reused".to_owned());
+                    self.record(job_id, RecordStatus::Reused, reward, metric, reason, None)
+                        .await?;
+                }
+            }
         }
         self.metrics.in_flight.set(self.in_flight.len() as i64);
         Ok(())
@@ -610,6 +641,7 @@ impl Search {
                 self.metrics.rewarded.inc();
                 self.metrics.reward.observe(reward);
             }
+            RecordStatus::Reused => {}
             RecordStatus::Failed | RecordStatus::DeadLettered => {
                 self.metrics.failed.inc();
             }
@@ -765,6 +797,7 @@ impl Search {
             experiment: self.config.experiment.clone(),
             children_published: self.published,
             children_rewarded: self.rewarded,
+            children_reused: self.reused,
             children_failed: self.failed,
             duplicates: self.duplicates,
             republished: self.republished,

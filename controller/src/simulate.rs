@@ -13,9 +13,10 @@ use nas_common::SearchSpace;
 use serde::Serialize;
 
 use crate::Result;
-use crate::oracle::Oracle;
+use crate::evolution::EvolutionConfig;
 use crate::reinforce::ReinforceConfig;
-use crate::strategy::{self, Observation, StrategyKind};
+use crate::strategy::{self, Observation, StrategyKind, StrategySettings};
+use nas_common::oracle::Oracle;
 
 /// What to simulate.
 #[derive(Clone, Debug)]
@@ -30,6 +31,8 @@ pub struct Simulation {
     pub seeds: Vec<u64>,
     /// Controller settings (its batch size is also every strategy's round).
     pub reinforce: ReinforceConfig,
+    /// Evolution settings.
+    pub evolution: EvolutionConfig,
     /// Worker threads (at least 1).
     pub threads: usize,
 }
@@ -104,7 +107,11 @@ pub fn run(simulation: &Simulation, oracle: &dyn Oracle) -> Result<Vec<Run>> {
 }
 
 fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, seed: u64) -> Result<Run> {
-    let mut strategy = strategy::create(kind, simulation.space.clone(), simulation.reinforce.clone(), seed)?;
+    let settings = StrategySettings {
+        reinforce: simulation.reinforce.clone(),
+        evolution: simulation.evolution.clone(),
+    };
+    let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
     let round = simulation.reinforce.batch_size;
     let mut rewards = Vec::with_capacity(simulation.budget);
     while rewards.len() < simulation.budget {

@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
+use crate::evolution::{Evolution, EvolutionConfig};
 use crate::random_search::RandomSearch;
 use crate::reinforce::{Reinforce, ReinforceConfig};
 use crate::{Error, Result};
@@ -27,6 +28,8 @@ pub enum StrategyKind {
     Reinforce,
     /// Uniform sampling over every decision.
     Random,
+    /// Regularized (aging) evolution, Real et al. 2019.
+    Evolution,
 }
 
 impl StrategyKind {
@@ -35,14 +38,19 @@ impl StrategyKind {
         match self {
             StrategyKind::Reinforce => "reinforce",
             StrategyKind::Random => "random",
+            StrategyKind::Evolution => "evolution",
         }
     }
 
     /// Parses [`StrategyKind::name`].
     pub fn from_name(name: &str) -> Option<Self> {
-        [StrategyKind::Reinforce, StrategyKind::Random]
-            .into_iter()
-            .find(|kind| kind.name() == name)
+        [
+            StrategyKind::Reinforce,
+            StrategyKind::Random,
+            StrategyKind::Evolution,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
     }
 }
 
@@ -127,16 +135,27 @@ pub trait Strategy: Send {
     fn checkpoint(&self) -> Result<Checkpoint>;
 }
 
+/// The settings of every strategy (each uses its own part).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategySettings {
+    /// REINFORCE.
+    pub reinforce: ReinforceConfig,
+    /// Regularized evolution.
+    pub evolution: EvolutionConfig,
+}
+
 /// Creates a fresh strategy.
 pub fn create(
     kind: StrategyKind,
     space: SearchSpace,
-    config: ReinforceConfig,
+    settings: &StrategySettings,
     seed: u64,
 ) -> Result<Box<dyn Strategy>> {
     Ok(match kind {
-        StrategyKind::Reinforce => Box::new(Reinforce::new(space, config, seed)?),
+        StrategyKind::Reinforce => Box::new(Reinforce::new(space, settings.reinforce.clone(), seed)?),
         StrategyKind::Random => Box::new(RandomSearch::new(space, seed)),
+        StrategyKind::Evolution => Box::new(Evolution::new(space, settings.evolution.clone(), seed)?),
     })
 }
 
@@ -145,6 +164,18 @@ pub fn restore(checkpoint: &Checkpoint) -> Result<Box<dyn Strategy>> {
     Ok(match checkpoint.strategy {
         StrategyKind::Reinforce => Box::new(Reinforce::restore(checkpoint)?),
         StrategyKind::Random => Box::new(RandomSearch::restore(checkpoint)?),
+        StrategyKind::Evolution => Box::new(Evolution::restore(checkpoint)?),
+    })
+}
+
+/// Rebuilds a strategy from its checkpoint with other settings.
+pub fn restore_with(checkpoint: &Checkpoint, settings: &StrategySettings) -> Result<Box<dyn Strategy>> {
+    Ok(match checkpoint.strategy {
+        StrategyKind::Reinforce => Box::new(Reinforce::restore_with(
+            checkpoint,
+            Some(settings.reinforce.clone()),
+        )?),
+        StrategyKind::Random | StrategyKind::Evolution => restore(checkpoint)?,
     })
 }
 

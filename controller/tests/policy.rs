@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+use nas_common::oracle::{Oracle, SyntheticOracle};
 use nas_common::{CellSpace, CnnSpace, DepthSchedule, SearchSpace};
 use nas_controller::checkpoint::Checkpoint;
-use nas_controller::oracle::{Oracle, SyntheticOracle};
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
 use nas_controller::strategy::{self, Observation, Strategy, StrategyKind};
 
@@ -111,8 +111,13 @@ fn parameters(checkpoint: &Checkpoint) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn a_checkpoint_resumes_exactly() {
-    for kind in [StrategyKind::Reinforce, StrategyKind::Random] {
-        let mut original = strategy::create(kind, cnn_space(), ReinforceConfig::default(), 21).unwrap();
+    for kind in [
+        StrategyKind::Reinforce,
+        StrategyKind::Random,
+        StrategyKind::Evolution,
+    ] {
+        let mut original =
+            strategy::create(kind, cnn_space(), &strategy::StrategySettings::default(), 21).unwrap();
         // 43 children: five full REINFORCE steps plus three buffered rewards.
         drive(original.as_mut(), 43);
         let bytes = original.checkpoint().unwrap().to_bytes().unwrap();

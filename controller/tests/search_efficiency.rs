@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use nas_common::oracle::SyntheticOracle;
 use nas_common::{CnnSpace, SearchSpace};
-use nas_controller::oracle::SyntheticOracle;
 use nas_controller::reinforce::ReinforceConfig;
 use nas_controller::simulate::{self, Simulation};
 use nas_controller::strategy::StrategyKind;
@@ -17,6 +17,7 @@ fn reinforce_beats_random_search_on_the_synthetic_oracle() {
         budget: 800,
         seeds: (0..10).collect(),
         reinforce: ReinforceConfig::default(),
+        evolution: Default::default(),
         threads: 2,
     };
     let runs = simulate::run(&simulation, &SyntheticOracle::default()).unwrap();

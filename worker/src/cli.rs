@@ -3,10 +3,12 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use nas_common::oracle::{Missing, Oracle, RewardTable};
 use nas_common::service_args::{BrokerArgs, StoreArgs, TaskArg};
 use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, Outcome, RewardFunction, Task};
@@ -15,6 +17,7 @@ use nas_worker::cnn::Precision;
 use nas_worker::guardrails::Limits;
 use nas_worker::job_loop::{Worker, WorkerConfig};
 use nas_worker::ptb::{self, Level};
+use nas_worker::surrogate::Surrogate;
 use nas_worker::train_cnn::train_cnn;
 use nas_worker::train_language_model::train_language_model;
 use nas_worker::trainer::{TrainReport, TrainSettings};
@@ -154,6 +157,30 @@ struct ServeArgs {
     /// Reject children whose activations for one batch need more GiB than this.
     #[arg(long, env = "NAS_MAX_ACTIVATION_GIB", default_value_t = 8.0)]
     max_activation_gib: f64,
+    /// Answer jobs from an oracle instead of training: `synthetic`, or
+    /// `table:FILE` (JSON lines with a reward and an arch_id or spec, such
+    /// as a reward log).
+    #[arg(long, env = "NAS_SURROGATE", value_name = "ORACLE")]
+    surrogate: Option<String>,
+    /// With --surrogate: milliseconds per job, standing in for training.
+    #[arg(long, env = "NAS_SURROGATE_DELAY_MS", default_value_t = 0)]
+    surrogate_delay_ms: u64,
+}
+
+/// The surrogate of `--surrogate`.
+fn surrogate_of(spec: &str, delay_ms: u64) -> anyhow::Result<Surrogate> {
+    let table: Option<Arc<dyn Oracle>> = match spec.split_once(':') {
+        None if spec == "synthetic" => None,
+        Some(("table", path)) if !path.is_empty() => Some(Arc::new(RewardTable::load(
+            std::path::Path::new(path),
+            Missing::Fail,
+        )?)),
+        _ => bail!("--surrogate takes `synthetic` or `table:FILE`, not {spec:?}"),
+    };
+    Ok(Surrogate {
+        table,
+        delay: std::time::Duration::from_millis(delay_ms),
+    })
 }
 
 /// Runs the parsed command.
@@ -200,6 +227,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_activation_bytes: (args.max_activation_gib * f64::from(1u32 << 30)) as i64,
             },
             store_patience: std::time::Duration::from_secs(args.store_patience_seconds),
+            surrogate: args.surrogate.as_deref().map(|s| surrogate_of(s, args.surrogate_delay_ms)).transpose()?,
         };
         tracing::info!(worker = %worker_id, device = ?device, store = %store.describe(), "nas-worker serving");
         let worker = Worker::new(config, args.broker.queue(), store, metrics);

@@ -36,6 +36,7 @@ use crate::child_checkpoint::ChildCheckpoint;
 use crate::dataset_cache::{CacheError, DatasetCache};
 use crate::guardrails::Limits;
 use crate::job_training::{self, JobEnvironment, LoadedData};
+use crate::surrogate::Surrogate;
 use crate::trainer::TrainReport;
 use crate::worker_metrics::{StatusLabel, WorkerMetrics};
 use crate::{Error, Result};
@@ -55,6 +56,8 @@ pub struct WorkerConfig {
     pub limits: Limits,
     /// How long to retry an unreachable store before handing a job back.
     pub store_patience: Duration,
+    /// Answer from an oracle instead of training (a surrogate worker).
+    pub surrogate: Option<Surrogate>,
 }
 
 /// What became of one delivery.
@@ -195,6 +198,11 @@ impl Worker {
             message.ack().await?;
             return Ok(Outcome::Duplicate { job_id });
         }
+        if let Some(surrogate) = &self.config.surrogate {
+            return self
+                .answer_from_surrogate(surrogate, &job, message, received, shutdown)
+                .await;
+        }
         tracing::info!(%job_id, attempt = job.attempt, arch = %job.spec.id().short(), "training");
         let directory = match self
             .with_patience(|| self.cache.ensure(&job.dataset.name), shutdown)
@@ -249,6 +257,34 @@ impl Worker {
                 self.finish(message, result).await
             }
         }
+    }
+
+    /// A surrogate's answer: wait the configured delay (handing the job
+    /// back on shutdown), then publish the oracle's result.
+    async fn answer_from_surrogate(
+        &self,
+        surrogate: &Surrogate,
+        job: &TrainJob,
+        message: Message,
+        received: Instant,
+        shutdown: &CancellationToken,
+    ) -> Result<Outcome> {
+        tokio::select! {
+            () = tokio::time::sleep(surrogate.delay) => {}
+            () = shutdown.cancelled() => {
+                return self.hand_back(message, job.job_id, Error::Config("shutting down".into())).await;
+            }
+        }
+        let answer = surrogate.answer(job);
+        let fields = PartialResult {
+            outcome: answer.outcome,
+            epochs: answer.epochs,
+            parameters: answer.parameters,
+            train_seconds: surrogate.delay.as_secs_f64(),
+            device: Some("surrogate".into()),
+        };
+        let result = self.result(job, received, fields)?;
+        self.finish(message, result).await
     }
 
     /// Publishes a final result, acks the job and remembers the result.

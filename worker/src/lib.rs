@@ -31,6 +31,7 @@ pub mod malloc_tuning;
 pub mod ptb;
 pub mod recurrent_cell;
 pub mod sgd;
+pub mod surrogate;
 pub mod train_cnn;
 pub mod train_language_model;
 pub mod trainer;

@@ -1,5 +1,7 @@
 //! Oracles answer a proposal with a reward without training anything, so
-//! strategies can be compared quickly and without GPUs.
+//! strategies can be compared quickly and without GPUs (`nas-controller
+//! simulate`), and the whole pipeline can run without them (`nas-worker
+//! --surrogate`).
 //!
 //! # The synthetic oracle
 //!
@@ -34,9 +36,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use nas_common::spec::{Activation, CellArch, CellNode, CnnArch, Combination};
-use nas_common::{ArchId, ArchSpec, Architecture, RewardFunction};
-
+use crate::reward::RewardFunction;
+use crate::spec::{Activation, ArchId, ArchSpec, Architecture, CellArch, CellNode, CnnArch, Combination};
 use crate::{Error, Result};
 
 /// Something that scores architectures.
@@ -166,14 +167,10 @@ pub struct RewardTable {
 impl RewardTable {
     /// Reads a table file.
     pub fn load(path: &Path, missing: Missing) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, missing).map_err(|reason| Error::RewardTable {
-            path: path.display().to_string(),
-            reason,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| Error::InvalidConfig(format!("reward table {}: {error}", path.display())))?;
+        Self::parse(&text, missing)
+            .map_err(|reason| Error::InvalidConfig(format!("reward table {}: {reason}", path.display())))
     }
 
     /// Parses the text of a table file.
@@ -225,7 +222,7 @@ fn table_reward(value: &serde_json::Value) -> Option<f64> {
 
 fn table_id(value: &serde_json::Value) -> std::result::Result<ArchId, String> {
     if let Some(id) = value.get("arch_id").and_then(serde_json::Value::as_str) {
-        return id.parse().map_err(|e: nas_common::Error| e.to_string());
+        return id.parse().map_err(|e: Error| e.to_string());
     }
     let spec = value.get("spec").ok_or("neither arch_id nor spec is present")?;
     let spec: ArchSpec = serde_json::from_value(spec.clone()).map_err(|e| e.to_string())?;
