@@ -16,7 +16,10 @@ use nas_controller::controller_metrics::ControllerMetrics;
 use nas_controller::embedded;
 use nas_controller::evolution::EvolutionConfig;
 use nas_controller::experiment::ConfigFile;
+use nas_controller::export::ExportFormat;
+use nas_controller::reinforce::RewardTransform;
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
+use nas_controller::replay::{self, ReplaySettings};
 use nas_controller::search_loop::{ResumeMode, ResumeOverrides, Search, SearchSummary};
 use nas_controller::simulate::{self, Simulation};
 use nas_controller::strategy::{self, StrategyKind};
@@ -40,6 +43,79 @@ enum Command {
     /// Data sets: upload them to the store, or write synthetic ones.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train a policy on a stored reward log, without workers; `--verify`
+    /// recomputes the recorded search and compares it with its checkpoint.
+    Replay(ReplayArgs),
+    /// Write a found architecture as JSON, Graphviz DOT, SVG or a PyTorch module.
+    Export(ExportArgs),
+}
+
+/// Which stored experiment a command reads.
+#[derive(Debug, Args)]
+struct ExperimentArgs {
+    /// The experiment's name.
+    experiment: ExperimentName,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+impl ExperimentArgs {
+    /// The store, `./runs` when none is configured (the embedded mode's).
+    async fn store(&self) -> anyhow::Result<nas_common::store::ObjectStore> {
+        Ok(self.store.open(Some(PathBuf::from("runs"))).await?)
+    }
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    experiment: ExperimentArgs,
+    /// Recompute the recorded search from its first checkpoint and check that
+    /// the policy equals the stored latest checkpoint exactly.
+    #[arg(long)]
+    verify: bool,
+    /// Start from a freshly initialised policy instead of the first checkpoint.
+    #[arg(long, conflicts_with = "verify")]
+    fresh: bool,
+    /// Another baseline decay.
+    #[arg(long, conflicts_with = "verify")]
+    baseline_decay: Option<f64>,
+    /// Another entropy weight.
+    #[arg(long, conflicts_with = "verify")]
+    entropy_weight: Option<f64>,
+    /// Another controller learning rate.
+    #[arg(long, conflicts_with = "verify")]
+    learning_rate: Option<f64>,
+    /// Another reward transform.
+    #[arg(long, value_enum, conflicts_with = "verify")]
+    reward_transform: Option<RewardTransform>,
+    /// Seed of a fresh policy.
+    #[arg(long, requires = "fresh")]
+    seed: Option<u64>,
+    /// Write the final policy checkpoint here.
+    #[arg(long, value_name = "FILE", conflicts_with = "verify")]
+    out: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// An architecture id (or a unique prefix of one) of --experiment, or a
+    /// spec JSON file.
+    arch: String,
+    /// The format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: ExportFormat,
+    /// The experiment whose reward log holds the architecture.
+    #[arg(long)]
+    experiment: Option<ExperimentName>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,7 +513,101 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(DataCommand::Synth(args)) => synth(args),
         Command::Data(DataCommand::Upload(args)) => upload(args),
         Command::Search(args) => search(*args),
+        Command::Replay(args) => replay(args),
+        Command::Export(args) => export(args),
     }
+}
+
+fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let store = args.experiment.store().await?;
+        let experiment = &args.experiment.experiment;
+        if args.verify {
+            let verification = replay::verify(&store, experiment).await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&verification)?);
+            } else {
+                println!(
+                    "replayed {} rewards from the first checkpoint up to step {}: {} of {} scalars in {} tensors differ \
+                     (largest difference {:e}); strategy state {}",
+                    verification.rewards,
+                    verification.step,
+                    verification.differing,
+                    verification.scalars,
+                    verification.tensors,
+                    verification.max_difference,
+                    if verification.state_matches { "matches" } else { "differs" }
+                );
+                for difference in &verification.state_differences {
+                    println!("  {difference}");
+                }
+                println!("{}", if verification.identical { "verify: identical" } else { "verify: DIFFERENT" });
+            }
+            if !verification.identical {
+                bail!("the recomputed policy differs from the stored checkpoint");
+            }
+            return Ok(());
+        }
+        let settings = ReplaySettings {
+            fresh: args.fresh,
+            baseline_decay: args.baseline_decay,
+            entropy_weight: args.entropy_weight,
+            learning_rate: args.learning_rate,
+            reward_transform: args.reward_transform,
+            seed: args.seed,
+        };
+        let (report, checkpoint) = replay::replay(&store, experiment, settings).await?;
+        if let Some(path) = &args.out {
+            std::fs::write(path, checkpoint.to_bytes()?).with_context(|| format!("writing {}", path.display()))?;
+        }
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!("replayed {} rewards of {}: {} policy steps", report.rewards, report.experiment, report.steps.len());
+            println!("{:>6} {:>12} {:>10} {:>9}", "step", "mean reward", "baseline", "entropy");
+            for step in &report.steps {
+                println!("{:>6} {:>12.4} {:>10.4} {:>9.3}", step.step, step.mean_reward, step.baseline, step.entropy);
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let spec = if std::path::Path::new(&args.arch).is_file() {
+        let text = std::fs::read_to_string(&args.arch)?;
+        ArchSpec::from_json(&text).with_context(|| format!("spec {}", args.arch))?
+    } else {
+        let experiment = args
+            .experiment
+            .clone()
+            .context("give --experiment to look the architecture id up, or a spec file")?;
+        tokio::runtime::Runtime::new()?.block_on(async {
+            let store = args.store.open(Some(PathBuf::from("runs"))).await?;
+            let records = nas_controller::reward_log::read_all(&store, &experiment).await?;
+            let matches: Vec<&ArchSpec> = records
+                .iter()
+                .filter(|record| record.arch_id.as_str().starts_with(&args.arch))
+                .map(|record| &record.spec)
+                .collect();
+            match matches.first() {
+                None => bail!("no architecture {} in experiment {experiment}", args.arch),
+                Some(first) if matches.iter().any(|spec| spec.id() != first.id()) => {
+                    bail!(
+                        "{} is the prefix of several architecture ids; give more characters",
+                        args.arch
+                    )
+                }
+                Some(first) => Ok((*first).clone()),
+            }
+        })?
+    };
+    let text = nas_controller::export::export(&spec, args.format);
+    match &args.out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 fn upload(args: UploadArgs) -> anyhow::Result<()> {

@@ -70,6 +70,8 @@ pub struct Verification {
     /// Whether the strategy's state (baseline, step, buffered rewards…)
     /// matches too.
     pub state_matches: bool,
+    /// The state fields that differ, when some do.
+    pub state_differences: Vec<String>,
     /// Whether everything is identical.
     pub identical: bool,
 }
@@ -130,10 +132,13 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
         .filter(|record| record.sequence < pointer.next_sequence)
         .collect();
     let rewards = included.len();
-    let recomputed = tokio::task::spawn_blocking(move || -> Result<Checkpoint> {
+    let (recomputed, stored) = tokio::task::spawn_blocking(move || -> Result<(Checkpoint, Checkpoint)> {
         let mut strategy = strategy::restore(&first)?;
         feed(strategy.as_mut(), &included)?;
-        strategy.checkpoint()
+        // Restoring the stored checkpoint and saving it again writes it in
+        // this build's format (settings added since get their defaults).
+        let stored = strategy::restore(&stored)?.checkpoint()?;
+        Ok((strategy.checkpoint()?, stored))
     })
     .await
     .map_err(|e| Error::Config(format!("the replay thread failed: {e}")))??;
@@ -186,7 +191,17 @@ fn compare(
         }
         state
     };
-    let state_matches = without_position(&ours.state) == without_position(&stored.state);
+    let (ours_state, stored_state) = (without_position(&ours.state), without_position(&stored.state));
+    let state_differences: Vec<String> = match (ours_state.as_object(), stored_state.as_object()) {
+        (Some(a), Some(b)) => a
+            .keys()
+            .chain(b.keys())
+            .filter(|key| a.get(*key) != b.get(*key))
+            .map(|key| format!("{key}: {} vs stored {}", short(a.get(key)), short(b.get(key))))
+            .collect(),
+        _ => vec!["the states are not objects".into()],
+    };
+    let state_matches = state_differences.is_empty();
     Verification {
         experiment,
         rewards,
@@ -196,6 +211,7 @@ fn compare(
         differing,
         max_difference,
         state_matches,
+        state_differences,
         identical: names_match && differing == 0 && state_matches,
     }
 }
@@ -244,4 +260,13 @@ pub async fn replay(
         },
         last,
     ))
+}
+
+fn short(value: Option<&serde_json::Value>) -> String {
+    let text = value.map_or("nothing".to_owned(), ToString::to_string);
+    if text.len() > 400 {
+        format!("{}…", &text[..400])
+    } else {
+        text
+    }
 }
