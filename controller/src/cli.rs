@@ -48,6 +48,20 @@ enum Command {
     Replay(ReplayArgs),
     /// Write a found architecture as JSON, Graphviz DOT, SVG or a PyTorch module.
     Export(ExportArgs),
+    /// Write an HTML report with plots, the leaderboard, diagrams and cost.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    experiment: ExperimentArgs,
+    /// The folder to write into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Other experiments to show side by side (for instance one per strategy).
+    #[arg(long, value_delimiter = ',')]
+    compare: Vec<ExperimentName>,
 }
 
 /// Which stored experiment a command reads.
@@ -515,6 +529,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search(*args),
         Command::Replay(args) => replay(args),
         Command::Export(args) => export(args),
+        Command::Report(args) => report(args),
     }
 }
 
@@ -569,6 +584,26 @@ fn replay(args: ReplayArgs) -> anyhow::Result<()> {
                 println!("{:>6} {:>12.4} {:>10.4} {:>9.3}", step.step, step.mean_reward, step.baseline, step.entropy);
             }
         }
+        anyhow::Ok(())
+    })
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let store = args.experiment.store().await?;
+        let main = nas_controller::report::load(&store, &args.experiment.experiment).await?;
+        let mut others = Vec::new();
+        for name in &args.compare {
+            others.push(nas_controller::report::load(&store, name).await?);
+        }
+        let out = args.out.clone();
+        let files = tokio::task::spawn_blocking(move || nas_controller::report::write(&main, &others, &out))
+            .await??;
+        println!(
+            "report written to {} ({} files)",
+            files.page.display(),
+            files.files.len()
+        );
         anyhow::Ok(())
     })
 }

@@ -29,6 +29,7 @@ pub mod policy;
 pub mod random_search;
 pub mod reinforce;
 pub mod replay;
+pub mod report;
 pub mod reward_log;
 pub mod search_loop;
 pub mod simulate;
