@@ -147,6 +147,10 @@ pub struct TrainingBudget {
     /// Stop after the epoch during which this many seconds have passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_seconds: Option<f64>,
+    /// Also score the trained child on the test set (re-evaluation of a
+    /// final pick); the search itself never looks at the test set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub evaluate_test: bool,
 }
 
 /// Training hyperparameters that override the worker's defaults (used by
@@ -346,6 +350,9 @@ pub struct TrainResultFields {
     pub outcome: Outcome,
     /// Metrics of every completed epoch.
     pub epochs: Vec<EpochMetrics>,
+    /// Test accuracy or perplexity, when the job asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_metric: Option<f64>,
     /// Trainable parameters of the child.
     pub param_count: u64,
     /// Seconds from receiving the job to publishing the result.

@@ -297,6 +297,7 @@ impl SearchArgs {
                 train_examples: None,
                 valid_examples: None,
                 max_seconds: None,
+                evaluate_test: false,
             });
             budget.epochs = self.epochs.unwrap_or(budget.epochs);
             budget.train_examples = self.train_subset.or(budget.train_examples);

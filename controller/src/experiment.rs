@@ -150,6 +150,7 @@ impl ConfigFile {
                 train_examples: None,
                 valid_examples: None,
                 max_seconds: None,
+                evaluate_test: false,
             }),
             hyperparameters: self.hyperparameters.unwrap_or_default(),
             reward: self

@@ -63,6 +63,7 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
             valid_perplexity: None,
             seconds: 1.0,
         }],
+        test_metric: None,
         param_count: 100,
         wall_seconds: 1.0,
         train_seconds: 1.0,

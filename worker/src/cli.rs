@@ -119,6 +119,9 @@ struct TrainArgs {
     /// Reject children whose activations for one batch need more GiB than this.
     #[arg(long, default_value_t = 8.0)]
     max_activation_gib: f64,
+    /// Also score the trained child on the test split.
+    #[arg(long)]
+    evaluate_test: bool,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     json: bool,
@@ -312,6 +315,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         }),
         seed: args.seed,
         device,
+        evaluate_test: args.evaluate_test,
         limits: Limits {
             max_parameters: args.max_params,
             max_activation_bytes: (args.max_activation_gib * f64::from(1u32 << 30)) as i64,
@@ -326,6 +330,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
                 valid_size: args.valid_size,
                 train_subset: args.train_subset,
                 valid_subset: args.valid_subset,
+                with_test: args.evaluate_test,
                 ..CifarOptions::default()
             };
             let data = cifar10::load(&args.data, &options, device)?;
@@ -343,7 +348,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             } else {
                 Level::Word
             };
-            let corpus = ptb::load(&args.data, level, false, device)?;
+            let corpus = ptb::load(&args.data, level, args.evaluate_test, device)?;
             tracing::info!(
                 vocabulary = corpus.vocabulary.len(),
                 train_tokens = corpus.train.size()[0],
@@ -399,6 +404,7 @@ fn print_report(spec: &ArchSpec, task: Task, report: &TrainReport, data_seconds:
             "reason": reason,
             "reward": reward,
             "metric": metric,
+            "test_metric": report.test_metric,
             "params": report.parameters,
             "train_seconds": report.train_seconds,
             "data_seconds": data_seconds,

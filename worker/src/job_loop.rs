@@ -278,6 +278,7 @@ impl Worker {
         let answer = surrogate.answer(job);
         let fields = PartialResult {
             outcome: answer.outcome,
+            test_metric: None,
             epochs: answer.epochs,
             parameters: answer.parameters,
             train_seconds: surrogate.delay.as_secs_f64(),
@@ -402,6 +403,7 @@ impl Worker {
             arch_id: job.spec.id(),
             outcome: fields.outcome,
             epochs: fields.epochs,
+            test_metric: fields.test_metric,
             param_count: fields.parameters,
             wall_seconds: received.elapsed().as_secs_f64(),
             train_seconds: fields.train_seconds,
@@ -416,6 +418,7 @@ impl Worker {
 /// The parts of a result that come from training.
 struct PartialResult {
     outcome: TrainOutcome,
+    test_metric: Option<f64>,
     epochs: Vec<nas_common::EpochMetrics>,
     parameters: u64,
     train_seconds: f64,
@@ -425,6 +428,7 @@ struct PartialResult {
 fn report_fields(_job: &TrainJob, report: &TrainReport) -> PartialResult {
     PartialResult {
         outcome: report.outcome.clone(),
+        test_metric: report.test_metric,
         epochs: report.epochs.clone(),
         parameters: u64::try_from(report.parameters).unwrap_or(0),
         train_seconds: report.train_seconds,
@@ -436,6 +440,7 @@ fn failed(job: &TrainJob, reason: String) -> PartialResult {
     tracing::warn!(job_id = %job.job_id, %reason, "the child failed");
     PartialResult {
         outcome: TrainOutcome::Failed { reason },
+        test_metric: None,
         epochs: Vec::new(),
         parameters: 0,
         train_seconds: 0.0,

@@ -29,6 +29,7 @@ struct DataKey {
     task: Task,
     train_subset: Option<u64>,
     valid_subset: Option<u64>,
+    with_test: bool,
 }
 
 enum Data {
@@ -67,6 +68,7 @@ pub fn settings_for(job: &TrainJob, environment: &JobEnvironment) -> TrainSettin
         max_seconds: job.budget.max_seconds,
         limits: environment.limits,
         stop: Some(environment.stop.clone()),
+        evaluate_test: job.budget.evaluate_test,
         ..TrainSettings::new(job.budget.epochs)
     }
 }
@@ -78,6 +80,7 @@ fn load(key: &DataKey, device: Device) -> Result<Data> {
             let options = CifarOptions {
                 train_subset: to_usize(key.train_subset),
                 valid_subset: to_usize(key.valid_subset),
+                with_test: key.with_test,
                 ..CifarOptions::default()
             };
             Ok(Data::Cifar10(cifar10::load(&key.directory, &options, device)?))
@@ -88,7 +91,12 @@ fn load(key: &DataKey, device: Device) -> Result<Data> {
             } else {
                 Level::Word
             };
-            Ok(Data::Ptb(ptb::load(&key.directory, level, false, device)?))
+            Ok(Data::Ptb(ptb::load(
+                &key.directory,
+                level,
+                key.with_test,
+                device,
+            )?))
         }
     }
 }
@@ -107,6 +115,7 @@ pub fn train_job(
         task: job.task,
         train_subset: job.budget.train_examples.filter(|_| job.task == Task::Cifar10),
         valid_subset: job.budget.valid_examples,
+        with_test: job.budget.evaluate_test,
     };
     let loaded = match previous {
         Some(previous) if previous.key == key => previous,

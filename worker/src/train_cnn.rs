@@ -124,7 +124,16 @@ pub fn train_cnn(
         }
         run.next_epoch();
     }
-    Ok(run.finish(interrupt, reward, &vs, &optimizer, arch_id))
+    let tested = interrupt.is_none() && settings.evaluate_test;
+    let mut report = run.finish(interrupt, reward, &vs, &optimizer, arch_id);
+    if tested && matches!(report.outcome, nas_common::Outcome::Ok { .. }) {
+        let test = data
+            .test
+            .as_ref()
+            .ok_or_else(|| crate::Error::Config("the test split was not loaded".into()))?;
+        report.test_metric = Some(evaluate_cnn(&model, &batcher, test).1);
+    }
+    Ok(report)
 }
 
 /// Mean loss and accuracy of `model` on `split`.

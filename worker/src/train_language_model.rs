@@ -135,7 +135,17 @@ pub fn train_language_model(
         }
         run.next_epoch();
     }
-    Ok(run.finish(interrupt, reward, &vs, &optimizer, arch_id))
+    let tested = interrupt.is_none() && settings.evaluate_test;
+    let mut report = run.finish(interrupt, reward, &vs, &optimizer, arch_id);
+    if tested && matches!(report.outcome, nas_common::Outcome::Ok { .. }) {
+        let test = corpus
+            .test
+            .as_ref()
+            .ok_or_else(|| Error::Config("the test split was not loaded".into()))?;
+        let streams = ptb::batchify(test, EVAL_BATCH);
+        report.test_metric = Some(evaluate_language_model(&model, &streams, settings.device).exp());
+    }
+    Ok(report)
 }
 
 /// Mean per-token loss of `model` over batchified `streams`.

@@ -61,6 +61,8 @@ pub struct TrainSettings {
     pub limits: Limits,
     /// Raised to stop (preemption): the child ends as preempted.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Score the trained child on the test split too.
+    pub evaluate_test: bool,
 }
 
 impl TrainSettings {
@@ -80,6 +82,7 @@ impl TrainSettings {
             max_seconds: None,
             limits: Limits::default(),
             stop: None,
+            evaluate_test: false,
         }
     }
 }
@@ -100,6 +103,8 @@ pub struct TrainReport {
     pub device: String,
     /// When preempted: the state to resume from.
     pub checkpoint: Option<ChildCheckpoint>,
+    /// Test accuracy or perplexity, when asked for and trained to the end.
+    pub test_metric: Option<f64>,
 }
 
 /// The device's name for reports (`cpu`, `cuda:0`).
@@ -293,6 +298,7 @@ impl<'a> Run<'a> {
             },
             device: device_name(self.settings.device),
             checkpoint,
+            test_metric: None,
         }
     }
 }
