@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nas_common::dataset_sync::{self, DatasetKind};
 use nas_common::oracle::{Missing, Oracle, RewardTable, SyntheticOracle};
+use nas_common::queue::JobQueue;
 use nas_common::service_args::{BrokerArgs, StoreArgs, TaskArg};
+use nas_common::store::ObjectStore;
 use nas_common::telemetry::Telemetry;
 use nas_common::{ArchSpec, CellSpace, CnnSpace, ExperimentName, SearchSpace, Task, TrainingBudget};
 use nas_controller::checkpoint::Checkpoint;
@@ -17,6 +19,7 @@ use nas_controller::embedded;
 use nas_controller::evolution::EvolutionConfig;
 use nas_controller::experiment::ConfigFile;
 use nas_controller::export::ExportFormat;
+use nas_controller::reevaluate::{Plan as ReevaluationPlan, Selection};
 use nas_controller::reinforce::RewardTransform;
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
 use nas_controller::replay::{self, ReplaySettings};
@@ -50,6 +53,59 @@ enum Command {
     Export(ExportArgs),
     /// Write an HTML report with plots, the leaderboard, diagrams and cost.
     Report(ReportArgs),
+    /// Train stored architectures again (more epochs, seeds, the final grid)
+    /// into their own table.
+    Reevaluate(Box<ReevaluateArgs>),
+}
+
+#[derive(Debug, Args)]
+struct ReevaluateArgs {
+    /// The experiment whose architectures are re-evaluated.
+    experiment: ExperimentName,
+    /// The best K architectures by reward.
+    #[arg(long, conflicts_with_all = ["arch", "all"])]
+    top: Option<usize>,
+    /// These architecture ids (or unique prefixes), comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "all")]
+    arch: Vec<String>,
+    /// Every architecture in the reward log.
+    #[arg(long)]
+    all: bool,
+    /// Epochs per training.
+    #[arg(long, default_value_t = 50)]
+    epochs: u32,
+    /// Seeds per architecture and grid point.
+    #[arg(long, default_value_t = 3)]
+    seeds: u32,
+    /// The final grid over learning rate, weight decay, batch-norm epsilon
+    /// and the epoch of learning-rate decay (learning rate for cells).
+    #[arg(long)]
+    grid: bool,
+    /// Also score on the test set (reported for the final pick).
+    #[arg(long)]
+    test: bool,
+    /// The re-evaluation's name (default: EXPERIMENT-reeval).
+    #[arg(long)]
+    name: Option<ExperimentName>,
+    /// Jobs kept in flight.
+    #[arg(long, default_value_t = 8)]
+    in_flight: usize,
+    /// Seconds without a result before a job is published again.
+    #[arg(long, default_value_t = 21600)]
+    job_timeout_seconds: u64,
+    /// Run --workers workers in this process over a local store.
+    #[arg(long)]
+    embedded: bool,
+    /// Workers of the embedded mode.
+    #[arg(long, default_value_t = 2, requires = "embedded")]
+    workers: usize,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +131,7 @@ struct ExperimentArgs {
 
 impl ExperimentArgs {
     /// The store, `./runs` when none is configured (the embedded mode's).
-    async fn store(&self) -> anyhow::Result<nas_common::store::ObjectStore> {
+    async fn store(&self) -> anyhow::Result<ObjectStore> {
         Ok(self.store.open(Some(PathBuf::from("runs"))).await?)
     }
 }
@@ -531,6 +587,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay(args),
         Command::Export(args) => export(args),
         Command::Report(args) => report(args),
+        Command::Reevaluate(args) => reevaluate(*args),
     }
 }
 
@@ -584,6 +641,95 @@ fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             for step in &report.steps {
                 println!("{:>6} {:>12.4} {:>10.4} {:>9.3}", step.step, step.mean_reward, step.baseline, step.entropy);
             }
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn reevaluate(args: ReevaluateArgs) -> anyhow::Result<()> {
+    let selection = match (args.top, args.arch.is_empty(), args.all) {
+        (Some(count), _, _) => Selection::Top(count),
+        (None, false, _) => Selection::Ids(args.arch.clone()),
+        (None, true, true) => Selection::All,
+        (None, true, false) => bail!("choose the architectures: --top K, --arch IDS or --all"),
+    };
+    let run = match &args.name {
+        Some(name) => name.clone(),
+        None => {
+            let mut name = format!("{}-reeval", args.experiment);
+            name.truncate(63);
+            name.parse()?
+        }
+    };
+    let plan = ReevaluationPlan {
+        experiment: args.experiment.clone(),
+        run,
+        selection,
+        epochs: args.epochs,
+        seeds: args.seeds.max(1),
+        grid: args.grid,
+        test: args.test,
+        in_flight: args.in_flight.max(1),
+        job_timeout: std::time::Duration::from_secs(args.job_timeout_seconds.max(1)),
+    };
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let shutdown = nas_common::shutdown::on_signals();
+        let telemetry = Telemetry::default();
+        let embedding = if args.embedded {
+            let probe = args.store.open(Some(PathBuf::from("runs"))).await?;
+            let config = nas_controller::report::load(&probe, &args.experiment)
+                .await?
+                .config;
+            Some(Embedding {
+                workers: args.workers,
+                data: None,
+                dataset: config.dataset,
+                task: config.task,
+            })
+        } else {
+            None
+        };
+        let (queue, store, workers) =
+            services(embedding, &args.broker, &args.store, &telemetry, &shutdown).await?;
+        let summary = nas_controller::reevaluate::run(&plan, &queue, &store, shutdown.clone()).await?;
+        shutdown.cancel();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        if args.json {
+            println!("{}", serde_json::to_string(&summary)?);
+            return anyhow::Ok(());
+        }
+        println!("re-evaluation {} of {}:", summary.run, summary.experiment);
+        println!(
+            "{:<14} {:>5} {:>18} {:>18} {:>7}",
+            "architecture", "grid", "metric mean ± std", "reward mean ± std", "failed"
+        );
+        for row in &summary.results {
+            println!(
+                "{:<14} {:>5} {:>10.4} ± {:<6.4} {:>10.4} ± {:<6.4} {:>7}",
+                row.architecture_id.short(),
+                row.grid_point,
+                row.metric.mean,
+                row.metric.std,
+                row.reward.mean,
+                row.reward.std,
+                row.failed
+            );
+        }
+        if let Some(pick) = &summary.pick {
+            println!(
+                "pick: {} at grid point {} ({:?}): validation {:.4} ± {:.4}{}",
+                pick.architecture_id.short(),
+                pick.grid_point,
+                pick.hyperparameters,
+                pick.metric.mean,
+                pick.metric.std,
+                pick.test_metric.map_or(String::new(), |t| format!(
+                    ", test {:.4} ± {:.4} over {} seeds",
+                    t.mean, t.std, t.count
+                ))
+            );
         }
         anyhow::Ok(())
     })
@@ -679,23 +825,14 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
         let shutdown = nas_common::shutdown::on_signals();
         let telemetry = Telemetry::default();
         let metrics = ControllerMetrics::new(&telemetry);
-        let (queue, store, workers) = if args.embedded {
-            let store = args.store.open(Some(PathBuf::from("runs"))).await?;
-            let queue = args.broker.in_process();
-            if let Some(data) = &args.data {
-                embedded::ensure_dataset(&store, &config.dataset, config.task, data).await?;
-            }
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            tch::set_num_threads(((cores / args.workers.max(1)).max(1)) as i32);
-            let cache = match &store {
-                nas_common::store::ObjectStore::Local(local) => local.root().join(".cache"),
-                nas_common::store::ObjectStore::S3(_) => std::env::temp_dir().join("nas-embedded-cache"),
-            };
-            let workers = embedded::start_workers(args.workers, &queue, &store, cache, &telemetry, &shutdown);
-            (queue, store, workers)
-        } else {
-            (args.broker.queue(), args.store.open(None).await?, Vec::new())
-        };
+        let embedding = args.embedded.then(|| Embedding {
+            workers: args.workers,
+            data: args.data.clone(),
+            dataset: config.dataset.clone(),
+            task: config.task,
+        });
+        let (queue, store, workers) =
+            services(embedding, &args.broker, &args.store, &telemetry, &shutdown).await?;
         telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
         let mode = match (args.resume, args.resume_if_exists) {
             (true, _) => ResumeMode::Resume,
@@ -730,6 +867,40 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
         print_summary(&summary, args.json)?;
         anyhow::Ok(())
     })
+}
+
+/// How the embedded mode runs workers in this process.
+struct Embedding {
+    workers: usize,
+    data: Option<PathBuf>,
+    dataset: String,
+    task: Task,
+}
+
+/// The queue and store, and with `embedding` the in-process workers.
+async fn services(
+    embedding: Option<Embedding>,
+    broker: &BrokerArgs,
+    store: &StoreArgs,
+    telemetry: &Telemetry,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<(JobQueue, ObjectStore, Vec<tokio::task::JoinHandle<()>>)> {
+    let Some(embedding) = embedding else {
+        return Ok((broker.queue(), store.open(None).await?, Vec::new()));
+    };
+    let store = store.open(Some(PathBuf::from("runs"))).await?;
+    let queue = broker.in_process();
+    if let Some(data) = &embedding.data {
+        embedded::ensure_dataset(&store, &embedding.dataset, embedding.task, data).await?;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    tch::set_num_threads(((cores / embedding.workers.max(1)).max(1)) as i32);
+    let cache = match &store {
+        ObjectStore::Local(local) => local.root().join(".cache"),
+        ObjectStore::S3(_) => std::env::temp_dir().join("nas-embedded-cache"),
+    };
+    let workers = embedded::start_workers(embedding.workers, &queue, &store, cache, telemetry, shutdown);
+    Ok((queue, store, workers))
 }
 
 fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {

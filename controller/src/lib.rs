@@ -27,6 +27,7 @@ pub mod export;
 pub mod optimizer;
 pub mod policy;
 pub mod random_search;
+pub mod reevaluate;
 pub mod reinforce;
 pub mod replay;
 pub mod report;
