@@ -37,8 +37,10 @@ TORCH_STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 export LIBTORCH_USE_PYTORCH := 1
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
+TEST_PYTHON := $(VENV)/bin/python
 else
 TORCH_STAMP :=
+TEST_PYTHON ?= python3
 endif
 
 .PHONY: help
@@ -66,7 +68,7 @@ services: ## Start what the tests need: RabbitMQ (if down) and a Garage S3 serve
 
 .PHONY: test
 test: build services ## Run every test (what CI runs)
-	. "$$(tests/services/garage.sh env)" && $(CARGO) test $(CARGO_FLAGS) --workspace
+	. "$$(tests/services/garage.sh env)" && NAS_PYTHON=$(TEST_PYTHON) $(CARGO) test $(CARGO_FLAGS) --workspace
 
 .PHONY: lint
 lint: $(TORCH_STAMP) ## rustfmt check and clippy with warnings denied

@@ -379,3 +379,47 @@ fn malformed_and_invalid_jobs_are_dead_lettered_and_the_worker_keeps_serving() {
         "{log}"
     );
 }
+
+#[test]
+fn surrogate_workers_answer_a_whole_search_over_the_real_queue() {
+    let _turn = serial();
+    let setup = Setup::new("surrogate", 40, 1, 10, 4);
+    let surrogate = |name: &str| {
+        let cache = setup.path(&format!("cache-{name}"));
+        Service::start(
+            "nas-worker",
+            &[
+                "--queue-prefix",
+                &setup.prefix,
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--surrogate",
+                "synthetic",
+                "--surrogate-delay-ms",
+                "50",
+                "--worker-id",
+                name,
+            ],
+            &setup.path(&format!("{name}.log")),
+            &[],
+        )
+    };
+    let _workers = [surrogate("s1"), surrogate("s2")];
+    let summary = summary(
+        setup
+            .controller("controller", false)
+            .wait_output(Duration::from_secs(120)),
+    );
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(
+        summary["children_rewarded"].as_u64().unwrap() + summary["children_reused"].as_u64().unwrap(),
+        40
+    );
+    let log = setup.reward_log();
+    assert_counted_once(&log, 40);
+    // The synthetic oracle's accuracies are between 0.5 and 0.95, cubed.
+    let best = summary["leaderboard"][0]["reward"].as_f64().unwrap();
+    assert!((0.125..0.86).contains(&best), "{best}");
+}

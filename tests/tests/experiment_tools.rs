@@ -1,0 +1,436 @@
+//! The commands that work on stored experiments, end to end on small
+//! embedded searches: replay (and `--verify`), report, export (PyTorch
+//! modules load and match the Rust children's parameter counts),
+//! re-evaluation, and the evolution strategy in `search` and `simulate`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use nas_tests::{run_err, run_ok};
+
+/// A store with three small searches (REINFORCE, evolution, random) on
+/// synthetic CIFAR-10, made once for every test of this file.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: PathBuf,
+    data: PathBuf,
+}
+
+const CONFIG: &str = r#"
+task = "cifar10"
+children = 12
+in_flight = 2
+[space]
+kind = "cnn"
+filters = [4, 8]
+kernel_heights = [1, 3]
+kernel_widths = [1, 3]
+stride_heights = [1]
+stride_widths = [1]
+skip_connections = true
+depth = { start = 3, step = 0, every = 1, max = 3 }
+[budget]
+epochs = 1
+batch_size = 32
+[controller]
+batch_size = 4
+[evolution]
+population = 4
+sample = 2
+"#;
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("runs");
+        let data = dir.path().join("data");
+        let data_arg = data.to_str().unwrap();
+        run_ok(
+            "nas-controller",
+            &[
+                "data",
+                "synth",
+                "cifar10",
+                "--out",
+                data_arg,
+                "--records-per-file",
+                "60",
+                "--test-records",
+                "40",
+            ],
+        );
+        let config = dir.path().join("tools.toml");
+        std::fs::write(&config, CONFIG).unwrap();
+        for (experiment, strategy) in [
+            ("tools-rl", "reinforce"),
+            ("tools-evo", "evolution"),
+            ("tools-random", "random"),
+        ] {
+            run_ok(
+                "nas-controller",
+                &[
+                    "search",
+                    "--embedded",
+                    "--workers",
+                    "2",
+                    "--config",
+                    config.to_str().unwrap(),
+                    "--data",
+                    data_arg,
+                    "--store",
+                    store.to_str().unwrap(),
+                    "--experiment",
+                    experiment,
+                    "--strategy",
+                    strategy,
+                    "--metrics-addr",
+                    "127.0.0.1:0",
+                ],
+            );
+        }
+        Fixture {
+            _dir: dir,
+            store,
+            data,
+        }
+    })
+}
+
+fn store_arg() -> String {
+    fixture().store.to_str().unwrap().to_owned()
+}
+
+fn last_json(output: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn replay_verify_reproduces_the_recorded_policy_exactly() {
+    let store = store_arg();
+    let output = run_ok(
+        "nas-controller",
+        &["replay", "tools-rl", "--store", &store, "--verify", "--json"],
+    );
+    let verification = last_json(&output);
+    assert_eq!(verification["identical"], true, "{verification}");
+    assert_eq!(verification["differing"], 0);
+    assert_eq!(verification["rewards"], 12);
+    assert_eq!(verification["step"], 3);
+    assert!(verification["scalars"].as_u64().unwrap() > 1000);
+    // A replay with another reward transform trains the same number of steps.
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "replay",
+            "tools-rl",
+            "--store",
+            &store,
+            "--fresh",
+            "--reward-transform",
+            "batch-rank",
+            "--json",
+        ],
+    );
+    let report = last_json(&output);
+    assert_eq!(report["rewards"], 12);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 3);
+    let err = run_err(
+        "nas-controller",
+        &["replay", "nothing-here", "--store", &store, "--verify"],
+    );
+    assert!(err.contains("no experiment nothing-here"), "{err}");
+}
+
+fn magic(path: &Path, expected: &[u8]) -> bool {
+    std::fs::read(path).unwrap().starts_with(expected)
+}
+
+#[test]
+fn the_report_renders_with_its_plots_and_diagrams() {
+    let out = tempfile::tempdir().unwrap();
+    let store = store_arg();
+    run_ok(
+        "nas-controller",
+        &[
+            "report",
+            "tools-rl",
+            "--store",
+            &store,
+            "--out",
+            out.path().to_str().unwrap(),
+            "--compare",
+            "tools-evo,tools-random",
+        ],
+    );
+    let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    for reference in [
+        "rewards.png",
+        "rewards.svg",
+        "comparison.png",
+        "cost.png",
+        "architecture-1.svg",
+        "architecture-1.dot",
+    ] {
+        assert!(
+            html.contains(reference),
+            "the page does not reference {reference}"
+        );
+        assert!(
+            out.path().join(reference).is_file(),
+            "{reference} was not written"
+        );
+    }
+    assert!(html.contains("tools-evo (evolution)") && html.contains("tools-random (random)"));
+    for png in ["rewards.png", "comparison.png", "cost.png"] {
+        assert!(magic(&out.path().join(png), b"\x89PNG"), "{png} is not a PNG");
+        assert!(
+            std::fs::metadata(out.path().join(png)).unwrap().len() > 5_000,
+            "{png} is empty"
+        );
+    }
+    let svg = std::fs::read_to_string(out.path().join("rewards.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("best so far"));
+    let diagram = std::fs::read_to_string(out.path().join("architecture-1.svg")).unwrap();
+    assert!(diagram.contains("image") && diagram.contains("global average pool"));
+    let dot = std::fs::read_to_string(out.path().join("architecture-1.dot")).unwrap();
+    assert!(dot.starts_with("digraph") && dot.contains("-> output"));
+}
+
+/// The venv's Python with torch (`make test` sets `NAS_PYTHON`).
+fn python() -> String {
+    std::env::var("NAS_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Loads an exported module with PyTorch and counts its parameters.
+fn pytorch_parameters(module: &Path, arguments: &str) -> u64 {
+    let script = format!(
+        "import importlib.util\nspec = importlib.util.spec_from_file_location('arch', r'{}')\n\
+         module = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(module)\n\
+         model = module.build({arguments})\nprint(sum(p.numel() for p in model.parameters() if p.requires_grad))\n",
+        module.display()
+    );
+    let output = Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn exported_pytorch_models_match_the_rust_parameter_counts() {
+    let store = store_arg();
+    let dir = tempfile::tempdir().unwrap();
+    // CNNs: every architecture of the search against its worker's count.
+    let log = fixture().store.join("experiments/tools-rl/rewards");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&log).unwrap().take(4) {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let id = record["arch_id"].as_str().unwrap();
+        let rust = record["result"]["param_count"].as_u64().unwrap();
+        let module = dir.path().join(format!("{}.py", &id[..12]));
+        run_ok(
+            "nas-controller",
+            &[
+                "export",
+                &id[..12],
+                "--experiment",
+                "tools-rl",
+                "--store",
+                &store,
+                "--format",
+                "pytorch",
+                "--out",
+                module.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(pytorch_parameters(&module, ""), rust, "architecture {id}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+    // A cell: the worker's language model against the exported one.
+    let ptb = dir.path().join("ptb");
+    run_ok(
+        "nas-controller",
+        &[
+            "data",
+            "synth",
+            "ptb",
+            "--out",
+            ptb.to_str().unwrap(),
+            "--sentences",
+            "200",
+            "--vocabulary",
+            "40",
+        ],
+    );
+    let cell = dir.path().join("cell.json");
+    std::fs::write(
+        &cell,
+        run_ok("nas-controller", &["sample", "--space", "rnn", "--seed", "3"]).stdout,
+    )
+    .unwrap();
+    let trained = last_json(&run_ok(
+        "nas-worker",
+        &[
+            "train",
+            "--spec",
+            cell.to_str().unwrap(),
+            "--task",
+            "ptb",
+            "--data",
+            ptb.to_str().unwrap(),
+            "--hidden",
+            "16",
+            "--train-subset",
+            "400",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+    ));
+    let text = std::fs::read_to_string(ptb.join("ptb.train.txt")).unwrap();
+    let mut vocabulary: std::collections::HashSet<&str> = text.split_whitespace().collect();
+    vocabulary.insert("<eos>");
+    let module = dir.path().join("cell.py");
+    run_ok(
+        "nas-controller",
+        &[
+            "export",
+            cell.to_str().unwrap(),
+            "--format",
+            "pytorch",
+            "--out",
+            module.to_str().unwrap(),
+        ],
+    );
+    let python = pytorch_parameters(&module, &format!("vocabulary={}, hidden=16", vocabulary.len()));
+    assert_eq!(python, trained["params"].as_u64().unwrap());
+    // JSON and DOT exports of the same spec.
+    let json = run_ok(
+        "nas-controller",
+        &["export", cell.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&json.stdout).unwrap()["kind"],
+        "cell"
+    );
+    let dot = String::from_utf8(
+        run_ok(
+            "nas-controller",
+            &["export", cell.to_str().unwrap(), "--format", "dot"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(dot.contains("c_{t-1}") && dot.contains("-> ht"));
+}
+
+#[test]
+fn reevaluation_trains_the_top_architectures_into_their_own_table() {
+    let store = store_arg();
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "reevaluate",
+            "tools-rl",
+            "--store",
+            &store,
+            "--embedded",
+            "--workers",
+            "2",
+            "--top",
+            "2",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--test",
+            "--json",
+        ],
+    );
+    let summary = last_json(&output);
+    let rows = summary["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{summary}");
+    for row in rows {
+        assert_eq!(row["metric"]["count"], 2, "two seeds per architecture: {row}");
+        assert!(row["metric"]["std"].as_f64().unwrap() >= 0.0);
+    }
+    let pick = &summary["pick"];
+    assert_eq!(pick["test_metric"]["count"], 2, "{pick}");
+    let root = fixture()
+        .store
+        .join("experiments/tools-rl/reevaluations/tools-rl-reeval");
+    assert_eq!(std::fs::read_dir(root.join("results")).unwrap().count(), 4);
+    assert!(root.join("summary.json").is_file());
+    // The policy's reward log is untouched.
+    assert_eq!(
+        std::fs::read_dir(fixture().store.join("experiments/tools-rl/rewards"))
+            .unwrap()
+            .count(),
+        12
+    );
+    // The final grid over the CIFAR-10 hyperparameters has 16 points.
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "reevaluate",
+            "tools-rl",
+            "--store",
+            &store,
+            "--embedded",
+            "--top",
+            "1",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "--grid",
+            "--name",
+            "tools-grid",
+            "--json",
+        ],
+    );
+    let summary = last_json(&output);
+    assert_eq!(summary["results"].as_array().unwrap().len(), 16);
+    let _ = &fixture().data;
+}
+
+#[test]
+fn evolution_searches_and_simulates() {
+    let log = fixture().store.join("experiments/tools-evo/rewards");
+    assert_eq!(std::fs::read_dir(&log).unwrap().count(), 12);
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "simulate",
+            "--strategies",
+            "evolution,random",
+            "--budget",
+            "200",
+            "--seeds",
+            "3",
+            "--json",
+        ],
+    );
+    let value = last_json(&output);
+    let runs = value["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    assert!(runs.iter().any(|run| run["strategy"] == "evolution"));
+}
