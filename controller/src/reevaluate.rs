@@ -386,6 +386,9 @@ async fn collect(
     Ok(())
 }
 
+/// Metrics, rewards, test metrics and failures of one group of trainings.
+type Outcomes = (Vec<f64>, Vec<f64>, Vec<f64>, usize);
+
 /// Mean ± std per architecture and grid point; the pick by mean reward.
 pub fn summarize(
     plan: &Plan,
@@ -393,7 +396,7 @@ pub fn summarize(
     jobs: &[ReevaluationJob],
     results: &HashMap<JobId, TrainResult>,
 ) -> Summary {
-    let mut groups: BTreeMap<(ArchId, usize), (Vec<f64>, Vec<f64>, Vec<f64>, usize)> = BTreeMap::new();
+    let mut groups: BTreeMap<(ArchId, usize), Outcomes> = BTreeMap::new();
     for planned in jobs {
         let group = groups
             .entry((planned.job.spec.id(), planned.grid_point))

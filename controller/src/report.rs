@@ -356,9 +356,9 @@ fn html(
             "<h2>Side by side</h2>\n<figure><img src=\"comparison.png\" alt=\"comparison\"><figcaption>",
         );
         let names: Vec<String> = compared.iter().map(|c| escape(&c.label)).collect();
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "Best reward so far: {} (<a href=\"comparison.svg\">SVG</a>).</figcaption></figure>\n",
+            "Best reward so far: {} (<a href=\"comparison.svg\">SVG</a>).</figcaption></figure>",
             names.join(", ")
         );
     }
