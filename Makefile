@@ -102,10 +102,6 @@ run: build ## Embedded search (controller + 2 workers in one process) on synthet
 simulate: build ## REINFORCE against random search on the synthetic oracle (800 children, 10 seeds)
 	./target/release/nas-controller simulate --oracle synthetic --space cnn --strategies reinforce,random --budget 800 --seeds 10
 
-.PHONY: bench-train
-bench-train: build ## nas-worker against PyTorch eager on one CNN spec (real CIFAR-10 from ../shared/data)
-	$(VENV)/bin/python bench/bench_train.py $(BENCH_ARGS)
-
 .PHONY: k8s-validate
 k8s-validate: $(TOOLS_STAMP) ## Validate the rendered Kubernetes manifests, the Compose file and the Dockerfile offline
 	$(TOOLS_VENV)/bin/python k8s/validate.py $(TOOLS_VENV)/bin $(COMPOSE_SCHEMA)
@@ -133,7 +129,8 @@ run-local-down: ## Stop the Compose services and delete their volumes
 	docker compose --env-file local.env down --volumes
 
 .PHONY: bench
-bench: bench-train ## The benchmark suite (writes bench/results/)
+bench: build services ## The benchmark suite, under 15 minutes (writes bench/results/, prints the summary)
+	. "$$(tests/services/garage.sh env)" && $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps the virtual environment)

@@ -11,7 +11,7 @@ pad-and-crop plus flip augmentation, validation after the epoch), on CIFAR-10
 read from the official binary archive or folder.
 
 Prints one JSON object: params, throughput (training images per second),
-train_seconds, val_accuracy. Used by `make bench-train` to compare against
+train_seconds, val_accuracy. Used by `make bench` (bench/run.py) to compare against
 the Rust worker on the same spec, data, threads and batch size.
 """
 import argparse

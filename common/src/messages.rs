@@ -359,6 +359,10 @@ pub struct TrainResultFields {
     pub wall_seconds: f64,
     /// Seconds spent training and evaluating.
     pub train_seconds: f64,
+    /// Seconds from receiving the job to its first training step (data
+    /// loading, checkpoint lookup and model construction), when it trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_seconds: Option<f64>,
     /// Where it trained (`cpu`, `cuda:0 NVIDIA H100`…).
     pub device: String,
     /// Which worker trained it.

@@ -55,18 +55,15 @@ impl BrokerArgs {
 }
 
 /// Where the object store is: a local directory (`--store`), or an S3
-/// bucket (`--s3-bucket` and friends). Credentials come from the standard
+/// bucket (`--s3-bucket` and friends). A directory, when given, wins over
+/// S3 settings, so `--store DIR` works in a shell that exports `NAS_S3_…`. Credentials come from the standard
 /// AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, profiles, web
 /// identity).
 #[derive(Args, Clone, Debug, Default)]
 pub struct StoreArgs {
-    /// A local directory as the store (the embedded mode's default is ./runs).
-    #[arg(
-        long = "store",
-        env = "NAS_STORE_DIR",
-        value_name = "DIR",
-        conflicts_with = "s3_bucket"
-    )]
+    /// A local directory as the store (the embedded mode's default is
+    /// ./runs). Takes precedence over the S3 settings.
+    #[arg(long = "store", env = "NAS_STORE_DIR", value_name = "DIR")]
     pub directory: Option<PathBuf>,
     /// S3 bucket.
     #[arg(long, env = "NAS_S3_BUCKET")]
@@ -83,9 +80,12 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the configured store; `fallback` is used when neither a
-    /// directory nor a bucket is given.
+    /// Opens the configured store: the directory if one is given, else the
+    /// bucket, else `fallback`.
     pub async fn open(&self, fallback: Option<PathBuf>) -> Result<ObjectStore> {
+        if let Some(directory) = &self.directory {
+            return Ok(ObjectStore::Local(LocalStore::new(directory.clone())));
+        }
         if let Some(bucket) = &self.s3_bucket {
             let config = S3Config {
                 endpoint: self.s3_endpoint.clone(),
@@ -95,7 +95,7 @@ impl StoreArgs {
             };
             return Ok(ObjectStore::S3(S3Store::new(&config).await));
         }
-        match self.directory.clone().or(fallback) {
+        match fallback {
             Some(directory) => Ok(ObjectStore::Local(LocalStore::new(directory))),
             None => Err(Error::InvalidConfig(
                 "no object store: give --s3-bucket (NAS_S3_BUCKET) or --store DIR (NAS_STORE_DIR)".into(),

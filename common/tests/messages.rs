@@ -65,6 +65,7 @@ fn result_fields(job: &TrainJob) -> TrainResultFields {
         param_count: 1234,
         wall_seconds: 4.0,
         train_seconds: 3.0,
+        startup_seconds: Some(0.5),
         device: "cpu".into(),
         worker_id: "w1".into(),
     }

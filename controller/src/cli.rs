@@ -23,6 +23,7 @@ use nas_controller::reevaluate::{Plan as ReevaluationPlan, Selection};
 use nas_controller::reinforce::RewardTransform;
 use nas_controller::reinforce::{Reinforce, ReinforceConfig};
 use nas_controller::replay::{self, ReplaySettings};
+use nas_controller::reward_log;
 use nas_controller::search_loop::{ResumeMode, ResumeOverrides, Search, SearchSummary};
 use nas_controller::simulate::{self, Simulation};
 use nas_controller::strategy::{self, StrategyKind};
@@ -56,6 +57,9 @@ enum Command {
     /// Train stored architectures again (more epochs, seeds, the final grid)
     /// into their own table.
     Reevaluate(Box<ReevaluateArgs>),
+    /// Print an experiment's reward log as JSON lines, in sequence order
+    /// (every child: job, architecture, reward, the worker's result).
+    Log(ExperimentArgs),
 }
 
 #[derive(Debug, Args)]
@@ -588,7 +592,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export(args),
         Command::Report(args) => report(args),
         Command::Reevaluate(args) => reevaluate(*args),
+        Command::Log(args) => print_log(args),
     }
+}
+
+fn print_log(args: ExperimentArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let store = args.store().await?;
+        let records = reward_log::read_all(&store, &args.experiment).await?;
+        if records.is_empty() && !experiment_exists(&store, &args.experiment).await? {
+            bail!(
+                "there is no experiment {} in {}",
+                args.experiment,
+                store.describe()
+            );
+        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for record in &records {
+            serde_json::to_writer(&mut out, record)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        Ok(())
+    })
+}
+
+async fn experiment_exists(store: &ObjectStore, experiment: &ExperimentName) -> anyhow::Result<bool> {
+    Ok(store
+        .get(&nas_common::store::keys::experiment_config(experiment))
+        .await?
+        .is_some())
 }
 
 fn replay(args: ReplayArgs) -> anyhow::Result<()> {
@@ -766,7 +800,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
             .context("give --experiment to look the architecture id up, or a spec file")?;
         tokio::runtime::Runtime::new()?.block_on(async {
             let store = args.store.open(Some(PathBuf::from("runs"))).await?;
-            let records = nas_controller::reward_log::read_all(&store, &experiment).await?;
+            let records = reward_log::read_all(&store, &experiment).await?;
             let matches: Vec<&ArchSpec> = records
                 .iter()
                 .filter(|record| record.arch_id.as_str().starts_with(&args.arch))

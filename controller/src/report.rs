@@ -33,6 +33,8 @@ pub struct ExperimentData {
     pub config: ExperimentConfig,
     /// Its reward log, in sequence order.
     pub records: Vec<RewardRecord>,
+    /// The summaries of its re-evaluations.
+    pub reevaluations: Vec<crate::reevaluate::Summary>,
 }
 
 /// What was written.
@@ -399,6 +401,42 @@ fn html(
             record.arch_id.short()
         );
     }
+    for summary in &main.reevaluations {
+        let _ = writeln!(
+            page,
+            "<h2>Re-evaluation {}</h2>\n<table><tr><th>architecture</th><th>grid point</th><th>metric mean ± std</th>\
+             <th>reward mean ± std</th><th>test mean ± std</th><th>runs</th><th>failed</th></tr>",
+            escape(summary.run.as_str())
+        );
+        for row in &summary.results {
+            let test = row
+                .test_metric
+                .map_or("-".into(), |t| format!("{:.4} ± {:.4}", t.mean, t.std));
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.4} ± {:.4}</td><td>{:.4} ± {:.4}</td><td>{test}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                row.architecture_id.short(),
+                row.grid_point,
+                row.metric.mean,
+                row.metric.std,
+                row.reward.mean,
+                row.reward.std,
+                row.metric.count,
+                row.failed
+            );
+        }
+        page.push_str("</table>\n");
+        if let Some(pick) = &summary.pick {
+            let _ = writeln!(
+                page,
+                "<p>Final pick: <code>{}</code> at grid point {} ({}).</p>",
+                pick.architecture_id.short(),
+                pick.grid_point,
+                escape(&serde_json::to_string(&pick.hyperparameters).unwrap_or_default())
+            );
+        }
+    }
     let _ = write!(
         page,
         "<h2>Cost</h2>\n<p>{total:.1} training seconds in total, {mean:.1} per trained child.</p>\n<table><tr><th>device</th>\
@@ -433,5 +471,21 @@ pub async fn load(
             ))
         })?;
     let records = crate::reward_log::read_all(store, experiment).await?;
-    Ok(ExperimentData { config, records })
+    let prefix = format!(
+        "{}reevaluations/",
+        nas_common::store::keys::experiment_prefix(experiment)
+    );
+    let mut reevaluations = Vec::new();
+    for key in store.list(&prefix).await? {
+        if key.ends_with("/summary.json")
+            && let Some(summary) = store.get_json(&key).await?
+        {
+            reevaluations.push(summary);
+        }
+    }
+    Ok(ExperimentData {
+        config,
+        records,
+        reevaluations,
+    })
 }

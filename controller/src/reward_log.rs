@@ -56,6 +56,10 @@ pub struct RewardRecord {
     pub sample_index: u64,
     /// The policy version that sampled it.
     pub policy_version: u64,
+    /// Seconds since the Unix epoch when its job was last published (absent
+    /// in logs written before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<f64>,
     /// Seconds since the Unix epoch when it was recorded.
     pub recorded_at: f64,
     /// The worker's result, when there was one.

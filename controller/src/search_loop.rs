@@ -628,6 +628,7 @@ impl Search {
             depth: job.depth,
             sample_index: job.sample_index,
             policy_version: job.job.policy_version,
+            published_at: Some(job.published_at),
             recorded_at: reward_log::now(),
             result,
         };

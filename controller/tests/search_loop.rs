@@ -67,6 +67,7 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
         param_count: 100,
         wall_seconds: 1.0,
         train_seconds: 1.0,
+        startup_seconds: None,
         device: "cpu".into(),
         worker_id: "test".into(),
     })

@@ -409,6 +409,24 @@ fn reevaluation_trains_the_top_architectures_into_their_own_table() {
     );
     let summary = last_json(&output);
     assert_eq!(summary["results"].as_array().unwrap().len(), 16);
+    // The report shows the re-evaluations.
+    let out = tempfile::tempdir().unwrap();
+    run_ok(
+        "nas-controller",
+        &[
+            "report",
+            "tools-rl",
+            "--store",
+            &store,
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(
+        html.contains("Re-evaluation tools-rl-reeval") && html.contains("Final pick"),
+        "{html}"
+    );
     let _ = &fixture().data;
 }
 

@@ -85,7 +85,7 @@ struct TrainArgs {
     /// Train on only this many images (CIFAR-10) or tokens (PTB).
     #[arg(long, value_name = "K")]
     train_subset: Option<usize>,
-    /// Validate on only this many images (CIFAR-10).
+    /// Validate on only this many images (CIFAR-10) or tokens (PTB).
     #[arg(long, value_name = "K")]
     valid_subset: Option<usize>,
     /// Validation images drawn from the CIFAR-10 training files
@@ -348,7 +348,8 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             } else {
                 Level::Word
             };
-            let corpus = ptb::load(&args.data, level, args.evaluate_test, device)?;
+            let corpus = ptb::load(&args.data, level, args.evaluate_test, device)?
+                .with_valid_subset(args.valid_subset);
             tracing::info!(
                 vocabulary = corpus.vocabulary.len(),
                 train_tokens = corpus.train.size()[0],

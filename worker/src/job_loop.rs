@@ -282,6 +282,7 @@ impl Worker {
             epochs: answer.epochs,
             parameters: answer.parameters,
             train_seconds: surrogate.delay.as_secs_f64(),
+            started: None,
             device: Some("surrogate".into()),
         };
         let result = self.result(job, received, fields)?;
@@ -407,6 +408,9 @@ impl Worker {
             param_count: fields.parameters,
             wall_seconds: received.elapsed().as_secs_f64(),
             train_seconds: fields.train_seconds,
+            startup_seconds: fields
+                .started
+                .map(|started| started.saturating_duration_since(received).as_secs_f64()),
             device: fields
                 .device
                 .unwrap_or_else(|| crate::trainer::device_name(self.config.device)),
@@ -422,6 +426,7 @@ struct PartialResult {
     epochs: Vec<nas_common::EpochMetrics>,
     parameters: u64,
     train_seconds: f64,
+    started: Option<Instant>,
     device: Option<String>,
 }
 
@@ -432,6 +437,7 @@ fn report_fields(_job: &TrainJob, report: &TrainReport) -> PartialResult {
         epochs: report.epochs.clone(),
         parameters: u64::try_from(report.parameters).unwrap_or(0),
         train_seconds: report.train_seconds,
+        started: Some(report.started),
         device: Some(report.device.clone()),
     }
 }
@@ -444,6 +450,7 @@ fn failed(job: &TrainJob, reason: String) -> PartialResult {
         epochs: Vec::new(),
         parameters: 0,
         train_seconds: 0.0,
+        started: None,
         device: None,
     }
 }

@@ -91,12 +91,8 @@ fn load(key: &DataKey, device: Device) -> Result<Data> {
             } else {
                 Level::Word
             };
-            Ok(Data::Ptb(ptb::load(
-                &key.directory,
-                level,
-                key.with_test,
-                device,
-            )?))
+            let corpus = ptb::load(&key.directory, level, key.with_test, device)?;
+            Ok(Data::Ptb(corpus.with_valid_subset(to_usize(key.valid_subset))))
         }
     }
 }

@@ -82,6 +82,21 @@ pub struct Corpus {
     pub test: Option<Tensor>,
 }
 
+impl Corpus {
+    /// Keeps only the first `tokens` validation tokens (at least 2), for
+    /// small runs; `None` keeps them all.
+    pub fn with_valid_subset(mut self, tokens: Option<usize>) -> Self {
+        if let Some(tokens) = tokens {
+            let available = self.valid.size()[0];
+            let keep = i64::try_from(tokens)
+                .unwrap_or(i64::MAX)
+                .clamp(2, available.max(2));
+            self.valid = self.valid.narrow(0, 0, keep.min(available));
+        }
+        self
+    }
+}
+
 /// Loads the corpus from the folder `dir` onto `device`.
 pub fn load(dir: &Path, level: Level, with_test: bool, device: Device) -> Result<Corpus> {
     let [train_name, valid_name, test_name] = level.files();

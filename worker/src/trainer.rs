@@ -105,6 +105,8 @@ pub struct TrainReport {
     pub checkpoint: Option<ChildCheckpoint>,
     /// Test accuracy or perplexity, when asked for and trained to the end.
     pub test_metric: Option<f64>,
+    /// When the training loop started (just before the first step).
+    pub started: Instant,
 }
 
 /// The device's name for reports (`cpu`, `cuda:0`).
@@ -299,6 +301,7 @@ impl<'a> Run<'a> {
             device: device_name(self.settings.device),
             checkpoint,
             test_metric: None,
+            started: self.started,
         }
     }
 }

@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+"""`make bench`: the benchmark suite.
+
+Measures the system against its peers and its limits, one section at a
+time, and writes `bench/results/<section>.json` plus
+`bench/results/summary.json` (one row per figure: name, value, unit, goal,
+met) and prints the summary table. Comparisons are ratios measured side by
+side in the same run; absolute figures carry the machine and the date.
+
+Sections (all by default; `--only a,b` picks some):
+
+  train       nas-worker train against PyTorch eager on the same spec, data,
+              threads and batch size: 3 CNN depths and 3 cell sizes
+  pipeline    a warm real worker over RabbitMQ and S3: publication to result
+              minus training time, and receipt to first training step
+  dispatch    jobs per second through the controller with surrogate workers
+              answering at once (also the controller's memory at N children)
+  scaling     children per minute with 1, 2, 4, 8 surrogate workers
+  controller  sampling and one REINFORCE step per child, 6/15/39 layers
+  search      REINFORCE, random search and evolution on the synthetic oracle
+              and on a recorded reward table, 10 seeds: table and SVG plot
+  memory      peak resident memory of a worker training a 15-layer CNN
+
+It expects the binaries in target/release (or --bin-dir), RabbitMQ at
+NAS_BROKER_URI (default local guest) and an S3 server in NAS_S3_* (make
+bench starts both, as make test does); without NAS_S3_BUCKET the
+distributed sections use a local store directory.
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory"]
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = args.bin_dir
+        self.results = args.results
+        self.rows = []
+        self.work = tempfile.mkdtemp(prefix="nas-bench-")
+        self.threads = args.threads
+        os.makedirs(self.results, exist_ok=True)
+
+    # ---- helpers -------------------------------------------------------
+
+    def tool(self, name):
+        return os.path.join(self.bin, name)
+
+    def row(self, name, value, unit, goal, met, note=None):
+        row = {"name": name, "value": value, "unit": unit, "goal": goal, "met": bool(met)}
+        if note:
+            row["note"] = note
+        self.rows.append(row)
+        print(f"  {name}: {fmt(value)} {unit} (goal {goal}: {'met' if met else 'MISSED'})", flush=True)
+
+    def save(self, section, data):
+        data = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), **data}
+        with open(os.path.join(self.results, f"{section}.json"), "w") as f:
+            json.dump(data, f, indent=2)
+
+    def run_json(self, cmd, **kw):
+        """Runs cmd, returns its last stdout line parsed as JSON and its peak RSS (KiB)."""
+        out, rss = run_measured(cmd, **kw)
+        return json.loads(out.strip().splitlines()[-1]), rss
+
+    def store_env(self, env=None):
+        env = dict(os.environ if env is None else env)
+        if not env.get("NAS_S3_BUCKET"):
+            env["NAS_STORE_DIR"] = os.path.join(self.work, "store")
+        return env
+
+    def cifar_dir(self):
+        """The real CIFAR-10, extracted once into the work folder."""
+        target = os.path.join(self.work, "cifar10")
+        if not os.path.isdir(target):
+            with tarfile.open(self.args.cifar) as tar:
+                tar.extractall(target, filter="data")
+        return target
+
+    # ---- sections ------------------------------------------------------
+
+    def train(self):
+        """Section 1: nas-worker train against PyTorch eager, side by side."""
+        threads = ["--threads", str(self.threads)]
+        cifar = self.cifar_dir()
+        cnn = []
+        for spec in ["cnn3", "cnn6", "cnn12"]:
+            path = os.path.join(BENCH, "specs", f"{spec}.json")
+            common = ["--spec", path, "--data", cifar, "--train-subset", str(self.args.cnn_images),
+                      "--valid-subset", "256", "--batch-size", "128", *threads]
+            worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "cifar10", "--device", "cpu",
+                                       "--json", *common])
+            script = [sys.executable, os.path.join(BENCH, "train_pytorch.py"), *common]
+            eager, _ = self.run_json(script)
+            channels_last, _ = self.run_json([*script, "--channels-last"])
+            entry = {"spec": spec, "worker": worker["throughput"], "pytorch": eager["throughput"],
+                     "pytorch_channels_last": channels_last["throughput"], "params": worker["params"],
+                     "same_params": worker["params"] == eager["params"] == channels_last["params"]}
+            cnn.append(entry)
+            ratio = entry["worker"] / entry["pytorch"]
+            self.row(f"train.cnn.{spec}.images_per_second", entry["worker"], "images/s", "reported", True,
+                     f"PyTorch eager {entry['pytorch']:.1f}, channels-last {entry['pytorch_channels_last']:.1f}")
+            self.row(f"train.cnn.{spec}.ratio_vs_pytorch", ratio, "x", ">= 1.0",
+                     ratio >= 1.0 and entry["same_params"])
+            self.row(f"train.cnn.{spec}.ratio_vs_pytorch_channels_last",
+                     entry["worker"] / entry["pytorch_channels_last"], "x", ">= 1.0",
+                     entry["worker"] >= entry["pytorch_channels_last"] and entry["same_params"])
+        rnn = []
+        ptb = self.args.ptb
+        for spec in ["cell2", "cell4", "cell8"]:
+            path = os.path.join(BENCH, "specs", f"{spec}.json")
+            common = ["--spec", path, "--data", ptb, "--train-subset", str(self.args.ptb_tokens),
+                      "--valid-subset", "2000", "--batch-size", "20", *threads]
+            worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "ptb", "--device", "cpu",
+                                       "--json", *common])
+            eager, _ = self.run_json([sys.executable, os.path.join(BENCH, "train_pytorch_lm.py"), *common])
+            entry = {"spec": spec, "worker": worker["throughput"], "pytorch": eager["throughput"],
+                     "params": worker["params"], "same_params": worker["params"] == eager["params"]}
+            rnn.append(entry)
+            ratio = entry["worker"] / entry["pytorch"]
+            self.row(f"train.rnn.{spec}.tokens_per_second", entry["worker"], "tokens/s", "reported", True,
+                     f"PyTorch eager {entry['pytorch']:.0f}")
+            self.row(f"train.rnn.{spec}.ratio_vs_pytorch", ratio, "x", ">= 1.0",
+                     ratio >= 1.0 and entry["same_params"])
+        self.save("train", {"threads": self.threads, "cnn_images": self.args.cnn_images,
+                            "ptb_tokens": self.args.ptb_tokens, "cnn": cnn, "rnn": rnn})
+
+    def pipeline(self):
+        """Section 2: a warm real worker; overhead around training."""
+        data = os.path.join(self.work, "synth-cifar")
+        run_quiet([self.tool("nas-controller"), "data", "synth", "cifar10", "--out", data,
+                   "--records-per-file", "400", "--test-records", "100"])
+        name = unique("bench-pipeline")
+        env = self.store_env()
+        env["NAS_QUEUE_PREFIX"] = name
+        run_quiet([self.tool("nas-controller"), "data", "upload", "cifar10", data, "--name", name], env=env)
+        children = self.args.pipeline_children
+        with Workers(self, 1, env, []):
+            summary, _ = self.run_json(
+                [self.tool("nas-controller"), "search", "--experiment", name, "--task", "cifar10",
+                 "--dataset", name, "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
+                 "--children", str(children), "--in-flight", "1", "--epochs", "1",
+                 "--train-subset", "256", "--valid-subset", "128", "--train-duplicates",
+                 "--metrics-addr", "127.0.0.1:0", "--json"], env=env)
+        records = read_log(self, name, env)
+        warm = [r for r in records if r.get("result") and r["status"] == "ok"][2:]  # skip the cold start
+        overhead = [(r["recorded_at"] - r["published_at"]) - r["result"]["train_seconds"] for r in warm]
+        startup = [r["result"]["startup_seconds"] for r in warm if r["result"].get("startup_seconds") is not None]
+        train = [r["result"]["train_seconds"] for r in warm]
+        o50, o95 = percentile(overhead, 50), percentile(overhead, 95)
+        s50, s95 = percentile(startup, 50), percentile(startup, 95)
+        share = statistics.mean(overhead) / 60.0
+        self.save("pipeline", {"children": children, "warm_children": len(warm), "overhead_seconds": overhead,
+                               "startup_seconds": startup, "train_seconds": train,
+                               "store": "s3" if env.get("NAS_S3_BUCKET") else "local",
+                               "search_wall_seconds": summary["wall_seconds"]})
+        self.row("pipeline.overhead_p50", o50 * 1e3, "ms", "reported", True)
+        self.row("pipeline.overhead_p95", o95 * 1e3, "ms", "reported", True)
+        self.row("pipeline.overhead_share_of_60s_child", 100 * share, "%", "< 2", share < 0.02)
+        self.row("pipeline.message_to_first_step_p50", s50 * 1e3, "ms", "reported", True)
+        self.row("pipeline.message_to_first_step_p95", s95 * 1e3, "ms", "< 200", s95 < 0.2)
+
+    def dispatch(self):
+        """Section 3 (and 7's controller memory): jobs/s with instant surrogates."""
+        name = unique("bench-dispatch")
+        env = self.store_env()
+        env["NAS_QUEUE_PREFIX"] = name
+        children = self.args.dispatch_children
+        with Workers(self, 2, env, ["--surrogate", "synthetic", "--prefetch", "256"]):
+            summary, rss = self.run_json(
+                [self.tool("nas-controller"), "search", "--experiment", name, "--task", "cifar10",
+                 "--strategy", "random", "--children", str(children), "--in-flight", "1024",
+                 "--dataset", "none", "--metrics-addr", "127.0.0.1:0", "--json"], env=env)
+        rate = children / summary["wall_seconds"]
+        self.save("dispatch", {"children": children, "summary": {k: v for k, v in summary.items()
+                                                                 if k != "leaderboard"},
+                               "jobs_per_second": rate, "controller_peak_rss_kib": rss,
+                               "store": "s3" if env.get("NAS_S3_BUCKET") else "local"})
+        self.row("dispatch.jobs_per_second", rate, "jobs/s", ">= 1000", rate >= 1000)
+        self.row(f"memory.controller_peak_rss_at_{children}_children", rss / 1024, "MiB", "reported", True)
+
+    def scaling(self):
+        """Section 4: children per minute with 1, 2, 4, 8 surrogate workers."""
+        delay = self.args.scaling_delay_ms
+        per_worker = self.args.scaling_jobs_per_worker
+        points = []
+        for workers in [1, 2, 4, 8]:
+            name = unique(f"bench-scaling-{workers}")
+            env = self.store_env()
+            env["NAS_QUEUE_PREFIX"] = name
+            children = per_worker * workers
+            with Workers(self, workers, env, ["--surrogate", "synthetic", "--surrogate-delay-ms", str(delay)]):
+                summary, _ = self.run_json(
+                    [self.tool("nas-controller"), "search", "--experiment", name, "--task", "cifar10",
+                     "--strategy", "random", "--children", str(children), "--in-flight", str(2 * workers),
+                     "--dataset", "none", "--metrics-addr", "127.0.0.1:0", "--json"], env=env)
+            points.append({"workers": workers, "children": children, "wall_seconds": summary["wall_seconds"],
+                           "children_per_minute": 60 * children / summary["wall_seconds"]})
+        base = points[0]["children_per_minute"]
+        for point in points:
+            point["efficiency"] = point["children_per_minute"] / (point["workers"] * base)
+            point["efficiency_vs_ideal"] = point["children_per_minute"] / (point["workers"] * 60000 / delay)
+            self.row(f"scaling.workers_{point['workers']}.children_per_minute", point["children_per_minute"],
+                     "children/min", "reported", True)
+        for point in points[1:]:
+            self.row(f"scaling.workers_{point['workers']}.efficiency", 100 * point["efficiency"], "%", ">= 90",
+                     point["efficiency"] >= 0.9)
+        self.save("scaling", {"delay_ms": delay, "points": points})
+
+    def controller(self):
+        """Section 5: sampling and one REINFORCE step per child."""
+        out = subprocess.run(["cargo", "bench", "--quiet", "-p", "nas-controller", "--bench", "controller_cost",
+                              "--", "--threads", str(self.threads)],
+                             check=True, capture_output=True, text=True, cwd=ROOT)
+        depths = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+        for depth in depths:
+            self.row(f"controller.layers_{depth['layers']}.ms_per_child", depth["total_ms_per_child"], "ms",
+                     "reported", True,
+                     f"sampling {depth['sample_ms_per_child']:.2f} ms, step {depth['step_ms_per_child']:.2f} ms")
+        self.save("controller", {"threads": self.threads, "depths": depths})
+
+    def search(self):
+        """Section 6: search efficiency, 3 strategies, >= 10 seeds."""
+        oracles = [("synthetic", ["--oracle", "synthetic", "--space", "cnn", "--budget",
+                                  str(self.args.search_budget)]),
+                   ("recorded", ["--oracle", f"table:{os.path.join(BENCH, 'tables', 'cifar10-tiny.jsonl')}",
+                                 "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
+                                 "--missing-reward", "0", "--budget", "150", "--population", "20",
+                                 "--sample", "5"])]
+        report = {}
+        for oracle, flags in oracles:
+            out = subprocess.run([self.tool("nas-controller"), "simulate", *flags, "--strategies",
+                                  "reinforce,random,evolution", "--seeds", str(self.args.seeds), "--json"],
+                                 check=True, capture_output=True, text=True)
+            runs = json.loads(out.stdout)["runs"]
+            curves = {}
+            for run in runs:
+                best, curve = float("-inf"), []
+                for reward in run["rewards"]:
+                    best = max(best, reward)
+                    curve.append(best)
+                curves.setdefault(run["strategy"], []).append(curve)
+            table = {}
+            for strategy, strategy_curves in curves.items():
+                finals = [c[-1] for c in strategy_curves]
+                table[strategy] = {"seeds": len(finals), "median_best": statistics.median(finals),
+                                   "min_best": min(finals), "max_best": max(finals),
+                                   "median_curve": [statistics.median(c[i] for c in strategy_curves)
+                                                    for i in range(len(strategy_curves[0]))]}
+                self.row(f"search.{oracle}.{strategy}.median_best_reward", table[strategy]["median_best"],
+                         "reward", "reported", True,
+                         f"{len(finals)} seeds, range {min(finals):.4f}..{max(finals):.4f}")
+            beats = table["reinforce"]["median_best"] >= table["random"]["median_best"]
+            self.row(f"search.{oracle}.reinforce_vs_random", table["reinforce"]["median_best"]
+                     - table["random"]["median_best"], "reward", ">= 0", beats)
+            svg = os.path.join(self.results, f"search-{oracle}.svg")
+            write_curves_svg(svg, f"Best reward so far ({oracle} oracle, median and range over seeds)", curves)
+            report[oracle] = {"table": table, "plot": os.path.relpath(svg, ROOT)}
+        self.save("search", {"seeds": self.args.seeds, "oracles": report})
+
+    def memory(self):
+        """Section 7: a worker's peak memory during a 15-layer CNN child."""
+        spec = os.path.join(BENCH, "specs", "cnn15.json")
+        report, rss = self.run_json([self.tool("nas-worker"), "train", "--task", "cifar10", "--device", "cpu",
+                                     "--spec", spec, "--data", self.cifar_dir(), "--train-subset", "512",
+                                     "--valid-subset", "256", "--threads", str(self.threads), "--json"])
+        self.save("memory", {"worker_15_layers": {"peak_rss_kib": rss, "params": report["params"],
+                                                  "train_images": 512}})
+        self.row("memory.worker_peak_rss_15_layer_cnn", rss / 1024, "MiB", "reported", True,
+                 f"{report['params']} parameters, batch 128")
+
+
+class Workers:
+    """N `nas-worker serve` processes for the duration of a `with`."""
+
+    def __init__(self, bench, count, env, flags):
+        self.bench, self.count, self.env, self.flags = bench, count, env, flags
+        self.processes = []
+
+    def __enter__(self):
+        for index in range(self.count):
+            env = dict(self.env)
+            env["NAS_CACHE_DIR"] = os.path.join(self.bench.work, "cache")
+            env["NAS_THREADS"] = str(self.bench.threads)
+            env["NAS_LOG"] = "warn"
+            self.processes.append(subprocess.Popen(
+                [self.bench.tool("nas-worker"), "serve", "--metrics-addr", "127.0.0.1:0",
+                 "--worker-id", f"bench-{index}", *self.flags],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def read_log(bench, name, env):
+    out = subprocess.run([bench.tool("nas-controller"), "log", name], check=True, capture_output=True, text=True,
+                         env=env)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def run_measured(cmd, env=None):
+    """Runs cmd to completion; returns stdout and the child's peak RSS in KiB."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[:3])} failed ({process.returncode}):\n{err.read()[-3000:]}")
+        return out.read(), usage.ru_maxrss
+
+
+def run_quiet(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])} failed:\n{out.stderr[-3000:]}")
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def fmt(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def write_curves_svg(path, title, curves):
+    """Median best-so-far curve per strategy with its min..max band, as SVG."""
+    colours = {"reinforce": "#1f77b4", "random": "#ff7f0e", "evolution": "#2ca02c"}
+    width, height, left, right, top, bottom = 720, 420, 70, 150, 40, 50
+    length = max(len(c) for runs in curves.values() for c in runs)
+    values = [v for runs in curves.values() for c in runs for v in c if v > float("-inf")]
+    low, high = min(values), max(values)
+    high = high if high > low else low + 1
+    x = lambda i: left + (width - left - right) * i / max(length - 1, 1)  # noqa: E731
+    y = lambda v: top + (height - top - bottom) * (1 - (v - low) / (high - low))  # noqa: E731
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>',
+             f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">children</text>']
+    for k in range(5):
+        v = low + (high - low) * k / 4
+        parts.append(f'<text x="{left - 6}" y="{y(v) + 4}" text-anchor="end">{v:.3f}</text>')
+        i = round((length - 1) * k / 4)
+        parts.append(f'<text x="{x(i)}" y="{height - bottom + 16}" text-anchor="middle">{i + 1}</text>')
+    for n, (strategy, runs) in enumerate(sorted(curves.items())):
+        colour = colours.get(strategy, "#555")
+        column = lambda i: [c[i] for c in runs if i < len(c) and c[i] > float("-inf")]  # noqa: E731
+        steps = [i for i in range(length) if column(i)]
+        upper = " ".join(f"{x(i):.1f},{y(max(column(i))):.1f}" for i in steps)
+        lower = " ".join(f"{x(i):.1f},{y(min(column(i))):.1f}" for i in reversed(steps))
+        median = " ".join(f"{x(i):.1f},{y(statistics.median(column(i))):.1f}" for i in steps)
+        parts.append(f'<polygon points="{upper} {lower}" fill="{colour}" fill-opacity="0.15"/>')
+        parts.append(f'<polyline points="{median}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{width - right + 10}" y="{top + 20 * n + 10}" fill="{colour}">{strategy}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+def print_summary(rows):
+    print()
+    print(f"{'figure':<58}{'value':>12}  {'unit':<13}{'goal':<11}met")
+    for row in rows:
+        print(f"{row['name']:<58}{fmt(row['value']):>12}  {row['unit']:<13}{row['goal']:<11}"
+              f"{'yes' if row['met'] else 'NO'}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--bin-dir", default=os.path.join(os.environ.get("CARGO_TARGET_DIR",
+                                                                         os.path.join(ROOT, "target")), "release"))
+    parser.add_argument("--results", default=os.path.join(BENCH, "results"))
+    parser.add_argument("--cifar", default=os.path.join(ROOT, "..", "shared", "data", "cifar-10-binary.tar.gz"))
+    parser.add_argument("--ptb", default=os.path.join(ROOT, "..", "shared", "data", "ptb"))
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--cnn-images", type=int, default=1024)
+    parser.add_argument("--ptb-tokens", type=int, default=28000)
+    parser.add_argument("--pipeline-children", type=int, default=22)
+    parser.add_argument("--dispatch-children", type=int, default=10000)
+    parser.add_argument("--scaling-delay-ms", type=int, default=500)
+    parser.add_argument("--scaling-jobs-per-worker", type=int, default=24)
+    parser.add_argument("--search-budget", type=int, default=800)
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    selected = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(selected) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {SECTIONS}")
+    bench = Bench(args)
+    started = time.time()
+    for section in SECTIONS:
+        if section in selected:
+            print(f"== {section}", flush=True)
+            t0 = time.time()
+            getattr(bench, section)()
+            print(f"   ({time.time() - t0:.0f} s)", flush=True)
+    summary = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "seconds": time.time() - started,
+               "rows": bench.rows}
+    previous = os.path.join(args.results, "summary.json")
+    if set(selected) != set(SECTIONS) and os.path.exists(previous):
+        # A partial run updates its own rows and keeps the others.
+        with open(previous) as f:
+            kept = [r for r in json.load(f).get("rows", []) if r["name"].split(".")[0] not in selected
+                    and not (r["name"].startswith("memory.controller") and "dispatch" in selected)]
+        summary["rows"] = kept + bench.rows
+    with open(previous, "w") as f:
+        json.dump(summary, f, indent=2)
+    print_summary(bench.rows)
+    print(f"\n{len(bench.rows)} figures, {sum(r['met'] for r in bench.rows)} goals met, "
+          f"{time.time() - started:.0f} s; wrote {os.path.relpath(args.results, ROOT)}/summary.json")
+
+
+if __name__ == "__main__":
+    main()
