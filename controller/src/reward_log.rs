@@ -1,13 +1,19 @@
-//! The reward log: one record per finished child at
-//! `experiments/<name>/rewards/<job_id>.json`, written before the result is
-//! acknowledged and never rewritten. Keyed by job id, so a result is counted
-//! once however often it is delivered; numbered by `sequence`, so a resumed
-//! controller (and `replay`) feeds the rewards to the strategy in exactly
-//! the original order.
+//! The reward log: one record per finished child, written before its result
+//! is acknowledged. The records of results handled together go into one
+//! object, `experiments/<name>/rewards/<first_sequence>.jsonl` (JSON lines),
+//! so a busy controller writes one object per batch, not per child.
+//! Records are numbered by `sequence`, so a resumed controller (and
+//! `replay`) feeds the rewards to the strategy in exactly the original
+//! order. A job id appears once: should a write that reported failure have
+//! landed after all, the job's later record (the one the controller
+//! counted) wins when the log is read.
 //!
 //! A record carries `arch_id` and `reward` at the top level, so a reward log
 //! is also a reward table for `simulate --oracle table:FILE`.
 
+use std::collections::HashMap;
+
+use futures::{StreamExt, TryStreamExt};
 use nas_common::store::{ObjectStore, keys};
 use nas_common::{Actions, ArchId, ArchSpec, ExperimentName, JobId, TrainResult};
 use serde::{Deserialize, Serialize};
@@ -66,27 +72,40 @@ pub struct RewardRecord {
     pub result: Option<TrainResult>,
 }
 
-/// Writes a record (before its result is acknowledged).
-pub async fn append(store: &ObjectStore, experiment: &ExperimentName, record: &RewardRecord) -> Result<()> {
+/// Writes records logged together (before their results are
+/// acknowledged) as one object, keyed by the first record's sequence.
+pub async fn append(
+    store: &ObjectStore,
+    experiment: &ExperimentName,
+    records: &[RewardRecord],
+) -> Result<()> {
+    let Some(first) = records.first() else {
+        return Ok(());
+    };
     Ok(store
-        .put_json(&keys::reward(experiment, record.job_id), record)
+        .put_json_lines(&keys::reward_batch(experiment, first.sequence), records)
         .await?)
 }
 
-/// Every record of an experiment, in sequence order.
+/// Every record of an experiment, in sequence order, one per job.
 pub async fn read_all(store: &ObjectStore, experiment: &ExperimentName) -> Result<Vec<RewardRecord>> {
     let keys = store.list(&keys::rewards_prefix(experiment)).await?;
-    let mut records = Vec::with_capacity(keys.len());
-    // Fetch in parallel batches: a long search has thousands of records.
-    for chunk in keys.chunks(64) {
-        let fetched =
-            futures::future::join_all(chunk.iter().map(|key| store.get_json::<RewardRecord>(key))).await;
-        for record in fetched {
-            if let Some(record) = record? {
-                records.push(record);
+    // Fetch in parallel: a long search has thousands of objects.
+    let batches: Vec<Option<Vec<RewardRecord>>> =
+        futures::stream::iter(keys.iter().map(|key| store.get_json_lines::<RewardRecord>(key)))
+            .buffered(32)
+            .try_collect()
+            .await?;
+    let mut latest: HashMap<JobId, RewardRecord> = HashMap::new();
+    for record in batches.into_iter().flatten().flatten() {
+        match latest.get(&record.job_id) {
+            Some(kept) if kept.sequence >= record.sequence => {}
+            _ => {
+                latest.insert(record.job_id, record);
             }
         }
     }
+    let mut records: Vec<RewardRecord> = latest.into_values().collect();
     records.sort_by_key(|record| record.sequence);
     Ok(records)
 }

@@ -25,6 +25,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use nas_common::messages::MESSAGE_VERSION;
 use nas_common::queue::{JobQueue, Message, Subscription, backoff};
@@ -40,7 +41,7 @@ use crate::checkpoint::Checkpoint;
 use crate::controller_metrics::ControllerMetrics;
 use crate::experiment::ExperimentConfig;
 use crate::reward_log::{self, RecordStatus, RewardRecord};
-use crate::strategy::{self, Observation, Proposal, StepReport, Strategy};
+use crate::strategy::{self, Observation, Proposal, Strategy};
 use crate::{Error, Result};
 
 /// A published job and what the strategy needs to learn from its reward.
@@ -138,6 +139,33 @@ pub enum ResultOutcome {
         reason: String,
     },
 }
+
+/// A finished child on its way into the reward log.
+struct Finished {
+    job_id: JobId,
+    status: RecordStatus,
+    reward: f64,
+    metric: Option<f64>,
+    reason: Option<String>,
+    result: Option<TrainResult>,
+}
+
+/// What [`Search::screen`] made of a result message.
+enum Screened {
+    /// Fully handled (acked).
+    Done(ResultOutcome),
+    /// To be recorded, then acked.
+    Accepted(Message, Finished),
+}
+
+/// Store writes (job records, reward records, checkpoints) in flight at once.
+const STORE_CONCURRENCY: usize = 32;
+/// Publications (and acks) awaiting their confirms at once.
+const PUBLISH_CONCURRENCY: usize = 256;
+/// Result messages taken in one batch when the broker has that many ready.
+const RESULT_BATCH: usize = 256;
+/// Unacked results the broker may push to the controller.
+const RESULTS_PREFETCH: u16 = 512;
 
 /// A running (or resumed) search.
 pub struct Search {
@@ -290,23 +318,37 @@ impl Search {
             self.save_checkpoint().await?; // step 0: where replay --verify starts
         }
         let records = reward_log::read_all(&self.store, &experiment).await?;
-        let replayed = records
-            .iter()
-            .filter(|record| record.sequence >= replay_from)
-            .count();
+        let mut observations = Vec::new();
         for record in &records {
             self.count(record);
             if record.sequence >= replay_from {
-                self.learn(observation_of(record)).await?;
+                observations.push((observation_of(record), record.sequence + 1));
             }
         }
+        let replayed = observations.len();
         self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);
+        self.learn(observations).await?;
         let job_keys = self.store.list(&keys::jobs_prefix(&experiment)).await?;
         let mut highest_sample = None;
-        for key in job_keys {
-            let Some(record) = self.store.get_json::<JobRecord>(&key).await? else {
-                continue;
-            };
+        let batches = futures::stream::iter(
+            job_keys
+                .iter()
+                .map(|key| self.store.get_json_lines::<JobRecord>(key)),
+        )
+        .buffered(STORE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+        // A job published again has a newer record with a higher attempt.
+        let mut latest: HashMap<JobId, JobRecord> = HashMap::new();
+        for record in batches.into_iter().flatten().flatten() {
+            match latest.get(&record.job.job_id) {
+                Some(kept) if kept.job.attempt >= record.job.attempt => {}
+                _ => {
+                    latest.insert(record.job.job_id, record);
+                }
+            }
+        }
+        for record in latest.into_values() {
             self.published += 1;
             highest_sample = highest_sample.max(Some(record.sample_index));
             if !self.finished.contains(&record.job.job_id) {
@@ -385,12 +427,33 @@ impl Search {
         Ok(output)
     }
 
-    /// Feeds one observation; checkpoints when it completed a step.
-    async fn learn(&mut self, observation: Observation) -> Result<Option<StepReport>> {
-        let report = self
-            .with_strategy(move |strategy| strategy.observe(observation))
+    /// Feeds observations in order, each with the first reward sequence
+    /// number after it; checkpoints after every completed step (the
+    /// checkpoint of a step taken mid-batch holds exactly the rewards up to
+    /// it). Returns, per observation, whether it completed a step.
+    async fn learn(&mut self, observations: Vec<(Observation, u64)>) -> Result<Vec<bool>> {
+        if observations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stepped = self
+            .with_strategy(move |strategy| {
+                let mut steps = Vec::with_capacity(observations.len());
+                for (observation, next_sequence) in observations {
+                    let step = match strategy.observe(observation)? {
+                        Some(report) => {
+                            let bytes = strategy.checkpoint()?.to_bytes()?;
+                            Some((report, bytes, next_sequence))
+                        }
+                        None => None,
+                    };
+                    steps.push(step);
+                }
+                Ok::<_, Error>(steps)
+            })
             .await??;
-        if let Some(report) = &report {
+        let flags = stepped.iter().map(Option::is_some).collect();
+        let taken: Vec<_> = stepped.into_iter().flatten().collect();
+        for (report, _, _) in &taken {
             self.metrics.policy_steps.set(report.step as i64);
             tracing::info!(
                 step = report.step,
@@ -400,9 +463,26 @@ impl Search {
                 staleness = report.max_staleness,
                 "policy step"
             );
-            self.save_checkpoint().await?;
         }
-        Ok(report)
+        let experiment = &self.config.experiment;
+        let store = &self.store;
+        let mut latest = None;
+        futures::stream::iter(taken.into_iter().map(|(report, bytes, next_sequence)| {
+            let key = keys::policy_checkpoint(experiment, report.step);
+            latest = Some(PolicyPointer {
+                step: report.step,
+                key: key.clone(),
+                next_sequence,
+            });
+            async move { store.put(&key, bytes.into()).await }
+        }))
+        .buffered(STORE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+        if let Some(pointer) = latest {
+            store.put_json(&keys::policy_latest(experiment), &pointer).await?;
+        }
+        Ok(flags)
     }
 
     async fn save_checkpoint(&mut self) -> Result<()> {
@@ -452,34 +532,65 @@ impl Search {
             let proposals = self
                 .with_strategy(move |strategy| strategy.propose(count))
                 .await??;
-            for proposal in proposals {
-                let record = self.job_record(proposal)?;
-                let job_id = record.job.job_id;
-                let known = if self.config.reuse_rewards {
-                    self.leaderboard
-                        .get(&record.job.spec.id())
-                        .map(|entry| (entry.reward, entry.metric))
-                } else {
-                    None
-                };
-                self.store
-                    .put_json(&keys::job(&self.config.experiment, job_id), &record)
-                    .await?;
-                self.published += 1;
-                if known.is_none() {
-                    self.queue.publish_job(&record.job).await?;
-                    self.metrics.published.inc();
-                }
-                self.in_flight.insert(job_id, record);
-                if let Some((reward, metric)) = known {
-                    let reason =
-                        Some("an identical architecture was trained before; its reward is reused".to_owned());
-                    self.record(job_id, RecordStatus::Reused, reward, metric, reason, None)
-                        .await?;
-                }
-            }
+            let records = proposals
+                .into_iter()
+                .map(|proposal| self.job_record(proposal))
+                .collect::<Result<Vec<_>>>()?;
+            self.publish_batch(records).await?;
         }
         self.metrics.in_flight.set(self.in_flight.len() as i64);
+        Ok(())
+    }
+
+    /// Makes a batch of new jobs durable (concurrently), puts them in
+    /// flight, then publishes those without a known reward with their
+    /// confirms awaited together. A job whose publication fails stays in
+    /// flight and goes out again at its timeout.
+    async fn publish_batch(&mut self, records: Vec<JobRecord>) -> Result<()> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let batch = format!("{:012}-{}", first.sample_index, first.job.job_id);
+        self.store
+            .put_json_lines(&keys::job_batch(&self.config.experiment, &batch), &records)
+            .await?;
+        let mut fresh = Vec::with_capacity(records.len());
+        let mut known = Vec::new();
+        for record in records {
+            self.published += 1;
+            let job_id = record.job.job_id;
+            let reward = if self.config.reuse_rewards {
+                self.leaderboard
+                    .get(&record.job.spec.id())
+                    .map(|entry| (entry.reward, entry.metric))
+            } else {
+                None
+            };
+            match reward {
+                Some(reward) => known.push((job_id, reward)),
+                None => fresh.push(record.job.clone()),
+            }
+            self.in_flight.insert(job_id, record);
+        }
+        let queue = &self.queue;
+        futures::stream::iter(fresh.iter().map(|job| queue.publish_job(job)))
+            .buffer_unordered(PUBLISH_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        self.metrics.published.inc_by(fresh.len() as u64);
+        let reason = "an identical architecture was trained before; its reward is reused";
+        let reused = known
+            .into_iter()
+            .map(|(job_id, (reward, metric))| Finished {
+                job_id,
+                status: RecordStatus::Reused,
+                reward,
+                metric,
+                reason: Some(reason.to_owned()),
+                result: None,
+            })
+            .collect();
+        self.record(reused).await?;
         Ok(())
     }
 
@@ -519,8 +630,12 @@ impl Search {
         let mut record = record.clone();
         record.job = record.job.with_attempt(record.job.attempt + 1)?;
         record.published_at = reward_log::now();
+        let batch = format!("{job_id}-attempt-{}", record.job.attempt);
         self.store
-            .put_json(&keys::job(&self.config.experiment, job_id), &record)
+            .put_json_lines(
+                &keys::job_batch(&self.config.experiment, &batch),
+                std::slice::from_ref(&record),
+            )
             .await?;
         self.queue.publish_job(&record.job).await?;
         tracing::warn!(%job_id, attempt = record.job.attempt, why, "published the job again");
@@ -548,21 +663,65 @@ impl Search {
 
     /// Handles one result message (see the module docs).
     pub async fn process_result(&mut self, message: Message) -> Result<ResultOutcome> {
+        let mut outcomes = self.process_results(vec![message]).await?;
+        Ok(outcomes.pop().unwrap_or_else(|| ResultOutcome::Ignored {
+            reason: "nothing to process".into(),
+        }))
+    }
+
+    /// Handles a batch of result messages (those the broker had ready): the
+    /// new results' reward records are written concurrently, learned from
+    /// in sequence order, and acknowledged after both. One outcome per
+    /// message, in no particular order.
+    pub async fn process_results(&mut self, messages: Vec<Message>) -> Result<Vec<ResultOutcome>> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        let mut accepted = Vec::with_capacity(messages.len());
+        let mut seen = HashSet::new();
+        for message in messages {
+            match self.screen(message, &mut seen).await? {
+                Screened::Done(outcome) => outcomes.push(outcome),
+                Screened::Accepted(message, finished) => accepted.push((message, finished)),
+            }
+        }
+        let (messages, finished): (Vec<Message>, Vec<Finished>) = accepted.into_iter().unzip();
+        let counted = match self.record(finished).await {
+            Ok(counted) => counted,
+            Err(error) => {
+                // Hand them back now rather than when the channel closes.
+                for message in messages {
+                    if let Err(nack) = message.reject(true).await {
+                        tracing::warn!(%nack, "could not hand a result back");
+                    }
+                }
+                return Err(error);
+            }
+        };
+        futures::stream::iter(messages.into_iter().map(Message::ack))
+            .buffer_unordered(PUBLISH_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        outcomes.extend(counted);
+        Ok(outcomes)
+    }
+
+    /// Sorts one result message out: invalid, foreign, duplicate (acked
+    /// and ignored), preempted (published again), or a child to record.
+    async fn screen(&mut self, message: Message, seen: &mut HashSet<JobId>) -> Result<Screened> {
         let result = match TrainResult::from_json(&message.body) {
             Ok(result) => result,
             Err(error) => {
                 self.metrics.invalid.inc();
                 tracing::warn!(%error, "ignoring an invalid result message");
                 message.ack().await?;
-                return Ok(ResultOutcome::Ignored {
+                return Ok(Screened::Done(ResultOutcome::Ignored {
                     reason: error.to_string(),
-                });
+                }));
             }
         };
         let job_id = result.job_id;
         let ignored = if result.experiment != self.config.experiment {
             Some(format!("result of another experiment ({})", result.experiment))
-        } else if self.finished.contains(&job_id) {
+        } else if self.finished.contains(&job_id) || seen.contains(&job_id) {
             self.duplicates += 1;
             self.metrics.duplicates.inc();
             Some(format!("job {job_id} is already counted"))
@@ -574,7 +733,7 @@ impl Search {
         if let Some(reason) = ignored {
             tracing::debug!(%reason, "ignoring a result");
             message.ack().await?;
-            return Ok(ResultOutcome::Ignored { reason });
+            return Ok(Screened::Done(ResultOutcome::Ignored { reason }));
         }
         let (status, reward, metric, reason) = match &result.outcome {
             Outcome::Ok { reward, metric } => (RecordStatus::Ok, *reward, Some(*metric), None),
@@ -588,67 +747,83 @@ impl Search {
                 tracing::info!(%job_id, epochs_done, worker = %result.worker_id, "child preempted");
                 self.republish(job_id, "the worker was preempted").await?;
                 message.ack().await?;
-                return Ok(ResultOutcome::Republished { job_id });
+                return Ok(Screened::Done(ResultOutcome::Republished { job_id }));
             }
         };
-        let (stepped, reward) = self
-            .record(job_id, status, reward, metric, reason, Some(result))
-            .await?;
-        message.ack().await?;
-        Ok(ResultOutcome::Counted {
-            job_id,
-            reward,
-            stepped,
-        })
+        seen.insert(job_id);
+        Ok(Screened::Accepted(
+            message,
+            Finished {
+                job_id,
+                status,
+                reward,
+                metric,
+                reason,
+                result: Some(result),
+            },
+        ))
     }
 
-    /// Logs a finished child, then learns from it.
-    async fn record(
-        &mut self,
-        job_id: JobId,
-        status: RecordStatus,
-        reward: f64,
-        metric: Option<f64>,
-        reason: Option<String>,
-        result: Option<TrainResult>,
-    ) -> Result<(bool, f64)> {
-        let Some(job) = self.in_flight.get(&job_id).cloned() else {
-            return Ok((false, reward));
-        };
-        let record = RewardRecord {
-            sequence: self.next_sequence,
-            job_id,
-            arch_id: job.job.spec.id(),
-            reward,
-            status,
-            metric,
-            reason,
-            spec: job.job.spec.clone(),
-            actions: job.actions.clone(),
-            depth: job.depth,
-            sample_index: job.sample_index,
-            policy_version: job.job.policy_version,
-            published_at: Some(job.published_at),
-            recorded_at: reward_log::now(),
-            result,
-        };
-        reward_log::append(&self.store, &self.config.experiment, &record).await?;
-        self.next_sequence += 1;
-        self.in_flight.remove(&job_id);
-        self.metrics.in_flight.set(self.in_flight.len() as i64);
-        self.count(&record);
-        match status {
-            RecordStatus::Ok => {
-                self.metrics.rewarded.inc();
-                self.metrics.reward.observe(reward);
-            }
-            RecordStatus::Reused => {}
-            RecordStatus::Failed | RecordStatus::DeadLettered => {
-                self.metrics.failed.inc();
-            }
+    /// Logs finished children (their records written concurrently, with
+    /// consecutive sequence numbers), then learns from them in that order.
+    async fn record(&mut self, finished: Vec<Finished>) -> Result<Vec<ResultOutcome>> {
+        let mut records = Vec::with_capacity(finished.len());
+        for child in finished {
+            let Some(job) = self.in_flight.get(&child.job_id) else {
+                continue;
+            };
+            records.push(RewardRecord {
+                sequence: self.next_sequence + records.len() as u64,
+                job_id: child.job_id,
+                arch_id: job.job.spec.id(),
+                reward: child.reward,
+                status: child.status,
+                metric: child.metric,
+                reason: child.reason,
+                spec: job.job.spec.clone(),
+                actions: job.actions.clone(),
+                depth: job.depth,
+                sample_index: job.sample_index,
+                policy_version: job.job.policy_version,
+                published_at: Some(job.published_at),
+                recorded_at: reward_log::now(),
+                result: child.result,
+            });
         }
-        let stepped = self.learn(observation_of(&record)).await?.is_some();
-        Ok((stepped, reward))
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Numbers of a batch whose writes fail are skipped, never reused:
+        // gaps in the sequence are harmless, duplicates would not be.
+        self.next_sequence += records.len() as u64;
+        reward_log::append(&self.store, &self.config.experiment, &records).await?;
+        let mut observations = Vec::with_capacity(records.len());
+        for record in &records {
+            self.in_flight.remove(&record.job_id);
+            self.count(record);
+            match record.status {
+                RecordStatus::Ok => {
+                    self.metrics.rewarded.inc();
+                    self.metrics.reward.observe(record.reward);
+                }
+                RecordStatus::Reused => {}
+                RecordStatus::Failed | RecordStatus::DeadLettered => {
+                    self.metrics.failed.inc();
+                }
+            }
+            observations.push((observation_of(record), record.sequence + 1));
+        }
+        self.metrics.in_flight.set(self.in_flight.len() as i64);
+        let stepped = self.learn(observations).await?;
+        Ok(records
+            .iter()
+            .zip(stepped)
+            .map(|(record, stepped)| ResultOutcome::Counted {
+                job_id: record.job_id,
+                reward: record.reward,
+                stepped,
+            })
+            .collect())
     }
 
     /// Handles one dead-lettered job: the child is recorded as failed.
@@ -675,23 +850,19 @@ impl Search {
             message.delivery_count + 1
         );
         tracing::warn!(%job_id, %reason, "child failed");
-        let failed_reward = self.config.failed_reward;
-        let (stepped, reward) = self
-            .record(
-                job_id,
-                RecordStatus::DeadLettered,
-                failed_reward,
-                None,
-                Some(reason),
-                None,
-            )
-            .await?;
-        message.ack().await?;
-        Ok(ResultOutcome::Counted {
+        let dead = Finished {
             job_id,
-            reward,
-            stepped,
-        })
+            status: RecordStatus::DeadLettered,
+            reward: self.config.failed_reward,
+            metric: None,
+            reason: Some(reason),
+            result: None,
+        };
+        let mut outcomes = self.record(vec![dead]).await?;
+        message.ack().await?;
+        Ok(outcomes.pop().unwrap_or_else(|| ResultOutcome::Ignored {
+            reason: format!("dead-lettered job {job_id} is not in flight"),
+        }))
     }
 
     /// Runs until the budget is spent or `shutdown`, then writes the
@@ -743,9 +914,10 @@ impl Search {
             tokio::select! {
                 delivery = result_stream.next() => match delivery {
                     Some(Ok(message)) => {
-                        match self.process_result(message).await {
-                            Ok(outcome) => tracing::debug!(?outcome, "result"),
-                            Err(error) => tracing::error!(%error, "a result could not be recorded; it will be redelivered"),
+                        let batch = drain_ready(message, result_stream);
+                        match self.process_results(batch).await {
+                            Ok(outcomes) => tracing::debug!(results = outcomes.len(), "results"),
+                            Err(error) => tracing::error!(%error, "results could not be recorded; they will be redelivered"),
                         }
                     }
                     Some(Err(error)) => { tracing::warn!(%error, "lost the results subscription"); results = None; }
@@ -784,7 +956,7 @@ impl Search {
 
     async fn subscribe(&self, experiment: &ExperimentName) -> Result<(Subscription, Subscription)> {
         self.queue.declare(Some(experiment)).await?;
-        let results = self.queue.results(experiment, 32).await?;
+        let results = self.queue.results(experiment, RESULTS_PREFETCH).await?;
         let dead = self.queue.dead_jobs(experiment).await?;
         Ok((results, dead))
     }
@@ -809,6 +981,19 @@ impl Search {
             wall_seconds: self.started.elapsed().as_secs_f64(),
         }
     }
+}
+
+/// `first` and whatever further results the subscription has ready now,
+/// up to [`RESULT_BATCH`], without waiting.
+fn drain_ready(first: Message, subscription: &mut Subscription) -> Vec<Message> {
+    let mut batch = vec![first];
+    while batch.len() < RESULT_BATCH {
+        match subscription.next().now_or_never() {
+            Some(Some(Ok(message))) => batch.push(message),
+            _ => break,
+        }
+    }
+    batch
 }
 
 fn observation_of(record: &RewardRecord) -> Observation {

@@ -149,12 +149,14 @@ batch_size = 4
             let store = s3_store().await;
             let mut records = Vec::new();
             for key in store.list(&keys::rewards_prefix(&experiment)).await.unwrap() {
-                let value: serde_json::Value = store.get_json(&key).await.unwrap().unwrap();
-                records.push((
-                    value["sequence"].as_u64().unwrap(),
-                    value["job_id"].as_str().unwrap().to_owned(),
-                    value["status"].as_str().unwrap().to_owned(),
-                ));
+                let batch: Vec<serde_json::Value> = store.get_json_lines(&key).await.unwrap().unwrap();
+                for value in batch {
+                    records.push((
+                        value["sequence"].as_u64().unwrap(),
+                        value["job_id"].as_str().unwrap().to_owned(),
+                        value["status"].as_str().unwrap().to_owned(),
+                    ));
+                }
             }
             records.sort();
             records

@@ -27,9 +27,11 @@ pub fn jobs_prefix(experiment: &ExperimentName) -> String {
     format!("experiments/{experiment}/jobs/")
 }
 
-/// `experiments/<name>/jobs/<job_id>.json`.
-pub fn job(experiment: &ExperimentName, job: JobId) -> String {
-    format!("experiments/{experiment}/jobs/{job}.json")
+/// `experiments/<name>/jobs/<batch>.jsonl`: JSON lines of the job records
+/// published together (earlier versions wrote one `<job_id>.json` each;
+/// readers accept both).
+pub fn job_batch(experiment: &ExperimentName, batch: &str) -> String {
+    format!("experiments/{experiment}/jobs/{batch}.jsonl")
 }
 
 /// `experiments/<name>/rewards/`.
@@ -37,9 +39,11 @@ pub fn rewards_prefix(experiment: &ExperimentName) -> String {
     format!("experiments/{experiment}/rewards/")
 }
 
-/// `experiments/<name>/rewards/<job_id>.json`.
-pub fn reward(experiment: &ExperimentName, job: JobId) -> String {
-    format!("experiments/{experiment}/rewards/{job}.json")
+/// `experiments/<name>/rewards/<first_sequence>.jsonl` (zero-padded, so
+/// keys sort by sequence): JSON lines of the reward records logged together
+/// (earlier versions wrote one `<job_id>.json` each; readers accept both).
+pub fn reward_batch(experiment: &ExperimentName, first_sequence: u64) -> String {
+    format!("experiments/{experiment}/rewards/{first_sequence:012}.jsonl")
 }
 
 /// `experiments/<name>/policy/<step>.ckpt` (zero-padded, so keys sort by step).

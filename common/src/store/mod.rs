@@ -105,6 +105,40 @@ impl ObjectStore {
         }
     }
 
+    /// Writes `values` as JSON lines (one compact object per line) at `key`.
+    pub async fn put_json_lines<T: serde::Serialize>(&self, key: &str, values: &[T]) -> Result<()> {
+        let mut bytes = Vec::with_capacity(values.len() * 1024);
+        for value in values {
+            serde_json::to_writer(&mut bytes, value)
+                .map_err(|error| Error::Store(format!("{key}: {error}")))?;
+            bytes.push(b'\n');
+        }
+        self.put(key, Bytes::from(bytes)).await
+    }
+
+    /// The values of a JSON-lines object, or `None` when there is none. An
+    /// object whose key ends in `.json` holds one (possibly pretty) value.
+    pub async fn get_json_lines<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<Vec<T>>> {
+        let Some(bytes) = self.get(key).await? else {
+            return Ok(None);
+        };
+        let parse_error = |line: usize, error: serde_json::Error| {
+            Error::Store(format!("{key} line {line} is not the expected JSON: {error}"))
+        };
+        if key.ends_with(".json") {
+            return serde_json::from_slice(&bytes)
+                .map(|value| Some(vec![value]))
+                .map_err(|error| parse_error(1, error));
+        }
+        bytes
+            .split(|&byte| byte == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|(index, line)| serde_json::from_slice(line).map_err(|error| parse_error(index + 1, error)))
+            .collect::<Result<Vec<T>>>()
+            .map(Some)
+    }
+
     /// Writes `value` as pretty JSON at `key`.
     pub async fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
         let bytes =
