@@ -155,7 +155,7 @@ enum Screened {
     /// Fully handled (acked).
     Done(ResultOutcome),
     /// To be recorded, then acked.
-    Accepted(Message, Finished),
+    Accepted(Message, Box<Finished>),
 }
 
 /// Store writes (job records, reward records, checkpoints) in flight at once.
@@ -680,7 +680,7 @@ impl Search {
         for message in messages {
             match self.screen(message, &mut seen).await? {
                 Screened::Done(outcome) => outcomes.push(outcome),
-                Screened::Accepted(message, finished) => accepted.push((message, finished)),
+                Screened::Accepted(message, finished) => accepted.push((message, *finished)),
             }
         }
         let (messages, finished): (Vec<Message>, Vec<Finished>) = accepted.into_iter().unzip();
@@ -753,14 +753,14 @@ impl Search {
         seen.insert(job_id);
         Ok(Screened::Accepted(
             message,
-            Finished {
+            Box::new(Finished {
                 job_id,
                 status,
                 reward,
                 metric,
                 reason,
                 result: Some(result),
-            },
+            }),
         ))
     }
 
