@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -103,16 +104,18 @@ class Bench:
         threads = ["--threads", str(self.threads)]
         cifar = self.cifar_dir()
         cnn = []
-        for spec in ["cnn3", "cnn6", "cnn12"]:
+        # Deeper children are slower: fewer images keep each run near 15 s.
+        for spec, images in [("cnn3", 4 * self.args.cnn_images), ("cnn6", 2 * self.args.cnn_images),
+                             ("cnn12", self.args.cnn_images)]:
             path = os.path.join(BENCH, "specs", f"{spec}.json")
-            common = ["--spec", path, "--data", cifar, "--train-subset", str(self.args.cnn_images),
+            common = ["--spec", path, "--data", cifar, "--train-subset", str(images),
                       "--valid-subset", "256", "--batch-size", "128", *threads]
             worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "cifar10", "--device", "cpu",
                                        "--json", *common])
             script = [sys.executable, os.path.join(BENCH, "train_pytorch.py"), *common]
             eager, _ = self.run_json(script)
             channels_last, _ = self.run_json([*script, "--channels-last"])
-            entry = {"spec": spec, "worker": worker["throughput"], "pytorch": eager["throughput"],
+            entry = {"spec": spec, "images": images, "worker": worker["throughput"], "pytorch": eager["throughput"],
                      "pytorch_channels_last": channels_last["throughput"], "params": worker["params"],
                      "same_params": worker["params"] == eager["params"] == channels_last["params"]}
             cnn.append(entry)
@@ -292,10 +295,10 @@ class Bench:
         spec = os.path.join(BENCH, "specs", "cnn15.json")
         report, usage = self.run_json_usage([self.tool("nas-worker"), "train", "--task", "cifar10",
                                              "--device", "cpu", "--spec", spec, "--data", self.cifar_dir(),
-                                             "--train-subset", "512", "--valid-subset", "256",
+                                             "--train-subset", "256", "--valid-subset", "128",
                                              "--threads", str(self.threads), "--json"])
         self.save("memory", {"worker_15_layers": {"peak_rss_kib": usage.ru_maxrss, "peak_heap_kib": usage.anon_kib,
-                                                  "params": report["params"], "train_images": 512,
+                                                  "params": report["params"], "train_images": 256,
                                                   "note": "the whole CIFAR-10 training set is loaded as uint8"}})
         self.row("memory.worker_peak_rss_15_layer_cnn", usage.ru_maxrss / 1024, "MiB", "reported", True,
                  f"{report['params']} parameters, batch 128")
@@ -466,7 +469,8 @@ def main():
     parser.add_argument("--cifar", default=os.path.join(ROOT, "..", "shared", "data", "cifar-10-binary.tar.gz"))
     parser.add_argument("--ptb", default=os.path.join(ROOT, "..", "shared", "data", "ptb"))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--cnn-images", type=int, default=1024)
+    parser.add_argument("--cnn-images", type=int, default=512,
+                        help="training images of the 12-layer child (x2 for 6 layers, x4 for 3)")
     parser.add_argument("--ptb-tokens", type=int, default=28000)
     parser.add_argument("--pipeline-children", type=int, default=22)
     parser.add_argument("--dispatch-children", type=int, default=10000)
@@ -482,12 +486,15 @@ def main():
         parser.error(f"unknown sections {unknown}; choose from {SECTIONS}")
     bench = Bench(args)
     started = time.time()
-    for section in SECTIONS:
-        if section in selected:
-            print(f"== {section}", flush=True)
-            t0 = time.time()
-            getattr(bench, section)()
-            print(f"   ({time.time() - t0:.0f} s)", flush=True)
+    try:
+        for section in SECTIONS:
+            if section in selected:
+                print(f"== {section}", flush=True)
+                t0 = time.time()
+                getattr(bench, section)()
+                print(f"   ({time.time() - t0:.0f} s)", flush=True)
+    finally:
+        shutil.rmtree(bench.work, ignore_errors=True)
     summary = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "seconds": time.time() - started,
                "rows": bench.rows}
     previous = os.path.join(args.results, "summary.json")
