@@ -76,14 +76,14 @@ class CellLayer(nn.Module):
         self.nodes = [(COMBINATIONS[n["combination"]], ACTIVATIONS[n["activation"]]) for n in cell["nodes"]]
         inject = cell["inject"]
         self.inject = (COMBINATIONS[inject["combination"]], ACTIVATIONS[inject["activation"]])
-        self.children = [tree_children(leaves, i) for i in range(len(self.nodes))]
+        self.tree = [tree_children(leaves, i) for i in range(len(self.nodes))]
 
     def step(self, projected, h, c):
         from_input = projected.split(self.hidden, -1)
         from_hidden = self.hidden_map(h).split(self.hidden, -1)
         outputs, memory = [], c
         for index, (combine, activate) in enumerate(self.nodes):
-            children = self.children[index]
+            children = self.tree[index]
             if children is None:
                 pre = combine(from_input[index], from_hidden[index])
             else:
