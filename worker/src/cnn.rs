@@ -188,6 +188,36 @@ impl CnnShapes {
         layers + (self.final_channels + 1) * classes
     }
 
+    /// Multiply-adds of each layer's convolution for one image.
+    pub fn conv_macs(&self, arch: &CnnArch) -> Vec<i64> {
+        arch.layers
+            .iter()
+            .zip(&self.layers)
+            .map(|(layer, shape)| {
+                let kernel = i64::from(layer.kernel_height) * i64::from(layer.kernel_width);
+                kernel * shape.in_channels * shape.out_channels * shape.conv_size.0 * shape.conv_size.1
+            })
+            .collect()
+    }
+
+    /// Whether channels-last activations pay off on the CPU: not when most
+    /// of the convolution work reads the image itself, whose 3 channels
+    /// oneDNN handles badly in NHWC (a 3-layer child whose layers all read
+    /// the image trains 1.5x faster in NCHW; children whose work is over
+    /// concatenated feature maps gain from NHWC; see README, Benchmarks).
+    pub fn prefers_channels_last(&self, arch: &CnnArch) -> bool {
+        let macs = self.conv_macs(arch);
+        let total: i64 = macs.iter().sum();
+        let on_image: i64 = arch
+            .layers
+            .iter()
+            .zip(&macs)
+            .filter(|(layer, _)| layer.inputs.is_empty())
+            .map(|(_, macs)| macs)
+            .sum();
+        2 * on_image <= total
+    }
+
     /// Floats held per image for the backward pass: each layer's
     /// concatenated input, convolution, batch-norm and ReLU outputs.
     pub fn activation_floats_per_image(&self) -> i64 {

@@ -15,7 +15,7 @@ use tch::{Device, Kind, Tensor};
 use crate::Result;
 use crate::child_checkpoint::ChildCheckpoint;
 use crate::cifar10::{Cifar10, ImageBatcher, Split};
-use crate::cnn::{CnnChild, CnnOptions, ImageShape, Precision};
+use crate::cnn::{CnnChild, CnnOptions, CnnShapes, ImageShape, Precision};
 use crate::sgd::{Sgd, SgdConfig};
 use crate::trainer::{self, Interrupt, Run, TrainReport, TrainSettings};
 
@@ -41,6 +41,9 @@ pub fn train_cnn(
             Device::Cuda(_) => Precision::Bf16,
             _ => Precision::F32,
         }),
+        // Tensor cores want NHWC on CUDA; on the CPU it depends on the child.
+        channels_last: matches!(settings.device, Device::Cuda(_))
+            || CnnShapes::of(arch, ImageShape::CIFAR10).prefers_channels_last(arch),
         ..CnnOptions::default()
     };
     settings

@@ -104,6 +104,34 @@ fn cnn_shapes_follow_same_padding_strides_and_pools() {
 }
 
 #[test]
+fn the_layout_follows_where_the_convolution_work_is() {
+    // Every layer reads the image: NCHW.
+    let on_image = cnn(
+        &[
+            layer(48, 5, 5, 1, ""),
+            layer(36, 3, 5, 1, ""),
+            layer(24, 1, 7, 1, ""),
+        ]
+        .join(","),
+        "",
+    );
+    let shapes = CnnShapes::of(&on_image, ImageShape::CIFAR10);
+    assert_eq!(shapes.conv_macs(&on_image)[0], 5 * 5 * 3 * 48 * 32 * 32);
+    assert!(!shapes.prefers_channels_last(&on_image));
+    // Most work is over feature maps: NHWC.
+    let stacked = cnn(
+        &[
+            layer(24, 3, 3, 1, ""),
+            layer(36, 3, 3, 1, "0"),
+            layer(36, 3, 3, 1, "0,1"),
+        ]
+        .join(","),
+        "",
+    );
+    assert!(CnnShapes::of(&stacked, ImageShape::CIFAR10).prefers_channels_last(&stacked));
+}
+
+#[test]
 fn language_model_parameter_counts_equal_a_hand_computation() {
     let cell = ArchSpec::from_json(
         r#"{"version":1,"kind":"cell","leaves":2,"nodes":[
