@@ -230,6 +230,14 @@ fn a_search_with_two_workers_counts_every_child_once() {
         let log = std::fs::read_to_string(setup.path(worker)).unwrap();
         assert!(log.contains("job done"), "{worker} trained nothing");
     }
+    // Credentials never reach the logs.
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("the S3 test key is in the environment");
+    for name in ["w1.log", "w2.log", "controller.log"] {
+        let log = std::fs::read_to_string(setup.path(name)).unwrap();
+        assert!(!log.is_empty(), "{name} is empty");
+        assert!(!log.contains(&secret), "{name} holds the S3 secret key");
+        assert!(!log.contains(":guest@"), "{name} holds the broker password");
+    }
 }
 
 #[test]
