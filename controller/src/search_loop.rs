@@ -464,27 +464,15 @@ impl Search {
                 "policy step"
             );
         }
-        let experiment = &self.config.experiment;
-        let store = &self.store;
-        let mut latest = None;
-        futures::stream::iter(taken.into_iter().map(|(report, bytes, next_sequence)| {
-            let key = keys::policy_checkpoint(experiment, report.step);
-            latest = Some(PolicyPointer {
-                step: report.step,
-                key: key.clone(),
-                next_sequence,
-            });
-            async move { store.put(&key, bytes.into()).await }
-        }))
-        .buffered(STORE_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-        if let Some(pointer) = latest {
-            store.put_json(&keys::policy_latest(experiment), &pointer).await?;
-        }
+        let checkpoints = taken
+            .into_iter()
+            .map(|(report, bytes, next_sequence)| (report.step, bytes, next_sequence))
+            .collect();
+        self.write_checkpoints(checkpoints).await?;
         Ok(flags)
     }
 
+    /// Checkpoints the strategy as it is now (step 0 of a new experiment).
     async fn save_checkpoint(&mut self) -> Result<()> {
         let (bytes, step) = self
             .with_strategy(|strategy| {
@@ -494,17 +482,32 @@ impl Search {
                     .map(|b| (b, strategy.policy_version()))
             })
             .await??;
+        self.write_checkpoints(vec![(step, bytes, self.next_sequence)])
+            .await
+    }
+
+    /// Writes `(step, bytes, next_sequence)` checkpoints, then points
+    /// `policy/latest.json` at the last one.
+    async fn write_checkpoints(&self, checkpoints: Vec<(u64, Vec<u8>, u64)>) -> Result<()> {
         let experiment = &self.config.experiment;
-        let key = keys::policy_checkpoint(experiment, step);
-        self.store.put(&key, bytes.into()).await?;
+        let Some(&(step, _, next_sequence)) = checkpoints.last() else {
+            return Ok(());
+        };
+        let store = &self.store;
+        futures::stream::iter(checkpoints.into_iter().map(|(step, bytes, _)| async move {
+            store
+                .put(&keys::policy_checkpoint(experiment, step), bytes.into())
+                .await
+        }))
+        .buffered(STORE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
         let pointer = PolicyPointer {
             step,
-            key,
-            next_sequence: self.next_sequence,
+            key: keys::policy_checkpoint(experiment, step),
+            next_sequence,
         };
-        self.store
-            .put_json(&keys::policy_latest(experiment), &pointer)
-            .await?;
+        store.put_json(&keys::policy_latest(experiment), &pointer).await?;
         Ok(())
     }
 
