@@ -150,24 +150,28 @@ fn magic(path: &Path, expected: &[u8]) -> bool {
     std::fs::read(path).unwrap().starts_with(expected)
 }
 
-#[test]
-fn the_report_renders_with_its_plots_and_diagrams() {
+/// Renders the report of `tools-rl` with `extra` flags; returns its folder
+/// and its page.
+fn report_of_tools_rl(extra: &[&str]) -> (tempfile::TempDir, String) {
     let out = tempfile::tempdir().unwrap();
     let store = store_arg();
-    run_ok(
-        "nas-controller",
-        &[
-            "report",
-            "tools-rl",
-            "--store",
-            &store,
-            "--out",
-            out.path().to_str().unwrap(),
-            "--compare",
-            "tools-evo,tools-random",
-        ],
-    );
+    let mut args = vec![
+        "report",
+        "tools-rl",
+        "--store",
+        &store,
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_ok("nas-controller", &args);
     let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    (out, html)
+}
+
+#[test]
+fn the_report_renders_with_its_plots_and_diagrams() {
+    let (out, html) = report_of_tools_rl(&["--compare", "tools-evo,tools-random"]);
     for reference in [
         "rewards.png",
         "rewards.svg",
@@ -410,19 +414,7 @@ fn reevaluation_trains_the_top_architectures_into_their_own_table() {
     let summary = last_json(&output);
     assert_eq!(summary["results"].as_array().unwrap().len(), 16);
     // The report shows the re-evaluations.
-    let out = tempfile::tempdir().unwrap();
-    run_ok(
-        "nas-controller",
-        &[
-            "report",
-            "tools-rl",
-            "--store",
-            &store,
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-    );
-    let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let (_out, html) = report_of_tools_rl(&[]);
     assert!(
         html.contains("Re-evaluation tools-rl-reeval") && html.contains("Final pick"),
         "{html}"
@@ -432,8 +424,18 @@ fn reevaluation_trains_the_top_architectures_into_their_own_table() {
 
 #[test]
 fn evolution_searches_and_simulates() {
+    // The reward log is JSON lines, one object per batch of results.
     let log = fixture().store.join("experiments/tools-evo/rewards");
-    assert_eq!(std::fs::read_dir(&log).unwrap().count(), 12);
+    let records: usize = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|entry| {
+            std::fs::read_to_string(entry.unwrap().path())
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(records, 12);
     let output = run_ok(
         "nas-controller",
         &[
