@@ -35,6 +35,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A message larger than the wire contract allows; not even parsed.
+    #[error("{what} of {bytes} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Which message.
+        what: &'static str,
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -468,9 +468,10 @@ fn check_message_version(what: &'static str, found: u32) -> Result<()> {
 
 fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(Error::InvalidMessage {
+        return Err(Error::TooLarge {
             what,
-            reason: format!("{} bytes exceed the limit of {MAX_MESSAGE_BYTES}", bytes.len()),
+            bytes: bytes.len(),
+            limit: MAX_MESSAGE_BYTES,
         });
     }
     let text = std::str::from_utf8(bytes).map_err(|error| Error::InvalidMessage {

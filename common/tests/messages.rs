@@ -124,11 +124,11 @@ fn bad_jobs_are_rejected_with_a_reason() {
     let err = TrainJob::from_json(b"{\"schema_version\":1,").unwrap_err();
     assert!(matches!(err, Error::Json { .. }), "{err}");
     let huge = vec![b' '; nas_common::messages::MAX_MESSAGE_BYTES + 1];
+    let err = TrainJob::from_json(&huge).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     assert!(
-        TrainJob::from_json(&huge)
-            .unwrap_err()
-            .to_string()
-            .contains("exceed the limit")
+        err.to_string().contains("exceeds the limit of 1048576 bytes"),
+        "{err}"
     );
     assert!(
         TrainJob::from_json(&[0xff, 0xfe])

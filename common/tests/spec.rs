@@ -149,6 +149,20 @@ fn actions_that_do_not_fit_the_plan_are_rejected() {
 }
 
 #[test]
+fn actions_for_a_depth_outside_the_space_are_rejected() {
+    // Found by the spec_actions fuzzer: 3 layers decoded in a 6..=20 space,
+    // then the spec could not be encoded back.
+    let space = SearchSpace::cnn(CnnSpace::paper()).unwrap();
+    let tokens = Actions::new(vec![1; space.plan(3).tokens()]);
+    let err = ArchSpec::from_actions(&space, 3, &tokens).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("3 layers is outside the depth range 6..=20"),
+        "{err}"
+    );
+}
+
+#[test]
 fn specs_outside_a_space_are_named() {
     let space = SearchSpace::cnn(CnnSpace::paper()).unwrap();
     let layer =

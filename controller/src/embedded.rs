@@ -54,6 +54,8 @@ pub fn start_workers(
                 limits: Limits::default(),
                 store_patience: Duration::from_secs(60),
                 surrogate: None,
+                // The in-process queue has no consumer timeout.
+                ack_deadline: None,
             };
             let worker = Worker::new(config, queue.clone(), store.clone(), metrics.clone());
             let shutdown = shutdown.clone();

@@ -890,6 +890,7 @@ impl Search {
             if results.is_none() || dead.is_none() {
                 match self.subscribe(&experiment).await {
                     Ok((r, d)) => {
+                        tracing::info!(%experiment, "subscribed to results");
                         results = Some(r);
                         dead = Some(d);
                         attempt = 0;
@@ -920,7 +921,12 @@ impl Search {
                         let batch = drain_ready(message, result_stream);
                         match self.process_results(batch).await {
                             Ok(outcomes) => tracing::debug!(results = outcomes.len(), "results"),
-                            Err(error) => tracing::error!(%error, "results could not be recorded; they will be redelivered"),
+                            Err(error) => {
+                                tracing::error!(%error, "results could not be recorded; they will be redelivered");
+                                // The store is likely down: give it a moment
+                                // before the same results come back.
+                                tokio::time::sleep(backoff(2)).await;
+                            }
                         }
                     }
                     Some(Err(error)) => { tracing::warn!(%error, "lost the results subscription"); results = None; }

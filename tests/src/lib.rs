@@ -7,23 +7,32 @@
 //! `NAS_S3_ENDPOINT`, `NAS_S3_BUCKET`, `NAS_S3_REGION`,
 //! `NAS_S3_PATH_STYLE`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
 //! (`tests/services/garage.sh start` writes them; MinIO works too).
+//!
+//! [`pipeline`] sets up one experiment's services; [`chaos`] drives them
+//! through the fault scenarios of `make chaos` (the `nas-chaos` binary).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nas_common::queue::{BrokerConfig, JobQueue, RabbitMq};
+
+pub mod chaos;
+pub mod pipeline;
 use nas_common::store::{ObjectStore, S3Config, S3Store};
 
 /// The path of a workspace binary built beside the running test
-/// (`target/<profile>/<name>`); `make test` builds them before the tests.
+/// (`target/<profile>/<name>`) or beside the running binary (`nas-chaos`);
+/// `make test` builds them before the tests.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binaries live in target/<profile>/deps");
+    // target/<profile>/deps/<test> or target/<profile>/nas-chaos
+    let folder = exe.parent().expect("a binary lives in a folder");
+    let profile_dir = if folder.ends_with("deps") {
+        folder.parent().expect("deps lives in target/<profile>")
+    } else {
+        folder
+    };
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -143,6 +152,11 @@ impl Service {
             std::thread::sleep(Duration::from_millis(50));
         }
         false
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// `kill -9`.

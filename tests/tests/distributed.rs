@@ -7,173 +7,46 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use nas_common::ExperimentName;
 use nas_common::store::keys;
-use nas_tests::{Service, run_ok, s3_store, unique};
+use nas_tests::chaos::faults::rabbitmqctl;
+use nas_tests::pipeline::{Pipeline, PipelineOptions, job_id_in, summary_of};
 
 fn serial() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One test's experiment, queues and data.
-struct Setup {
-    dir: tempfile::TempDir,
-    experiment: String,
-    prefix: String,
-    config: PathBuf,
+/// Synthetic CIFAR-10 and a config for `children` tiny children of
+/// `epochs` epochs (`records` images per file, `in_flight` jobs at a time).
+fn setup(stem: &str, children: u32, epochs: u32, records: u32, in_flight: u32) -> Pipeline {
+    Pipeline::new(
+        stem,
+        &PipelineOptions {
+            children,
+            epochs,
+            records,
+            in_flight,
+            ..PipelineOptions::default()
+        },
+    )
 }
 
-impl Setup {
-    /// Synthetic CIFAR-10 (`records` per file) uploaded under a fresh name,
-    /// and a config for `children` tiny children of `epochs` epochs.
-    fn new(stem: &str, children: u32, epochs: u32, records: u32, in_flight: u32) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let experiment = unique(stem);
-        let prefix = unique("nastest");
-        let data = dir.path().join("data");
-        let records = records.to_string();
-        run_ok(
-            "nas-controller",
-            &[
-                "data",
-                "synth",
-                "cifar10",
-                "--out",
-                data.to_str().unwrap(),
-                "--records-per-file",
-                &records,
-                "--test-records",
-                "10",
-            ],
-        );
-        run_ok(
-            "nas-controller",
-            &[
-                "data",
-                "upload",
-                "cifar10",
-                data.to_str().unwrap(),
-                "--name",
-                &experiment,
-            ],
-        );
-        let config = dir.path().join("experiment.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"experiment = "{experiment}"
-task = "cifar10"
-dataset = "{experiment}"
-children = {children}
-in_flight = {in_flight}
-job_timeout_seconds = 120
-[space]
-kind = "cnn"
-filters = [8, 12]
-kernel_heights = [1, 3]
-kernel_widths = [1, 3]
-stride_heights = [1]
-stride_widths = [1]
-skip_connections = true
-depth = {{ start = 3, step = 0, every = 1, max = 3 }}
-[budget]
-epochs = {epochs}
-batch_size = 32
-[controller]
-batch_size = 4
-"#
-            ),
-        )
-        .unwrap();
-        Setup {
-            dir,
-            experiment,
-            prefix,
-            config,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn worker(&self, name: &str) -> Service {
-        let cache = self.path(&format!("cache-{name}"));
-        Service::start(
-            "nas-worker",
-            &[
-                "--queue-prefix",
-                &self.prefix,
-                "--cache-dir",
-                cache.to_str().unwrap(),
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--threads",
-                "1",
-                "--device",
-                "cpu",
-                "--worker-id",
-                name,
-            ],
-            &self.path(&format!("{name}.log")),
-            &[],
-        )
-    }
-
-    fn controller(&self, name: &str, resume: bool) -> Service {
-        let mut args = vec![
-            "search",
-            "--config",
-            self.config.to_str().unwrap(),
-            "--queue-prefix",
-            &self.prefix,
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--json",
-        ];
-        if resume {
-            args.push("--resume");
-        }
-        Service::start("nas-controller", &args, &self.path(&format!("{name}.log")), &[])
-    }
-
-    /// The reward log from the store: (sequence, job id, status) per record.
-    fn reward_log(&self) -> Vec<(u64, String, String)> {
-        let experiment: ExperimentName = self.experiment.parse().unwrap();
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let store = s3_store().await;
-            let mut records = Vec::new();
-            for key in store.list(&keys::rewards_prefix(&experiment)).await.unwrap() {
-                let batch: Vec<serde_json::Value> = store.get_json_lines(&key).await.unwrap().unwrap();
-                for value in batch {
-                    records.push((
-                        value["sequence"].as_u64().unwrap(),
-                        value["job_id"].as_str().unwrap().to_owned(),
-                        value["status"].as_str().unwrap().to_owned(),
-                    ));
-                }
-            }
-            records.sort();
-            records
-        })
-    }
-
-    fn object_exists(&self, key: &str) -> bool {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async { s3_store().await.get(key).await.unwrap().is_some() })
-    }
+/// The reward log: (sequence, job id, status) per record.
+fn reward_log(pipeline: &Pipeline) -> Vec<(u64, String, String)> {
+    pipeline
+        .reward_log()
+        .into_iter()
+        .map(|record| (record.sequence, record.job_id, record.status))
+        .collect()
 }
 
 /// Parses the controller's last stdout line.
 fn summary(output: Option<String>) -> serde_json::Value {
-    let output = output.expect("the controller finished in time");
-    serde_json::from_str(output.lines().last().expect("the controller printed a summary")).unwrap()
+    summary_of(output).expect("the controller finished in time and printed a summary")
 }
 
 /// Every child counted exactly once, in one unbroken sequence.
@@ -189,16 +62,10 @@ fn assert_counted_once(log: &[(u64, String, String)], children: usize) {
     assert_eq!(ids.len(), children, "a job was counted twice");
 }
 
-fn job_id_in(log: &str, marker: &str) -> Option<String> {
-    let line = log.lines().find(|line| line.contains(marker))?;
-    let start = line.find("job_id=")? + "job_id=".len();
-    Some(line[start..].split_whitespace().next()?.to_owned())
-}
-
 #[test]
 fn a_search_with_two_workers_counts_every_child_once() {
     let _turn = serial();
-    let setup = Setup::new("e2e", 20, 1, 100, 4);
+    let setup = setup("e2e", 20, 1, 100, 4);
     let _workers = [setup.worker("w1"), setup.worker("w2")];
     let summary = summary(
         setup
@@ -221,7 +88,7 @@ fn a_search_with_two_workers_counts_every_child_once() {
         "the leaderboard is sorted best first"
     );
     assert!(leaderboard[0]["architecture_id"].as_str().unwrap().len() == 64);
-    assert_counted_once(&setup.reward_log(), 20);
+    assert_counted_once(&reward_log(&setup), 20);
     let experiment: ExperimentName = setup.experiment.parse().unwrap();
     assert!(setup.object_exists(&keys::policy_latest(&experiment)));
     assert!(setup.object_exists(&keys::leaderboard(&experiment)));
@@ -244,7 +111,7 @@ fn a_search_with_two_workers_counts_every_child_once() {
 fn killed_workers_and_a_killed_controller_lose_nothing_and_count_nothing_twice() {
     let _turn = serial();
     let children = 24;
-    let setup = Setup::new("chaos", children, 2, 200, 4);
+    let setup = setup("chaos", children, 2, 200, 4);
     let mut w1 = setup.worker("w1");
     let _w2 = setup.worker("w2");
     let mut controller = setup.controller("controller-1", false);
@@ -267,7 +134,7 @@ fn killed_workers_and_a_killed_controller_lose_nothing_and_count_nothing_twice()
     let resumed = setup.controller("controller-2", true);
     let summary = summary(resumed.wait_output(Duration::from_secs(300)));
     assert_eq!(summary["complete"], true, "{summary}");
-    let log = setup.reward_log();
+    let log = reward_log(&setup);
     assert_counted_once(&log, children as usize);
     assert!(
         log.iter()
@@ -281,7 +148,7 @@ fn killed_workers_and_a_killed_controller_lose_nothing_and_count_nothing_twice()
 #[test]
 fn a_sigterm_hands_the_child_to_another_worker_which_resumes_it() {
     let _turn = serial();
-    let setup = Setup::new("preempt", 4, 3, 400, 1);
+    let setup = setup("preempt", 4, 3, 400, 1);
     let mut w1 = setup.worker("w1");
     let controller = setup.controller("controller", false);
     assert!(
@@ -312,23 +179,15 @@ fn a_sigterm_hands_the_child_to_another_worker_which_resumes_it() {
     let summary = summary(controller.wait_output(Duration::from_secs(300)));
     assert_eq!(summary["complete"], true, "{summary}");
     assert!(summary["republished"].as_u64().unwrap() >= 1);
-    let log = setup.reward_log();
+    let log = reward_log(&setup);
     assert_counted_once(&log, 4);
     assert!(log.iter().any(|(_, id, status)| *id == job && status == "ok"));
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let status = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status();
-    assert!(status.is_ok_and(|s| s.success()), "rabbitmqctl {args:?} failed");
 }
 
 #[test]
 fn both_services_reconnect_after_a_broker_restart() {
     let _turn = serial();
-    let setup = Setup::new("restart", 16, 2, 200, 2);
+    let setup = setup("restart", 16, 2, 200, 2);
     let _workers = [setup.worker("w1"), setup.worker("w2")];
     let controller = setup.controller("controller", false);
     assert!(
@@ -336,18 +195,18 @@ fn both_services_reconnect_after_a_broker_restart() {
         "{}",
         controller.log_text()
     );
-    rabbitmqctl(&["stop_app"]);
+    assert!(rabbitmqctl(&["stop_app"]));
     std::thread::sleep(Duration::from_secs(2));
-    rabbitmqctl(&["start_app"]);
+    assert!(rabbitmqctl(&["start_app"]));
     let summary = summary(controller.wait_output(Duration::from_secs(300)));
     assert_eq!(summary["complete"], true, "{summary}");
-    assert_counted_once(&setup.reward_log(), 16);
+    assert_counted_once(&reward_log(&setup), 16);
 }
 
 #[test]
 fn malformed_and_invalid_jobs_are_dead_lettered_and_the_worker_keeps_serving() {
     let _turn = serial();
-    let setup = Setup::new("poison", 2, 1, 100, 2);
+    let setup = setup("poison", 2, 1, 100, 2);
     let experiment: ExperimentName = setup.experiment.parse().unwrap();
     let queue = nas_tests::rabbitmq(&setup.prefix);
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -393,30 +252,8 @@ fn malformed_and_invalid_jobs_are_dead_lettered_and_the_worker_keeps_serving() {
 #[test]
 fn surrogate_workers_answer_a_whole_search_over_the_real_queue() {
     let _turn = serial();
-    let setup = Setup::new("surrogate", 40, 1, 10, 4);
-    let surrogate = |name: &str| {
-        let cache = setup.path(&format!("cache-{name}"));
-        Service::start(
-            "nas-worker",
-            &[
-                "--queue-prefix",
-                &setup.prefix,
-                "--cache-dir",
-                cache.to_str().unwrap(),
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--surrogate",
-                "synthetic",
-                "--surrogate-delay-ms",
-                "50",
-                "--worker-id",
-                name,
-            ],
-            &setup.path(&format!("{name}.log")),
-            &[],
-        )
-    };
-    let _workers = [surrogate("s1"), surrogate("s2")];
+    let setup = setup("surrogate", 40, 1, 10, 4);
+    let _workers = [setup.surrogate("s1", 50), setup.surrogate("s2", 50)];
     let summary = summary(
         setup
             .controller("controller", false)
@@ -427,7 +264,7 @@ fn surrogate_workers_answer_a_whole_search_over_the_real_queue() {
         summary["children_rewarded"].as_u64().unwrap() + summary["children_reused"].as_u64().unwrap(),
         40
     );
-    let log = setup.reward_log();
+    let log = reward_log(&setup);
     assert_counted_once(&log, 40);
     // The synthetic oracle's accuracies are between 0.5 and 0.95, cubed.
     let best = summary["leaderboard"][0]["reward"].as_f64().unwrap();

@@ -154,6 +154,12 @@ struct ServeArgs {
     /// Seconds to retry an unreachable object store before handing a job back.
     #[arg(long, env = "NAS_STORE_PATIENCE_SECONDS", default_value_t = 600)]
     store_patience_seconds: u64,
+    /// The broker's consumer timeout in seconds (RabbitMQ's
+    /// `consumer_timeout`, 30 minutes unless configured; 0: none). A job
+    /// whose child is still training at 80% of it is acknowledged early, so
+    /// the broker does not redeliver it.
+    #[arg(long, env = "NAS_BROKER_CONSUMER_TIMEOUT_SECONDS", default_value_t = 1800.0)]
+    broker_consumer_timeout: f64,
     /// Reject children with more parameters than this.
     #[arg(long, env = "NAS_MAX_PARAMS", default_value_t = Limits::default().max_parameters)]
     max_params: i64,
@@ -230,6 +236,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_activation_bytes: (args.max_activation_gib * f64::from(1u32 << 30)) as i64,
             },
             store_patience: std::time::Duration::from_secs(args.store_patience_seconds),
+            ack_deadline: consumer_timeout(args.broker_consumer_timeout)?,
             surrogate: args.surrogate.as_deref().map(|s| surrogate_of(s, args.surrogate_delay_ms)).transpose()?,
         };
         tracing::info!(worker = %worker_id, device = ?device, store = %store.describe(), "nas-worker serving");
@@ -446,4 +453,13 @@ fn print_report(spec: &ArchSpec, task: Task, report: &TrainReport, data_seconds:
         report.throughput,
         reason.map(|r| format!(" | {r}")).unwrap_or_default()
     );
+}
+
+/// The ack deadline for `--broker-consumer-timeout`.
+fn consumer_timeout(seconds: f64) -> anyhow::Result<Option<std::time::Duration>> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        anyhow::bail!("--broker-consumer-timeout {seconds} must be a non-negative number of seconds");
+    }
+    let timeout = (seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds));
+    Ok(nas_worker::held_delivery::ack_deadline(timeout))
 }

@@ -15,6 +15,9 @@
 //!   another worker resumes it from that batch.
 //! - When the store is unreachable the worker retries with backoff for
 //!   `store_patience`, then hands the job back to the queue.
+//! - A child that trains past the ack deadline (a margin before the
+//!   broker's consumer timeout) has its job acknowledged early
+//!   ([`crate::held_delivery`]), so the broker never redelivers it.
 //! - A job this worker finished recently and receives again (a redelivery
 //!   after a lost ack) is answered from memory instead of training again.
 
@@ -35,10 +38,11 @@ use tokio_util::sync::CancellationToken;
 use crate::child_checkpoint::ChildCheckpoint;
 use crate::dataset_cache::{CacheError, DatasetCache};
 use crate::guardrails::Limits;
+use crate::held_delivery::HeldDelivery;
 use crate::job_training::{self, JobEnvironment, LoadedData};
 use crate::surrogate::Surrogate;
 use crate::trainer::TrainReport;
-use crate::worker_metrics::{StatusLabel, WorkerMetrics};
+use crate::worker_metrics::{RejectionLabel, StatusLabel, WorkerMetrics};
 use crate::{Error, Result};
 
 /// How a worker runs.
@@ -58,6 +62,9 @@ pub struct WorkerConfig {
     pub store_patience: Duration,
     /// Answer from an oracle instead of training (a surrogate worker).
     pub surrogate: Option<Surrogate>,
+    /// When to acknowledge a job whose child is still training, ahead of
+    /// the broker's consumer timeout (see [`crate::held_delivery`]).
+    pub ack_deadline: Option<Duration>,
 }
 
 /// What became of one delivery.
@@ -182,12 +189,16 @@ impl Worker {
     pub async fn process_one(&self, message: Message, shutdown: &CancellationToken) -> Result<Outcome> {
         let received = Instant::now();
         self.metrics.received.inc();
-        let job = match TrainJob::from_json(&message.body) {
+        let message = HeldDelivery::new(message, received, self.config.ack_deadline);
+        let job = match TrainJob::from_json(message.body()) {
             Ok(job) => job,
             Err(error) => {
                 let reason = error.to_string();
                 tracing::warn!(%reason, "dead-lettering an invalid job message");
-                self.metrics.rejected.inc();
+                self.metrics
+                    .rejected
+                    .get_or_create(&RejectionLabel::of(&error))
+                    .inc();
                 message.reject(false).await?;
                 return Ok(Outcome::Rejected { reason });
             }
@@ -216,7 +227,18 @@ impl Worker {
             Err(CacheError::Unavailable(error)) => return self.hand_back(message, job_id, error).await,
         };
         let checkpoint_key = keys::child_checkpoint(&job.experiment, job_id);
-        let resume = match self.store.get(&checkpoint_key).await {
+        let stored = self
+            .with_patience(
+                || async {
+                    self.store
+                        .get(&checkpoint_key)
+                        .await
+                        .map_err(|error| CacheError::Unavailable(Error::Common(error)))
+                },
+                shutdown,
+            )
+            .await;
+        let resume = match stored {
             Ok(Some(bytes)) => match ChildCheckpoint::from_bytes(&bytes) {
                 Ok(checkpoint) if checkpoint.arch_id == job.spec.id().as_str() => Some(checkpoint),
                 Ok(_) | Err(_) => {
@@ -225,12 +247,17 @@ impl Worker {
                 }
             },
             Ok(None) => None,
-            Err(error) => return self.hand_back(message, job_id, Error::Common(error)).await,
+            Err(CacheError::Unavailable(error) | CacheError::Invalid(error)) => {
+                return self.hand_back(message, job_id, error).await;
+            }
         };
         if let Some(checkpoint) = &resume {
             tracing::info!(%job_id, epoch = checkpoint.progress.epoch, batch = checkpoint.progress.batches_done, "resuming from checkpoint");
         }
-        let report = self.train(&job, directory, resume, shutdown).await;
+        let mut message = message;
+        let report = message
+            .during(job_id, self.train(&job, directory, resume, shutdown))
+            .await;
         match report {
             Ok(report) if matches!(report.outcome, TrainOutcome::Preempted { .. }) => {
                 if let Some(checkpoint) = &report.checkpoint {
@@ -265,7 +292,7 @@ impl Worker {
         &self,
         surrogate: &Surrogate,
         job: &TrainJob,
-        message: Message,
+        message: HeldDelivery,
         received: Instant,
         shutdown: &CancellationToken,
     ) -> Result<Outcome> {
@@ -290,7 +317,7 @@ impl Worker {
     }
 
     /// Publishes a final result, acks the job and remembers the result.
-    async fn finish(&self, message: Message, result: TrainResult) -> Result<Outcome> {
+    async fn finish(&self, message: HeldDelivery, result: TrainResult) -> Result<Outcome> {
         self.queue.publish_result(&result).await?;
         message.ack().await?;
         let status = match &result.outcome {
@@ -314,7 +341,7 @@ impl Worker {
         Ok(outcome)
     }
 
-    async fn hand_back(&self, message: Message, job_id: JobId, error: Error) -> Result<Outcome> {
+    async fn hand_back(&self, message: HeldDelivery, job_id: JobId, error: Error) -> Result<Outcome> {
         tracing::warn!(%job_id, %error, "handing the job back to the queue");
         self.metrics.handed_back.inc();
         message.reject(true).await?;
@@ -331,14 +358,14 @@ impl Worker {
 
     /// Retries `operation` while the store is unavailable, for at most the
     /// configured patience.
-    async fn with_patience<F, Fut>(
+    async fn with_patience<T, F, Fut>(
         &self,
         operation: F,
         shutdown: &CancellationToken,
-    ) -> std::result::Result<PathBuf, CacheError>
+    ) -> std::result::Result<T, CacheError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = std::result::Result<PathBuf, CacheError>>,
+        Fut: Future<Output = std::result::Result<T, CacheError>>,
     {
         let started = Instant::now();
         let mut attempt = 0;

@@ -24,6 +24,7 @@ pub mod cnn;
 pub mod dataset_cache;
 mod error;
 pub mod guardrails;
+pub mod held_delivery;
 pub mod job_loop;
 pub mod job_training;
 pub mod language_model;

@@ -16,6 +16,30 @@ pub struct StatusLabel {
     pub status: &'static str,
 }
 
+/// Why a message was dead-lettered without being trained.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectionLabel {
+    /// `malformed` (not JSON, truncated, not UTF-8), `too_large`,
+    /// `unsupported_version`, or `invalid` (wrong types, unknown fields,
+    /// out-of-range values, an invalid spec).
+    pub reason: &'static str,
+}
+
+impl RejectionLabel {
+    /// The label of a job message's parse error.
+    pub fn of(error: &nas_common::Error) -> Self {
+        use nas_common::Error;
+        let reason = match error {
+            Error::TooLarge { .. } => "too_large",
+            Error::UnsupportedVersion { .. } => "unsupported_version",
+            Error::Json { source, .. } if !source.is_data() => "malformed",
+            Error::InvalidMessage { reason, .. } if reason.starts_with("not UTF-8") => "malformed",
+            _ => "invalid",
+        };
+        RejectionLabel { reason }
+    }
+}
+
 /// Counters and gauges of one worker process.
 #[derive(Clone)]
 pub struct WorkerMetrics {
@@ -23,8 +47,8 @@ pub struct WorkerMetrics {
     pub received: Counter,
     /// Jobs finished, by status.
     pub finished: Family<StatusLabel, Counter>,
-    /// Messages dead-lettered because they were not valid jobs.
-    pub rejected: Counter,
+    /// Messages dead-lettered because they were not valid jobs, by reason.
+    pub rejected: Family<RejectionLabel, Counter>,
     /// Jobs handed back to the queue (store unreachable).
     pub handed_back: Counter,
     /// Jobs training now.
@@ -43,7 +67,7 @@ impl WorkerMetrics {
         let metrics = WorkerMetrics {
             received: Counter::default(),
             finished: Family::default(),
-            rejected: Counter::default(),
+            rejected: Family::default(),
             handed_back: Counter::default(),
             in_flight: Gauge::default(),
             reward: Histogram::new(linear_buckets(0.0, 0.1, 11)),
@@ -56,7 +80,7 @@ impl WorkerMetrics {
             registry.register("worker_jobs_finished", "Jobs finished, by status", m.finished);
             registry.register(
                 "worker_jobs_rejected",
-                "Invalid messages dead-lettered",
+                "Invalid job messages dead-lettered, by reason",
                 m.rejected,
             );
             registry.register(

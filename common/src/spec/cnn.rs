@@ -90,6 +90,7 @@ impl CnnArch {
 
     /// Decodes a CNN of `layers` layers from controller actions.
     pub fn decode(space: &CnnSpace, layers: usize, actions: &Actions) -> Result<Self> {
+        check_depth(space, layers)?;
         Self::plan(space, layers).check(actions)?;
         let mut reader = TokenReader::new(actions);
         let mut built = Vec::with_capacity(layers);
@@ -127,12 +128,7 @@ impl CnnArch {
     /// Encodes this CNN as the actions that produce it in `space`.
     pub fn encode(&self, space: &CnnSpace) -> Result<Actions> {
         let layers = self.layers.len();
-        if !space.depth.allows(layers) {
-            return Err(Error::NotInSpace(format!(
-                "{layers} layers is outside the depth range {}..={} of this space",
-                space.depth.start, space.depth.max
-            )));
-        }
+        check_depth(space, layers)?;
         let expected_pools = space.pool_positions(layers);
         if self.max_pool_after != expected_pools {
             return Err(Error::NotInSpace(format!(
@@ -207,4 +203,16 @@ fn layer_index(index: usize) -> u16 {
 
 fn invalid(reason: String) -> Error {
     Error::InvalidSpec(reason)
+}
+
+/// A depth outside the space's schedule is not in the space, in either
+/// direction of the actions ↔ spec mapping.
+fn check_depth(space: &CnnSpace, layers: usize) -> Result<()> {
+    if space.depth.allows(layers) {
+        return Ok(());
+    }
+    Err(Error::NotInSpace(format!(
+        "{layers} layers is outside the depth range {}..={} of this space",
+        space.depth.start, space.depth.max
+    )))
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 600), growing the kept
+# corpora in corpus/<target>/ and minimising them afterwards.
+#
+#   common/fuzz/run.sh [SECONDS]
+#
+# cargo fuzz (libFuzzer) is installed once if missing. Targets build with
+# --sanitizer none: the code under test is safe Rust, so the fuzzers look
+# for panics, failed round trips and hangs. RUSTC_BOOTSTRAP lets the stable
+# toolchain take cargo fuzz's instrumentation flags. A crash leaves its
+# input in artifacts/<target>/ and fails the run.
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-600}
+export RUSTC_BOOTSTRAP=1
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cargo fuzz --version > /dev/null 2>&1; then
+    cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+cargo fuzz build --sanitizer none --release
+for target in $(cargo fuzz list); do
+    mkdir -p "corpus/$target"
+    dict=()
+    case "$target" in *_json) dict=(-dict=json.dict) ;; esac
+    echo "fuzzing $target for ${seconds}s"
+    cargo fuzz run --sanitizer none --release "$target" "corpus/$target" -- \
+        -max_total_time="$seconds" -max_len=65536 -timeout=10 -print_final_stats=1 "${dict[@]}" 2>&1 \
+        | grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done|INFO: -max_total_time)|panicked|ERROR|SUMMARY|Test unit written' || true
+    if compgen -G "artifacts/$target/crash-*" > /dev/null || compgen -G "artifacts/$target/timeout-*" > /dev/null; then
+        echo "fuzz: $target found a crash; see common/fuzz/artifacts/$target/" >&2
+        exit 1
+    fi
+    if [ "$seconds" -ge 60 ]; then
+        cargo fuzz cmin --sanitizer none --release "$target" "corpus/$target" > /dev/null 2>&1
+    fi
+    echo "fuzz: $target ran ${seconds}s without a crash; corpus: $(ls "corpus/$target" | wc -l) inputs"
+done

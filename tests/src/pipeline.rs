@@ -1,0 +1,291 @@
+//! One experiment's distributed pipeline, for the integration tests and the
+//! chaos suite: synthetic CIFAR-10 uploaded to the S3 server, an experiment
+//! config, and the services (controller, training workers, surrogate
+//! workers) started as processes under a fresh queue prefix.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nas_common::ExperimentName;
+use nas_common::store::keys;
+
+use crate::{Service, run_ok, s3_store, unique};
+
+/// The size of a pipeline's search and of its children.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// Children the search trains.
+    pub children: u32,
+    /// Epochs per child.
+    pub epochs: u32,
+    /// Training images per CIFAR-10 file (five files).
+    pub records: u32,
+    /// Jobs in flight at a time.
+    pub in_flight: u32,
+    /// Rewards per REINFORCE step.
+    pub controller_batch: u32,
+    /// Seconds before the controller publishes an unanswered job again.
+    pub job_timeout_seconds: u32,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            children: 20,
+            epochs: 1,
+            records: 100,
+            in_flight: 4,
+            controller_batch: 4,
+            job_timeout_seconds: 120,
+        }
+    }
+}
+
+/// One experiment's data, config and service logs (in a temporary folder).
+pub struct Pipeline {
+    dir: tempfile::TempDir,
+    /// The experiment's name (also its data set's).
+    pub experiment: String,
+    /// The queue prefix of its services.
+    pub prefix: String,
+    /// The experiment config file.
+    pub config: PathBuf,
+}
+
+/// One record of the reward log as stored.
+#[derive(Clone, Debug)]
+pub struct LoggedReward {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// The job.
+    pub job_id: String,
+    /// `ok`, `failed`, `dead_lettered` or `reused`.
+    pub status: String,
+    /// The whole record.
+    pub value: serde_json::Value,
+}
+
+impl Pipeline {
+    /// Synthetic CIFAR-10 uploaded under a fresh name and a config for tiny
+    /// 3-layer children.
+    pub fn new(stem: &str, options: &PipelineOptions) -> Pipeline {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let experiment = unique(stem);
+        let prefix = unique("nastest");
+        let data = dir.path().join("data");
+        let records = options.records.to_string();
+        let data_arg = data.to_str().expect("a UTF-8 path");
+        run_ok(
+            "nas-controller",
+            &[
+                "data",
+                "synth",
+                "cifar10",
+                "--out",
+                data_arg,
+                "--records-per-file",
+                &records,
+                "--test-records",
+                "10",
+            ],
+        );
+        run_ok(
+            "nas-controller",
+            &["data", "upload", "cifar10", data_arg, "--name", &experiment],
+        );
+        let config = dir.path().join("experiment.toml");
+        std::fs::write(&config, config_text(&experiment, options)).expect("the config is written");
+        Pipeline {
+            dir,
+            experiment,
+            prefix,
+            config,
+        }
+    }
+
+    /// A file in the pipeline's folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The experiment's name, parsed.
+    pub fn experiment_name(&self) -> ExperimentName {
+        self.experiment.parse().expect("a valid experiment name")
+    }
+
+    /// A training worker, logging to `<name>.log`, with `extra` arguments.
+    pub fn worker_with(&self, name: &str, extra: &[&str]) -> Service {
+        let cache = self.path(&format!("cache-{name}"));
+        let mut args = vec![
+            "--queue-prefix",
+            &self.prefix,
+            "--cache-dir",
+            cache.to_str().expect("a UTF-8 path"),
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--worker-id",
+            name,
+        ];
+        args.extend_from_slice(extra);
+        Service::start("nas-worker", &args, &self.path(&format!("{name}.log")), &[])
+    }
+
+    /// A training worker.
+    pub fn worker(&self, name: &str) -> Service {
+        self.worker_with(name, &[])
+    }
+
+    /// A surrogate worker answering from the synthetic oracle after
+    /// `delay_ms`.
+    pub fn surrogate(&self, name: &str, delay_ms: u64) -> Service {
+        let delay = delay_ms.to_string();
+        self.worker_with(
+            name,
+            &["--surrogate", "synthetic", "--surrogate-delay-ms", &delay],
+        )
+    }
+
+    /// The controller (`--resume`d when `resume`), logging to `<name>.log`.
+    pub fn controller(&self, name: &str, resume: bool) -> Service {
+        let mut args = vec![
+            "search",
+            "--config",
+            self.config.to_str().expect("a UTF-8 path"),
+            "--queue-prefix",
+            &self.prefix,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--json",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        Service::start("nas-controller", &args, &self.path(&format!("{name}.log")), &[])
+    }
+
+    /// Every record of the reward log as stored, duplicates included, in
+    /// sequence order.
+    pub fn reward_log(&self) -> Vec<LoggedReward> {
+        let mut records: Vec<LoggedReward> = self
+            .json_lines(&keys::rewards_prefix(&self.experiment_name()))
+            .into_iter()
+            .map(|value| LoggedReward {
+                sequence: value["sequence"].as_u64().unwrap_or(u64::MAX),
+                job_id: value["job_id"].as_str().unwrap_or_default().to_owned(),
+                status: value["status"].as_str().unwrap_or_default().to_owned(),
+                value,
+            })
+            .collect();
+        records.sort_by_key(|record| record.sequence);
+        records
+    }
+
+    /// Every job record the controller wrote before publishing (one per
+    /// publication: a job published again appears again).
+    pub fn job_records(&self) -> Vec<serde_json::Value> {
+        self.json_lines(&keys::jobs_prefix(&self.experiment_name()))
+    }
+
+    fn json_lines(&self, prefix: &str) -> Vec<serde_json::Value> {
+        block_on(async {
+            let store = s3_store().await;
+            let mut values = Vec::new();
+            for key in store.list(prefix).await.expect("the store lists") {
+                let batch: Vec<serde_json::Value> = store
+                    .get_json_lines(&key)
+                    .await
+                    .expect("the store reads")
+                    .unwrap_or_default();
+                values.extend(batch);
+            }
+            values
+        })
+    }
+
+    /// Whether the store holds `key`.
+    pub fn object_exists(&self, key: &str) -> bool {
+        block_on(async {
+            s3_store()
+                .await
+                .get(key)
+                .await
+                .expect("the store reads")
+                .is_some()
+        })
+    }
+}
+
+/// Runs `future` on a runtime of its own.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(future)
+}
+
+fn config_text(experiment: &str, options: &PipelineOptions) -> String {
+    let PipelineOptions {
+        children,
+        epochs,
+        in_flight,
+        controller_batch,
+        job_timeout_seconds,
+        ..
+    } = options;
+    format!(
+        r#"experiment = "{experiment}"
+task = "cifar10"
+dataset = "{experiment}"
+children = {children}
+in_flight = {in_flight}
+job_timeout_seconds = {job_timeout_seconds}
+[space]
+kind = "cnn"
+filters = [8, 12]
+kernel_heights = [1, 3]
+kernel_widths = [1, 3]
+stride_heights = [1]
+stride_widths = [1]
+skip_connections = true
+depth = {{ start = 3, step = 0, every = 1, max = 3 }}
+[budget]
+epochs = {epochs}
+batch_size = 32
+[controller]
+batch_size = {controller_batch}
+"#
+    )
+}
+
+/// Parses the controller's last stdout line (its `--json` summary).
+pub fn summary_of(output: Option<String>) -> Option<serde_json::Value> {
+    let output = output?;
+    serde_json::from_str(output.lines().last()?).ok()
+}
+
+/// Waits for the controller and parses its summary.
+pub fn wait_summary(controller: Service, timeout: Duration) -> Option<serde_json::Value> {
+    summary_of(controller.wait_output(timeout))
+}
+
+/// The job id on the first line of `log` holding `marker`.
+pub fn job_id_in(log: &str, marker: &str) -> Option<String> {
+    job_ids_in(log, marker).into_iter().next()
+}
+
+/// The job ids on every line of `log` holding `marker`, in order.
+pub fn job_ids_in(log: &str, marker: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| line.contains(marker))
+        .filter_map(|line| {
+            let start = line.find("job_id=")? + "job_id=".len();
+            Some(line[start..].split_whitespace().next()?.to_owned())
+        })
+        .collect()
+}
