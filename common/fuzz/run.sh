@@ -2,7 +2,7 @@
 # Runs every fuzz target for SECONDS each (default 600), growing the kept
 # corpora in corpus/<target>/ and minimising them afterwards.
 #
-#   common/fuzz/run.sh [SECONDS]
+#   common/fuzz/run.sh [SECONDS [TARGET...]]
 #
 # cargo fuzz (libFuzzer) is installed once if missing. Targets build with
 # --sanitizer none: the code under test is safe Rust, so the fuzzers look
@@ -12,13 +12,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
+shift || true
 export RUSTC_BOOTSTRAP=1
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! cargo fuzz --version > /dev/null 2>&1; then
     cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 cargo fuzz build --sanitizer none --release
-for target in $(cargo fuzz list); do
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"
     dict=()
     case "$target" in *_json) dict=(-dict=json.dict) ;; esac

@@ -42,7 +42,10 @@ pub fn encode(tensors: &[NamedTensor], metadata: HashMap<String, String>) -> Res
                 .map_err(|error| Error::TensorFile(format!("tensor {}: {error}", tensor.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, Some(metadata)).map_err(|error| Error::TensorFile(error.to_string()))
+    // An empty metadata map is left out: safetensors writes a header it
+    // cannot read back for no tensors and empty metadata (found by fuzzing).
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    safetensors::serialize(views, metadata).map_err(|error| Error::TensorFile(error.to_string()))
 }
 
 /// Decodes bytes written by [`encode`]: the tensors, sorted by name, and the

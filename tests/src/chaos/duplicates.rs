@@ -5,14 +5,16 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use nas_common::TrainResult;
+use nas_common::queue::JobQueue;
+use nas_common::store::{ObjectStore, keys};
+use nas_common::{ExperimentName, TrainResult};
 
 use super::crashes::{check_summary, finish};
 use super::faults::{Crew, Role};
 use super::tally::Tally;
 use super::{Checks, Scale};
-use crate::pipeline::{Pipeline, PipelineOptions, block_on, wait_summary};
-use crate::rabbitmq;
+use crate::pipeline::{Pipeline, PipelineOptions, wait_summary};
+use crate::{rabbitmq, s3_store};
 
 /// 6. Duplicated deliveries and duplicated results: counted once.
 pub fn everything_twice(scale: Scale) -> (Tally, Checks, String) {
@@ -23,39 +25,16 @@ pub fn everything_twice(scale: Scale) -> (Tally, Checks, String) {
     let pipeline = Pipeline::new("chaos-twice", &options);
     let _crew = Crew::start(
         &pipeline,
-        &[Role::Surrogate(150), Role::Surrogate(150), Role::Trainer],
+        &[Role::Surrogate(400), Role::Surrogate(400), Role::Trainer],
     );
     let mut controller = pipeline.controller("controller", false);
-    let queue = rabbitmq(&pipeline.prefix);
-    let experiment = pipeline.experiment_name();
-    let mut jobs_sent = HashSet::new();
-    let mut results_sent = HashSet::new();
-    let mut publish_failures = 0;
+    let mut copier = Copier::new(&pipeline);
     while controller.is_running() {
-        for record in pipeline.job_records() {
-            let job = &record["job"];
-            let key = (job["job_id"].to_string(), job["attempt"].to_string());
-            if jobs_sent.insert(key) {
-                let body = job.to_string().into_bytes();
-                if block_on(queue.publish_raw_job(&experiment, &body)).is_err() {
-                    publish_failures += 1;
-                }
-            }
-        }
-        for record in pipeline.reward_log() {
-            let Some(result) = record.value.get("result").filter(|r| !r.is_null()) else {
-                continue;
-            };
-            if results_sent.insert(record.job_id.clone()) {
-                let result =
-                    TrainResult::from_json(result.to_string().as_bytes()).expect("a logged result is valid");
-                if block_on(queue.publish_result(&result)).is_err() {
-                    publish_failures += 1;
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(300));
+        copier.copy_new();
+        std::thread::sleep(Duration::from_millis(100));
     }
+    // Jobs published just before the end are delivered twice too.
+    copier.copy_new();
     let summary = wait_summary(controller, Duration::from_secs(60));
     let mut checks = Checks::default();
     check_summary(&mut checks, summary.as_ref());
@@ -67,11 +46,98 @@ pub fn everything_twice(scale: Scale) -> (Tally, Checks, String) {
         format!("the controller saw duplicates ({duplicates}) and ignored them"),
         duplicates > 0,
     );
-    checks.check("every copy was published", publish_failures == 0);
+    let jobs = pipeline.job_records().len();
+    checks.check(
+        format!("every job was published twice ({} of {jobs})", copier.jobs.len()),
+        copier.jobs.len() == jobs,
+    );
+    let rewarded = pipeline.reward_log().len();
+    checks.check(
+        format!("results were published twice ({} of {rewarded})", copier.results),
+        copier.results * 10 >= rewarded * 8,
+    );
+    checks.check("every copy was published", copier.failures == 0);
     let notes = format!(
         "{} jobs and {} results published again, {duplicates} duplicate results ignored",
-        jobs_sent.len(),
-        results_sent.len()
+        copier.jobs.len(),
+        copier.results
     );
     finish(&pipeline, options.children, checks, notes)
+}
+
+/// Publishes a second copy of every job record and every recorded result
+/// it has not copied yet, reading only the store objects that are new.
+struct Copier {
+    runtime: tokio::runtime::Runtime,
+    store: ObjectStore,
+    queue: JobQueue,
+    experiment: ExperimentName,
+    read: HashSet<String>,
+    jobs: HashSet<(String, String)>,
+    results: usize,
+    failures: usize,
+}
+
+impl Copier {
+    fn new(pipeline: &Pipeline) -> Copier {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let store = runtime.block_on(s3_store());
+        Copier {
+            runtime,
+            store,
+            queue: rabbitmq(&pipeline.prefix),
+            experiment: pipeline.experiment_name(),
+            read: HashSet::new(),
+            jobs: HashSet::new(),
+            results: 0,
+            failures: 0,
+        }
+    }
+
+    fn copy_new(&mut self) {
+        for record in self.new_lines(&keys::jobs_prefix(&self.experiment)) {
+            let job = &record["job"];
+            let key = (job["job_id"].to_string(), job["attempt"].to_string());
+            if self.jobs.insert(key) {
+                let body = job.to_string().into_bytes();
+                let sent = self
+                    .runtime
+                    .block_on(self.queue.publish_raw_job(&self.experiment, &body));
+                self.failures += usize::from(sent.is_err());
+            }
+        }
+        for record in self.new_lines(&keys::rewards_prefix(&self.experiment)) {
+            let Some(result) = record.get("result").filter(|r| !r.is_null()) else {
+                continue;
+            };
+            let result =
+                TrainResult::from_json(result.to_string().as_bytes()).expect("a logged result is valid");
+            let sent = self.runtime.block_on(self.queue.publish_result(&result));
+            self.failures += usize::from(sent.is_err());
+            self.results += 1;
+        }
+    }
+
+    /// The JSON lines of the objects under `prefix` not read before.
+    fn new_lines(&mut self, prefix: &str) -> Vec<serde_json::Value> {
+        self.runtime.block_on(async {
+            let mut lines = Vec::new();
+            let Ok(keys) = self.store.list(prefix).await else {
+                return lines;
+            };
+            for key in keys {
+                if self.read.contains(&key) {
+                    continue;
+                }
+                if let Ok(Some(batch)) = self.store.get_json_lines::<serde_json::Value>(&key).await {
+                    lines.extend(batch);
+                    self.read.insert(key);
+                }
+            }
+            lines
+        })
+    }
 }
