@@ -70,6 +70,19 @@ services: ## Start what the tests need: RabbitMQ (if down) and a Garage S3 serve
 test: build services ## Run every test (what CI runs)
 	. "$$(tests/services/garage.sh env)" && NAS_PYTHON=$(TEST_PYTHON) $(CARGO) test $(CARGO_FLAGS) --workspace
 
+# `make chaos`: the fault-injection suite (about 20 minutes); CHAOS_ARGS
+# picks scenarios and size, e.g. CHAOS_ARGS="--short --only 1,3,6" (CI's).
+CHAOS_ARGS ?=
+FUZZ_SECONDS ?= 600
+
+.PHONY: chaos
+chaos: build services ## Fault-injection suite: 8 scenarios, counted (CHAOS_ARGS="--short --only 1,3,6")
+	. "$$(tests/services/garage.sh env)" && $(CARGO) run $(CARGO_FLAGS) -q -p nas-tests --bin nas-chaos -- $(CHAOS_ARGS)
+
+.PHONY: fuzz
+fuzz: ## Fuzz the message, spec and tensor-file parsers, FUZZ_SECONDS (600) per target; corpora kept
+	common/fuzz/run.sh $(FUZZ_SECONDS)
+
 .PHONY: lint
 lint: $(TORCH_STAMP) ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all --check

@@ -16,15 +16,15 @@ use crate::{Error, Result};
 #[derive(Args, Clone, Debug)]
 pub struct BrokerArgs {
     /// AMQP URI of RabbitMQ (`amqps://` for TLS). Holds the password: prefer
-    /// the environment variable or a Kubernetes Secret.
-    #[arg(
-        long = "broker-uri",
-        env = "NAS_BROKER_URI",
-        hide_env_values = true,
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        hide_default_value = true
-    )]
-    pub uri: String,
+    /// the environment variable, `--broker-uri-file`, or a Kubernetes
+    /// Secret. Without one, the local development broker (guest on
+    /// 127.0.0.1); the guest account is refused for any other host.
+    #[arg(long = "broker-uri", env = "NAS_BROKER_URI", hide_env_values = true)]
+    pub uri: Option<String>,
+    /// A file holding the AMQP URI (a mounted Secret); instead of
+    /// --broker-uri.
+    #[arg(long = "broker-uri-file", env = "NAS_BROKER_URI_FILE", value_name = "FILE", conflicts_with = "uri")]
+    pub uri_file: Option<PathBuf>,
     /// Prefix of the exchanges and queues.
     #[arg(long, env = "NAS_QUEUE_PREFIX", default_value = "nas")]
     pub queue_prefix: String,
@@ -33,25 +33,63 @@ pub struct BrokerArgs {
     pub delivery_limit: u32,
 }
 
+/// The broker of local development: RabbitMQ's guest account, which the
+/// broker itself accepts only over loopback.
+pub const LOCAL_BROKER_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
 impl BrokerArgs {
-    /// The broker configuration.
-    pub fn config(&self) -> BrokerConfig {
-        BrokerConfig {
-            uri: self.uri.clone(),
+    /// The broker configuration: the URI from the flag, the variable or the
+    /// file (else the local development broker), checked for the guest
+    /// account.
+    pub fn config(&self) -> Result<BrokerConfig> {
+        let uri = match (&self.uri, &self.uri_file) {
+            (Some(uri), _) => uri.trim().to_owned(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|error| {
+                    Error::InvalidConfig(format!("cannot read the broker URI file {}: {error}", path.display()))
+                })?
+                .trim()
+                .to_owned(),
+            (None, None) => LOCAL_BROKER_URI.to_owned(),
+        };
+        check_guest(&uri)?;
+        Ok(BrokerConfig {
+            uri,
             prefix: self.queue_prefix.clone(),
             delivery_limit: self.delivery_limit,
-        }
+        })
     }
 
     /// A RabbitMQ job queue.
-    pub fn queue(&self) -> JobQueue {
-        JobQueue::RabbitMq(RabbitMq::new(self.config()))
+    pub fn queue(&self) -> Result<JobQueue> {
+        Ok(JobQueue::RabbitMq(RabbitMq::new(self.config()?)))
     }
 
     /// An in-process job queue with the same delivery limit.
     pub fn in_process(&self) -> JobQueue {
         JobQueue::InProcess(InProcessQueue::new(self.delivery_limit))
     }
+}
+
+/// Refuses RabbitMQ's guest account (named, or implied by a URI without
+/// credentials) for any broker but a loopback one. Never echoes the URI,
+/// which holds the password.
+pub fn check_guest(uri: &str) -> Result<()> {
+    let uri: lapin::uri::AMQPUri = uri
+        .parse()
+        .map_err(|error| Error::InvalidConfig(format!("the broker URI is not a valid AMQP URI: {error}")))?;
+    let host = uri.authority.host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    if uri.authority.userinfo.username == "guest" && !loopback {
+        return Err(Error::InvalidConfig(format!(
+            "the broker URI for {host} uses RabbitMQ's guest account, which is for local development \
+             only: give the controller and the workers their own users (README, Security)"
+        )));
+    }
+    Ok(())
 }
 
 /// Where the object store is: a local directory (`--store`), or an S3

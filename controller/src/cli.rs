@@ -920,7 +920,7 @@ async fn services(
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<(JobQueue, ObjectStore, Vec<tokio::task::JoinHandle<()>>)> {
     let Some(embedding) = embedding else {
-        return Ok((broker.queue(), store.open(None).await?, Vec::new()));
+        return Ok((broker.queue()?, store.open(None).await?, Vec::new()));
     };
     let store = store.open(Some(PathBuf::from("runs"))).await?;
     let queue = broker.in_process();

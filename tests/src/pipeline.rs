@@ -51,6 +51,10 @@ pub struct Pipeline {
     pub prefix: String,
     /// The experiment config file.
     pub config: PathBuf,
+    /// The controller's broker URI (`NAS_BROKER_URI`), when not the tests'.
+    pub controller_broker_uri: Option<String>,
+    /// The workers' broker URI, when not the tests'.
+    pub worker_broker_uri: Option<String>,
 }
 
 /// One record of the reward log as stored.
@@ -101,6 +105,8 @@ impl Pipeline {
             experiment,
             prefix,
             config,
+            controller_broker_uri: None,
+            worker_broker_uri: None,
         }
     }
 
@@ -132,7 +138,8 @@ impl Pipeline {
             name,
         ];
         args.extend_from_slice(extra);
-        Service::start("nas-worker", &args, &self.path(&format!("{name}.log")), &[])
+        let env = broker_env(self.worker_broker_uri.as_deref());
+        Service::start("nas-worker", &args, &self.path(&format!("{name}.log")), &env)
     }
 
     /// A training worker.
@@ -165,7 +172,8 @@ impl Pipeline {
         if resume {
             args.push("--resume");
         }
-        Service::start("nas-controller", &args, &self.path(&format!("{name}.log")), &[])
+        let env = broker_env(self.controller_broker_uri.as_deref());
+        Service::start("nas-controller", &args, &self.path(&format!("{name}.log")), &env)
     }
 
     /// Every record of the reward log as stored, duplicates included, in
@@ -218,6 +226,10 @@ impl Pipeline {
                 .is_some()
         })
     }
+}
+
+fn broker_env(uri: Option<&str>) -> Vec<(&'static str, &str)> {
+    uri.map(|uri| vec![("NAS_BROKER_URI", uri)]).unwrap_or_default()
 }
 
 /// Runs `future` on a runtime of its own.

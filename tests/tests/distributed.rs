@@ -13,7 +13,7 @@ use std::time::Duration;
 use nas_common::ExperimentName;
 use nas_common::store::keys;
 use nas_tests::chaos::faults::rabbitmqctl;
-use nas_tests::pipeline::{Pipeline, PipelineOptions, job_id_in, summary_of};
+use nas_tests::pipeline::{Pipeline, PipelineOptions, block_on, job_id_in, summary_of};
 
 fn serial() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
@@ -269,4 +269,66 @@ fn surrogate_workers_answer_a_whole_search_over_the_real_queue() {
     // The synthetic oracle's accuracies are between 0.5 and 0.95, cubed.
     let best = summary["leaderboard"][0]["reward"].as_f64().unwrap();
     assert!((0.125..0.86).contains(&best), "{best}");
+}
+
+/// Runs `rabbitmqctl`, failing the test when it fails.
+fn broker_admin(args: &[&str]) {
+    assert!(rabbitmqctl(args), "rabbitmqctl {args:?} failed");
+}
+
+#[test]
+fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
+    let _turn = serial();
+    let mut setup = setup("roles", 8, 1, 10, 4);
+    let vhost = nas_tests::unique("nas-roles");
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let (controller_user, worker_user) = (format!("{vhost}-controller"), format!("{vhost}-worker"));
+    let prefix = setup.prefix.replace('.', "\\.");
+    broker_admin(&["add_vhost", &vhost]);
+    broker_admin(&["add_user", &controller_user, &password]);
+    broker_admin(&["add_user", &worker_user, &password]);
+    // The README's permissions, under this test's queue prefix.
+    let everything = format!("^{prefix}\\..*");
+    broker_admin(&["set_permissions", "-p", &vhost, &controller_user, &everything, &everything, &everything]);
+    broker_admin(&[
+        "set_permissions",
+        "-p",
+        &vhost,
+        &worker_user,
+        &format!("^{prefix}\\.(jobs|dead)$"),
+        &format!("^(amq\\.default|{prefix}\\.jobs)$"),
+        &format!("^{prefix}\\.jobs$"),
+    ]);
+    let uri = |user: &str| format!("amqp://{user}:{password}@127.0.0.1:5672/{vhost}");
+    setup.controller_broker_uri = Some(uri(&controller_user));
+    setup.worker_broker_uri = Some(uri(&worker_user));
+    let _workers = [setup.surrogate("s1", 20), setup.surrogate("s2", 20)];
+    let summary = summary(
+        setup
+            .controller("controller", false)
+            .wait_output(Duration::from_secs(120)),
+    );
+    assert_eq!(summary["complete"], true, "{summary}");
+    // The worker's user can neither read an experiment's results nor its
+    // dead letters.
+    let worker_queue = nas_common::queue::JobQueue::RabbitMq(nas_common::queue::RabbitMq::new(
+        nas_common::queue::BrokerConfig {
+            uri: uri(&worker_user),
+            prefix: setup.prefix.clone(),
+            delivery_limit: 3,
+        },
+    ));
+    let experiment = setup.experiment_name();
+    let refused = block_on(async {
+        let results = worker_queue.results(&experiment, 1).await.err().map(|e| e.to_string());
+        let dead = worker_queue.dead_jobs(&experiment).await.err().map(|e| e.to_string());
+        (results, dead)
+    });
+    for (what, error) in [("results", refused.0), ("dead letters", refused.1)] {
+        let error = error.unwrap_or_else(|| panic!("the worker's user could consume the {what}"));
+        assert!(error.contains("ACCESS_REFUSED") || error.contains("access to"), "{what}: {error}");
+    }
+    broker_admin(&["delete_vhost", &vhost]);
+    broker_admin(&["delete_user", &controller_user]);
+    broker_admin(&["delete_user", &worker_user]);
 }

@@ -240,7 +240,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             surrogate: args.surrogate.as_deref().map(|s| surrogate_of(s, args.surrogate_delay_ms)).transpose()?,
         };
         tracing::info!(worker = %worker_id, device = ?device, store = %store.describe(), "nas-worker serving");
-        let worker = Worker::new(config, args.broker.queue(), store, metrics);
+        let worker = Worker::new(config, args.broker.queue()?, store, metrics);
         worker.run_until_stopped(shutdown, |ready| telemetry.set_ready(ready)).await?;
         tracing::info!("nas-worker stopped");
         anyhow::Ok(())

@@ -32,7 +32,7 @@ pub fn finish(pipeline: &Pipeline, children: u32, checks: Checks, notes: String)
 pub fn killed_workers(scale: Scale) -> (Tally, Checks, String) {
     let kills = scale.pick(100, 15);
     let options = PipelineOptions {
-        children: scale.pick(400, 60),
+        children: scale.pick(600, 60),
         in_flight: 8,
         controller_batch: 8,
         ..PipelineOptions::default()
