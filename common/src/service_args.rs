@@ -23,7 +23,12 @@ pub struct BrokerArgs {
     pub uri: Option<String>,
     /// A file holding the AMQP URI (a mounted Secret); instead of
     /// --broker-uri.
-    #[arg(long = "broker-uri-file", env = "NAS_BROKER_URI_FILE", value_name = "FILE", conflicts_with = "uri")]
+    #[arg(
+        long = "broker-uri-file",
+        env = "NAS_BROKER_URI_FILE",
+        value_name = "FILE",
+        conflicts_with = "uri"
+    )]
     pub uri_file: Option<PathBuf>,
     /// Prefix of the exchanges and queues.
     #[arg(long, env = "NAS_QUEUE_PREFIX", default_value = "nas")]
@@ -46,7 +51,10 @@ impl BrokerArgs {
             (Some(uri), _) => uri.trim().to_owned(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .map_err(|error| {
-                    Error::InvalidConfig(format!("cannot read the broker URI file {}: {error}", path.display()))
+                    Error::InvalidConfig(format!(
+                        "cannot read the broker URI file {}: {error}",
+                        path.display()
+                    ))
                 })?
                 .trim()
                 .to_owned(),

@@ -306,3 +306,34 @@ fn train_prints_the_promised_json_for_both_tasks() {
     );
     assert!(err.contains("holds neither"), "{err}");
 }
+
+#[test]
+fn a_config_with_an_unknown_key_or_a_bad_value_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let cases = [
+        ("children = 4\nchilden_typo = 3\n", "unknown field `childen_typo`"),
+        ("children = 4\nin_flight = 0\n", "in_flight"),
+        ("children = \"four\"\n", "invalid type: string \"four\""),
+    ];
+    for (index, (body, expected)) in cases.iter().enumerate() {
+        let config = dir.path().join(format!("bad-{index}.toml"));
+        std::fs::write(
+            &config,
+            format!("experiment = \"bad-{index}\"\ntask = \"cifar10\"\n{body}"),
+        )
+        .unwrap();
+        let stderr = run_err(
+            "nas-controller",
+            &[
+                "search",
+                "--config",
+                config.to_str().unwrap(),
+                "--embedded",
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        );
+        assert!(stderr.contains(expected), "{body}: {stderr}");
+    }
+}

@@ -289,7 +289,15 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
     broker_admin(&["add_user", &worker_user, &password]);
     // The README's permissions, under this test's queue prefix.
     let everything = format!("^{prefix}\\..*");
-    broker_admin(&["set_permissions", "-p", &vhost, &controller_user, &everything, &everything, &everything]);
+    broker_admin(&[
+        "set_permissions",
+        "-p",
+        &vhost,
+        &controller_user,
+        &everything,
+        &everything,
+        &everything,
+    ]);
     broker_admin(&[
         "set_permissions",
         "-p",
@@ -320,13 +328,24 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
     ));
     let experiment = setup.experiment_name();
     let refused = block_on(async {
-        let results = worker_queue.results(&experiment, 1).await.err().map(|e| e.to_string());
-        let dead = worker_queue.dead_jobs(&experiment).await.err().map(|e| e.to_string());
+        let results = worker_queue
+            .results(&experiment, 1)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let dead = worker_queue
+            .dead_jobs(&experiment)
+            .await
+            .err()
+            .map(|e| e.to_string());
         (results, dead)
     });
     for (what, error) in [("results", refused.0), ("dead letters", refused.1)] {
         let error = error.unwrap_or_else(|| panic!("the worker's user could consume the {what}"));
-        assert!(error.contains("ACCESS_REFUSED") || error.contains("access to"), "{what}: {error}");
+        assert!(
+            error.contains("ACCESS_REFUSED") || error.contains("access to"),
+            "{what}: {error}"
+        );
     }
     broker_admin(&["delete_vhost", &vhost]);
     broker_admin(&["delete_user", &controller_user]);
