@@ -58,6 +58,27 @@ pub fn run_ok(name: &str, args: &[&str]) -> Output {
     output
 }
 
+/// Writes synthetic CIFAR-10 (five training files of `records_per_file`
+/// images, a test file of `test_records`) to `out` with `nas-controller
+/// data synth`.
+pub fn synth_cifar10(out: &Path, records_per_file: u32, test_records: u32) {
+    let out = out.to_str().expect("a UTF-8 path");
+    run_ok(
+        "nas-controller",
+        &[
+            "data",
+            "synth",
+            "cifar10",
+            "--out",
+            out,
+            "--records-per-file",
+            &records_per_file.to_string(),
+            "--test-records",
+            &test_records.to_string(),
+        ],
+    );
+}
+
 /// Runs a workspace binary expected to fail and returns its stderr.
 pub fn run_err(name: &str, args: &[&str]) -> String {
     let output = Command::new(binary(name))

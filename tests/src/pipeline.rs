@@ -10,7 +10,7 @@ use std::time::Duration;
 use nas_common::ExperimentName;
 use nas_common::store::keys;
 
-use crate::{Service, run_ok, s3_store, unique};
+use crate::{Service, run_ok, s3_store, synth_cifar10, unique};
 
 /// The size of a pipeline's search and of its children.
 #[derive(Clone, Debug)]
@@ -78,22 +78,8 @@ impl Pipeline {
         let experiment = unique(stem);
         let prefix = unique("nastest");
         let data = dir.path().join("data");
-        let records = options.records.to_string();
+        synth_cifar10(&data, options.records, 10);
         let data_arg = data.to_str().expect("a UTF-8 path");
-        run_ok(
-            "nas-controller",
-            &[
-                "data",
-                "synth",
-                "cifar10",
-                "--out",
-                data_arg,
-                "--records-per-file",
-                &records,
-                "--test-records",
-                "10",
-            ],
-        );
         run_ok(
             "nas-controller",
             &["data", "upload", "cifar10", data_arg, "--name", &experiment],

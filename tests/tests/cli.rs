@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use nas_common::{ArchSpec, CellSpace, SearchSpace};
-use nas_tests::{run_err, run_ok};
+use nas_tests::{run_err, run_ok, synth_cifar10};
 
 #[test]
 fn sample_prints_a_valid_spec_of_the_space() {
@@ -185,20 +185,7 @@ fn json_line(output: &std::process::Output) -> serde_json::Value {
 fn train_prints_the_promised_json_for_both_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    run_ok(
-        "nas-controller",
-        &[
-            "data",
-            "synth",
-            "cifar10",
-            "--out",
-            &path("cifar"),
-            "--records-per-file",
-            "60",
-            "--test-records",
-            "10",
-        ],
-    );
+    synth_cifar10(&dir.path().join("cifar"), 60, 10);
     run_ok(
         "nas-controller",
         &[

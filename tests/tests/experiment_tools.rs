@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use nas_tests::{run_err, run_ok};
+use nas_tests::{run_err, run_ok, synth_cifar10};
 
 /// A store with three small searches (REINFORCE, evolution, random) on
 /// synthetic CIFAR-10, made once for every test of this file.
@@ -49,20 +49,7 @@ fn fixture() -> &'static Fixture {
         let store = dir.path().join("runs");
         let data = dir.path().join("data");
         let data_arg = data.to_str().unwrap();
-        run_ok(
-            "nas-controller",
-            &[
-                "data",
-                "synth",
-                "cifar10",
-                "--out",
-                data_arg,
-                "--records-per-file",
-                "60",
-                "--test-records",
-                "40",
-            ],
-        );
+        synth_cifar10(&data, 60, 40);
         let config = dir.path().join("tools.toml");
         std::fs::write(&config, CONFIG).unwrap();
         for (experiment, strategy) in [
