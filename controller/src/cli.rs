@@ -1022,7 +1022,16 @@ fn sample(args: SampleArgs) -> anyhow::Result<()> {
     let mut rngs = [strategy::sample_rng(args.seed, 0)];
     let sampled = controller.policy().sample(&plan, &mut rngs);
     let actions = &sampled[0].actions;
-    let spec = ArchSpec::from_actions(space, depth, actions)?;
+    // `--layers` may leave the curriculum's depth range: decode in the same
+    // space with its depth fixed there.
+    let decode_space = match (&**space, args.layers) {
+        (nas_common::SpaceDefinition::Cnn(cnn), Some(layers)) => SearchSpace::cnn(nas_common::CnnSpace {
+            depth: nas_common::DepthSchedule::fixed(layers),
+            ..cnn.clone()
+        })?,
+        _ => space.clone(),
+    };
+    let spec = ArchSpec::from_actions(&decode_space, depth, actions)?;
     println!("{}", serde_json::to_string_pretty(&spec)?);
     Ok(())
 }
