@@ -1025,7 +1025,7 @@ fn sample(args: SampleArgs) -> anyhow::Result<()> {
     // `--layers` may leave the curriculum's depth range: decode in the same
     // space with its depth fixed there.
     let decode_space = match (&**space, args.layers) {
-        (nas_common::SpaceDefinition::Cnn(cnn), Some(layers)) => SearchSpace::cnn(nas_common::CnnSpace {
+        (nas_common::SpaceDefinition::Cnn(cnn), Some(layers)) => SearchSpace::cnn(CnnSpace {
             depth: nas_common::DepthSchedule::fixed(layers),
             ..cnn.clone()
         })?,
