@@ -35,6 +35,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A message whose bytes are not UTF-8 text.
+    #[error("invalid {what}: not UTF-8: {source}")]
+    NotUtf8 {
+        /// Which message.
+        what: &'static str,
+        /// Where the bytes stop being UTF-8.
+        #[source]
+        source: std::str::Utf8Error,
+    },
     /// A message larger than the wire contract allows; not even parsed.
     #[error("{what} of {bytes} bytes exceeds the limit of {limit} bytes")]
     TooLarge {

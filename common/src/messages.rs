@@ -474,10 +474,7 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> R
             limit: MAX_MESSAGE_BYTES,
         });
     }
-    let text = std::str::from_utf8(bytes).map_err(|error| Error::InvalidMessage {
-        what,
-        reason: format!("not UTF-8: {error}"),
-    })?;
+    let text = std::str::from_utf8(bytes).map_err(|source| Error::NotUtf8 { what, source })?;
     canonical_json::check_version(text, what, MESSAGE_VERSION)?;
     serde_json::from_str(text).map_err(|source| Error::Json { what, source })
 }

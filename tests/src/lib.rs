@@ -116,8 +116,14 @@ pub async fn s3_store() -> ObjectStore {
 
 /// A RabbitMQ queue under a fresh prefix, so tests do not see each other.
 pub fn rabbitmq(prefix: &str) -> JobQueue {
+    rabbitmq_at(&broker_uri(), prefix)
+}
+
+/// A RabbitMQ queue under `prefix`, reached through `uri` (another user or
+/// vhost than the tests' own).
+pub fn rabbitmq_at(uri: &str, prefix: &str) -> JobQueue {
     JobQueue::RabbitMq(RabbitMq::new(BrokerConfig {
-        uri: broker_uri(),
+        uri: uri.to_owned(),
         prefix: prefix.to_owned(),
         delivery_limit: 3,
     }))

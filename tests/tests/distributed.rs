@@ -319,13 +319,7 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
     assert_eq!(summary["complete"], true, "{summary}");
     // The worker's user can neither read an experiment's results nor its
     // dead letters.
-    let worker_queue = nas_common::queue::JobQueue::RabbitMq(nas_common::queue::RabbitMq::new(
-        nas_common::queue::BrokerConfig {
-            uri: uri(&worker_user),
-            prefix: setup.prefix.clone(),
-            delivery_limit: 3,
-        },
-    ));
+    let worker_queue = nas_tests::rabbitmq_at(&uri(&worker_user), &setup.prefix);
     let experiment = setup.experiment_name();
     let refused = block_on(async {
         let results = worker_queue

@@ -51,11 +51,6 @@ impl HeldDelivery {
         self.message.as_ref().map_or(&[], |message| &message.body)
     }
 
-    /// Whether the job was acknowledged early.
-    pub fn acked_early(&self) -> bool {
-        self.message.is_none()
-    }
-
     /// Awaits `work`; should it outlast the ack deadline, acknowledges the
     /// job at the deadline and goes on waiting.
     pub async fn during<F: Future>(&mut self, job_id: JobId, work: F) -> F::Output {

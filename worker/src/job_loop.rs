@@ -189,7 +189,7 @@ impl Worker {
     pub async fn process_one(&self, message: Message, shutdown: &CancellationToken) -> Result<Outcome> {
         let received = Instant::now();
         self.metrics.received.inc();
-        let message = HeldDelivery::new(message, received, self.config.ack_deadline);
+        let mut message = HeldDelivery::new(message, received, self.config.ack_deadline);
         let job = match TrainJob::from_json(message.body()) {
             Ok(job) => job,
             Err(error) => {
@@ -254,7 +254,6 @@ impl Worker {
         if let Some(checkpoint) = &resume {
             tracing::info!(%job_id, epoch = checkpoint.progress.epoch, batch = checkpoint.progress.batches_done, "resuming from checkpoint");
         }
-        let mut message = message;
         let report = message
             .during(job_id, self.train(&job, directory, resume, shutdown))
             .await;

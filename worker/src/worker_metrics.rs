@@ -32,8 +32,8 @@ impl RejectionLabel {
         let reason = match error {
             Error::TooLarge { .. } => "too_large",
             Error::UnsupportedVersion { .. } => "unsupported_version",
+            Error::NotUtf8 { .. } => "malformed",
             Error::Json { source, .. } if !source.is_data() => "malformed",
-            Error::InvalidMessage { reason, .. } if reason.starts_with("not UTF-8") => "malformed",
             _ => "invalid",
         };
         RejectionLabel { reason }

@@ -6,26 +6,11 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use super::faults::{Crew, Role, delete_queues};
+use super::faults::{Crew, Role};
 use super::tally::Tally;
-use super::{Checks, Scale};
+use super::{Checks, Scale, check_summary, finish, wait_until};
 use crate::pipeline::{Pipeline, PipelineOptions, job_ids_in, wait_summary};
 use crate::run_ok;
-
-/// Checks every scenario makes of the controller's final summary.
-pub fn check_summary(checks: &mut Checks, summary: Option<&serde_json::Value>) {
-    checks.check(
-        "the search completed",
-        summary.is_some_and(|summary| summary["complete"] == true),
-    );
-}
-
-/// Counts, cleans up, and returns the scenario's outcome.
-pub fn finish(pipeline: &Pipeline, children: u32, checks: Checks, notes: String) -> (Tally, Checks, String) {
-    let tally = Tally::of(pipeline, u64::from(children));
-    delete_queues(pipeline);
-    (tally, checks, notes)
-}
 
 /// 1. `kill -9` of random workers (surrogates and a trainer) at random
 ///    moments, each replaced by a fresh one, over one search.
@@ -234,16 +219,4 @@ pub fn poisoned_job(scale: Scale) -> (Tally, Checks, String) {
     );
     let notes = format!("{crashes} crashes, then dead-lettered");
     finish(&pipeline, options.children, checks, notes)
-}
-
-/// Polls `condition` every 100 ms for at most `timeout`.
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }

@@ -9,10 +9,9 @@ use nas_common::queue::JobQueue;
 use nas_common::store::{ObjectStore, keys};
 use nas_common::{ExperimentName, TrainResult};
 
-use super::crashes::{check_summary, finish};
 use super::faults::{Crew, Role};
 use super::tally::Tally;
-use super::{Checks, Scale};
+use super::{Checks, Scale, check_summary, finish};
 use crate::pipeline::{Pipeline, PipelineOptions, wait_summary};
 use crate::{rabbitmq, s3_store};
 

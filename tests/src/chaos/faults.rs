@@ -110,10 +110,8 @@ pub enum Role {
 /// logs to its own file.
 pub struct Crew<'a> {
     pipeline: &'a Pipeline,
-    members: Vec<(Role, String, Service)>,
+    members: Vec<(Role, Service)>,
     started: u32,
-    /// Logs of every incarnation, also the killed ones.
-    pub logs: Vec<std::path::PathBuf>,
 }
 
 impl<'a> Crew<'a> {
@@ -123,7 +121,6 @@ impl<'a> Crew<'a> {
             pipeline,
             members: Vec::new(),
             started: 0,
-            logs: Vec::new(),
         };
         for role in roles {
             crew.spawn(*role);
@@ -138,8 +135,7 @@ impl<'a> Crew<'a> {
             Role::Trainer => self.pipeline.worker(&name),
             Role::Surrogate(delay) => self.pipeline.surrogate(&name, delay),
         };
-        self.logs.push(service.log.clone());
-        self.members.push((role, name, service));
+        self.members.push((role, service));
     }
 
     /// The members' logs right now, with their index.
@@ -147,13 +143,13 @@ impl<'a> Crew<'a> {
         self.members
             .iter()
             .enumerate()
-            .map(|(index, (_, _, service))| (index, service.log_text()))
+            .map(|(index, (_, service))| (index, service.log_text()))
             .collect()
     }
 
     /// `kill -9` of member `index`, replaced by a fresh worker of its role.
     pub fn kill_and_replace(&mut self, index: usize) {
-        let (role, _, mut service) = self.members.remove(index);
+        let (role, mut service) = self.members.remove(index);
         service.kill();
         self.spawn(role);
     }
@@ -169,7 +165,7 @@ impl<'a> Crew<'a> {
     /// SIGTERM to member `index` and the seconds it took to exit (`None`:
     /// not within `timeout`); replaced by a fresh worker of its role.
     pub fn terminate_and_replace(&mut self, index: usize, timeout: Duration) -> Option<f64> {
-        let (role, _, mut service) = self.members.remove(index);
+        let (role, mut service) = self.members.remove(index);
         let started = Instant::now();
         let stopped = service
             .terminate(timeout)
@@ -180,16 +176,6 @@ impl<'a> Crew<'a> {
 
     /// Whether every member is still running.
     pub fn all_running(&mut self) -> bool {
-        self.members
-            .iter_mut()
-            .all(|(_, _, service)| service.is_running())
-    }
-
-    /// Every incarnation's log, concatenated.
-    pub fn all_logs(&self) -> String {
-        self.logs
-            .iter()
-            .map(|path| std::fs::read_to_string(path).unwrap_or_default())
-            .collect()
+        self.members.iter_mut().all(|(_, service)| service.is_running())
     }
 }

@@ -18,9 +18,12 @@ pub mod faults;
 pub mod outages;
 pub mod tally;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use faults::delete_queues;
 use tally::Tally;
+
+use crate::pipeline::Pipeline;
 
 /// How big the scenarios are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +93,33 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.tally.lost == 0 && self.tally.double_counted == 0 && self.checks.all_passed()
     }
+}
+
+/// Checks every scenario makes of the controller's final summary.
+pub fn check_summary(checks: &mut Checks, summary: Option<&serde_json::Value>) {
+    checks.check(
+        "the search completed",
+        summary.is_some_and(|summary| summary["complete"] == true),
+    );
+}
+
+/// Counts, cleans up, and returns the scenario's outcome.
+pub fn finish(pipeline: &Pipeline, children: u32, checks: Checks, notes: String) -> (Tally, Checks, String) {
+    let tally = Tally::of(pipeline, u64::from(children));
+    delete_queues(pipeline);
+    (tally, checks, notes)
+}
+
+/// Polls `condition` every 100 ms for at most `timeout`.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 /// A scenario: its number, name and body.

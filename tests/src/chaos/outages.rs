@@ -4,10 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::crashes::{check_summary, finish, wait_until};
 use super::faults::{Crew, Role, ShortConsumerTimeout, delete_queues, garage, rabbitmqctl};
 use super::tally::Tally;
-use super::{Checks, Scale};
+use super::{Checks, Scale, check_summary, finish, wait_until};
 use crate::pipeline::{Pipeline, PipelineOptions, job_ids_in, wait_summary};
 
 /// The log line a worker writes each time it (re)subscribes to jobs.
