@@ -2,7 +2,8 @@
 """PyTorch (eager, Python) reference trainer for CNN specs.
 
 Builds the network of an ArchSpec JSON with exactly the conventions of
-`worker/src/cnn.rs` (conv without bias -> batch norm -> ReLU, TensorFlow
+`worker/src/model/cnn.rs` (the module `nas-controller export` embeds,
+`controller/src/present/templates/pytorch_cnn.py`: conv without bias -> batch norm -> ReLU, TensorFlow
 "same" padding, inputs zero-padded at the bottom/right and concatenated,
 optional 2x2 max-pools, unconsumed outputs concatenated, global average
 pooling, linear classifier) and trains it the way `nas-worker train` does
@@ -17,12 +18,18 @@ the Rust worker on the same spec, data, threads and batch size.
 import argparse
 import json
 import os
+import sys
 import tarfile
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+# The network comes from the module `nas-controller export` embeds, so the
+# parity benchmark measures exactly what users get.
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "controller", "src", "present", "templates")
+sys.path.insert(0, TEMPLATES)
+from pytorch_cnn import Child  # noqa: E402
 
 RECORD = 3073
 TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
@@ -48,69 +55,6 @@ def read_cifar(path):
     labels = raw[:, 0].long()
     images = raw[:, 1:].clone().view(-1, 3, 32, 32)
     return images, labels
-
-
-def same_padding(size, stride, kernel):
-    out = (size + stride - 1) // stride
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def concat_padded(maps):
-    if len(maps) == 1:
-        return maps[0]
-    h = max(m.shape[2] for m in maps)
-    w = max(m.shape[3] for m in maps)
-    return torch.cat([F.pad(m, (0, w - m.shape[3], 0, h - m.shape[2])) for m in maps], 1)
-
-
-class Child(nn.Module):
-    def __init__(self, spec, classes=10, bn_eps=1e-5):
-        super().__init__()
-        layers = spec["layers"]
-        pools = set(spec.get("max_pool_after", []))
-        shapes = []  # (channels, h, w) of each layer's output
-        self.sources, self.pads, self.pools = [], [], []
-        self.convs, self.norms = nn.ModuleList(), nn.ModuleList()
-        consumed = set()
-        for i, layer in enumerate(layers):
-            inputs = layer["inputs"]
-            consumed.update(inputs)
-            if inputs:
-                cin = sum(shapes[j][0] for j in inputs)
-                h = max(shapes[j][1] for j in inputs)
-                w = max(shapes[j][2] for j in inputs)
-            else:
-                cin, h, w = 3, 32, 32
-            kh, kw = layer["kernel_height"], layer["kernel_width"]
-            sh, sw = layer["stride_height"], layer["stride_width"]
-            top, bottom = same_padding(h, sh, kh)
-            left, right = same_padding(w, sw, kw)
-            symmetric = top == bottom and left == right
-            self.convs.append(nn.Conv2d(cin, layer["filters"], (kh, kw), (sh, sw),
-                                        padding=(top, left) if symmetric else 0, bias=False))
-            self.norms.append(nn.BatchNorm2d(layer["filters"], eps=bn_eps))
-            self.pads.append(None if symmetric else (left, right, top, bottom))
-            self.sources.append(inputs)
-            self.pools.append(i in pools)
-            oh, ow = (h + sh - 1) // sh, (w + sw - 1) // sw
-            if i in pools:
-                oh, ow = (oh + 1) // 2, (ow + 1) // 2
-            shapes.append((layer["filters"], oh, ow))
-        self.final = [i for i in range(len(layers)) if i not in consumed]
-        self.classifier = nn.Linear(sum(shapes[i][0] for i in self.final), classes)
-
-    def forward(self, x):
-        outputs = []
-        for conv, norm, pad, sources, pool in zip(self.convs, self.norms, self.pads, self.sources, self.pools):
-            inp = concat_padded([outputs[j] for j in sources]) if sources else x
-            if pad is not None:
-                inp = F.pad(inp, pad)
-            out = F.relu(norm(conv(inp)))
-            if pool:
-                out = F.max_pool2d(out, 2, 2, ceil_mode=True)
-            outputs.append(out)
-        return self.classifier(concat_padded([outputs[i] for i in self.final]).mean((2, 3)))
 
 
 def augment(images, offsets):

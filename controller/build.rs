@@ -1,4 +1,5 @@
-//! Build script: embeds the libtorch rpath and keeps `libtorch_cuda.so`
-//! linked; see `libtorch_link.rs`, which the worker's build script shares.
+//! Build script: the libtorch link settings of `nas-build-support`.
 
-include!("libtorch_link.rs");
+fn main() {
+    nas_build_support::link_libtorch();
+}

@@ -1,4 +1,5 @@
-//! Build script: the same link settings as the controller (rpath to
-//! libtorch, `libtorch_cuda.so` kept with `--no-as-needed`).
+//! Build script: the libtorch link settings of `nas-build-support`.
 
-include!("../controller/libtorch_link.rs");
+fn main() {
+    nas_build_support::link_libtorch();
+}

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use nas_common::{CnnSpace, DepthSchedule, SearchSpace};
 use nas_controller::strategy::{self, Observation, StrategyKind, StrategySettings};
+use nas_domain::{CnnSpace, DepthSchedule, SearchSpace};
 
 const DEPTHS: [u16; 3] = [6, 15, 39];
 

@@ -1,50 +1,74 @@
 //! The embedded mode: the controller and N workers in one process, over an
 //! in-process queue and a local directory store. Nothing to install but the
 //! binary; the store has the same layout as the S3 prefix, so every later
-//! command works on it.
+//! command works on it. This is the only module that uses the worker crate.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nas_common::Task;
-use nas_common::dataset_sync::{self, DatasetKind};
-use nas_common::queue::JobQueue;
-use nas_common::store::{ObjectStore, keys};
-use nas_common::telemetry::Telemetry;
-use nas_worker::guardrails::Limits;
-use nas_worker::job_loop::{Worker, WorkerConfig};
-use nas_worker::worker_metrics::WorkerMetrics;
+use nas_domain::Task;
+use nas_domain::datasets::manifest::DatasetKind;
+use nas_infra::queue::{InProcessQueue, JobQueue};
+use nas_infra::store::{ObjectStore, datasets, keys};
+use nas_infra::telemetry::Telemetry;
+use nas_worker::model::guardrails::Limits;
+use nas_worker::service::metrics::WorkerMetrics;
+use nas_worker::service::{Worker, WorkerConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
 
-/// Uploads the data at `source` as data set `name` unless the store has it.
-pub async fn ensure_dataset(store: &ObjectStore, name: &str, task: Task, source: &Path) -> Result<()> {
-    if store.get(&keys::dataset_manifest(name)).await?.is_some() {
-        return Ok(());
-    }
-    let kind = match task {
-        Task::Cifar10 => DatasetKind::Cifar10,
-        Task::PtbWord | Task::PtbChar => DatasetKind::Ptb,
-    };
-    tracing::info!(data_set = name, source = %source.display(), "copying the data set into the store");
-    dataset_sync::upload(store, name, kind, source).await?;
-    Ok(())
+/// How the embedded mode runs workers in this process.
+#[derive(Clone, Debug)]
+pub struct Embedding {
+    /// Workers to start.
+    pub workers: usize,
+    /// Local data to copy into the store when it lacks the data set.
+    pub data: Option<PathBuf>,
+    /// The data set's name in the store.
+    pub dataset: String,
+    /// What the children train on.
+    pub task: Task,
+    /// Deliveries of a job before it is dead-lettered.
+    pub delivery_limit: u32,
 }
 
-/// Starts `count` workers in this process; they stop when `shutdown` is
-/// cancelled.
-pub fn start_workers(
-    count: usize,
-    queue: &JobQueue,
+/// The workers running in this process.
+pub struct Workers {
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Waits for every worker to stop (after the shutdown token fired).
+    pub async fn join(self) {
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Starts the workers of `embedding` over an in-process queue and `store`;
+/// they stop when `shutdown` is cancelled. Returns the queue the
+/// controller publishes to.
+pub async fn start(
+    embedding: &Embedding,
     store: &ObjectStore,
-    cache_dir: PathBuf,
     telemetry: &Telemetry,
     shutdown: &CancellationToken,
-) -> Vec<JoinHandle<()>> {
+) -> Result<(JobQueue, Workers)> {
+    if let Some(data) = &embedding.data {
+        ensure_dataset(store, &embedding.dataset, embedding.task, data).await?;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    tch::set_num_threads(((cores / embedding.workers.max(1)).max(1)) as i32);
+    let cache_dir = match store {
+        ObjectStore::Local(local) => local.root().join(".cache"),
+        ObjectStore::S3(_) => std::env::temp_dir().join("nas-embedded-cache"),
+    };
+    let queue = JobQueue::InProcess(InProcessQueue::new(embedding.delivery_limit));
     let metrics = WorkerMetrics::new(telemetry);
-    (0..count)
+    let handles = (0..embedding.workers)
         .map(|index| {
             let config = WorkerConfig {
                 worker_id: format!("embedded-{index}"),
@@ -65,5 +89,20 @@ pub fn start_workers(
                 }
             })
         })
-        .collect()
+        .collect();
+    Ok((queue, Workers { handles }))
+}
+
+/// Uploads the data at `source` as data set `name` unless the store has it.
+pub async fn ensure_dataset(store: &ObjectStore, name: &str, task: Task, source: &Path) -> Result<()> {
+    if store.get(&keys::dataset_manifest(name)).await?.is_some() {
+        return Ok(());
+    }
+    let kind = match task {
+        Task::Cifar10 => DatasetKind::Cifar10,
+        Task::PtbWord | Task::PtbChar => DatasetKind::Ptb,
+    };
+    tracing::info!(data_set = name, source = %source.display(), "copying the data set into the store");
+    datasets::upload(store, name, kind, source).await?;
+    Ok(())
 }

@@ -1,39 +1,32 @@
-//! The NAS controller: the LSTM policy, REINFORCE, search strategies, and
-//! the commands of `nas-controller`.
+//! The NAS controller: search strategies, the search service, offline
+//! tools and reports, and the commands of `nas-controller`.
 //!
-//! How the modules fit together:
+//! The folders, in the order a spec travels:
 //!
-//! - [`policy`] is the controller network; it samples action sequences along
-//!   a [`nas_common::Plan`] and recomputes their log-probabilities.
-//! - [`reinforce`] trains it from rewards with [`optimizer`]'s Adam;
-//!   [`random_search`] is the baseline. Both implement
-//!   [`strategy::Strategy`] and save themselves as a [`checkpoint`].
-//! - [`simulate`] runs strategies against an oracle
-//!   (`nas_common::oracle`: the synthetic function and recorded reward
-//!   tables) to measure search efficiency without GPUs.
+//! 1. [`strategy`] proposes children: REINFORCE with its LSTM policy and
+//!    Adam ([`strategy::reinforce`]), random search, regularized
+//!    evolution; each saves itself as a [`strategy::checkpoint`].
+//! 2. [`search`] is the service: its configuration, the job records, the
+//!    reward log, the leaderboard and the policy checkpoints, restored
+//!    exactly after any crash.
+//! 3. [`jobs`] keeps the jobs in flight (publication, results, dead
+//!    letters, timeouts, preemptions) for the search and re-evaluation
+//!    alike.
+//! 4. [`offline`] works on stored experiments without the search: replay a
+//!    reward log, simulate strategies against an oracle, re-evaluate the
+//!    best architectures.
+//! 5. [`present`] shows the results: the HTML report, diagrams, and exports
+//!    (JSON, DOT, SVG, PyTorch).
 //!
-//! Where a spec goes next: a [`strategy::Proposal`]'s spec becomes a
-//! [`nas_common::TrainJob`] for a worker; the worker's reward comes back as a
-//! [`strategy::Observation`].
+//! [`embedded`] runs workers inside the controller process; it is the only
+//! module that uses the worker crate.
 
-pub mod checkpoint;
-pub mod controller_metrics;
-pub mod diagram;
 pub mod embedded;
 mod error;
-pub mod evolution;
-pub mod experiment;
-pub mod export;
-pub mod optimizer;
-pub mod policy;
-pub mod random_search;
-pub mod reevaluate;
-pub mod reinforce;
-pub mod replay;
-pub mod report;
-pub mod reward_log;
-pub mod search_loop;
-pub mod simulate;
+pub mod jobs;
+pub mod offline;
+pub mod present;
+pub mod search;
 pub mod strategy;
 
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
-//! `nas-controller`: parses the command line, sets up logging and runs the
-//! chosen command.
+//! `nas-controller`: parses the command line, sets up logging, and runs the
+//! chosen command on one tokio runtime.
 
 mod cli;
 
@@ -9,8 +9,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    nas_common::logging::init();
-    match cli::run(args) {
+    nas_infra::logging::init();
+    let outcome = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(cli::run(args)));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::oracle::{Oracle, SyntheticOracle};
-use nas_common::{CellSpace, CnnSpace, DepthSchedule, SearchSpace};
-use nas_controller::checkpoint::Checkpoint;
-use nas_controller::reinforce::{Reinforce, ReinforceConfig};
+use nas_controller::strategy::checkpoint::Checkpoint;
+use nas_controller::strategy::reinforce::{Reinforce, ReinforceConfig};
 use nas_controller::strategy::{self, Observation, Strategy, StrategyKind};
+use nas_domain::oracle::{Oracle, SyntheticOracle};
+use nas_domain::{CellSpace, CnnSpace, DepthSchedule, SearchSpace};
 
 fn cnn_space() -> SearchSpace {
     SearchSpace::cnn(CnnSpace {
@@ -36,7 +36,7 @@ fn thousands_of_policy_samples_are_valid_specs_of_the_space() {
             assert_eq!(proposal.spec.to_actions(&space).unwrap(), proposal.actions);
             assert_eq!(proposal.depth, space.depth_at(proposal.sample_index));
         }
-        if space.kind() == nas_common::ArchKind::Cnn {
+        if space.kind() == nas_domain::ArchKind::Cnn {
             // The curriculum grew the depth from 2 to 12.
             assert_eq!(proposals[0].spec.depth(), 2);
             assert_eq!(proposals[1499].spec.depth(), 12);
@@ -90,7 +90,7 @@ fn the_sample_of_an_index_does_not_depend_on_batching() {
 }
 
 /// Proposes and observes `children` rewards from the synthetic oracle.
-fn drive(strategy: &mut dyn Strategy, children: usize) -> Vec<nas_common::ArchId> {
+fn drive(strategy: &mut dyn Strategy, children: usize) -> Vec<nas_domain::ArchId> {
     let oracle = SyntheticOracle::default();
     let mut ids = Vec::new();
     for proposal in strategy.propose(children).unwrap() {

@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::oracle::SyntheticOracle;
-use nas_common::{CnnSpace, SearchSpace};
-use nas_controller::reinforce::ReinforceConfig;
-use nas_controller::simulate::{self, Simulation};
+use nas_controller::offline::simulate::{self, Simulation};
 use nas_controller::strategy::StrategyKind;
+use nas_controller::strategy::reinforce::ReinforceConfig;
+use nas_domain::oracle::SyntheticOracle;
+use nas_domain::{CnnSpace, SearchSpace};
 
 #[test]
 fn reinforce_beats_random_search_on_the_synthetic_oracle() {

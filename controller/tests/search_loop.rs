@@ -1,16 +1,18 @@
 //! The search service driven one message at a time, over the in-process
-//! queue and a local store: results are counted once, preemptions and
-//! dead letters handled, and a resumed search continues exactly.
+//! queue and a local store: results are counted once, preemptions
+//! republished, dead letters and strangers handled, and a resumed search
+//! continues exactly where the stopped one was.
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::queue::{InProcessQueue, JobQueue};
-use nas_common::store::{LocalStore, ObjectStore};
-use nas_common::telemetry::Telemetry;
-use nas_common::{EpochMetrics, Outcome, TrainJob, TrainResult, TrainResultFields};
-use nas_controller::controller_metrics::ControllerMetrics;
-use nas_controller::experiment::ConfigFile;
-use nas_controller::search_loop::{ResultOutcome, ResumeMode, ResumeOverrides, Search};
+use nas_controller::Error;
+use nas_controller::search::config::{self, Overrides};
+use nas_controller::search::metrics::ControllerMetrics;
+use nas_controller::search::{JobRecord, ResultOutcome, ResumeMode, Search};
+use nas_domain::{EpochMetrics, ExperimentName, JobId, Outcome, TrainJob, TrainResult, TrainResultFields};
+use nas_infra::queue::{InProcessQueue, JobQueue, Subscription};
+use nas_infra::store::{LocalStore, ObjectStore, keys};
+use nas_infra::telemetry::Telemetry;
 
 const CONFIG: &str = r#"
 experiment = "unit"
@@ -32,18 +34,77 @@ epochs = 1
 batch_size = 2
 "#;
 
-async fn open(queue: &JobQueue, store: &ObjectStore, mode: ResumeMode) -> nas_controller::Result<Search> {
-    let config = ConfigFile::from_toml(CONFIG, "test").unwrap().resolve().unwrap();
-    let metrics = ControllerMetrics::new(&Telemetry::default());
-    Search::open(
-        config,
-        mode,
-        ResumeOverrides::default(),
-        queue.clone(),
-        store.clone(),
-        metrics,
-    )
-    .await
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: ObjectStore,
+    queue: JobQueue,
+    jobs: Subscription,
+    results: Subscription,
+}
+
+impl Rig {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::Local(LocalStore::new(dir.path()));
+        let queue = JobQueue::InProcess(InProcessQueue::new(3));
+        let jobs = queue.jobs(1).await.unwrap();
+        let results = queue.results(&experiment(), 8).await.unwrap();
+        Rig {
+            _dir: dir,
+            store,
+            queue,
+            jobs,
+            results,
+        }
+    }
+
+    async fn open(&self, text: &str, mode: ResumeMode) -> nas_controller::Result<(Search, Telemetry)> {
+        let file = Overrides::from_toml(text, "test").unwrap();
+        let config = config::settle(&self.store, &[&file], mode).await?;
+        let telemetry = Telemetry::default();
+        let metrics = ControllerMetrics::new(&telemetry);
+        let search = Search::open(config, self.queue.clone(), self.store.clone(), metrics).await?;
+        Ok((search, telemetry))
+    }
+
+    /// Takes the next published job off the queue.
+    async fn next_job(&mut self) -> TrainJob {
+        let message = self.jobs.next().await.unwrap().unwrap();
+        TrainJob::from_json(&message.body).unwrap()
+    }
+
+    /// Answers `job` with `outcome` and hands the result to `search`.
+    async fn answer(&mut self, search: &mut Search, job: &TrainJob, outcome: Outcome) -> ResultOutcome {
+        self.queue
+            .publish_result(&result_for(job, outcome))
+            .await
+            .unwrap();
+        let message = self.results.next().await.unwrap().unwrap();
+        let mut outcomes = search.process_results(vec![message]).await.unwrap();
+        assert_eq!(outcomes.len(), 1);
+        outcomes.pop().unwrap()
+    }
+
+    /// The sample index of every job record in the store, by job id.
+    async fn sample_indices(&self) -> Vec<(JobId, u64)> {
+        let mut indices = Vec::new();
+        for key in self.store.list(&keys::jobs_prefix(&experiment())).await.unwrap() {
+            let records: Vec<JobRecord> = self.store.get_json_lines(&key).await.unwrap().unwrap();
+            indices.extend(records.iter().map(|r| (r.job.job_id, r.payload.sample_index)));
+        }
+        indices
+    }
+}
+
+fn experiment() -> ExperimentName {
+    "unit".parse().unwrap()
+}
+
+fn ok(reward: f64) -> Outcome {
+    Outcome::Ok {
+        reward,
+        metric: reward.cbrt(),
+    }
 }
 
 fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
@@ -74,155 +135,148 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
     .unwrap()
 }
 
-/// Takes the next published job off the queue.
-async fn next_job(jobs: &mut nas_common::queue::Subscription) -> TrainJob {
-    let message = jobs.next().await.unwrap().unwrap();
-    TrainJob::from_json(&message.body).unwrap()
-}
-
 #[tokio::test]
-async fn results_are_counted_once_and_a_resumed_search_continues_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ObjectStore::Local(LocalStore::new(dir.path()));
-    let queue = JobQueue::InProcess(InProcessQueue::new(3));
-    let mut jobs = queue.jobs(1).await.unwrap();
-    let mut results = queue.results(&"unit".parse().unwrap(), 8).await.unwrap();
-    let mut search = open(&queue, &store, ResumeMode::New).await.unwrap();
+async fn results_are_counted_once_preempted_children_republished_and_failures_rewarded() {
+    let mut rig = Rig::new().await;
+    let (mut search, _) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
     search.publish_more().await.unwrap();
     let mut batch = Vec::new();
     for _ in 0..4 {
-        batch.push(next_job(&mut jobs).await);
+        batch.push(rig.next_job().await);
     }
-    // A result counts; the same result again is ignored.
-    let ok = |job: &TrainJob, reward: f64| {
-        result_for(
-            job,
-            Outcome::Ok {
-                reward,
-                metric: reward.cbrt(),
-            },
-        )
+    let first = rig.answer(&mut search, &batch[0], ok(0.2)).await;
+    let counted = ResultOutcome::Counted {
+        job_id: batch[0].job_id,
+        reward: 0.2,
+        stepped: false,
     };
-    queue.publish_result(&ok(&batch[0], 0.2)).await.unwrap();
-    queue.publish_result(&ok(&batch[0], 0.2)).await.unwrap();
-    let first = search
-        .process_result(results.next().await.unwrap().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        first,
-        ResultOutcome::Counted {
-            job_id: batch[0].job_id,
-            reward: 0.2,
-            stepped: false
-        }
-    );
-    let again = search
-        .process_result(results.next().await.unwrap().unwrap())
-        .await
-        .unwrap();
+    assert_eq!(first, counted);
+    let again = rig.answer(&mut search, &batch[0], ok(0.2)).await;
     assert!(matches!(again, ResultOutcome::Ignored { .. }), "{again:?}");
     // A preempted child is published again as its next attempt.
-    queue
-        .publish_result(&result_for(&batch[1], Outcome::Preempted { epochs_done: 0 }))
-        .await
-        .unwrap();
-    let preempted = search
-        .process_result(results.next().await.unwrap().unwrap())
-        .await
-        .unwrap();
+    let preempted = rig
+        .answer(&mut search, &batch[1], Outcome::Preempted { epochs_done: 0 })
+        .await;
     assert_eq!(
         preempted,
         ResultOutcome::Republished {
             job_id: batch[1].job_id
         }
     );
-    let retry = next_job(&mut jobs).await;
+    let retry = rig.next_job().await;
     assert_eq!((retry.job_id, retry.attempt), (batch[1].job_id, 2));
     // A failed child gets the failed reward and completes the first step.
-    let failed = result_for(
-        &batch[2],
-        Outcome::Failed {
-            reason: "diverged".into(),
-        },
+    let failed = Outcome::Failed {
+        reason: "diverged".into(),
+    };
+    let counted = rig.answer(&mut search, &batch[2], failed).await;
+    let stepped = ResultOutcome::Counted {
+        job_id: batch[2].job_id,
+        reward: 0.0,
+        stepped: true,
+    };
+    assert_eq!(counted, stepped);
+    let summary = search.summary();
+    let counts = (
+        summary.children_rewarded,
+        summary.children_failed,
+        summary.duplicates,
     );
-    queue.publish_result(&failed).await.unwrap();
-    let counted = search
-        .process_result(results.next().await.unwrap().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        counted,
-        ResultOutcome::Counted {
-            job_id: batch[2].job_id,
-            reward: 0.0,
-            stepped: true
-        }
-    );
-    // One more reward is buffered but not yet a step; then the controller stops.
-    queue.publish_result(&ok(&batch[3], 0.4)).await.unwrap();
-    search
-        .process_result(results.next().await.unwrap().unwrap())
-        .await
-        .unwrap();
-    let before = search.summary();
-    assert_eq!(
-        (
-            before.children_rewarded,
-            before.children_failed,
-            before.duplicates
-        ),
-        (2, 1, 1)
-    );
-    drop(search);
+    assert_eq!(counts, (1, 1, 1));
+    assert_eq!((summary.republished, summary.policy_steps), (1, 1));
+}
 
-    // Resuming a fresh name fails; resuming ours restores every count.
-    let err = open(&queue, &store, ResumeMode::New)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("already exists"), "{err}");
-    let missing = ConfigFile::from_toml(&CONFIG.replace("\"unit\"", "\"other\""), "test")
-        .unwrap()
-        .resolve()
-        .unwrap();
-    let metrics = ControllerMetrics::new(&Telemetry::default());
-    let err = Search::open(
-        missing,
-        ResumeMode::Resume,
-        ResumeOverrides::default(),
-        queue.clone(),
-        store.clone(),
-        metrics,
-    )
-    .await
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(err.contains("no experiment other"), "{err}");
-    let mut resumed = open(&queue, &store, ResumeMode::Auto).await.unwrap();
+#[tokio::test]
+async fn a_resumed_search_restores_its_counts_and_continues_the_sample_sequence() {
+    let mut rig = Rig::new().await;
+    let (mut search, _) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
+    search.publish_more().await.unwrap();
+    let mut batch = Vec::new();
+    for _ in 0..4 {
+        batch.push(rig.next_job().await);
+    }
+    for (job, reward) in batch.iter().zip([0.2, 0.3, 0.4]) {
+        rig.answer(&mut search, job, ok(reward)).await;
+    }
+    drop(search);
+    let (mut resumed, _) = rig.open(CONFIG, ResumeMode::Auto).await.unwrap();
     let after = resumed.summary();
-    assert_eq!(
-        (after.children_rewarded, after.children_failed, after.policy_steps),
-        (2, 1, 1)
-    );
-    // The job still in flight (batch[1]) is answered to the resumed search.
-    queue.publish_result(&ok(&retry, 0.3)).await.unwrap();
-    let late = resumed
-        .process_result(results.next().await.unwrap().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        late,
-        ResultOutcome::Counted {
-            job_id: batch[1].job_id,
-            reward: 0.3,
-            stepped: true
-        }
-    );
-    // New jobs continue the sample sequence instead of repeating it.
+    assert_eq!((after.children_rewarded, after.policy_steps), (3, 1));
+    // The job still in flight is answered to the resumed search.
+    let late = rig.answer(&mut resumed, &batch[3], ok(0.5)).await;
+    let counted = ResultOutcome::Counted {
+        job_id: batch[3].job_id,
+        reward: 0.5,
+        stepped: true,
+    };
+    assert_eq!(late, counted);
+    // New jobs continue the sample sequence (indices 4..8), not from 0.
     resumed.publish_more().await.unwrap();
-    let fresh = next_job(&mut jobs).await;
-    assert!(batch.iter().all(|job| job.job_id != fresh.job_id));
+    let fresh = rig.next_job().await;
+    let indices = rig.sample_indices().await;
+    let index_of = |id: JobId| indices.iter().find(|(job, _)| *job == id).map(|(_, i)| *i);
+    let first: Vec<u64> = batch.iter().filter_map(|job| index_of(job.job_id)).collect();
+    assert_eq!(first, vec![0, 1, 2, 3]);
+    assert_eq!(
+        index_of(fresh.job_id),
+        Some(4),
+        "the resumed search must continue at sample 4"
+    );
+}
+
+#[tokio::test]
+async fn opening_checks_whether_the_experiment_exists() {
+    let rig = Rig::new().await;
+    drop(rig.open(CONFIG, ResumeMode::New).await.unwrap());
+    let again = rig.open(CONFIG, ResumeMode::New).await.err().unwrap();
+    assert!(matches!(again, Error::Config(_)), "{again}");
+    let other = CONFIG.replace("\"unit\"", "\"other\"");
+    let missing = rig.open(&other, ResumeMode::Resume).await.err().unwrap();
+    assert!(matches!(missing, Error::NotFound(_)), "{missing}");
+}
+
+#[tokio::test]
+async fn a_dead_lettered_job_is_recorded_as_a_failed_child() {
+    let mut rig = Rig::new().await;
+    let (mut search, _) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
+    let mut dead = rig.queue.dead_jobs(&experiment(), 4).await.unwrap();
+    search.publish_more().await.unwrap();
+    // A worker that keeps crashing: the broker dead-letters the job.
+    let message = rig.jobs.next().await.unwrap().unwrap();
+    let job = TrainJob::from_json(&message.body).unwrap();
+    message.dead_letter().await.unwrap();
+    let letter = dead.next().await.unwrap().unwrap();
+    let outcome = search.process_dead_letter(letter).await.unwrap();
+    let failed = ResultOutcome::Counted {
+        job_id: job.job_id,
+        reward: 0.0,
+        stepped: false,
+    };
+    assert_eq!(outcome, failed);
+    assert_eq!(search.summary().children_failed, 1);
+    // Its result arriving late is a duplicate, not a second child.
+    let late = rig.answer(&mut search, &job, ok(0.9)).await;
+    assert!(matches!(late, ResultOutcome::Ignored { .. }), "{late:?}");
+    assert_eq!(search.summary().children_rewarded, 0);
+}
+
+#[tokio::test]
+async fn a_result_for_a_job_never_published_is_ignored_and_counted() {
+    let mut rig = Rig::new().await;
+    let (mut search, telemetry) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
+    search.publish_more().await.unwrap();
+    let job = rig.next_job().await;
+    let stranger = TrainJob::new(nas_domain::TrainJobFields {
+        job_id: JobId::random(),
+        ..(*job).clone()
+    })
+    .unwrap();
+    let outcome = rig.answer(&mut search, &stranger, ok(0.9)).await;
+    assert!(matches!(outcome, ResultOutcome::Ignored { .. }), "{outcome:?}");
+    let metrics = telemetry.render();
+    assert!(
+        metrics.contains("nas_controller_unknown_results_total 1"),
+        "{metrics}"
+    );
+    assert_eq!(search.summary().children_rewarded, 0);
 }

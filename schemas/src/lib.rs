@@ -1,5 +1,5 @@
 //! JSON Schemas of everything that crosses the wire, generated from the
-//! types in `nas-common` so the files in this folder cannot drift from the
+//! types in `nas-domain` so the files in this folder cannot drift from the
 //! code unnoticed.
 //!
 //! `cargo run -p nas-schemas` (or `make schemas`) rewrites the `*.schema.json`
@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nas_common::{ArchSpec, SearchSpace, TrainJob, TrainResult};
+use nas_domain::{ArchSpec, SearchSpace, TrainJob, TrainResult};
 use schemars::schema_for;
 use serde_json::Value;
 

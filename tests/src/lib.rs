@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use nas_common::queue::{BrokerConfig, JobQueue, RabbitMq};
+use nas_infra::queue::{BrokerConfig, JobQueue, RabbitMq};
 
 pub mod chaos;
 pub mod pipeline;
-use nas_common::store::{ObjectStore, S3Config, S3Store};
+use nas_infra::store::{ObjectStore, S3Config, S3Store};
 
 /// The path of a workspace binary built beside the running test
 /// (`target/<profile>/<name>`) or beside the running binary (`nas-chaos`);

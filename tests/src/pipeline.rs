@@ -7,8 +7,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nas_common::ExperimentName;
-use nas_common::store::keys;
+use nas_domain::ExperimentName;
+use nas_infra::store::keys;
 
 use crate::{Service, run_ok, s3_store, synth_cifar10, unique};
 

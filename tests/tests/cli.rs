@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::{ArchSpec, CellSpace, SearchSpace};
+use nas_domain::{ArchSpec, CellSpace, SearchSpace};
 use nas_tests::{run_err, run_ok, synth_cifar10};
 
 #[test]

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use nas_common::ExperimentName;
-use nas_common::store::keys;
+use nas_domain::ExperimentName;
+use nas_infra::store::keys;
 use nas_tests::chaos::faults::rabbitmqctl;
 use nas_tests::pipeline::{Pipeline, PipelineOptions, block_on, job_id_in, summary_of};
 
@@ -165,7 +165,7 @@ fn a_sigterm_hands_the_child_to_another_worker_which_resumes_it() {
     );
     assert!(started.elapsed() < Duration::from_secs(25));
     let experiment: ExperimentName = setup.experiment.parse().unwrap();
-    let job_id = nas_common::JobId(job.parse().unwrap());
+    let job_id = nas_domain::JobId(job.parse().unwrap());
     assert!(
         setup.object_exists(&keys::child_checkpoint(&experiment, job_id)),
         "no checkpoint was saved"
@@ -222,7 +222,7 @@ fn malformed_and_invalid_jobs_are_dead_lettered_and_the_worker_keeps_serving() {
             .block_on(queue.publish_raw_job(&experiment, &body))
             .unwrap();
     }
-    let mut dead = runtime.block_on(queue.dead_jobs(&experiment)).unwrap();
+    let mut dead = runtime.block_on(queue.dead_jobs(&experiment, 16)).unwrap();
     let mut dead_bodies = Vec::new();
     for _ in 0..3 {
         let message = runtime
@@ -328,7 +328,7 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
             .err()
             .map(|e| e.to_string());
         let dead = worker_queue
-            .dead_jobs(&experiment)
+            .dead_jobs(&experiment, 16)
             .await
             .err()
             .map(|e| e.to_string());

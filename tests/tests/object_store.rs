@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::store::{LocalStore, ObjectStore};
+use nas_infra::store::{LocalStore, ObjectStore};
 use nas_tests::{s3_store, unique};
 
 async fn exercise(store: &ObjectStore, prefix: &str) {

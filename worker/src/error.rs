@@ -1,11 +1,16 @@
-//! The worker library's error type.
+//! The worker library's error type. [`Error::is_transient`] tells the job
+//! loop whether to wait for the store (a transient failure) or to fail the
+//! job at once with the reason (anything else).
 
 /// Everything that can go wrong in the worker library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A spec, space or message was rejected.
     #[error(transparent)]
-    Common(#[from] nas_common::Error),
+    Domain(#[from] nas_domain::Error),
+    /// The object store or the broker failed.
+    #[error(transparent)]
+    Infra(#[from] nas_infra::Error),
     /// A data file is missing, truncated or not in the expected format.
     #[error("{path}: {reason}")]
     Data {
@@ -14,7 +19,7 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// Reading a file failed.
+    /// Reading or writing a local file failed.
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -29,9 +34,19 @@ pub enum Error {
     /// A setting is out of range or does not fit the task.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A child checkpoint does not fit the network or is malformed.
+    #[error("child checkpoint: {0}")]
+    Checkpoint(String),
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A blocking task (training, hashing, a file lock) panicked or was
+    /// cancelled.
+    #[error("a blocking task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// The worker is shutting down.
+    #[error("the worker is shutting down")]
+    ShuttingDown,
 }
 
 impl Error {
@@ -46,6 +61,23 @@ impl Error {
         Error::Io {
             path: path.display().to_string(),
             source,
+        }
+    }
+
+    /// Whether the same work may succeed later: a store or broker that is
+    /// down, or a local file-system hiccup. Bad data, refused credentials,
+    /// a missing bucket and children that do not fit are permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Infra(error) => error.is_transient(),
+            Error::Io { source, .. } => source.kind() != std::io::ErrorKind::PermissionDenied,
+            Error::Join(_) | Error::ShuttingDown => true,
+            Error::Domain(_)
+            | Error::Data { .. }
+            | Error::TooLarge(_)
+            | Error::Config(_)
+            | Error::Checkpoint(_)
+            | Error::Torch(_) => false,
         }
     }
 }

@@ -1,48 +1,33 @@
-//! The NAS worker: receives a [`nas_common::TrainJob`], builds the child
+//! The NAS worker: receives a [`nas_domain::TrainJob`], builds the child
 //! network its spec describes, trains it with libtorch and answers with a
-//! [`nas_common::TrainResult`].
+//! [`nas_domain::TrainResult`].
 //!
-//! How the modules fit together, following one spec:
+//! The folders, in the order a job travels through them:
 //!
-//! 1. The data comes from [`cifar10`] or [`ptb`], loaded once into tensors
-//!    on the training device.
-//! 2. [`guardrails`] checks the child's parameter count and activation
-//!    memory before anything is allocated.
-//! 3. [`cnn`] builds a CNN child, or [`language_model`] a language model
-//!    around the [`recurrent_cell`] of the spec.
-//! 4. [`train_cnn`] or [`train_language_model`] trains and evaluates it
-//!    per epoch with [`sgd`], and [`trainer`] turns the metrics into the
-//!    reward with the job's reward function; a stopped child leaves a
-//!    [`child_checkpoint`] to resume from.
-//!
-//! Where the spec goes next: the reward travels back to the controller in a
-//! `TrainResult`.
+//! 1. [`service`]: the job loop. It takes a delivery from the queue, holds
+//!    it until the result is confirmed ([`service::delivery`]), fetches the
+//!    data set and a preempted child's checkpoint from the store, and
+//!    publishes the result (or answers from an oracle, as a surrogate).
+//! 2. [`data`]: the node's verified copy of the data set ([`data::cache`]),
+//!    loaded once into tensors ([`data::cifar10`], [`data::ptb`]).
+//! 3. [`model`]: the child network, checked against the guardrails before
+//!    anything is allocated.
+//! 4. [`train`]: the settings from the job, the one epoch driver, and the
+//!    report whose metrics the job's reward function turns into the reward;
+//!    a stopped child leaves a checkpoint to resume from.
 
-pub mod child_checkpoint;
-pub mod cifar10;
-pub mod cnn;
-pub mod dataset_cache;
+pub mod data;
 mod error;
-pub mod guardrails;
-pub mod held_delivery;
-pub mod job_loop;
-pub mod job_training;
-pub mod language_model;
 pub mod malloc_tuning;
-pub mod ptb;
-pub mod recurrent_cell;
-pub mod sgd;
-pub mod surrogate;
-pub mod train_cnn;
-pub mod train_language_model;
-pub mod trainer;
-pub mod worker_metrics;
+pub mod model;
+pub mod service;
+pub mod train;
 
 pub use error::{Error, Result};
 
-use nas_common::TrainJob;
+use nas_domain::TrainJob;
 
 /// Parses and validates a job document, as a worker does on receipt.
-pub fn check_job(bytes: &[u8]) -> nas_common::Result<TrainJob> {
+pub fn check_job(bytes: &[u8]) -> nas_domain::Result<TrainJob> {
     TrainJob::from_json(bytes)
 }

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::spec::{CellArch, CnnArch};
-use nas_common::{Actions, ArchSpec, CellSpace, CnnSpace, DepthSchedule, Plan, SearchSpace, Step};
-use nas_worker::cnn::{CnnChild, CnnOptions, CnnShapes, ImageShape};
-use nas_worker::language_model::{self, LanguageModel, LanguageModelOptions};
+use nas_domain::spec::{CellArch, CnnArch};
+use nas_domain::{Actions, ArchSpec, CellSpace, CnnSpace, DepthSchedule, Plan, SearchSpace, Step};
+use nas_worker::model::cnn::{CnnChild, CnnOptions, CnnShapes, ImageShape};
+use nas_worker::model::language_model::{self, LanguageModel, LanguageModelOptions};
 use rand::{Rng, SeedableRng};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};

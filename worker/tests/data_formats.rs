@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use nas_common::datasets::cifar10::{FOLDER, RECORD_BYTES, TRAIN_FILES};
-use nas_common::synth;
-use nas_worker::cifar10::{self, CifarOptions, ImageBatcher};
-use nas_worker::ptb::{self, Level};
+use nas_domain::datasets::cifar10::{FOLDER, RECORD_BYTES, TRAIN_FILES};
+use nas_domain::datasets::synth;
+use nas_worker::data::cifar10::{self, CifarOptions, ImageBatcher};
+use nas_worker::data::ptb::{self, Level};
 use tch::{Device, Kind, Tensor};
 
 fn options(valid: usize) -> CifarOptions {

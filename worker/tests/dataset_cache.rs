@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nas_common::dataset_sync::{self, DatasetKind};
-use nas_common::store::{LocalStore, ObjectStore};
-use nas_common::synth;
-use nas_worker::dataset_cache::{CacheError, DatasetCache};
+use nas_domain::datasets::manifest::DatasetKind;
+use nas_domain::datasets::synth;
+use nas_infra::store::datasets::upload;
+use nas_infra::store::{LocalStore, ObjectStore};
+use nas_worker::Error;
+use nas_worker::data::cache::DatasetCache;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_workers_share_one_verified_copy() {
@@ -14,9 +16,7 @@ async fn concurrent_workers_share_one_verified_copy() {
     let data = dir.path().join("ptb");
     synth::write_ptb(&data, 50, 20, 1).unwrap();
     let store = ObjectStore::Local(LocalStore::new(dir.path().join("store")));
-    let manifest = dataset_sync::upload(&store, "ptb", DatasetKind::Ptb, &data)
-        .await
-        .unwrap();
+    let manifest = upload(&store, "ptb", DatasetKind::Ptb, &data).await.unwrap();
     assert_eq!(manifest.files.len(), 6);
     let cache_root = dir.path().join("cache");
     let caches: Vec<DatasetCache> = (0..4)
@@ -39,23 +39,27 @@ async fn a_corrupt_or_missing_data_set_is_rejected_with_its_name() {
     synth::write_ptb(&data, 50, 20, 1).unwrap();
     let root = dir.path().join("store");
     let store = ObjectStore::Local(LocalStore::new(&root));
-    dataset_sync::upload(&store, "ptb", DatasetKind::Ptb, &data)
-        .await
-        .unwrap();
+    upload(&store, "ptb", DatasetKind::Ptb, &data).await.unwrap();
     std::fs::write(root.join("datasets/ptb/ptb.valid.txt"), "tampered\n").unwrap();
     let cache = DatasetCache::new(dir.path().join("cache"), store.clone());
     match cache.ensure("ptb").await {
-        Err(CacheError::Invalid(error)) => {
-            let text = error.to_string();
-            assert!(
-                text.contains("ptb.valid.txt") && text.contains("checksum mismatch"),
-                "{text}"
-            );
+        Err(error @ Error::Data { .. }) => {
+            assert!(!error.is_transient(), "a corrupt file does not heal: {error}");
+            let Error::Data { path, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(path, "datasets/ptb/ptb.valid.txt");
         }
         other => panic!("expected a checksum error, got {other:?}"),
     }
     match cache.ensure("imagenet").await {
-        Err(CacheError::Invalid(error)) => assert!(error.to_string().contains("not in the store"), "{error}"),
+        Err(error @ Error::Data { .. }) => {
+            assert!(!error.is_transient(), "{error}");
+            let Error::Data { path, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(path, "datasets/imagenet/manifest.json");
+        }
         other => panic!("expected a missing data set, got {other:?}"),
     }
 }

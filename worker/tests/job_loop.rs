@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use nas_common::ExperimentName;
-use nas_common::queue::{InProcessQueue, JobQueue};
-use nas_common::store::{LocalStore, ObjectStore};
-use nas_common::telemetry::Telemetry;
-use nas_worker::guardrails::Limits;
-use nas_worker::job_loop::{Outcome, Worker, WorkerConfig};
-use nas_worker::worker_metrics::{RejectionLabel, WorkerMetrics};
+use nas_domain::ExperimentName;
+use nas_infra::queue::{InProcessQueue, JobQueue};
+use nas_infra::store::{LocalStore, ObjectStore};
+use nas_infra::telemetry::Telemetry;
+use nas_worker::model::guardrails::Limits;
+use nas_worker::service::metrics::{RejectionLabel, WorkerMetrics};
+use nas_worker::service::{Outcome, Worker, WorkerConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -6,17 +6,18 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use nas_common::synth;
-use nas_common::{ArchSpec, Outcome, RewardFunction};
+use nas_domain::datasets::synth;
+use nas_domain::spec::CnnArch;
+use nas_domain::{ArchSpec, Outcome};
 use nas_worker::Error;
-use nas_worker::child_checkpoint::ChildCheckpoint;
-use nas_worker::cifar10::{self, CifarOptions};
-use nas_worker::cnn::Precision;
-use nas_worker::guardrails::Limits;
-use nas_worker::ptb::{self, Level};
-use nas_worker::train_cnn::train_cnn;
-use nas_worker::train_language_model::train_language_model;
-use nas_worker::trainer::{self, TrainSettings};
+use nas_worker::data::cifar10::{self, CifarOptions};
+use nas_worker::data::ptb::{self, Level};
+use nas_worker::model::cnn::Precision;
+use nas_worker::model::guardrails::Limits;
+use nas_worker::train::checkpoint::ChildCheckpoint;
+use nas_worker::train::cnn::train_cnn;
+use nas_worker::train::language_model::train_language_model;
+use nas_worker::train::{TrainReport, TrainSettings};
 use tch::Device;
 
 const SMALL_CNN: &str = r#"{"version":1,"kind":"cnn","layers":[
@@ -45,6 +46,10 @@ fn cifar(dir: &std::path::Path) -> cifar10::Cifar10 {
     cifar10::load(dir, &options, Device::Cpu).unwrap()
 }
 
+fn small_cnn() -> CnnArch {
+    ArchSpec::from_json(SMALL_CNN).unwrap().as_cnn().unwrap().clone()
+}
+
 fn settings(epochs: u32) -> TrainSettings {
     TrainSettings {
         batch_size: Some(32),
@@ -60,15 +65,7 @@ fn a_small_cnn_learns_synthetic_cifar_far_above_chance_and_deterministically() {
     let data = cifar(dir.path());
     let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
     let arch = spec.as_cnn().unwrap();
-    let report = train_cnn(
-        arch,
-        &data,
-        &settings(2),
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .unwrap();
+    let report = train_cnn(arch, &data, &settings(2), None).unwrap();
     let Outcome::Ok { reward, metric } = report.outcome else {
         panic!("training failed: {:?}", report.outcome)
     };
@@ -83,16 +80,8 @@ fn a_small_cnn_learns_synthetic_cifar_far_above_chance_and_deterministically() {
         report.parameters,
         3 * 8 * 9 + 16 + 8 * 8 * 9 + 16 + 12 * 16 * 15 + 24 + 13 * 10
     );
-    let again = train_cnn(
-        arch,
-        &data,
-        &settings(2),
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .unwrap();
-    let losses = |r: &trainer::TrainReport| {
+    let again = train_cnn(arch, &data, &settings(2), None).unwrap();
+    let losses = |r: &TrainReport| {
         r.epochs
             .iter()
             .map(|e| (e.train_loss, e.valid_loss))
@@ -110,20 +99,11 @@ fn bf16_mixed_precision_trains_too() {
     let _turn = serial();
     let dir = tempfile::tempdir().unwrap();
     let data = cifar(dir.path());
-    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
     let mixed = TrainSettings {
         precision: Some(Precision::Bf16),
         ..settings(1)
     };
-    let report = train_cnn(
-        spec.as_cnn().unwrap(),
-        &data,
-        &mixed,
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .unwrap();
+    let report = train_cnn(&small_cnn(), &data, &mixed, None).unwrap();
     let Outcome::Ok { metric, .. } = report.outcome else {
         panic!("bf16 training failed: {:?}", report.outcome)
     };
@@ -143,16 +123,7 @@ fn a_tiny_language_model_falls_far_below_its_vocabulary_size() {
         seed: 1,
         ..TrainSettings::new(3)
     };
-    let report = train_language_model(
-        spec.as_cell().unwrap(),
-        &corpus,
-        None,
-        &settings,
-        RewardFunction::PERPLEXITY,
-        None,
-        String::new(),
-    )
-    .unwrap();
+    let report = train_language_model(spec.as_cell().unwrap(), &corpus, &settings, None).unwrap();
     let Outcome::Ok { metric, reward } = report.outcome else {
         panic!("training failed: {:?}", report.outcome)
     };
@@ -170,20 +141,11 @@ fn a_non_finite_loss_ends_the_child_as_failed_with_a_reason() {
     let _turn = serial();
     let dir = tempfile::tempdir().unwrap();
     let data = cifar(dir.path());
-    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
     let exploding = TrainSettings {
         learning_rate: Some(1e38),
         ..settings(1)
     };
-    let report = train_cnn(
-        spec.as_cnn().unwrap(),
-        &data,
-        &exploding,
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .unwrap();
+    let report = train_cnn(&small_cnn(), &data, &exploding, None).unwrap();
     match report.outcome {
         Outcome::Failed { reason } => assert!(reason.contains("non-finite"), "{reason}"),
         other => panic!("expected a failure, got {other:?}"),
@@ -195,20 +157,11 @@ fn a_raised_stop_flag_ends_the_child_as_preempted() {
     let _turn = serial();
     let dir = tempfile::tempdir().unwrap();
     let data = cifar(dir.path());
-    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
     let stopping = TrainSettings {
         stop: Some(Arc::new(AtomicBool::new(true))),
         ..settings(3)
     };
-    let report = train_cnn(
-        spec.as_cnn().unwrap(),
-        &data,
-        &stopping,
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .unwrap();
+    let report = train_cnn(&small_cnn(), &data, &stopping, None).unwrap();
     assert_eq!(report.outcome, Outcome::Preempted { epochs_done: 0 });
     assert!(report.checkpoint.is_some());
 }
@@ -218,7 +171,6 @@ fn children_over_the_limits_are_rejected_before_allocation() {
     let _turn = serial();
     let dir = tempfile::tempdir().unwrap();
     let data = cifar(dir.path());
-    let spec = ArchSpec::from_json(SMALL_CNN).unwrap();
     let tight = TrainSettings {
         limits: Limits {
             max_parameters: 1000,
@@ -226,16 +178,7 @@ fn children_over_the_limits_are_rejected_before_allocation() {
         },
         ..settings(1)
     };
-    let err = train_cnn(
-        spec.as_cnn().unwrap(),
-        &data,
-        &tight,
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .err()
-    .unwrap();
+    let err = train_cnn(&small_cnn(), &data, &tight, None).err().unwrap();
     assert!(matches!(err, Error::TooLarge(_)), "{err}");
     assert!(err.to_string().contains("above the limit of 1000"), "{err}");
     let small_memory = TrainSettings {
@@ -245,16 +188,7 @@ fn children_over_the_limits_are_rejected_before_allocation() {
         },
         ..settings(1)
     };
-    let err = train_cnn(
-        spec.as_cnn().unwrap(),
-        &data,
-        &small_memory,
-        RewardFunction::ACCURACY,
-        None,
-        String::new(),
-    )
-    .err()
-    .unwrap();
+    let err = train_cnn(&small_cnn(), &data, &small_memory, None).err().unwrap();
     assert!(err.to_string().contains("GiB of activations"), "{err}");
 }
 
@@ -269,15 +203,7 @@ fn a_preempted_child_resumes_from_its_checkpoint() {
         stop: Some(Arc::new(AtomicBool::new(true))),
         ..settings(2)
     };
-    let stopped = train_cnn(
-        arch,
-        &data,
-        &stopping,
-        RewardFunction::ACCURACY,
-        None,
-        spec.id().to_string(),
-    )
-    .unwrap();
+    let stopped = train_cnn(arch, &data, &stopping, None).unwrap();
     let bytes = stopped.checkpoint.unwrap().to_bytes().unwrap();
     let checkpoint = ChildCheckpoint::from_bytes(&bytes).unwrap();
     assert_eq!(checkpoint.arch_id, spec.id().to_string());
@@ -289,15 +215,7 @@ fn a_preempted_child_resumes_from_its_checkpoint() {
         !checkpoint.momentum.is_empty(),
         "the momentum buffers travel with the checkpoint"
     );
-    let resumed = train_cnn(
-        arch,
-        &data,
-        &settings(2),
-        RewardFunction::ACCURACY,
-        Some(&checkpoint),
-        String::new(),
-    )
-    .unwrap();
+    let resumed = train_cnn(arch, &data, &settings(2), Some(&checkpoint)).unwrap();
     let Outcome::Ok { metric, .. } = resumed.outcome else {
         panic!("the resumed child failed: {:?}", resumed.outcome)
     };
@@ -305,15 +223,8 @@ fn a_preempted_child_resumes_from_its_checkpoint() {
     assert!(metric > 0.5, "resumed accuracy {metric}");
     // A checkpoint for another architecture does not fit.
     let other = ArchSpec::from_json(&SMALL_CNN.replace("\"filters\":12", "\"filters\":16")).unwrap();
-    let err = train_cnn(
-        other.as_cnn().unwrap(),
-        &data,
-        &settings(1),
-        RewardFunction::ACCURACY,
-        Some(&checkpoint),
-        String::new(),
-    )
-    .err()
-    .unwrap();
+    let err = train_cnn(other.as_cnn().unwrap(), &data, &settings(1), Some(&checkpoint))
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("shape"), "{err}");
 }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nas_common::{Actions, ArchSpec, CellSpace, CnnSpace, SearchSpace};
+use nas_domain::{Actions, ArchSpec, CellSpace, CnnSpace, SearchSpace};
 
 fuzz_target!(|data: &[u8]| {
     let [space_byte, layers_byte, tokens @ ..] = data else {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nas_common::tensor_file;
+use nas_domain::tensor_file;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((tensors, metadata)) = tensor_file::decode(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nas_common::TrainJob;
+use nas_domain::TrainJob;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(job) = TrainJob::from_json(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nas_common::TrainResult;
+use nas_domain::TrainResult;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(result) = TrainResult::from_json(data) {

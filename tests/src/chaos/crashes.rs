@@ -133,9 +133,9 @@ pub fn preempted_workers(scale: Scale) -> (Tally, Checks, String) {
             format!("preemption {round}: the worker stopped within 25 s"),
             stopped.is_some(),
         );
-        let key = nas_common::store::keys::child_checkpoint(
+        let key = nas_infra::store::keys::child_checkpoint(
             &pipeline.experiment_name(),
-            nas_common::JobId(job.parse().expect("a job id")),
+            nas_domain::JobId(job.parse().expect("a job id")),
         );
         checks.check(
             format!("preemption {round}: a checkpoint was saved"),

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use nas_common::queue::JobQueue;
-use nas_common::store::{ObjectStore, keys};
-use nas_common::{ExperimentName, TrainResult};
+use nas_domain::{ExperimentName, TrainResult};
+use nas_infra::queue::JobQueue;
+use nas_infra::store::{ObjectStore, keys};
 
 use super::faults::{Crew, Role};
 use super::tally::Tally;

@@ -33,7 +33,7 @@ fn broker_eval(expression: &str) -> Option<String> {
 
 /// Deletes the queues of a pipeline's prefix (the chaos suite's cleanup).
 pub fn delete_queues(pipeline: &Pipeline) {
-    let names = nas_common::queue::Names::new(&pipeline.prefix);
+    let names = nas_infra::queue::Names::new(&pipeline.prefix);
     let experiment = pipeline.experiment_name();
     for queue in [
         names.jobs_queue(),

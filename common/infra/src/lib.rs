@@ -1,0 +1,24 @@
+//! The adapters of the NAS services: everything that talks to the world
+//! outside the process, built on the domain types of `nas-domain`.
+//!
+//! - [`store`]: the object store port, on S3-compatible storage or a local
+//!   directory, with the one key layout ([`store::keys`]) and the data-set
+//!   upload ([`store::datasets`]).
+//! - [`queue`]: the job queue port, on RabbitMQ or in-process channels.
+//! - [`telemetry`]: `/healthz`, `/readyz` and Prometheus `/metrics`.
+//! - [`args`]: the command-line arguments both services share (broker,
+//!   store, task), which open the adapters above.
+//! - [`logging`] and [`shutdown`]: process setup.
+//!
+//! Every failure is an [`Error`] that keeps its source and says, through
+//! [`Error::is_transient`], whether retrying can help.
+
+pub mod args;
+mod error;
+pub mod logging;
+pub mod queue;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{BoxError, Error, Reason, Result, Retry, StoreProblem};

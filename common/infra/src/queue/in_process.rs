@@ -1,0 +1,194 @@
+//! The job queue as channels inside one process (the embedded mode): one
+//! shared jobs channel that every worker draws from, one results channel
+//! and one dead-letter channel per experiment. Acks are no-ops; a rejected
+//! job goes back to the jobs channel, or to the dead letters when it is not
+//! requeued or has been returned `delivery_limit` times.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::{Acker, Message, Subscription};
+use crate::error::{Reason, Retry};
+use crate::{Error, Result};
+use nas_domain::{ExperimentName, TrainJob, TrainResult};
+
+fn closed(what: &str) -> Error {
+    Error::queue(
+        "publishing in process",
+        Retry::Permanent,
+        Reason(format!("the in-process {what} channel is closed")),
+    )
+}
+
+/// A message body and how many times it was returned before.
+type Envelope = (Vec<u8>, u64);
+type Sender = mpsc::UnboundedSender<Envelope>;
+type SharedReceiver = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Envelope>>>;
+
+/// An in-process queue.
+#[derive(Clone, Debug)]
+pub struct InProcessQueue {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    delivery_limit: u64,
+    jobs: Sender,
+    job_receiver: SharedReceiver,
+    results: Mutex<HashMap<ExperimentName, Channel>>,
+    dead: Mutex<HashMap<ExperimentName, Channel>>,
+}
+
+#[derive(Debug)]
+struct Channel {
+    sender: Sender,
+    receiver: Option<mpsc::UnboundedReceiver<Envelope>>,
+}
+
+impl Channel {
+    fn new() -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        Channel {
+            sender,
+            receiver: Some(receiver),
+        }
+    }
+}
+
+/// Where a rejected in-process message goes back to.
+pub(super) struct Return {
+    queue: InProcessQueue,
+}
+
+impl Return {
+    pub(super) fn give_back(&self, body: Vec<u8>, count: u64, requeue: bool) {
+        let inner = &self.queue.inner;
+        if requeue && count < inner.delivery_limit {
+            let _ = inner.jobs.send((body, count));
+            return;
+        }
+        let experiment = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|value| value.get("experiment")?.as_str()?.parse::<ExperimentName>().ok());
+        match experiment {
+            Some(experiment) => {
+                let _ = self.queue.channel(&inner.dead, &experiment).send((body, count));
+            }
+            None => tracing::warn!("dropping a dead-lettered message that names no experiment"),
+        }
+    }
+}
+
+/// The receiving end of an in-process subscription.
+pub struct Receiver {
+    source: Source,
+    queue: InProcessQueue,
+}
+
+enum Source {
+    Jobs(SharedReceiver),
+    Own(mpsc::UnboundedReceiver<Envelope>),
+}
+
+impl Receiver {
+    pub(super) async fn next(&mut self) -> Option<Message> {
+        let (body, delivery_count) = match &mut self.source {
+            Source::Jobs(shared) => shared.lock().await.recv().await?,
+            Source::Own(receiver) => receiver.recv().await?,
+        };
+        Some(Message {
+            body,
+            redelivered: delivery_count > 0,
+            delivery_count,
+            acker: Acker::InProcess(Return {
+                queue: self.queue.clone(),
+            }),
+        })
+    }
+}
+
+impl InProcessQueue {
+    /// An empty queue; jobs returned `delivery_limit` times are dead-lettered.
+    pub fn new(delivery_limit: u32) -> Self {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        InProcessQueue {
+            inner: Arc::new(Inner {
+                delivery_limit: u64::from(delivery_limit.max(1)),
+                jobs,
+                job_receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
+                results: Mutex::new(HashMap::new()),
+                dead: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn channel(&self, map: &Mutex<HashMap<ExperimentName, Channel>>, experiment: &ExperimentName) -> Sender {
+        let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry(experiment.clone())
+            .or_insert_with(Channel::new)
+            .sender
+            .clone()
+    }
+
+    fn take(
+        &self,
+        map: &Mutex<HashMap<ExperimentName, Channel>>,
+        experiment: &ExperimentName,
+    ) -> Result<Subscription> {
+        let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let receiver = map
+            .entry(experiment.clone())
+            .or_insert_with(Channel::new)
+            .receiver
+            .take()
+            .ok_or_else(|| {
+                Error::queue(
+                    "subscribing in process",
+                    Retry::Permanent,
+                    Reason(format!("experiment {experiment} already has a consumer")),
+                )
+            })?;
+        Ok(Subscription::InProcess(Receiver {
+            source: Source::Own(receiver),
+            queue: self.clone(),
+        }))
+    }
+
+    pub(super) fn publish_job(&self, job: &TrainJob) -> Result<()> {
+        self.inner
+            .jobs
+            .send((job.to_json(), 0))
+            .map_err(|_| closed("jobs"))
+    }
+
+    pub(super) fn publish_raw_job(&self, body: &[u8]) -> Result<()> {
+        self.inner
+            .jobs
+            .send((body.to_vec(), 0))
+            .map_err(|_| closed("jobs"))
+    }
+
+    pub(super) fn publish_result(&self, result: &TrainResult) -> Result<()> {
+        self.channel(&self.inner.results, &result.experiment)
+            .send((result.to_json(), 0))
+            .map_err(|_| closed("results"))
+    }
+
+    pub(super) fn jobs(&self) -> Subscription {
+        Subscription::InProcess(Receiver {
+            source: Source::Jobs(self.inner.job_receiver.clone()),
+            queue: self.clone(),
+        })
+    }
+
+    pub(super) fn results(&self, experiment: &ExperimentName) -> Result<Subscription> {
+        self.take(&self.inner.results, experiment)
+    }
+
+    pub(super) fn dead_jobs(&self, experiment: &ExperimentName) -> Result<Subscription> {
+        self.take(&self.inner.dead, experiment)
+    }
+}

@@ -1,0 +1,434 @@
+//! `nas-controller sample`, `simulate`, `replay` and `reevaluate`: the
+//! controller's tools that work without a running search.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use nas_controller::embedded::{self, Embedding};
+use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
+use nas_controller::offline::replay::{self, ReplaySettings, Verification};
+use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
+use nas_controller::search::config;
+use nas_controller::strategy::StrategyKind;
+use nas_controller::strategy::checkpoint::Checkpoint;
+use nas_controller::strategy::evolution::EvolutionConfig;
+use nas_controller::strategy::reinforce::{Reinforce, RewardTransform};
+use nas_domain::ExperimentName;
+use nas_domain::oracle::{Missing, OracleSource};
+use nas_infra::args::{BrokerArgs, StoreArgs};
+use nas_infra::telemetry::Telemetry;
+
+use super::{ControllerArgs, ExperimentArgs, SpaceArgs};
+
+#[derive(Debug, Args)]
+pub(super) struct SampleArgs {
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Number of CNN layers (default: the curriculum's first depth).
+    #[arg(long)]
+    layers: Option<u16>,
+    /// Seed of the fresh policy's initialisation and of the sample.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sample from this controller checkpoint instead of a fresh policy
+    /// (its own space is used).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct SimulateArgs {
+    /// `synthetic` (a documented function of the spec) or `table:FILE` (JSON
+    /// lines with a reward and an arch_id or spec, such as a reward log).
+    #[arg(long, default_value = "synthetic")]
+    oracle: OracleSource,
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Strategies to compare, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "reinforce,random")]
+    strategies: Vec<StrategyKind>,
+    /// Children per run.
+    #[arg(long, default_value_t = 800)]
+    budget: usize,
+    /// Number of seeds (runs per strategy); seeds are FIRST_SEED, FIRST_SEED+1, …
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// With a table oracle: the reward of architectures the table lacks
+    /// (default: fail).
+    #[arg(long, value_name = "REWARD")]
+    missing_reward: Option<f64>,
+    /// Threads to spread runs over (default: available cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Evolution: children kept alive (P).
+    #[arg(long, default_value_t = EvolutionConfig::default().population)]
+    population: usize,
+    /// Evolution: members drawn per tournament (S).
+    #[arg(long, default_value_t = EvolutionConfig::default().sample)]
+    tournament: usize,
+    /// Print one JSON object with a `runs` array instead of a summary.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ReplayArgs {
+    #[command(flatten)]
+    experiment: ExperimentArgs,
+    /// Recompute the recorded search from its first checkpoint and check that
+    /// the policy equals the stored latest checkpoint exactly.
+    #[arg(long)]
+    verify: bool,
+    /// Start from a freshly initialised policy instead of the first checkpoint.
+    #[arg(long, conflicts_with = "verify")]
+    fresh: bool,
+    /// Another baseline decay.
+    #[arg(long, conflicts_with = "verify")]
+    baseline_decay: Option<f64>,
+    /// Another entropy weight.
+    #[arg(long, conflicts_with = "verify")]
+    entropy_weight: Option<f64>,
+    /// Another controller learning rate.
+    #[arg(long, conflicts_with = "verify")]
+    learning_rate: Option<f64>,
+    /// Another reward transform.
+    #[arg(long, value_enum, conflicts_with = "verify")]
+    reward_transform: Option<RewardTransform>,
+    /// Seed of a fresh policy.
+    #[arg(long, requires = "fresh")]
+    seed: Option<u64>,
+    /// Write the final policy checkpoint here.
+    #[arg(long, value_name = "FILE", conflicts_with = "verify")]
+    out: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ReevaluateArgs {
+    /// The experiment whose architectures are re-evaluated.
+    experiment: ExperimentName,
+    /// The best K architectures by reward.
+    #[arg(long, conflicts_with_all = ["arch", "all"])]
+    top: Option<usize>,
+    /// These architecture ids (or unique prefixes), comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "all")]
+    arch: Vec<String>,
+    /// Every architecture in the reward log.
+    #[arg(long)]
+    all: bool,
+    /// Epochs per training.
+    #[arg(long, default_value_t = 50)]
+    epochs: u32,
+    /// Seeds per architecture and grid point.
+    #[arg(long, default_value_t = 3)]
+    seeds: u32,
+    /// The final grid over learning rate, weight decay, batch-norm epsilon
+    /// and the epoch of learning-rate decay (learning rate for cells).
+    #[arg(long)]
+    grid: bool,
+    /// Also score on the test set (reported for the final pick).
+    #[arg(long)]
+    test: bool,
+    /// The re-evaluation's name (default: EXPERIMENT-reeval).
+    #[arg(long)]
+    name: Option<ExperimentName>,
+    /// Jobs kept in flight.
+    #[arg(long, default_value_t = 8)]
+    in_flight: usize,
+    /// Seconds without a result before a job is published again.
+    #[arg(long, default_value_t = 21600)]
+    job_timeout_seconds: u64,
+    /// Run --workers workers in this process over a local store.
+    #[arg(long)]
+    embedded: bool,
+    /// Workers of the embedded mode.
+    #[arg(long, default_value_t = 2, requires = "embedded")]
+    workers: usize,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Prints one architecture sampled by a fresh or checkpointed controller.
+pub(super) async fn sample(args: SampleArgs) -> anyhow::Result<()> {
+    let controller = match &args.checkpoint {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let checkpoint =
+                Checkpoint::from_bytes(&bytes).with_context(|| format!("checkpoint {}", path.display()))?;
+            if checkpoint.strategy != StrategyKind::Reinforce {
+                bail!(
+                    "{} is a {} checkpoint; sampling needs a controller (reinforce) checkpoint",
+                    path.display(),
+                    checkpoint.strategy.name()
+                );
+            }
+            Reinforce::restore(&checkpoint)?
+        }
+        None => Reinforce::new(args.space.load()?, args.controller.config(), args.seed)?,
+    };
+    let spec = controller.sample_spec(args.layers, args.seed)?;
+    println!("{}", serde_json::to_string_pretty(&spec)?);
+    Ok(())
+}
+
+/// Runs strategies against an oracle and prints their search efficiency.
+pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    if args.strategies.is_empty() || args.budget == 0 || args.seeds == 0 {
+        bail!("--strategies, --budget and --seeds must all be non-empty and positive");
+    }
+    let missing = args.missing_reward.map_or(Missing::Fail, Missing::Reward);
+    let oracle = args.oracle.open(missing)?;
+    let simulation = Simulation {
+        space: args.space.load()?,
+        strategies: args.strategies.clone(),
+        budget: args.budget,
+        seeds: (args.first_seed..args.first_seed + args.seeds).collect(),
+        reinforce: args.controller.config(),
+        evolution: EvolutionConfig {
+            population: args.population,
+            sample: args.tournament,
+        },
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+    };
+    let started = std::time::Instant::now();
+    let (simulation, runs) = tokio::task::spawn_blocking(move || {
+        simulate::run(&simulation, oracle.as_ref()).map(|runs| (simulation, runs))
+    })
+    .await??;
+    let summary = simulate::summarize(&simulation, &runs);
+    if args.json {
+        let output = serde_json::json!({
+            "oracle": args.oracle.to_string(),
+            "space": simulation.space,
+            "budget": simulation.budget,
+            "summary": summary,
+            "runs": runs,
+        });
+        println!("{output}");
+        return Ok(());
+    }
+    println!(
+        "simulated {} strategies × {} seeds × {} children in {:.1} s",
+        simulation.strategies.len(),
+        simulation.seeds.len(),
+        simulation.budget,
+        started.elapsed().as_secs_f64()
+    );
+    print_simulation(&summary);
+    Ok(())
+}
+
+fn print_simulation(summary: &[StrategySummary]) {
+    println!(
+        "{:<10} {:>12} {:>14} {:>15} {:>22}",
+        "strategy", "median best", "median last100", "median first100", "best (min..max)"
+    );
+    for row in summary {
+        println!(
+            "{:<10} {:>12.4} {:>14.4} {:>15.4} {:>10.4}..{:<10.4}",
+            row.strategy.name(),
+            row.median_best_reward,
+            row.median_mean_last_100,
+            row.median_mean_first_100,
+            row.best_reward_range.0,
+            row.best_reward_range.1
+        );
+    }
+}
+
+/// Replays a reward log, or verifies a recorded search bit for bit.
+pub(super) async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let store = args.experiment.store().await?;
+    let experiment = &args.experiment.experiment;
+    if args.verify {
+        let verification = replay::verify(&store, experiment).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&verification)?);
+        } else {
+            print_verification(&verification);
+        }
+        if !verification.identical {
+            bail!("the recomputed policy differs from the stored checkpoint");
+        }
+        return Ok(());
+    }
+    let settings = ReplaySettings {
+        fresh: args.fresh,
+        baseline_decay: args.baseline_decay,
+        entropy_weight: args.entropy_weight,
+        learning_rate: args.learning_rate,
+        reward_transform: args.reward_transform,
+        seed: args.seed,
+    };
+    let (report, checkpoint) = replay::replay(&store, experiment, settings).await?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, checkpoint.to_bytes()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!(
+        "replayed {} rewards of {}: {} policy steps",
+        report.rewards,
+        report.experiment,
+        report.steps.len()
+    );
+    println!(
+        "{:>6} {:>12} {:>10} {:>9}",
+        "step", "mean reward", "baseline", "entropy"
+    );
+    for step in &report.steps {
+        println!(
+            "{:>6} {:>12.4} {:>10.4} {:>9.3}",
+            step.step, step.mean_reward, step.baseline, step.entropy
+        );
+    }
+    Ok(())
+}
+
+fn print_verification(verification: &Verification) {
+    println!(
+        "replayed {} rewards from the first checkpoint up to step {}: {} of {} scalars in {} tensors differ \
+         (largest difference {:e}); strategy state {}",
+        verification.rewards,
+        verification.step,
+        verification.differing,
+        verification.scalars,
+        verification.tensors,
+        verification.max_difference,
+        if verification.state_matches {
+            "matches"
+        } else {
+            "differs"
+        }
+    );
+    for difference in &verification.state_differences {
+        println!("  {difference}");
+    }
+    println!(
+        "{}",
+        if verification.identical {
+            "verify: identical"
+        } else {
+            "verify: DIFFERENT"
+        }
+    );
+}
+
+impl ReevaluateArgs {
+    fn plan(&self) -> anyhow::Result<ReevaluationPlan> {
+        let selection = match (self.top, self.arch.is_empty(), self.all) {
+            (Some(count), _, _) => Selection::Top(count),
+            (None, false, _) => Selection::Ids(self.arch.clone()),
+            (None, true, true) => Selection::All,
+            (None, true, false) => bail!("choose the architectures: --top K, --arch IDS or --all"),
+        };
+        let run: ExperimentName = match &self.name {
+            Some(name) => name.clone(),
+            None => {
+                let mut name = format!("{}-reeval", self.experiment);
+                name.truncate(63);
+                name.parse()?
+            }
+        };
+        Ok(ReevaluationPlan {
+            experiment: self.experiment.clone(),
+            run,
+            selection,
+            epochs: self.epochs,
+            seeds: self.seeds.max(1),
+            grid: if self.grid { Grid::Final } else { Grid::Experiment },
+            test: self.test,
+            in_flight: self.in_flight.max(1),
+            job_timeout: Duration::from_secs(self.job_timeout_seconds.max(1)),
+        })
+    }
+}
+
+/// Trains stored architectures again and prints their table.
+pub(super) async fn reevaluate(args: ReevaluateArgs) -> anyhow::Result<()> {
+    let plan = args.plan()?;
+    let shutdown = nas_infra::shutdown::on_signals();
+    let telemetry = Telemetry::default();
+    let fallback = args.embedded.then(|| PathBuf::from("runs"));
+    let store = args.store.open(fallback).await?;
+    let (queue, workers) = if args.embedded {
+        let config = config::load(&store, &args.experiment).await?;
+        let embedding = Embedding {
+            workers: args.workers,
+            data: None,
+            dataset: config.dataset,
+            task: config.task,
+            delivery_limit: args.broker.delivery_limit,
+        };
+        let (queue, workers) = embedded::start(&embedding, &store, &telemetry, &shutdown).await?;
+        (queue, Some(workers))
+    } else {
+        (args.broker.queue()?, None)
+    };
+    let summary = reevaluate::run(&plan, &queue, &store, shutdown.clone()).await?;
+    shutdown.cancel();
+    if let Some(workers) = workers {
+        workers.join().await;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_reevaluation(&summary);
+    }
+    Ok(())
+}
+
+fn print_reevaluation(summary: &Summary) {
+    println!("re-evaluation {} of {}:", summary.run, summary.experiment);
+    println!(
+        "{:<14} {:>5} {:>18} {:>18} {:>7}",
+        "architecture", "grid", "metric mean ± std", "reward mean ± std", "failed"
+    );
+    for row in &summary.results {
+        println!(
+            "{:<14} {:>5} {:>10.4} ± {:<6.4} {:>10.4} ± {:<6.4} {:>7}",
+            row.architecture_id.short(),
+            row.grid_point,
+            row.metric.mean,
+            row.metric.std,
+            row.reward.mean,
+            row.reward.std,
+            row.failed
+        );
+    }
+    if let Some(pick) = &summary.pick {
+        println!(
+            "pick: {} at grid point {} ({:?}): validation {:.4} ± {:.4}{}",
+            pick.architecture_id.short(),
+            pick.grid_point,
+            pick.hyperparameters,
+            pick.metric.mean,
+            pick.metric.std,
+            pick.test_metric.map_or(String::new(), |t| format!(
+                ", test {:.4} ± {:.4} over {} seeds",
+                t.mean, t.std, t.count
+            ))
+        );
+    }
+}

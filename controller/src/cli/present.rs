@@ -1,0 +1,101 @@
+//! `nas-controller report`, `export` and `log`: what a stored experiment
+//! found, as an HTML report, one architecture in a chosen format, or the
+//! reward log as JSON lines.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use nas_controller::present::export::{self, ExportFormat};
+use nas_controller::present::report;
+use nas_controller::search::{config, reward_log};
+use nas_domain::{ArchSpec, ExperimentName};
+use nas_infra::args::StoreArgs;
+
+use super::ExperimentArgs;
+
+#[derive(Debug, Args)]
+pub(super) struct ReportArgs {
+    #[command(flatten)]
+    experiment: ExperimentArgs,
+    /// The folder to write into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Other experiments to show side by side (for instance one per strategy).
+    #[arg(long, value_delimiter = ',')]
+    compare: Vec<ExperimentName>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ExportArgs {
+    /// An architecture id (or a unique prefix of one) of --experiment, or a
+    /// spec JSON file.
+    arch: String,
+    /// The format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: ExportFormat,
+    /// The experiment whose reward log holds the architecture.
+    #[arg(long)]
+    experiment: Option<ExperimentName>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Writes the HTML report of an experiment (and others side by side).
+pub(super) async fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let store = args.experiment.store().await?;
+    let main = report::load(&store, &args.experiment.experiment).await?;
+    let mut others = Vec::new();
+    for name in &args.compare {
+        others.push(report::load(&store, name).await?);
+    }
+    let out = args.out.clone();
+    let files = tokio::task::spawn_blocking(move || report::write(&main, &others, &out)).await??;
+    println!(
+        "report written to {} ({} files)",
+        files.page.display(),
+        files.files.len()
+    );
+    Ok(())
+}
+
+/// Writes one architecture (a spec file, or an id of an experiment).
+pub(super) async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let spec = if std::path::Path::new(&args.arch).is_file() {
+        let text = std::fs::read_to_string(&args.arch)?;
+        ArchSpec::from_json(&text).with_context(|| format!("spec {}", args.arch))?
+    } else {
+        let experiment = args
+            .experiment
+            .clone()
+            .context("give --experiment to look the architecture id up, or a spec file")?;
+        let store = args.store.open(Some(PathBuf::from("runs"))).await?;
+        export::find(&store, &experiment, &args.arch).await?
+    };
+    let text = export::export(&spec, args.format);
+    match &args.out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Prints the reward log as JSON lines, in sequence order.
+pub(super) async fn print_log(args: ExperimentArgs) -> anyhow::Result<()> {
+    let store = args.store().await?;
+    let records = reward_log::read_all(&store, &args.experiment).await?;
+    if records.is_empty() {
+        config::load(&store, &args.experiment).await?;
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for record in &records {
+        serde_json::to_writer(&mut out, record)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! `nas-controller search`: settings from the file, the flags and `NAS_…`
+//! variables (one [`Overrides`] each), the broker and store (or the
+//! embedded workers), the metrics server, then the library's search until
+//! the budget is spent or a signal stops it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use nas_controller::embedded::{self, Embedding};
+use nas_controller::search::config::{self, Overrides};
+use nas_controller::search::metrics::ControllerMetrics;
+use nas_controller::search::{Progress, ResumeMode, Search, SearchSummary};
+use nas_infra::args::{BrokerArgs, StoreArgs};
+use nas_infra::telemetry::Telemetry;
+
+use super::{SpaceArgs, SpacePreset};
+
+/// Settings of `search`. Each flag overrides the `--config` file and reads a
+/// `NAS_…` environment variable.
+#[derive(Debug, Args)]
+pub(super) struct SearchArgs {
+    /// Experiment configuration (TOML); flags and NAS_… variables override it.
+    #[arg(long, env = "NAS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Continue the stored experiment of that name.
+    #[arg(long, conflicts_with = "resume_if_exists")]
+    resume: bool,
+    /// Continue the experiment if it exists, else start it (for services that
+    /// restart the controller, like a Kubernetes Deployment).
+    #[arg(long, env = "NAS_RESUME_IF_EXISTS")]
+    resume_if_exists: bool,
+    /// Built-in search space (default: cnn for CIFAR-10, rnn for PTB).
+    #[arg(long, env = "NAS_SPACE", value_enum)]
+    space: Option<SpacePreset>,
+    /// A search space from a TOML or JSON file.
+    #[arg(long, value_name = "FILE", conflicts_with = "space")]
+    space_file: Option<PathBuf>,
+    /// Train every child, even when an identical architecture was trained
+    /// before (by default its reward is reused).
+    #[arg(long, env = "NAS_TRAIN_DUPLICATES")]
+    train_duplicates: bool,
+    /// Run the controller and --workers workers in this process, with an
+    /// in-process queue and a local store (default ./runs).
+    #[arg(long)]
+    embedded: bool,
+    /// Workers of the embedded mode.
+    #[arg(long, default_value_t = 2, requires = "embedded")]
+    workers: usize,
+    /// Embedded mode: the data to copy into the store when it lacks the data set.
+    #[arg(long, value_name = "PATH", requires = "embedded")]
+    data: Option<PathBuf>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "NAS_METRICS_ADDR", default_value = "127.0.0.1:9100")]
+    metrics_addr: SocketAddr,
+    /// Print one JSON object (last line) with the counts and the leaderboard.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+impl SearchArgs {
+    /// The settings of the file (if any), then of the flags and variables.
+    fn layers(&self) -> anyhow::Result<(Overrides, Overrides)> {
+        let file = match &self.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                Overrides::from_toml(&text, &path.display().to_string())?
+            }
+            None => Overrides::default(),
+        };
+        let mut flags = self.overrides.clone();
+        if self.train_duplicates {
+            flags.reuse_rewards = Some(false);
+        }
+        if self.space.is_some() || self.space_file.is_some() {
+            let space = SpaceArgs {
+                space: self.space.unwrap_or(SpacePreset::Cnn),
+                space_file: self.space_file.clone(),
+            };
+            flags.space = Some(space.load()?);
+        }
+        Ok((file, flags))
+    }
+
+    fn mode(&self) -> ResumeMode {
+        match (self.resume, self.resume_if_exists) {
+            (true, _) => ResumeMode::Resume,
+            (false, true) => ResumeMode::Auto,
+            (false, false) => ResumeMode::New,
+        }
+    }
+}
+
+/// Runs a search until its budget is spent or a signal stops it.
+pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let (file, flags) = args.layers()?;
+    let layers = [&file, &flags];
+    let shutdown = nas_infra::shutdown::on_signals();
+    let telemetry = Telemetry::default();
+    let metrics = ControllerMetrics::new(&telemetry);
+    let fallback = args.embedded.then(|| PathBuf::from("runs"));
+    let store = args.store.open(fallback).await?;
+    let config = config::settle(&store, &layers, args.mode()).await?;
+    let (queue, workers) = if args.embedded {
+        let embedding = Embedding {
+            workers: args.workers,
+            data: args.data.clone(),
+            dataset: config.dataset.clone(),
+            task: config.task,
+            delivery_limit: args.broker.delivery_limit,
+        };
+        let (queue, workers) = embedded::start(&embedding, &store, &telemetry, &shutdown).await?;
+        (queue, Some(workers))
+    } else {
+        (args.broker.queue()?, None)
+    };
+    telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
+    let mut search = Search::open(config, queue, store, metrics).await?;
+    telemetry.set_ready(true);
+    let config = search.config();
+    tracing::info!(experiment = %config.experiment, task = ?config.task,
+        strategy = config.strategy.name(), children = config.children, "searching");
+    let bar = progress_bar(args.json);
+    let summary = search
+        .run_until_stopped(shutdown.clone(), |progress| show(&bar, progress))
+        .await?;
+    bar.finish_and_clear();
+    shutdown.cancel();
+    if let Some(workers) = workers {
+        workers.join().await;
+    }
+    print_summary(&summary, args.json)
+}
+
+/// A progress bar on a terminal (hidden otherwise, and with `--json`).
+fn progress_bar(json: bool) -> ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) || json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} children, {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn show(bar: &ProgressBar, progress: &Progress) {
+    bar.set_length(progress.children);
+    bar.set_position(progress.finished);
+    let best = progress
+        .best_reward
+        .map_or("-".to_owned(), |best| format!("{best:.4}"));
+    bar.set_message(format!("best reward {best}, {} in flight", progress.in_flight));
+}
+
+fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string(summary)?);
+        return Ok(());
+    }
+    println!(
+        "experiment {}: {} children rewarded, {} failed, {} duplicate results ignored, {} jobs republished, {} policy steps{}",
+        summary.experiment,
+        summary.children_rewarded,
+        summary.children_failed,
+        summary.duplicates,
+        summary.republished,
+        summary.policy_steps,
+        if summary.complete {
+            ""
+        } else {
+            " (stopped before the budget)"
+        }
+    );
+    println!(
+        "{:<4} {:<14} {:>10} {:>10} {:>9}",
+        "rank", "architecture", "reward", "metric", "children"
+    );
+    for (rank, entry) in summary.leaderboard.iter().enumerate() {
+        println!(
+            "{:<4} {:<14} {:>10.4} {:>10} {:>9}",
+            rank + 1,
+            entry.architecture_id.short(),
+            entry.reward,
+            entry.metric.map_or("-".to_owned(), |m| format!("{m:.4}")),
+            entry.children
+        );
+    }
+    println!(
+        "stored in {} (experiments/{}/)",
+        summary.store, summary.experiment
+    );
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Offline replay: a strategy learns from a stored reward log without any
+//! worker. The log's (actions, reward) pairs drive the strategy in their
+//! recorded order.
+//!
+//! - [`verify`] recomputes a recorded search from its first checkpoint
+//!   (`policy/00000000.ckpt`, written when the experiment started) and shows
+//!   that the policy it ends with equals the stored latest checkpoint, bit
+//!   for bit: the test of exact resume.
+//! - [`replay`] trains a fresh policy, or continues from the first
+//!   checkpoint, with other settings (baseline decay, reward transform,
+//!   entropy bonus, learning rate), to study them on recorded data.
+
+use nas_domain::ExperimentName;
+use nas_infra::store::{ObjectStore, keys};
+use serde::Serialize;
+
+use crate::search::PolicyPointer;
+use crate::search::config::{self, ExperimentConfig};
+use crate::search::reward_log::{self, RewardRecord};
+use crate::strategy::checkpoint::Checkpoint;
+use crate::strategy::reinforce::RewardTransform;
+use crate::strategy::{self, Observation, StepReport, Strategy};
+use crate::{Error, Result};
+
+/// Settings a replay may change.
+#[derive(Clone, Debug, Default)]
+pub struct ReplaySettings {
+    /// Start from a freshly initialised policy instead of the first checkpoint.
+    pub fresh: bool,
+    /// Another baseline decay.
+    pub baseline_decay: Option<f64>,
+    /// Another entropy weight.
+    pub entropy_weight: Option<f64>,
+    /// Another learning rate.
+    pub learning_rate: Option<f64>,
+    /// Another reward transform.
+    pub reward_transform: Option<RewardTransform>,
+    /// Another seed (for a fresh policy).
+    pub seed: Option<u64>,
+}
+
+/// What a replay did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    /// The experiment.
+    pub experiment: ExperimentName,
+    /// Rewards fed to the strategy.
+    pub rewards: usize,
+    /// Policy steps taken.
+    pub steps: Vec<StepReport>,
+}
+
+/// The outcome of `replay --verify`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    /// The experiment.
+    pub experiment: ExperimentName,
+    /// Rewards replayed.
+    pub rewards: usize,
+    /// The policy step of the stored checkpoint compared against.
+    pub step: u64,
+    /// Tensors compared (parameters and optimiser state).
+    pub tensors: usize,
+    /// Scalars compared.
+    pub scalars: usize,
+    /// Scalars that differ.
+    pub differing: usize,
+    /// Largest absolute difference.
+    pub max_difference: f64,
+    /// Whether the strategy's state (baseline, step, buffered rewards…)
+    /// matches too.
+    pub state_matches: bool,
+    /// The state fields that differ, when some do.
+    pub state_differences: Vec<String>,
+    /// Whether everything is identical.
+    pub identical: bool,
+}
+
+async fn load(
+    store: &ObjectStore,
+    experiment: &ExperimentName,
+) -> Result<(ExperimentConfig, Vec<RewardRecord>)> {
+    let config = config::load(store, experiment).await?;
+    let records = reward_log::read_all(store, experiment).await?;
+    Ok((config, records))
+}
+
+async fn checkpoint(store: &ObjectStore, key: &str) -> Result<Checkpoint> {
+    let bytes = store
+        .get(key)
+        .await?
+        .ok_or_else(|| Error::Checkpoint(format!("{key} is missing")))?;
+    Checkpoint::from_bytes(&bytes)
+}
+
+fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<StepReport>> {
+    let mut steps = Vec::new();
+    for record in records {
+        let observation = Observation {
+            actions: record.actions.clone(),
+            depth: record.depth,
+            policy_version: record.policy_version,
+            reward: record.reward,
+        };
+        if let Some(step) = strategy.observe(observation)? {
+            steps.push(step);
+        }
+    }
+    Ok(steps)
+}
+
+/// Recomputes the search from its first checkpoint and compares the result
+/// with the stored latest checkpoint.
+pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<Verification> {
+    let (_, records) = load(store, experiment).await?;
+    let pointer: PolicyPointer = store
+        .get_json(&keys::policy_latest(experiment))
+        .await?
+        .ok_or_else(|| Error::Checkpoint(format!("{experiment} has no policy checkpoint")))?;
+    let first = checkpoint(store, &keys::policy_checkpoint(experiment, 0)).await?;
+    let stored = checkpoint(store, &pointer.key).await?;
+    let included: Vec<RewardRecord> = records
+        .into_iter()
+        .filter(|record| record.sequence < pointer.next_sequence)
+        .collect();
+    let rewards = included.len();
+    let (recomputed, stored) = tokio::task::spawn_blocking(move || -> Result<(Checkpoint, Checkpoint)> {
+        let mut strategy = strategy::restore(&first)?;
+        feed(strategy.as_mut(), &included)?;
+        // Restoring the stored checkpoint and saving it again writes it in
+        // this build's format (settings added since get their defaults).
+        let stored = strategy::restore(&stored)?.checkpoint()?;
+        Ok((strategy.checkpoint()?, stored))
+    })
+    .await??;
+    Ok(compare(
+        experiment.clone(),
+        rewards,
+        pointer.step,
+        &recomputed,
+        &stored,
+    ))
+}
+
+fn compare(
+    experiment: ExperimentName,
+    rewards: usize,
+    step: u64,
+    ours: &Checkpoint,
+    stored: &Checkpoint,
+) -> Verification {
+    let mut scalars = 0;
+    let mut differing = 0;
+    let mut max_difference: f64 = 0.0;
+    let mut tensors = 0;
+    let names_match = ours.tensors.len() == stored.tensors.len()
+        && ours.tensors.iter().zip(&stored.tensors).all(|(a, b)| a.0 == b.0);
+    if names_match {
+        for ((_, a), (_, b)) in ours.tensors.iter().zip(&stored.tensors) {
+            tensors += 1;
+            let a = Vec::<f32>::try_from(a.view(-1)).unwrap_or_default();
+            let b = Vec::<f32>::try_from(b.view(-1)).unwrap_or_default();
+            scalars += a.len();
+            if a.len() != b.len() {
+                differing += a.len().max(b.len());
+                continue;
+            }
+            for (x, y) in a.iter().zip(&b) {
+                if x.to_bits() != y.to_bits() {
+                    differing += 1;
+                    max_difference = max_difference.max(f64::from((x - y).abs()));
+                }
+            }
+        }
+    }
+    // The sampling position differs by design: proposals made after the
+    // checkpoint advance it; the policy itself does not depend on it.
+    let without_position = |state: &serde_json::Value| {
+        let mut state = state.clone();
+        if let Some(object) = state.as_object_mut() {
+            object.remove("samples_drawn");
+        }
+        state
+    };
+    let (ours_state, stored_state) = (without_position(&ours.state), without_position(&stored.state));
+    let state_differences: Vec<String> = match (ours_state.as_object(), stored_state.as_object()) {
+        (Some(a), Some(b)) => a
+            .keys()
+            .chain(b.keys())
+            .filter(|key| a.get(*key) != b.get(*key))
+            .map(|key| format!("{key}: {} vs stored {}", short(a.get(key)), short(b.get(key))))
+            .collect(),
+        _ => vec!["the states are not objects".into()],
+    };
+    let state_matches = state_differences.is_empty();
+    Verification {
+        experiment,
+        rewards,
+        step,
+        tensors,
+        scalars,
+        differing,
+        max_difference,
+        state_matches,
+        state_differences,
+        identical: names_match && differing == 0 && state_matches,
+    }
+}
+
+/// Trains a strategy on the stored reward log with `settings`; returns the
+/// report and the final checkpoint.
+pub async fn replay(
+    store: &ObjectStore,
+    experiment: &ExperimentName,
+    settings: ReplaySettings,
+) -> Result<(ReplayReport, Checkpoint)> {
+    let (config, records) = load(store, experiment).await?;
+    let first = if settings.fresh {
+        None
+    } else {
+        Some(checkpoint(store, &keys::policy_checkpoint(experiment, 0)).await?)
+    };
+    let rewards = records.len();
+    let (steps, last) = tokio::task::spawn_blocking(move || -> Result<(Vec<StepReport>, Checkpoint)> {
+        let mut strategy_settings = config.strategy_settings();
+        let reinforce = &mut strategy_settings.reinforce;
+        reinforce.baseline_decay = settings.baseline_decay.unwrap_or(reinforce.baseline_decay);
+        reinforce.entropy_weight = settings.entropy_weight.unwrap_or(reinforce.entropy_weight);
+        reinforce.learning_rate = settings.learning_rate.unwrap_or(reinforce.learning_rate);
+        reinforce.reward_transform = settings.reward_transform.unwrap_or(reinforce.reward_transform);
+        let mut strategy = match first {
+            Some(first) if strategy_settings.reinforce == config.controller => strategy::restore(&first)?,
+            Some(first) => strategy::restore_with(&first, &strategy_settings)?,
+            None => strategy::create(
+                config.strategy,
+                config.space.clone(),
+                &strategy_settings,
+                settings.seed.unwrap_or(config.seed),
+            )?,
+        };
+        let steps = feed(strategy.as_mut(), &records)?;
+        Ok((steps, strategy.checkpoint()?))
+    })
+    .await??;
+    Ok((
+        ReplayReport {
+            experiment: experiment.clone(),
+            rewards,
+            steps,
+        },
+        last,
+    ))
+}
+
+fn short(value: Option<&serde_json::Value>) -> String {
+    let text = value.map_or("nothing".to_owned(), ToString::to_string);
+    if text.len() > 400 {
+        format!("{}…", &text[..400])
+    } else {
+        text
+    }
+}

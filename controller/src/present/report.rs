@@ -1,0 +1,479 @@
+//! `nas-controller report`: an HTML page about one experiment (or several
+//! side by side), with PNG and SVG plots:
+//!
+//! - the reward of every child over the search, the moving-average baseline
+//!   (recomputed from the log with the experiment's decay) and the best so
+//!   far;
+//! - with `--compare`, the best reward so far of each experiment (for
+//!   instance one per strategy) on the same axes;
+//! - the leaderboard, each top architecture as Graphviz DOT and an SVG
+//!   diagram;
+//! - the cost: training seconds per child and in total, by device.
+//!
+//! Plots need a TrueType font for their labels; DejaVu Sans (or Liberation
+//! Sans) is looked up in the usual system folders.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use nas_domain::ExperimentName;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::present::export::{self, ExportFormat};
+use crate::search::config::ExperimentConfig;
+use crate::search::reward_log::{RecordStatus, RewardRecord};
+use crate::{Error, Result};
+
+/// One experiment's data for the report.
+pub struct ExperimentData {
+    /// Its configuration.
+    pub config: ExperimentConfig,
+    /// Its reward log, in sequence order.
+    pub records: Vec<RewardRecord>,
+    /// The summaries of its re-evaluations.
+    pub reevaluations: Vec<crate::offline::reevaluate::Summary>,
+}
+
+/// What was written.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReportFiles {
+    /// The HTML page.
+    pub page: PathBuf,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+}
+
+const FONT_PATHS: [&str; 4] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/Library/Fonts/Arial.ttf",
+];
+
+/// Registers a system font with plotters once.
+fn font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered = REGISTERED.get_or_init(|| {
+        FONT_PATHS.iter().any(|path| match std::fs::read(path) {
+            Ok(bytes) => {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
+            }
+            Err(_) => false,
+        })
+    });
+    if *registered {
+        Ok(())
+    } else {
+        Err(Error::Plot(format!(
+            "no TrueType font for the plots; install DejaVu Sans (fonts-dejavu-core), looked in {FONT_PATHS:?}"
+        )))
+    }
+}
+
+fn plot_error<E: std::fmt::Debug>(error: E) -> Error {
+    Error::Plot(format!("{error:?}"))
+}
+
+/// Rewards over the search, with the baseline and the best so far.
+struct Curves {
+    label: String,
+    rewards: Vec<f64>,
+    baseline: Vec<f64>,
+    best: Vec<f64>,
+}
+
+fn curves(data: &ExperimentData) -> Curves {
+    let decay = data.config.controller.baseline_decay;
+    let rewards: Vec<f64> = data.records.iter().map(|r| r.reward).collect();
+    let mut baseline = Vec::with_capacity(rewards.len());
+    let mut best = Vec::with_capacity(rewards.len());
+    let (mut b, mut top) = (None::<f64>, f64::NEG_INFINITY);
+    for &reward in &rewards {
+        let value = b.map_or(reward, |b| decay * b + (1.0 - decay) * reward);
+        b = Some(value);
+        baseline.push(value);
+        top = top.max(reward);
+        best.push(top);
+    }
+    Curves {
+        label: format!("{} ({})", data.config.experiment, data.config.strategy.name()),
+        rewards,
+        baseline,
+        best,
+    }
+}
+
+fn draw_rewards<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &Curves) -> Result<()> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let count = curves.rewards.len().max(2) as f64;
+    let top = curves.rewards.iter().copied().fold(f64::MIN, f64::max).max(1e-9);
+    let bottom = curves.rewards.iter().copied().fold(f64::MAX, f64::min).min(0.0);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("Reward of every child: {}", curves.label),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..count, bottom..top * 1.05)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("child (in the order the controller learned from them)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("reward")
+        .draw()
+        .map_err(plot_error)?;
+    let points = curves.rewards.iter().enumerate().map(|(i, &r)| (i as f64, r));
+    chart
+        .draw_series(points.map(|p| Circle::new(p, 3, BLUE.mix(0.45).filled())))
+        .map_err(plot_error)?
+        .label("child")
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
+    let line = |values: &[f64]| {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64, v))
+            .collect::<Vec<_>>()
+    };
+    chart
+        .draw_series(LineSeries::new(line(&curves.baseline), RED.stroke_width(2)))
+        .map_err(plot_error)?
+        .label("moving-average baseline")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(line(&curves.best), GREEN.stroke_width(2)))
+        .map_err(plot_error)?
+        .label("best so far")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+    root.present().map_err(plot_error)
+}
+
+fn draw_comparison<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, all: &[Curves]) -> Result<()> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let count = all.iter().map(|c| c.rewards.len()).max().unwrap_or(2).max(2) as f64;
+    let top = all
+        .iter()
+        .flat_map(|c| c.best.iter().copied())
+        .fold(f64::MIN, f64::max)
+        .max(1e-9);
+    let bottom = all
+        .iter()
+        .flat_map(|c| c.best.iter().copied())
+        .fold(f64::MAX, f64::min)
+        .min(top);
+    let mut chart = ChartBuilder::on(root)
+        .caption("Best reward so far, side by side", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..count, bottom * 0.98..top * 1.02)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("children")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("best reward")
+        .draw()
+        .map_err(plot_error)?;
+    for (index, curves) in all.iter().enumerate() {
+        let colour = Palette99::pick(index).to_rgba();
+        let points: Vec<(f64, f64)> = curves
+            .best
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64, v))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+            .map_err(plot_error)?
+            .label(curves.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+    root.present().map_err(plot_error)
+}
+
+fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, seconds: &[f64]) -> Result<()> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let count = seconds.len().max(2) as f64;
+    let top = seconds.iter().copied().fold(0.0, f64::max).max(1e-3);
+    let mut chart = ChartBuilder::on(root)
+        .caption("Training seconds per child", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..count, 0.0..top * 1.05)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("child")
+        .y_desc("seconds")
+        .draw()
+        .map_err(plot_error)?;
+    chart
+        .draw_series(seconds.iter().enumerate().map(|(i, &s)| {
+            Rectangle::new(
+                [(i as f64 + 0.1, 0.0), (i as f64 + 0.9, s)],
+                RGBColor(90, 120, 180).filled(),
+            )
+        }))
+        .map_err(plot_error)?;
+    root.present().map_err(plot_error)
+}
+
+/// Draws with `$draw` (a generic drawing function and its arguments) into
+/// `<stem>.svg` and `<stem>.png` in `$dir`, and records both files.
+macro_rules! plot_both {
+    ($dir:expr, $stem:expr, $files:expr, $draw:ident ( $($arg:expr),* )) => {{
+        let svg = $dir.join(format!("{}.svg", $stem));
+        let png = $dir.join(format!("{}.png", $stem));
+        $draw(&SVGBackend::new(&svg, PLOT_SIZE).into_drawing_area(), $($arg),*)?;
+        $draw(&BitMapBackend::new(&png, PLOT_SIZE).into_drawing_area(), $($arg),*)?;
+        $files.push(svg);
+        $files.push(png);
+    }};
+}
+
+const PLOT_SIZE: (u32, u32) = (960, 420);
+
+/// Writes the report of `main` (and, side by side, `others`) into `out`.
+pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Result<ReportFiles> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    font()?;
+    let mut files = Vec::new();
+    let main_curves = curves(main);
+    plot_both!(out, "rewards", files, draw_rewards(&main_curves));
+    let compared: Vec<Curves> = std::iter::once(main).chain(others).map(curves).collect();
+    if !others.is_empty() {
+        plot_both!(out, "comparison", files, draw_comparison(&compared));
+    }
+    let seconds: Vec<f64> = main
+        .records
+        .iter()
+        .map(|r| r.result.as_ref().map_or(0.0, |result| result.train_seconds))
+        .collect();
+    plot_both!(out, "cost", files, draw_cost(&seconds));
+    let leaders = leaderboard(&main.records, 5);
+    for (rank, record) in leaders.iter().enumerate() {
+        let stem = format!("architecture-{}", rank + 1);
+        for (format, extension) in [(ExportFormat::Dot, "dot"), (ExportFormat::Svg, "svg")] {
+            let path = out.join(format!("{stem}.{extension}"));
+            std::fs::write(&path, export::export(&record.spec, format)).map_err(|e| Error::io(&path, e))?;
+            files.push(path);
+        }
+    }
+    let page = out.join("index.html");
+    std::fs::write(&page, html(main, others, &compared, &leaders, &seconds))
+        .map_err(|e| Error::io(&page, e))?;
+    files.push(page.clone());
+    Ok(ReportFiles { page, files })
+}
+
+/// The best record of each architecture, best first.
+fn leaderboard(records: &[RewardRecord], count: usize) -> Vec<RewardRecord> {
+    let mut best: HashMap<&str, &RewardRecord> = HashMap::new();
+    for record in records.iter().filter(|r| r.status == RecordStatus::Ok) {
+        let entry = best.entry(record.arch_id.as_str()).or_insert(record);
+        if record.reward > entry.reward {
+            *entry = record;
+        }
+    }
+    let mut leaders: Vec<RewardRecord> = best.into_values().cloned().collect();
+    leaders.sort_by(|a, b| b.reward.total_cmp(&a.reward));
+    leaders.truncate(count);
+    leaders
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn html(
+    main: &ExperimentData,
+    others: &[ExperimentData],
+    compared: &[Curves],
+    leaders: &[RewardRecord],
+    seconds: &[f64],
+) -> String {
+    let config = &main.config;
+    let count = |status: RecordStatus| main.records.iter().filter(|r| r.status == status).count();
+    let total: f64 = seconds.iter().sum();
+    let trained = seconds.iter().filter(|s| **s > 0.0).count().max(1);
+    let mut devices: HashMap<String, (usize, f64)> = HashMap::new();
+    for result in main.records.iter().filter_map(|r| r.result.as_ref()) {
+        let entry = devices.entry(result.device.clone()).or_insert((0, 0.0));
+        entry.0 += 1;
+        entry.1 += result.train_seconds;
+    }
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>NAS report: {name}</title>\n\
+         <style>body{{font-family:'DejaVu Sans',sans-serif;max-width:1000px;margin:2em auto;color:#222}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}\
+         th{{background:#eef}}td.l{{text-align:left;font-family:monospace}}img{{max-width:100%}}\
+         figure{{margin:1em 0}}</style></head><body>\n\
+         <h1>Experiment {name}</h1>\n<p>Task <b>{task:?}</b>, strategy <b>{strategy}</b>, {children} children budgeted. \
+         {rewarded} rewarded, {reused} reused an earlier reward of the same architecture, {failed} failed, \
+         {dead} dead-lettered.</p>\n",
+        name = escape(config.experiment.as_str()),
+        task = config.task,
+        strategy = config.strategy.name(),
+        children = config.children,
+        rewarded = count(RecordStatus::Ok),
+        reused = count(RecordStatus::Reused),
+        failed = count(RecordStatus::Failed),
+        dead = count(RecordStatus::DeadLettered),
+    );
+    page.push_str(
+        "<h2>Rewards</h2>\n<figure><img src=\"rewards.png\" alt=\"reward of every child\"><figcaption>\
+        Every child's reward, the moving-average baseline and the best so far \
+        (<a href=\"rewards.svg\">SVG</a>).</figcaption></figure>\n",
+    );
+    if !others.is_empty() {
+        page.push_str(
+            "<h2>Side by side</h2>\n<figure><img src=\"comparison.png\" alt=\"comparison\"><figcaption>",
+        );
+        let names: Vec<String> = compared.iter().map(|c| escape(&c.label)).collect();
+        let _ = writeln!(
+            page,
+            "Best reward so far: {} (<a href=\"comparison.svg\">SVG</a>).</figcaption></figure>",
+            names.join(", ")
+        );
+    }
+    page.push_str(
+        "<h2>Leaderboard</h2>\n<table><tr><th>rank</th><th>architecture</th><th>reward</th><th>metric</th>\
+        <th>parameters</th><th>children</th><th>diagram</th></tr>\n",
+    );
+    for (rank, record) in leaders.iter().enumerate() {
+        let children = main
+            .records
+            .iter()
+            .filter(|r| r.arch_id == record.arch_id)
+            .count();
+        let parameters = record
+            .result
+            .as_ref()
+            .map_or("-".into(), |r| r.param_count.to_string());
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.4}</td><td>{}</td><td>{parameters}</td><td>{children}</td>\
+             <td><a href=\"architecture-{}.svg\">SVG</a> · <a href=\"architecture-{}.dot\">DOT</a></td></tr>",
+            rank + 1,
+            record.arch_id.short(),
+            record.reward,
+            record.metric.map_or("-".into(), |m| format!("{m:.4}")),
+            rank + 1,
+            rank + 1
+        );
+    }
+    page.push_str("</table>\n");
+    for (rank, record) in leaders.iter().take(3).enumerate() {
+        let _ = writeln!(
+            page,
+            "<h3>#{} {}</h3>\n<figure><img src=\"architecture-{}.svg\" alt=\"architecture {}\"></figure>",
+            rank + 1,
+            record.arch_id.short(),
+            rank + 1,
+            record.arch_id.short()
+        );
+    }
+    for summary in &main.reevaluations {
+        let _ = writeln!(
+            page,
+            "<h2>Re-evaluation {}</h2>\n<table><tr><th>architecture</th><th>grid point</th><th>metric mean ± std</th>\
+             <th>reward mean ± std</th><th>test mean ± std</th><th>runs</th><th>failed</th></tr>",
+            escape(summary.run.as_str())
+        );
+        for row in &summary.results {
+            let test = row
+                .test_metric
+                .map_or("-".into(), |t| format!("{:.4} ± {:.4}", t.mean, t.std));
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.4} ± {:.4}</td><td>{:.4} ± {:.4}</td><td>{test}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                row.architecture_id.short(),
+                row.grid_point,
+                row.metric.mean,
+                row.metric.std,
+                row.reward.mean,
+                row.reward.std,
+                row.metric.count,
+                row.failed
+            );
+        }
+        page.push_str("</table>\n");
+        if let Some(pick) = &summary.pick {
+            let _ = writeln!(
+                page,
+                "<p>Final pick: <code>{}</code> at grid point {} ({}).</p>",
+                pick.architecture_id.short(),
+                pick.grid_point,
+                escape(&serde_json::to_string(&pick.hyperparameters).unwrap_or_default())
+            );
+        }
+    }
+    let _ = write!(
+        page,
+        "<h2>Cost</h2>\n<p>{total:.1} training seconds in total, {mean:.1} per trained child.</p>\n<table><tr><th>device</th>\
+         <th>children</th><th>seconds</th></tr>\n",
+        mean = total / trained as f64
+    );
+    let mut devices: Vec<_> = devices.into_iter().collect();
+    devices.sort_by(|a, b| a.0.cmp(&b.0));
+    for (device, (children, seconds)) in devices {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"l\">{}</td><td>{children}</td><td>{seconds:.1}</td></tr>",
+            escape(&device)
+        );
+    }
+    page.push_str("</table>\n<figure><img src=\"cost.png\" alt=\"training seconds per child\"></figure>\n</body></html>\n");
+    page
+}
+
+/// Loads an experiment's configuration and reward log.
+pub async fn load(
+    store: &nas_infra::store::ObjectStore,
+    experiment: &ExperimentName,
+) -> Result<ExperimentData> {
+    let config = crate::search::config::load(store, experiment).await?;
+    let records = crate::search::reward_log::read_all(store, experiment).await?;
+    let prefix = nas_infra::store::keys::reevaluations_prefix(experiment);
+    let mut reevaluations = Vec::new();
+    for key in store.list(&prefix).await? {
+        if key.ends_with("/summary.json")
+            && let Some(summary) = store.get_json(&key).await?
+        {
+            reevaluations.push(summary);
+        }
+    }
+    Ok(ExperimentData {
+        config,
+        records,
+        reevaluations,
+    })
+}

@@ -1,0 +1,369 @@
+//! An experiment's configuration: what is searched, how children train,
+//! and the search's budget. Stored as `experiments/<name>/config.json` so a
+//! resumed search continues with exactly the same settings.
+//!
+//! There is one configuration type, [`ExperimentConfig`], with its
+//! defaults ([`ExperimentConfig::defaults`]), and one set of optional
+//! [`Overrides`]. The overrides are filled by a TOML file (`--config`), by
+//! command-line flags and `NAS_…` variables (clap reads both into the same
+//! struct), and on `--resume` the budget part of them applies to the
+//! stored configuration. [`ExperimentConfig::resolve`] merges the sources
+//! in one place: defaults for the task, then the file, then the flags.
+
+use clap::Args;
+use clap::builder::TypedValueParser;
+use nas_domain::{
+    CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace, Task, TrainingBudget,
+};
+use nas_infra::args::TaskArg;
+use nas_infra::store::{ObjectStore, keys};
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::StrategyKind;
+use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::reinforce::ReinforceConfig;
+use crate::{Error, Result};
+
+/// Everything that defines a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// The experiment's name (its prefix in the store).
+    pub experiment: ExperimentName,
+    /// What children are trained on.
+    pub task: Task,
+    /// The data set's name in the store.
+    pub dataset: String,
+    /// The search space.
+    pub space: SearchSpace,
+    /// The search strategy.
+    pub strategy: StrategyKind,
+    /// Controller settings (REINFORCE).
+    pub controller: ReinforceConfig,
+    /// Regularized-evolution settings.
+    #[serde(default)]
+    pub evolution: EvolutionConfig,
+    /// Seed of the strategy and of the children.
+    pub seed: u64,
+    /// Children to train in total.
+    pub children: u64,
+    /// Stop publishing after this many hours.
+    pub max_hours: Option<f64>,
+    /// Jobs kept in flight.
+    pub in_flight: usize,
+    /// A job without a result after this many seconds is published again.
+    pub job_timeout_seconds: u64,
+    /// The reward a failed child gets.
+    pub failed_reward: f64,
+    /// Whether a child whose architecture was trained before reuses that
+    /// reward instead of training again.
+    #[serde(default = "reuse_by_default")]
+    pub reuse_rewards: bool,
+    /// How long each child trains.
+    pub budget: TrainingBudget,
+    /// Training overrides for every child.
+    pub hyperparameters: Hyperparameters,
+    /// How metrics become rewards.
+    pub reward: RewardFunction,
+}
+
+/// The stored configuration of `experiment`; an error naming the store
+/// when there is none.
+pub async fn load(store: &ObjectStore, experiment: &ExperimentName) -> Result<ExperimentConfig> {
+    store
+        .get_json(&keys::experiment_config(experiment))
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "there is no experiment {experiment} in {}",
+                store.describe()
+            ))
+        })
+}
+
+/// Whether a search starts a new experiment or continues a stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Start a new experiment; fail when one of that name exists.
+    New,
+    /// Continue the stored experiment; fail when there is none.
+    Resume,
+    /// Continue it when it exists, else start it (for restarting services).
+    Auto,
+}
+
+/// The configuration a search runs with, written to the store: a new
+/// experiment's resolved from `layers` (lowest precedence first), or the
+/// stored one's with the resumable part of each layer, as `mode` says.
+pub async fn settle(
+    store: &ObjectStore,
+    layers: &[&Overrides],
+    mode: ResumeMode,
+) -> Result<ExperimentConfig> {
+    let config = ExperimentConfig::resolve(layers)?;
+    let experiment = config.experiment.clone();
+    let key = keys::experiment_config(&experiment);
+    let stored: Option<ExperimentConfig> = store.get_json(&key).await?;
+    let settled = match (stored, mode) {
+        (Some(_), ResumeMode::New) => {
+            return Err(Error::Config(format!(
+                "experiment {experiment} already exists in {}; resume it with --resume or pick another --experiment",
+                store.describe()
+            )));
+        }
+        (None, ResumeMode::Resume) => {
+            return Err(Error::NotFound(format!(
+                "there is no experiment {experiment} in {} to resume",
+                store.describe()
+            )));
+        }
+        (Some(mut stored), ResumeMode::Resume | ResumeMode::Auto) => {
+            for layer in layers {
+                stored.apply(&layer.resumable());
+            }
+            stored.validate()?;
+            stored
+        }
+        (None, ResumeMode::New | ResumeMode::Auto) => config,
+    };
+    store.put_json(&key, &settled).await?;
+    Ok(settled)
+}
+
+fn reuse_by_default() -> bool {
+    true
+}
+
+/// Optional settings, from a TOML file, the command line or `NAS_…`
+/// variables; each field overrides the same field of
+/// [`ExperimentConfig`]. Flags without a field here (`--space`,
+/// `--train-duplicates`) are turned into one by the command line.
+#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// The experiment's name (its prefix in the store and its queues).
+    #[arg(long, env = "NAS_EXPERIMENT")]
+    pub experiment: Option<ExperimentName>,
+    /// What children train on.
+    #[arg(long, env = "NAS_TASK", value_parser = task_parser())]
+    pub task: Option<Task>,
+    /// The data set's name in the store.
+    #[arg(long, env = "NAS_DATASET")]
+    pub dataset: Option<String>,
+    /// The search space.
+    #[arg(skip)]
+    pub space: Option<SearchSpace>,
+    /// The search strategy.
+    #[arg(long, env = "NAS_STRATEGY", value_enum)]
+    pub strategy: Option<StrategyKind>,
+    /// Controller settings.
+    #[arg(skip)]
+    pub controller: Option<ReinforceConfig>,
+    /// Regularized-evolution settings.
+    #[arg(skip)]
+    pub evolution: Option<EvolutionConfig>,
+    /// Seed of the strategy and the children.
+    #[arg(long, env = "NAS_SEED")]
+    pub seed: Option<u64>,
+    /// Children to train in total.
+    #[arg(long, env = "NAS_CHILDREN")]
+    pub children: Option<u64>,
+    /// Stop after this many hours (in-flight results wait for --resume).
+    #[arg(long, env = "NAS_MAX_HOURS")]
+    pub max_hours: Option<f64>,
+    /// Jobs kept in flight (about the number of workers).
+    #[arg(long, env = "NAS_IN_FLIGHT")]
+    pub in_flight: Option<usize>,
+    /// Seconds without a result before a job is published again.
+    #[arg(long, env = "NAS_JOB_TIMEOUT_SECONDS")]
+    pub job_timeout_seconds: Option<u64>,
+    /// The reward of a failed child.
+    #[arg(long, env = "NAS_FAILED_REWARD")]
+    pub failed_reward: Option<f64>,
+    /// Whether identical architectures reuse the reward of the first.
+    #[arg(skip)]
+    pub reuse_rewards: Option<bool>,
+    /// How long each child trains.
+    #[command(flatten)]
+    #[serde(default)]
+    pub budget: BudgetOverrides,
+    /// Training overrides for every child.
+    #[arg(skip)]
+    pub hyperparameters: Option<Hyperparameters>,
+    /// Hidden size of language-model children (`hyperparameters.hidden_size`).
+    #[arg(long, env = "NAS_HIDDEN")]
+    #[serde(skip)]
+    pub hidden: Option<u32>,
+    /// How metrics become rewards.
+    #[arg(skip)]
+    pub reward: Option<RewardFunction>,
+}
+
+/// The training budget's part of [`Overrides`] (TOML `[budget]`).
+#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetOverrides {
+    /// Epochs per child.
+    #[arg(long, env = "NAS_EPOCHS")]
+    pub epochs: Option<u32>,
+    /// Mini-batch size of the children.
+    #[arg(long, env = "NAS_BATCH_SIZE")]
+    pub batch_size: Option<u32>,
+    /// Training images (CIFAR-10) or tokens (PTB) per child.
+    #[arg(long = "train-subset", env = "NAS_TRAIN_SUBSET")]
+    pub train_examples: Option<u64>,
+    /// Validation images (or tokens) per child.
+    #[arg(long = "valid-subset", env = "NAS_VALID_SUBSET")]
+    pub valid_examples: Option<u64>,
+    /// Stop a child after the epoch during which this many seconds passed.
+    #[arg(skip)]
+    pub max_seconds: Option<f64>,
+    /// Also score every child on the test set.
+    #[arg(skip)]
+    pub evaluate_test: Option<bool>,
+}
+
+/// `--task`: the names of [`TaskArg`] (`cifar10`, `ptb`, `ptb-char`).
+fn task_parser() -> impl TypedValueParser<Value = Task> {
+    clap::builder::EnumValueParser::<TaskArg>::new().map(TaskArg::task)
+}
+
+impl Overrides {
+    /// Parses a TOML configuration file's text, naming `origin` in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|error| Error::Config(format!("{origin}: {error}")))
+    }
+
+    /// Only what a resumed experiment may change: the budget of the search
+    /// (children, hours, jobs in flight, the job timeout).
+    pub fn resumable(&self) -> Overrides {
+        Overrides {
+            children: self.children,
+            max_hours: self.max_hours,
+            in_flight: self.in_flight,
+            job_timeout_seconds: self.job_timeout_seconds,
+            ..Overrides::default()
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// The defaults for `task`: the paper's space and budget, REINFORCE,
+    /// 100 children, 8 in flight, a 6-hour job timeout.
+    pub fn defaults(task: Task) -> Result<Self> {
+        let (space, dataset) = match task {
+            Task::Cifar10 => (SearchSpace::cnn(CnnSpace::paper())?, "cifar10"),
+            Task::PtbWord | Task::PtbChar => (SearchSpace::cell(CellSpace::paper())?, "ptb"),
+        };
+        Ok(ExperimentConfig {
+            experiment: "default".parse()?,
+            task,
+            dataset: dataset.into(),
+            space,
+            strategy: StrategyKind::Reinforce,
+            controller: ReinforceConfig::default(),
+            evolution: EvolutionConfig::default(),
+            seed: 0,
+            children: 100,
+            max_hours: None,
+            in_flight: 8,
+            job_timeout_seconds: 6 * 3600,
+            failed_reward: 0.0,
+            reuse_rewards: true,
+            budget: TrainingBudget::default_for(task),
+            hyperparameters: Hyperparameters::default(),
+            reward: RewardFunction::default_for(task.arch_kind()),
+        })
+    }
+
+    /// The configuration of a new experiment: the defaults for the task,
+    /// then each source in `layers` from lowest to highest precedence (a
+    /// file, then the flags), validated.
+    pub fn resolve(layers: &[&Overrides]) -> Result<Self> {
+        let task = layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.task)
+            .unwrap_or(Task::Cifar10);
+        let mut config = ExperimentConfig::defaults(task)?;
+        for layer in layers {
+            config.apply(layer);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Writes every field `overrides` sets over this configuration.
+    pub fn apply(&mut self, overrides: &Overrides) {
+        macro_rules! set {
+            ($($field:ident).+ <- $value:expr) => {
+                if let Some(value) = $value.clone() {
+                    self.$($field).+ = value;
+                }
+            };
+        }
+        let o = overrides;
+        set!(experiment <- o.experiment);
+        set!(task <- o.task);
+        set!(dataset <- o.dataset);
+        set!(space <- o.space);
+        set!(strategy <- o.strategy);
+        set!(controller <- o.controller);
+        set!(evolution <- o.evolution);
+        set!(seed <- o.seed);
+        set!(children <- o.children);
+        set!(in_flight <- o.in_flight);
+        set!(job_timeout_seconds <- o.job_timeout_seconds);
+        set!(failed_reward <- o.failed_reward);
+        set!(reuse_rewards <- o.reuse_rewards);
+        set!(budget.epochs <- o.budget.epochs);
+        set!(budget.evaluate_test <- o.budget.evaluate_test);
+        set!(hyperparameters <- o.hyperparameters);
+        set!(reward <- o.reward);
+        self.max_hours = o.max_hours.or(self.max_hours);
+        self.budget.batch_size = o.budget.batch_size.or(self.budget.batch_size);
+        self.budget.train_examples = o.budget.train_examples.or(self.budget.train_examples);
+        self.budget.valid_examples = o.budget.valid_examples.or(self.budget.valid_examples);
+        self.budget.max_seconds = o.budget.max_seconds.or(self.budget.max_seconds);
+        self.hyperparameters.hidden_size = o.hidden.or(self.hyperparameters.hidden_size);
+    }
+
+    /// The settings of every strategy.
+    pub fn strategy_settings(&self) -> crate::strategy::StrategySettings {
+        crate::strategy::StrategySettings {
+            reinforce: self.controller.clone(),
+            evolution: self.evolution.clone(),
+        }
+    }
+
+    /// Checks that the settings fit together.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |reason: String| Err(Error::Config(reason));
+        if self.space.kind() != self.task.arch_kind() {
+            return invalid(format!(
+                "task {:?} trains {:?} children but the space is a {:?} space",
+                self.task,
+                self.task.arch_kind(),
+                self.space.kind()
+            ));
+        }
+        if self.children == 0 || self.in_flight == 0 || self.job_timeout_seconds == 0 {
+            return invalid("children, in_flight and job_timeout_seconds must be at least 1".into());
+        }
+        if self
+            .max_hours
+            .is_some_and(|hours| !hours.is_finite() || hours <= 0.0)
+        {
+            return invalid(format!("max_hours {:?} must be positive", self.max_hours));
+        }
+        if !self.failed_reward.is_finite() {
+            return invalid("failed_reward must be finite".into());
+        }
+        if self.budget.epochs == 0 {
+            return invalid("budget.epochs must be at least 1".into());
+        }
+        self.reward.validate()?;
+        self.evolution.validate()?;
+        self.controller.validate()
+    }
+}

@@ -1,0 +1,273 @@
+//! The controller service: keep jobs in flight, learn from their rewards,
+//! checkpoint, and resume after any crash with nothing lost or counted twice.
+//!
+//! Layers: [`Search::run_until_stopped`] (publish, wait for the tracker's
+//! next event, stop at the budget or on shutdown) → its loop →
+//! [`Search::process_results`] / [`Search::process_dead_letter`] (messages
+//! → [`ResultOutcome`]s). The jobs in flight, their subscriptions,
+//! timeouts and preemptions belong to the [`JobTracker`] that
+//! re-evaluation uses too.
+//!
+//! The parts, in the order a child travels: [`config`] (what is searched),
+//! [`publish`](Search::publish_more) (proposals become job records, then
+//! jobs), the tracker, `results` (the [`reward_log`], the
+//! [`leaderboard`], the strategy's step and its checkpoint), and
+//! `restore` (all of it rebuilt from the store on resume). [`metrics`]
+//! are served on `/metrics`.
+//!
+//! Durability, in the order things happen:
+//!
+//! 1. Before a job is published, its record (job, actions, sample index) is
+//!    written to `jobs/<batch>.jsonl`.
+//! 2. A result is written to the reward log (`rewards/<sequence>.jsonl`,
+//!    with the next sequence number) before it is acknowledged; a job id
+//!    already in the log is a duplicate and only acknowledged.
+//! 3. After each policy step the strategy's checkpoint goes to
+//!    `policy/<step>.ckpt` and `policy/latest.json` records it together with
+//!    the first sequence number it does not contain.
+//!
+//! On resume the controller restores the latest checkpoint, feeds it the
+//! logged rewards from that sequence number on (so its state is exactly the
+//! one before the crash), continues sampling after the highest recorded
+//! sample index, and waits for the jobs that have no reward yet, publishing
+//! them again when they time out.
+
+pub mod config;
+pub mod leaderboard;
+mod learn;
+pub mod metrics;
+mod publish;
+mod restore;
+mod results;
+pub mod reward_log;
+
+use std::time::{Duration, Instant};
+
+use nas_domain::{Actions, ExperimentName};
+use nas_infra::queue::{JobQueue, backoff};
+use nas_infra::store::{ObjectStore, keys};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::Result;
+use crate::jobs::record::{self, JobLog};
+use crate::jobs::{Event, JobTracker};
+use config::ExperimentConfig;
+use leaderboard::{LeaderboardEntry, Tally};
+use learn::StrategySlot;
+use metrics::ControllerMetrics;
+
+pub use crate::jobs::ResultOutcome;
+pub use config::ResumeMode;
+
+/// What the strategy needs of a published job to learn from its reward.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// The controller's tokens.
+    pub actions: Actions,
+    /// The depth that fixes the plan.
+    pub depth: usize,
+    /// Position in the strategy's sample sequence.
+    pub sample_index: u64,
+}
+
+/// A search's job record (`jobs/<batch>.jsonl`).
+pub type JobRecord = record::JobRecord<Sample>;
+
+/// `policy/latest.json`: the newest checkpoint and the first reward
+/// sequence number it does not contain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PolicyPointer {
+    /// Policy steps taken at the checkpoint.
+    pub step: u64,
+    /// The checkpoint's key.
+    pub key: String,
+    /// Rewards with this sequence number or later came after it.
+    pub next_sequence: u64,
+}
+
+/// What a search did.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchSummary {
+    /// The experiment.
+    pub experiment: ExperimentName,
+    /// Distinct jobs published.
+    pub children_published: u64,
+    /// Children rewarded by a worker.
+    pub children_rewarded: u64,
+    /// Children whose architecture was trained before, so its reward was
+    /// reused instead of training again.
+    pub children_reused: u64,
+    /// Children failed or dead-lettered.
+    pub children_failed: u64,
+    /// Duplicate results ignored.
+    pub duplicates: u64,
+    /// Jobs published again after a timeout or a preemption.
+    pub republished: u64,
+    /// Policy-gradient steps taken.
+    pub policy_steps: u64,
+    /// Whether the search reached its budget (false: stopped early).
+    pub complete: bool,
+    /// Best architectures, best first.
+    pub leaderboard: Vec<LeaderboardEntry>,
+    /// Where the experiment is stored.
+    pub store: String,
+    /// Seconds this run took.
+    pub wall_seconds: f64,
+}
+
+/// Where a running search stands, for progress displays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Children finished (rewarded, reused or failed).
+    pub finished: u64,
+    /// The budget of children.
+    pub children: u64,
+    /// Jobs in flight.
+    pub in_flight: usize,
+    /// The best reward so far.
+    pub best_reward: Option<f64>,
+}
+
+/// A running (or resumed) search.
+pub struct Search {
+    config: ExperimentConfig,
+    store: ObjectStore,
+    log: JobLog,
+    tracker: JobTracker<Sample>,
+    strategy: StrategySlot,
+    next_sequence: u64,
+    tally: Tally,
+    metrics: ControllerMetrics,
+    started: Instant,
+}
+
+impl Search {
+    /// Opens the search of `config` (as [`config::settle`] settled it):
+    /// the strategy, the counts and the jobs in flight are restored from the
+    /// store.
+    pub async fn open(
+        config: ExperimentConfig,
+        queue: JobQueue,
+        store: ObjectStore,
+        metrics: ControllerMetrics,
+    ) -> Result<Self> {
+        let experiment = config.experiment.clone();
+        queue.declare(Some(&experiment)).await?;
+        let log = JobLog::new(store.clone(), experiment.clone());
+        let timeout = Duration::from_secs(config.job_timeout_seconds);
+        let tracker = JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker());
+        let mut search = Search {
+            config,
+            store,
+            log,
+            tracker,
+            strategy: StrategySlot::empty(),
+            next_sequence: 0,
+            tally: Tally::default(),
+            metrics,
+            started: Instant::now(),
+        };
+        search.restore().await?;
+        Ok(search)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    /// Runs until the budget is spent or `shutdown`, telling `on_progress`
+    /// after every event; then writes the leaderboard.
+    pub async fn run_until_stopped(
+        &mut self,
+        shutdown: CancellationToken,
+        mut on_progress: impl FnMut(&Progress),
+    ) -> Result<SearchSummary> {
+        let mut failures = 0;
+        on_progress(&self.progress());
+        while !self.complete() && !shutdown.is_cancelled() {
+            if self.budget_spent() {
+                tracing::info!("the time budget is spent");
+                break;
+            }
+            if let Err(error) = self.publish_more().await {
+                tracing::warn!(%error, "publishing failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff(failures)) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                failures += 1;
+                continue;
+            }
+            failures = 0;
+            match self.tracker.next_event(&shutdown).await {
+                Event::Results(arrivals) => self.handle_results(arrivals).await,
+                Event::DeadLettered(dead) => {
+                    if let Err(error) = self.record_dead_letter(dead).await {
+                        tracing::error!(%error, "a dead letter could not be recorded");
+                    }
+                }
+                Event::Stopped => break,
+            }
+            on_progress(&self.progress());
+        }
+        self.tracker.close().await;
+        let summary = self.summary();
+        self.store
+            .put_json(&keys::leaderboard(&self.config.experiment), &summary.leaderboard)
+            .await?;
+        Ok(summary)
+    }
+
+    /// Records arrived results; when the store fails they go back to the
+    /// broker and the search pauses before they come again.
+    async fn handle_results(&mut self, arrivals: Vec<crate::jobs::Arrival>) {
+        match self.record_arrivals(arrivals).await {
+            Ok(outcomes) => tracing::debug!(results = outcomes.len(), "results"),
+            Err(error) => {
+                tracing::error!(%error, "results could not be recorded; they will be redelivered");
+                tokio::time::sleep(backoff(2)).await;
+            }
+        }
+    }
+
+    fn budget_spent(&self) -> bool {
+        self.config
+            .max_hours
+            .is_some_and(|hours| self.started.elapsed() >= Duration::from_secs_f64(hours * 3600.0))
+    }
+
+    fn complete(&self) -> bool {
+        self.tracker.finished_count() as u64 >= self.config.children
+    }
+
+    /// Where the search stands.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            finished: self.tracker.finished_count() as u64,
+            children: self.config.children,
+            in_flight: self.tracker.len(),
+            best_reward: self.tally.best_reward(),
+        }
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> SearchSummary {
+        let counters = self.metrics.tracker();
+        SearchSummary {
+            experiment: self.config.experiment.clone(),
+            children_published: self.tally.published,
+            children_rewarded: self.tally.rewarded,
+            children_reused: self.tally.reused,
+            children_failed: self.tally.failed,
+            duplicates: counters.duplicates.get(),
+            republished: counters.republished.get(),
+            policy_steps: self.strategy.policy_version(),
+            complete: self.complete(),
+            leaderboard: self.tally.leaderboard(10),
+            store: self.store.describe(),
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Rebuilding a search from the store: the strategy from its latest
+//! checkpoint (or fresh, checkpointed as step 0), fed the rewards logged
+//! after that checkpoint; the counts and the leaderboard from the reward
+//! log; the jobs in flight from the job records; and the sample sequence
+//! moved on past the highest sample index recorded.
+
+use nas_infra::store::keys;
+
+use super::learn::observation_of;
+use super::reward_log;
+use super::{PolicyPointer, Sample, Search};
+use crate::strategy::checkpoint::Checkpoint;
+use crate::strategy::{self, Strategy};
+use crate::{Error, Result};
+
+impl Search {
+    /// Rebuilds the state from the store (a fresh experiment has none).
+    pub(super) async fn restore(&mut self) -> Result<()> {
+        let (strategy, replay_from, fresh) = self.restore_strategy().await?;
+        self.strategy.set(strategy);
+        if fresh {
+            self.save_checkpoint().await?; // step 0: where replay --verify starts
+        }
+        let records = reward_log::read_all(&self.store, &self.config.experiment).await?;
+        let mut observations = Vec::new();
+        for record in &records {
+            self.tracker.finish(record.job_id);
+            self.tally.count(record);
+            if record.sequence >= replay_from {
+                observations.push((observation_of(record), record.sequence + 1));
+            }
+        }
+        let replayed = observations.len();
+        self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);
+        self.learn(observations).await?;
+        let mut highest_sample = None;
+        for record in self.log.read_latest::<Sample>().await? {
+            self.tally.published += 1;
+            highest_sample = highest_sample.max(Some(record.payload.sample_index));
+            self.tracker.restore(record.into());
+        }
+        if let Some(highest) = highest_sample {
+            self.strategy
+                .run(move |strategy| strategy.advance_samples(highest + 1))
+                .await?;
+        }
+        if let Some(best) = self.tally.best_reward() {
+            self.metrics.best_reward.set(best);
+        }
+        if self.tally.published > 0 {
+            tracing::info!(
+                experiment = %self.config.experiment,
+                published = self.tally.published,
+                finished = self.tracker.finished_count(),
+                in_flight = self.tracker.len(),
+                replayed,
+                "resumed"
+            );
+        }
+        Ok(())
+    }
+
+    /// The strategy at its latest checkpoint and the first sequence number
+    /// that checkpoint lacks, or a fresh one (`true`).
+    async fn restore_strategy(&self) -> Result<(Box<dyn Strategy>, u64, bool)> {
+        let experiment = &self.config.experiment;
+        let latest = keys::policy_latest(experiment);
+        let pointer: Option<PolicyPointer> = self.store.get_json(&latest).await?;
+        let Some(pointer) = pointer else {
+            let fresh = strategy::create(
+                self.config.strategy,
+                self.config.space.clone(),
+                &self.config.strategy_settings(),
+                self.config.seed,
+            )?;
+            return Ok((fresh, 0, true));
+        };
+        let bytes =
+            self.store.get(&pointer.key).await?.ok_or_else(|| {
+                Error::Checkpoint(format!("{latest} names {}, which is missing", pointer.key))
+            })?;
+        let checkpoint = Checkpoint::from_bytes(&bytes)?;
+        Ok((strategy::restore(&checkpoint)?, pointer.next_sequence, false))
+    }
+}

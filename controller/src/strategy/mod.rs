@@ -1,0 +1,214 @@
+//! Search strategies behind one interface, so the search service,
+//! `simulate` and `replay` drive them alike: [`reinforce`] (the LSTM
+//! controller with REINFORCE, the paper's method), [`random`] search and
+//! regularized [`evolution`]; [`checkpoint`] is the file every strategy
+//! saves itself to.
+//!
+//! A strategy proposes children ([`Proposal`]: spec, actions, depth, the
+//! policy version that sampled them) and learns from their rewards
+//! ([`Observation`]). Sample `i` of a strategy draws from its own random
+//! stream (seed, stream `i`), so what it proposes does not depend on how
+//! proposals are batched, and a checkpoint only needs the seed and the count
+//! of samples drawn to continue the same sequence.
+
+pub mod checkpoint;
+pub mod evolution;
+pub mod random;
+pub mod reinforce;
+
+use clap::ValueEnum;
+use nas_domain::{Actions, ArchSpec, SearchSpace};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+use checkpoint::Checkpoint;
+use evolution::{Evolution, EvolutionConfig};
+use random::RandomSearch;
+use reinforce::{Reinforce, ReinforceConfig};
+
+/// The available strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    /// The LSTM controller trained with REINFORCE (Zoph & Le).
+    Reinforce,
+    /// Uniform sampling over every decision.
+    Random,
+    /// Regularized (aging) evolution, Real et al. 2019.
+    Evolution,
+}
+
+impl StrategyKind {
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Reinforce => "reinforce",
+            StrategyKind::Random => "random",
+            StrategyKind::Evolution => "evolution",
+        }
+    }
+
+    /// Parses [`StrategyKind::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            StrategyKind::Reinforce,
+            StrategyKind::Random,
+            StrategyKind::Evolution,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+    }
+}
+
+/// A child a strategy wants trained.
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    /// The architecture.
+    pub spec: ArchSpec,
+    /// The tokens that encode it.
+    pub actions: Actions,
+    /// Its depth (CNN layers or cell leaves), which fixes the plan.
+    pub depth: usize,
+    /// The policy version that sampled it.
+    pub policy_version: u64,
+    /// Its position in the strategy's sample sequence.
+    pub sample_index: u64,
+}
+
+/// The reward of a proposal, fed back to the strategy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The proposal's tokens.
+    pub actions: Actions,
+    /// The proposal's depth.
+    pub depth: usize,
+    /// The policy version that sampled it.
+    pub policy_version: u64,
+    /// The reward.
+    pub reward: f64,
+}
+
+impl Observation {
+    /// The observation of `proposal` earning `reward`.
+    pub fn of(proposal: &Proposal, reward: f64) -> Self {
+        Observation {
+            actions: proposal.actions.clone(),
+            depth: proposal.depth,
+            policy_version: proposal.policy_version,
+            reward,
+        }
+    }
+}
+
+/// What one learning step did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Steps taken so far (this one included); also the new policy version.
+    pub step: u64,
+    /// Mean reward of the batch.
+    pub mean_reward: f64,
+    /// The baseline the advantages were taken against.
+    pub baseline: f64,
+    /// The surrogate loss.
+    pub loss: f64,
+    /// Gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Mean entropy of the batch's sequences.
+    pub entropy: f64,
+    /// How many policy versions behind the oldest sample of the batch was.
+    pub max_staleness: u64,
+}
+
+/// A search strategy (see the module docs).
+pub trait Strategy: Send {
+    /// Which strategy this is.
+    fn kind(&self) -> StrategyKind;
+
+    /// Proposes the next `count` children.
+    fn propose(&mut self, count: usize) -> Result<Vec<Proposal>>;
+
+    /// Learns from one reward; returns a report when that completed a step.
+    fn observe(&mut self, observation: Observation) -> Result<Option<StepReport>>;
+
+    /// The current policy version (number of learning steps taken).
+    fn policy_version(&self) -> u64;
+
+    /// Moves the sample sequence on to `next` when it is behind (on resume,
+    /// past the samples drawn after the last checkpoint).
+    fn advance_samples(&mut self, next: u64);
+
+    /// Everything needed to resume exactly.
+    fn checkpoint(&self) -> Result<Checkpoint>;
+}
+
+/// The settings of every strategy (each uses its own part).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategySettings {
+    /// REINFORCE.
+    pub reinforce: ReinforceConfig,
+    /// Regularized evolution.
+    pub evolution: EvolutionConfig,
+}
+
+/// Creates a fresh strategy.
+pub fn create(
+    kind: StrategyKind,
+    space: SearchSpace,
+    settings: &StrategySettings,
+    seed: u64,
+) -> Result<Box<dyn Strategy>> {
+    Ok(match kind {
+        StrategyKind::Reinforce => Box::new(Reinforce::new(space, settings.reinforce.clone(), seed)?),
+        StrategyKind::Random => Box::new(RandomSearch::new(space, seed)),
+        StrategyKind::Evolution => Box::new(Evolution::new(space, settings.evolution.clone(), seed)?),
+    })
+}
+
+/// Rebuilds a strategy from its checkpoint.
+pub fn restore(checkpoint: &Checkpoint) -> Result<Box<dyn Strategy>> {
+    Ok(match checkpoint.strategy {
+        StrategyKind::Reinforce => Box::new(Reinforce::restore(checkpoint)?),
+        StrategyKind::Random => Box::new(RandomSearch::restore(checkpoint)?),
+        StrategyKind::Evolution => Box::new(Evolution::restore(checkpoint)?),
+    })
+}
+
+/// Rebuilds a strategy from its checkpoint with other settings.
+pub fn restore_with(checkpoint: &Checkpoint, settings: &StrategySettings) -> Result<Box<dyn Strategy>> {
+    Ok(match checkpoint.strategy {
+        StrategyKind::Reinforce => Box::new(Reinforce::restore_with(
+            checkpoint,
+            Some(settings.reinforce.clone()),
+        )?),
+        StrategyKind::Random | StrategyKind::Evolution => restore(checkpoint)?,
+    })
+}
+
+/// The random stream of sample `index` of a strategy seeded with `seed`.
+pub fn sample_rng(seed: u64, index: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index);
+    rng
+}
+
+/// Splits sample indices `first..first + count` into runs of equal depth.
+pub fn depth_runs(space: &SearchSpace, first: u64, count: usize) -> Vec<(usize, std::ops::Range<u64>)> {
+    let mut runs: Vec<(usize, std::ops::Range<u64>)> = Vec::new();
+    for index in first..first + count as u64 {
+        let depth = space.depth_at(index);
+        match runs.last_mut() {
+            Some((last_depth, range)) if *last_depth == depth => range.end = index + 1,
+            _ => runs.push((depth, index..index + 1)),
+        }
+    }
+    runs
+}
+
+/// Parses a strategy's JSON state out of a checkpoint.
+pub(crate) fn parse_state<T: serde::de::DeserializeOwned>(checkpoint: &Checkpoint) -> Result<T> {
+    serde_json::from_value(checkpoint.state.clone())
+        .map_err(|error| Error::Checkpoint(format!("{} state: {error}", checkpoint.strategy.name())))
+}

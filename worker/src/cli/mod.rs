@@ -1,0 +1,92 @@
+//! The command line of `nas-worker`: argument types and the commands, each
+//! a thin layer over the library ([`serve`] runs the job loop, [`train`]
+//! trains one spec from local files).
+
+mod serve;
+mod train;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tch::Device;
+
+/// Neural Architecture Search with reinforcement learning: the worker.
+#[derive(Debug, Parser)]
+#[command(name = "nas-worker", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a subcommand, the worker serves jobs (as `serve`).
+    #[command(flatten)]
+    serve: serve::ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consume jobs from the queue and train them (the default).
+    Serve(serve::ServeArgs),
+    /// Train one child from a spec file and report its metrics and reward.
+    Train(train::TrainArgs),
+    /// Validate a train-job document (a file, or `-` for standard input)
+    /// and print its architecture id, as a worker would on receipt.
+    CheckJob {
+        /// The job JSON.
+        file: PathBuf,
+    },
+}
+
+/// Where children train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DeviceArg {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU.
+    Cuda,
+    /// CUDA when available, else the CPU.
+    Auto,
+}
+
+impl DeviceArg {
+    fn device(self) -> anyhow::Result<Device> {
+        Ok(match self {
+            DeviceArg::Cpu => Device::Cpu,
+            DeviceArg::Cuda if !tch::Cuda::is_available() => {
+                bail!("--device cuda, but no CUDA device is available")
+            }
+            DeviceArg::Cuda => Device::Cuda(0),
+            DeviceArg::Auto => Device::cuda_if_available(),
+        })
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Train(args)) => train::train(args).await,
+        Some(Command::CheckJob { file }) => check_job(&file),
+        Some(Command::Serve(args)) => serve::serve(args).await,
+        None => serve::serve(cli.serve).await,
+    }
+}
+
+fn check_job(file: &PathBuf) -> anyhow::Result<()> {
+    let bytes = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let job = nas_worker::check_job(&bytes).context("the job is invalid")?;
+    println!(
+        "job {} attempt {}: {:?} on {:?}, architecture {}",
+        job.job_id,
+        job.attempt,
+        job.spec.kind(),
+        job.task,
+        job.spec.id()
+    );
+    Ok(())
+}
