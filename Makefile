@@ -62,8 +62,9 @@ build: $(TORCH_STAMP) ## Build nas-controller and nas-worker into target/release
 	$(CARGO) build $(CARGO_FLAGS) --workspace --bins
 
 .PHONY: services
-services: ## Start what the tests need: RabbitMQ (if down) and a Garage S3 server
+services: ## Start what the tests need: RabbitMQ (if down) and a Garage S3 server (installed once if missing)
 	tests/services/rabbitmq.sh
+	tests/services/garage.sh install
 	tests/services/garage.sh start > /dev/null
 
 .PHONY: test

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # A single-node Garage (S3-compatible) server for the tests.
 #
+#   tests/services/garage.sh install # install Garage 2.5.0 when it is missing
 #   tests/services/garage.sh start   # start it (idempotent), print the env file
 #   tests/services/garage.sh stop
 #   tests/services/garage.sh env     # print the env file's path
+#   tests/services/garage.sh foreign-bucket NAME  # a bucket the test key may not use
 #
 # State lives in $NAS_GARAGE_DIR (default /tmp/nas-garage). The env file
 # holds NAS_S3_ENDPOINT, NAS_S3_REGION, NAS_S3_BUCKET, NAS_S3_PATH_STYLE and
 # the test key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; `source` it.
-# Garage itself: `cargo install garage --version 2.5.0 --locked` (.ci/run
-# does it once, outside the repository).
+# Garage itself: `install` runs `cargo install garage --version 2.5.0
+# --locked` into ~/.cargo/bin once (about 20 minutes on a 2-core machine);
+# `make services` (and so `make test`) calls it, on a laptop and in CI alike.
 set -euo pipefail
 
 dir=${NAS_GARAGE_DIR:-/tmp/nas-garage}
+version=2.5.0
 garage=${GARAGE_BIN:-$(command -v garage || echo "$HOME/.cargo/bin/garage")}
 config="$dir/garage.toml"
 env_file="$dir/env"
@@ -28,8 +32,17 @@ g() { "$garage" -c "$config" "$@"; }
 
 running() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
 
+installed() { [ -x "$garage" ] && "$garage" --version 2>/dev/null | grep -q "v\?$version"; }
+
+install() {
+    if installed; then return; fi
+    echo "installing Garage $version (the S3 server of the tests; once, about 20 minutes on 2 cores)" >&2
+    cargo install garage --version "$version" --locked
+    garage="$HOME/.cargo/bin/garage"
+}
+
 start() {
-    [ -x "$garage" ] || { echo "garage not found; install it with: cargo install garage --version 2.5.0 --locked" >&2; exit 1; }
+    installed || { echo "garage $version not found; run: $0 install" >&2; exit 1; }
     mkdir -p "$dir/meta" "$dir/data"
     if [ ! -f "$config" ]; then
         cat > "$config" <<TOML
@@ -78,14 +91,20 @@ ENV
     echo "$env_file"
 }
 
+foreign_bucket() {
+    g bucket info "$1" > /dev/null 2>&1 || g bucket create "$1" > /dev/null
+}
+
 stop() {
     if running; then kill "$(cat "$dir/pid")"; fi
     rm -f "$dir/pid"
 }
 
 case "${1:-start}" in
+    install) install ;;
     start) start ;;
     stop) stop ;;
     env) echo "$env_file" ;;
-    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+    foreign-bucket) foreign_bucket "${2:?a bucket name}" ;;
+    *) echo "usage: $0 install|start|stop|env|foreign-bucket NAME" >&2; exit 2 ;;
 esac

@@ -22,8 +22,11 @@ pub mod pipeline;
 use nas_infra::store::{ObjectStore, S3Config, S3Store};
 
 /// The path of a workspace binary built beside the running test
-/// (`target/<profile>/<name>`) or beside the running binary (`nas-chaos`);
-/// `make test` builds them before the tests.
+/// (`target/<profile>/<name>`) or beside the running binary (`nas-chaos`).
+/// Under cargo (`cargo test`, `cargo run`) the controller's and the
+/// worker's binaries are built first, once per process, with the same
+/// profile and target folder, so a test never runs binaries older than
+/// the code.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     // target/<profile>/deps/<test> or target/<profile>/nas-chaos
@@ -33,6 +36,7 @@ pub fn binary(name: &str) -> PathBuf {
     } else {
         folder
     };
+    build_binaries(profile_dir);
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -40,6 +44,63 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `cargo build` of the workspace's binaries into `profile_dir` once,
+/// when this process was started by cargo.
+fn build_binaries(profile_dir: &Path) {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let Some(cargo) = std::env::var_os("CARGO") else {
+            return; // not under cargo: use what is there
+        };
+        let (Some(target), Some(profile)) = (profile_dir.parent(), profile_dir.file_name()) else {
+            return;
+        };
+        let mut command = Command::new(cargo);
+        // The same selection as `make build`, so features unify the same way
+        // and the build is the one already there when nothing changed.
+        command.args(["build", "--quiet", "--workspace", "--bins"]);
+        match profile.to_str() {
+            Some("debug") => {}
+            Some("release") => {
+                command.arg("--release");
+            }
+            Some(other) => {
+                command.args(["--profile", other]);
+            }
+            None => return,
+        }
+        // What cargo sets for the test process itself would look like a new
+        // environment to the build scripts that watch it (ring watches
+        // CARGO_MANIFEST_DIR) and rebuild half the dependencies.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let set_by_cargo = name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                ]
+                .contains(&name.as_ref())
+                || ["CARGO_TARGET_TMPDIR", "OUT_DIR", "RUST_RECURSION_COUNT"].contains(&name.as_ref());
+            if set_by_cargo {
+                command.env_remove(name.as_ref());
+            }
+        }
+        let output = command
+            .arg("--target-dir")
+            .arg(target)
+            .output()
+            .expect("cargo starts");
+        assert!(
+            output.status.success(),
+            "building the service binaries failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
 }
 
 /// Runs a workspace binary with `args` and returns its output, failing the

@@ -303,9 +303,9 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
         "-p",
         &vhost,
         &worker_user,
-        &format!("^{prefix}\\.(jobs|dead)$"),
+        &format!("^{prefix}\\.(jobs|jobs-exchange|dead)$"),
         &format!("^(amq\\.default|{prefix}\\.jobs)$"),
-        &format!("^{prefix}\\.jobs$"),
+        &format!("^{prefix}\\.(jobs|jobs-exchange)$"),
     ]);
     let uri = |user: &str| format!("amqp://{user}:{password}@127.0.0.1:5672/{vhost}");
     setup.controller_broker_uri = Some(uri(&controller_user));
@@ -318,9 +318,16 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
     );
     assert_eq!(summary["complete"], true, "{summary}");
     // The worker's user can neither read an experiment's results nor its
-    // dead letters.
+    // dead letters, nor publish jobs (the exchange has a name of its own).
     let worker_queue = nas_tests::rabbitmq_at(&uri(&worker_user), &setup.prefix);
     let experiment = setup.experiment_name();
+    let publish = block_on(worker_queue.publish_raw_job(&experiment, b"{}"));
+    let refused_publish = publish.expect_err("the worker's user could publish a job");
+    assert!(!refused_publish.is_transient(), "{refused_publish}");
+    assert!(
+        refused_publish.to_string().contains("ACCESS_REFUSED"),
+        "{refused_publish}"
+    );
     let refused = block_on(async {
         let results = worker_queue
             .results(&experiment, 1)

@@ -1,0 +1,100 @@
+//! Re-evaluation shares the search's job tracker: when its dead-letter
+//! subscription ends (here the queue is deleted under it) it subscribes
+//! again and the run finishes, without spinning on the ended stream.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use nas_tests::chaos::faults::rabbitmqctl;
+use nas_tests::pipeline::{Pipeline, PipelineOptions, summary_of};
+use nas_tests::{Service, unique};
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+#[test]
+fn a_reevaluation_resubscribes_after_its_dead_letter_stream_ends_and_does_not_spin() {
+    let options = PipelineOptions {
+        children: 6,
+        in_flight: 3,
+        records: 10,
+        ..PipelineOptions::default()
+    };
+    let pipeline = Pipeline::new("reeval-dead", &options);
+    let fast = pipeline.surrogate("fast", 0);
+    let searched = summary_of(
+        pipeline
+            .controller("controller", false)
+            .wait_output(Duration::from_secs(120)),
+    );
+    assert_eq!(searched.unwrap()["complete"], true);
+    drop(fast);
+    let _slow = [
+        pipeline.surrogate("slow-1", 1500),
+        pipeline.surrogate("slow-2", 1500),
+    ];
+    let run = unique("rerun");
+    let log = pipeline.path("reevaluate.log");
+    let args = [
+        "reevaluate",
+        &pipeline.experiment,
+        "--top",
+        "2",
+        "--seeds",
+        "4",
+        "--epochs",
+        "1",
+        "--in-flight",
+        "2",
+        "--name",
+        &run,
+        "--queue-prefix",
+        &pipeline.prefix,
+        "--json",
+    ];
+    let mut reevaluation = Service::start("nas-controller", &args, &log, &[]);
+    let subscribed = "subscribed to dead letters";
+    assert!(
+        reevaluation.wait_for(subscribed, 1, Duration::from_secs(60)),
+        "{}",
+        reevaluation.log_text()
+    );
+    let started = Instant::now();
+    assert!(rabbitmqctl(&[
+        "delete_queue",
+        &format!("{}.dead.{run}", pipeline.prefix)
+    ]));
+    let pid = reevaluation.child.id();
+    let mut cpu = cpu_seconds(pid).unwrap();
+    let before = cpu;
+    while reevaluation.is_running() && started.elapsed() < Duration::from_secs(120) {
+        cpu = cpu_seconds(pid).unwrap_or(cpu);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let used = cpu - before;
+    assert!(
+        used < 0.5 * wall,
+        "the re-evaluation used {used:.2} CPU seconds in {wall:.2} s after its dead letters ended"
+    );
+    let text = reevaluation.log_text();
+    assert!(
+        text.matches(subscribed).count() >= 2,
+        "it did not subscribe again:\n{text}"
+    );
+    let summary = summary_of(reevaluation.wait_output(Duration::from_secs(5))).expect("a summary");
+    let trained: u64 = summary["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["reward"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(trained, 8, "{summary}");
+}
