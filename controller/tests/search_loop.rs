@@ -14,25 +14,15 @@ use nas_infra::queue::{InProcessQueue, JobQueue, Subscription};
 use nas_infra::store::{LocalStore, ObjectStore, keys};
 use nas_infra::telemetry::Telemetry;
 
-const CONFIG: &str = r#"
-experiment = "unit"
-task = "cifar10"
-children = 8
-in_flight = 4
-[space]
-kind = "cnn"
-filters = [8, 12]
-kernel_heights = [1, 3]
-kernel_widths = [1, 3]
-stride_heights = [1]
-stride_widths = [1]
-skip_connections = true
-depth = { start = 3, step = 0, every = 1, max = 3 }
-[budget]
-epochs = 1
-[controller]
-batch_size = 2
-"#;
+/// The tiny space every test of the workspace searches.
+const SPACE: &str = include_str!("../../tests/fixtures/tiny-cnn-space.toml");
+
+fn config() -> String {
+    format!(
+        "experiment = \"unit\"\ntask = \"cifar10\"\nchildren = 8\nin_flight = 4\n\
+         [budget]\nepochs = 1\n[controller]\nbatch_size = 2\n[space]\n{SPACE}"
+    )
+}
 
 struct Rig {
     _dir: tempfile::TempDir,
@@ -65,6 +55,16 @@ impl Rig {
         let metrics = ControllerMetrics::new(&telemetry);
         let search = Search::open(config, self.queue.clone(), self.store.clone(), metrics).await?;
         Ok((search, telemetry))
+    }
+
+    /// Has `search` publish its first batch and takes the four jobs.
+    async fn first_batch(&mut self, search: &mut Search) -> Vec<TrainJob> {
+        search.publish_more().await.unwrap();
+        let mut batch = Vec::new();
+        for _ in 0..4 {
+            batch.push(self.next_job().await);
+        }
+        batch
     }
 
     /// Takes the next published job off the queue.
@@ -138,12 +138,8 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
 #[tokio::test]
 async fn results_are_counted_once_preempted_children_republished_and_failures_rewarded() {
     let mut rig = Rig::new().await;
-    let (mut search, _) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
-    search.publish_more().await.unwrap();
-    let mut batch = Vec::new();
-    for _ in 0..4 {
-        batch.push(rig.next_job().await);
-    }
+    let (mut search, _) = rig.open(&config(), ResumeMode::New).await.unwrap();
+    let batch = rig.first_batch(&mut search).await;
     let first = rig.answer(&mut search, &batch[0], ok(0.2)).await;
     let counted = ResultOutcome::Counted {
         job_id: batch[0].job_id,
@@ -189,17 +185,13 @@ async fn results_are_counted_once_preempted_children_republished_and_failures_re
 #[tokio::test]
 async fn a_resumed_search_restores_its_counts_and_continues_the_sample_sequence() {
     let mut rig = Rig::new().await;
-    let (mut search, _) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
-    search.publish_more().await.unwrap();
-    let mut batch = Vec::new();
-    for _ in 0..4 {
-        batch.push(rig.next_job().await);
-    }
+    let (mut search, _) = rig.open(&config(), ResumeMode::New).await.unwrap();
+    let batch = rig.first_batch(&mut search).await;
     for (job, reward) in batch.iter().zip([0.2, 0.3, 0.4]) {
         rig.answer(&mut search, job, ok(reward)).await;
     }
     drop(search);
-    let (mut resumed, _) = rig.open(CONFIG, ResumeMode::Auto).await.unwrap();
+    let (mut resumed, _) = rig.open(&config(), ResumeMode::Auto).await.unwrap();
     let after = resumed.summary();
     assert_eq!((after.children_rewarded, after.policy_steps), (3, 1));
     // The job still in flight is answered to the resumed search.
@@ -227,10 +219,10 @@ async fn a_resumed_search_restores_its_counts_and_continues_the_sample_sequence(
 #[tokio::test]
 async fn opening_checks_whether_the_experiment_exists() {
     let rig = Rig::new().await;
-    drop(rig.open(CONFIG, ResumeMode::New).await.unwrap());
-    let again = rig.open(CONFIG, ResumeMode::New).await.err().unwrap();
+    drop(rig.open(&config(), ResumeMode::New).await.unwrap());
+    let again = rig.open(&config(), ResumeMode::New).await.err().unwrap();
     assert!(matches!(again, Error::Config(_)), "{again}");
-    let other = CONFIG.replace("\"unit\"", "\"other\"");
+    let other = config().replace("\"unit\"", "\"other\"");
     let missing = rig.open(&other, ResumeMode::Resume).await.err().unwrap();
     assert!(matches!(missing, Error::NotFound(_)), "{missing}");
 }
@@ -238,7 +230,7 @@ async fn opening_checks_whether_the_experiment_exists() {
 #[tokio::test]
 async fn a_dead_lettered_job_is_recorded_as_a_failed_child() {
     let mut rig = Rig::new().await;
-    let (mut search, _) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
+    let (mut search, _) = rig.open(&config(), ResumeMode::New).await.unwrap();
     let mut dead = rig.queue.dead_jobs(&experiment(), 4).await.unwrap();
     search.publish_more().await.unwrap();
     // A worker that keeps crashing: the broker dead-letters the job.
@@ -263,7 +255,7 @@ async fn a_dead_lettered_job_is_recorded_as_a_failed_child() {
 #[tokio::test]
 async fn a_result_for_a_job_never_published_is_ignored_and_counted() {
     let mut rig = Rig::new().await;
-    let (mut search, telemetry) = rig.open(CONFIG, ResumeMode::New).await.unwrap();
+    let (mut search, telemetry) = rig.open(&config(), ResumeMode::New).await.unwrap();
     search.publish_more().await.unwrap();
     let job = rig.next_job().await;
     let stranger = TrainJob::new(nas_domain::TrainJobFields {

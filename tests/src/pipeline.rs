@@ -227,6 +227,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// The tiny space every test of the workspace searches.
+pub const TINY_SPACE: &str = include_str!("../fixtures/tiny-cnn-space.toml");
+
 fn config_text(experiment: &str, options: &PipelineOptions) -> String {
     let PipelineOptions {
         children,
@@ -243,21 +246,13 @@ dataset = "{experiment}"
 children = {children}
 in_flight = {in_flight}
 job_timeout_seconds = {job_timeout_seconds}
-[space]
-kind = "cnn"
-filters = [8, 12]
-kernel_heights = [1, 3]
-kernel_widths = [1, 3]
-stride_heights = [1]
-stride_widths = [1]
-skip_connections = true
-depth = {{ start = 3, step = 0, every = 1, max = 3 }}
 [budget]
 epochs = {epochs}
 batch_size = 32
 [controller]
 batch_size = {controller_batch}
-"#
+[space]
+{TINY_SPACE}"#
     )
 }
 

@@ -19,28 +19,14 @@ struct Fixture {
     data: PathBuf,
 }
 
-const CONFIG: &str = r#"
-task = "cifar10"
-children = 12
-in_flight = 2
-[space]
-kind = "cnn"
-filters = [4, 8]
-kernel_heights = [1, 3]
-kernel_widths = [1, 3]
-stride_heights = [1]
-stride_widths = [1]
-skip_connections = true
-depth = { start = 3, step = 0, every = 1, max = 3 }
-[budget]
-epochs = 1
-batch_size = 32
-[controller]
-batch_size = 4
-[evolution]
-population = 4
-sample = 2
-"#;
+/// A tiny search of 12 children; the space is the tests' tiny space.
+fn config_text() -> String {
+    format!(
+        "task = \"cifar10\"\nchildren = 12\nin_flight = 2\n[budget]\nepochs = 1\nbatch_size = 32\n\
+         [controller]\nbatch_size = 4\n[evolution]\npopulation = 4\nsample = 2\n[space]\n{}",
+        nas_tests::pipeline::TINY_SPACE
+    )
+}
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
@@ -51,7 +37,7 @@ fn fixture() -> &'static Fixture {
         let data_arg = data.to_str().unwrap();
         synth_cifar10(&data, 60, 40);
         let config = dir.path().join("tools.toml");
-        std::fs::write(&config, CONFIG).unwrap();
+        std::fs::write(&config, config_text()).unwrap();
         for (experiment, strategy) in [
             ("tools-rl", "reinforce"),
             ("tools-evo", "evolution"),
@@ -224,7 +210,7 @@ fn pytorch_parameters(module: &Path, arguments: &str) -> u64 {
 }
 
 #[test]
-fn exported_pytorch_models_match_the_rust_parameter_counts() {
+fn exported_pytorch_cnns_match_the_rust_parameter_counts() {
     let store = store_arg();
     let dir = tempfile::tempdir().unwrap();
     // CNNs: every architecture of the search against its worker's count.
@@ -255,7 +241,12 @@ fn exported_pytorch_models_match_the_rust_parameter_counts() {
         checked += 1;
     }
     assert_eq!(checked, 4);
-    // A cell: the worker's language model against the exported one.
+}
+
+#[test]
+fn an_exported_pytorch_cell_matches_the_rust_parameter_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // The worker's language model against the exported one.
     let ptb = dir.path().join("ptb");
     run_ok(
         "nas-controller",

@@ -39,17 +39,15 @@ fn with(change: impl FnOnce(&mut Value)) -> Vec<u8> {
     job.to_string().into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_job_messages_are_rejected_with_their_reason_and_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let queue = JobQueue::InProcess(InProcessQueue::new(3));
-    let store = ObjectStore::Local(LocalStore::new(dir.path().join("store")));
+/// A worker over `queue` and a local store in `dir`, with its metrics.
+fn worker_over(dir: &std::path::Path, queue: &JobQueue) -> (Worker, WorkerMetrics, Telemetry) {
+    let store = ObjectStore::Local(LocalStore::new(dir.join("store")));
     let telemetry = Telemetry::default();
     let metrics = WorkerMetrics::new(&telemetry);
     let config = WorkerConfig {
         worker_id: "w".into(),
         prefetch: 1,
-        cache_dir: dir.path().join("cache"),
+        cache_dir: dir.join("cache"),
         device: tch::Device::Cpu,
         limits: Limits::default(),
         store_patience: Duration::from_secs(1),
@@ -57,7 +55,12 @@ async fn bad_job_messages_are_rejected_with_their_reason_and_counted() {
         ack_deadline: None,
     };
     let worker = Worker::new(config, queue.clone(), store, metrics.clone());
-    let experiment: ExperimentName = "bad-input".parse().unwrap();
+    (worker, metrics, telemetry)
+}
+
+/// Bad job messages: what each is, its bytes, the rejection label and a
+/// part of the reason.
+fn bad_messages() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
     let valid = valid_job().to_string().into_bytes();
     let mut huge = valid.clone();
     huge.truncate(huge.len() - 1);
@@ -67,7 +70,7 @@ async fn bad_job_messages_are_rejected_with_their_reason_and_counted() {
         let layer = job["spec"]["layers"][0].clone();
         job["spec"]["layers"] = Value::Array(vec![layer; 129]);
     });
-    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+    vec![
         (
             "truncated JSON",
             valid[..valid.len() / 2].to_vec(),
@@ -107,7 +110,16 @@ async fn bad_job_messages_are_rejected_with_their_reason_and_counted() {
             "invalid",
             "epochs",
         ),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_job_messages_are_rejected_with_their_reason_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = JobQueue::InProcess(InProcessQueue::new(3));
+    let (worker, metrics, telemetry) = worker_over(dir.path(), &queue);
+    let experiment: ExperimentName = "bad-input".parse().unwrap();
+    let cases = bad_messages();
     let mut jobs = queue.jobs(1).await.unwrap();
     for (what, body, _, expected) in &cases {
         queue.publish_raw_job(&experiment, body).await.unwrap();

@@ -8,7 +8,8 @@
 //! - [`telemetry`]: `/healthz`, `/readyz` and Prometheus `/metrics`.
 //! - [`args`]: the command-line arguments both services share (broker,
 //!   store, task), which open the adapters above.
-//! - [`logging`] and [`shutdown`]: process setup.
+//! - [`process`], [`logging`] and [`shutdown`]: a binary's `main`, its
+//!   logs, and the token SIGTERM cancels.
 //!
 //! Every failure is an [`Error`] that keeps its source and says, through
 //! [`Error::is_transient`], whether retrying can help.
@@ -16,6 +17,7 @@
 pub mod args;
 mod error;
 pub mod logging;
+pub mod process;
 pub mod queue;
 pub mod shutdown;
 pub mod store;

@@ -15,10 +15,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use nas_controller::embedded::{self, Embedding, Workers};
 use nas_controller::strategy::reinforce::ReinforceConfig;
 use nas_domain::{CellSpace, CnnSpace, ExperimentName, SearchSpace};
-use nas_infra::args::StoreArgs;
+use nas_infra::args::{BrokerArgs, StoreArgs};
+use nas_infra::queue::JobQueue;
 use nas_infra::store::ObjectStore;
+use nas_infra::telemetry::Telemetry;
+use tokio_util::sync::CancellationToken;
 
 /// Neural Architecture Search with reinforcement learning: the controller.
 #[derive(Debug, Parser)]
@@ -52,6 +56,22 @@ enum Command {
     /// Print an experiment's reward log as JSON lines, in sequence order
     /// (every child: job, architecture, reward, the worker's result).
     Log(ExperimentArgs),
+}
+
+/// The queue to use: RabbitMQ, or with `embedding` an in-process queue
+/// whose workers this process runs.
+async fn queue_for(
+    embedding: Option<Embedding>,
+    broker: &BrokerArgs,
+    store: &ObjectStore,
+    telemetry: &Telemetry,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(JobQueue, Option<Workers>)> {
+    let Some(embedding) = embedding else {
+        return Ok((broker.queue()?, None));
+    };
+    let (queue, workers) = embedded::start(&embedding, store, telemetry, shutdown).await?;
+    Ok((queue, Some(workers)))
 }
 
 /// Runs the parsed command.

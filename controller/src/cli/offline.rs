@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use nas_controller::embedded::{self, Embedding};
+use nas_controller::embedded::Embedding;
 use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
 use nas_controller::offline::replay::{self, ReplaySettings, Verification};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
@@ -20,7 +20,7 @@ use nas_domain::oracle::{Missing, OracleSource};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
-use super::{ControllerArgs, ExperimentArgs, SpaceArgs};
+use super::{ControllerArgs, ExperimentArgs, SpaceArgs, queue_for};
 
 #[derive(Debug, Args)]
 pub(super) struct SampleArgs {
@@ -372,20 +372,20 @@ pub(super) async fn reevaluate(args: ReevaluateArgs) -> anyhow::Result<()> {
     let telemetry = Telemetry::default();
     let fallback = args.embedded.then(|| PathBuf::from("runs"));
     let store = args.store.open(fallback).await?;
-    let (queue, workers) = if args.embedded {
-        let config = config::load(&store, &args.experiment).await?;
-        let embedding = Embedding {
-            workers: args.workers,
-            data: None,
-            dataset: config.dataset,
-            task: config.task,
-            delivery_limit: args.broker.delivery_limit,
-        };
-        let (queue, workers) = embedded::start(&embedding, &store, &telemetry, &shutdown).await?;
-        (queue, Some(workers))
-    } else {
-        (args.broker.queue()?, None)
+    let embedding = match args.embedded {
+        true => {
+            let config = config::load(&store, &args.experiment).await?;
+            Some(Embedding {
+                workers: args.workers,
+                data: None,
+                dataset: config.dataset,
+                task: config.task,
+                delivery_limit: args.broker.delivery_limit,
+            })
+        }
+        false => None,
     };
+    let (queue, workers) = queue_for(embedding, &args.broker, &store, &telemetry, &shutdown).await?;
     let summary = reevaluate::run(&plan, &queue, &store, shutdown.clone()).await?;
     shutdown.cancel();
     if let Some(workers) = workers {

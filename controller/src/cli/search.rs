@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nas_controller::embedded::{self, Embedding};
+use nas_controller::embedded::Embedding;
 use nas_controller::search::config::{self, Overrides};
 use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{Progress, ResumeMode, Search, SearchSummary};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
-use super::{SpaceArgs, SpacePreset};
+use super::{SpaceArgs, SpacePreset, queue_for};
 
 /// Settings of `search`. Each flag overrides the `--config` file and reads a
 /// `NAS_…` environment variable.
@@ -110,19 +110,14 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let fallback = args.embedded.then(|| PathBuf::from("runs"));
     let store = args.store.open(fallback).await?;
     let config = config::settle(&store, &layers, args.mode()).await?;
-    let (queue, workers) = if args.embedded {
-        let embedding = Embedding {
-            workers: args.workers,
-            data: args.data.clone(),
-            dataset: config.dataset.clone(),
-            task: config.task,
-            delivery_limit: args.broker.delivery_limit,
-        };
-        let (queue, workers) = embedded::start(&embedding, &store, &telemetry, &shutdown).await?;
-        (queue, Some(workers))
-    } else {
-        (args.broker.queue()?, None)
-    };
+    let embedding = args.embedded.then(|| Embedding {
+        workers: args.workers,
+        data: args.data.clone(),
+        dataset: config.dataset.clone(),
+        task: config.task,
+        delivery_limit: args.broker.delivery_limit,
+    });
+    let (queue, workers) = queue_for(embedding, &args.broker, &store, &telemetry, &shutdown).await?;
     telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
     let mut search = Search::open(config, queue, store, metrics).await?;
     telemetry.set_ready(true);

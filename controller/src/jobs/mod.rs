@@ -94,7 +94,7 @@ pub enum Event {
     /// Results for jobs in flight (everything else is already handled).
     Results(Vec<Arrival>),
     /// A job in flight was dead-lettered.
-    DeadLettered(DeadLetter),
+    DeadLettered(Box<DeadLetter>),
     /// Shutdown was requested.
     Stopped,
 }
@@ -370,7 +370,7 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
             Wake::Dead(Some(Ok(message))) => {
                 self.dead.delivered();
                 match self.screen_dead(message).await {
-                    Ok(Ok(dead)) => return Some(Event::DeadLettered(dead)),
+                    Ok(Ok(dead)) => return Some(Event::DeadLettered(Box::new(dead))),
                     Ok(Err(outcome)) => tracing::debug!(?outcome, "dead letter ignored"),
                     Err(error) => tracing::warn!(%error, "a dead letter could not be acknowledged"),
                 }

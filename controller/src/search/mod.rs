@@ -204,7 +204,7 @@ impl Search {
             match self.tracker.next_event(&shutdown).await {
                 Event::Results(arrivals) => self.handle_results(arrivals).await,
                 Event::DeadLettered(dead) => {
-                    if let Err(error) = self.record_dead_letter(dead).await {
+                    if let Err(error) = self.record_dead_letter(*dead).await {
                         tracing::error!(%error, "a dead letter could not be recorded");
                     }
                 }

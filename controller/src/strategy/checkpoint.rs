@@ -38,6 +38,15 @@ impl Checkpoint {
         }
     }
 
+    /// The checkpoint of a strategy whose whole state is `state` (no tensors).
+    pub fn of_state(strategy: StrategyKind, state: &impl serde::Serialize) -> Result<Self> {
+        Ok(Checkpoint::new(
+            strategy,
+            serde_json::to_value(state)?,
+            Vec::new(),
+        ))
+    }
+
     /// Encodes the checkpoint.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let tensors = self

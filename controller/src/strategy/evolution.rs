@@ -175,19 +175,11 @@ impl Strategy for Evolution {
         Ok(None)
     }
 
-    fn policy_version(&self) -> u64 {
-        0
-    }
-
     fn advance_samples(&mut self, next: u64) {
         self.state.samples_drawn = self.state.samples_drawn.max(next);
     }
 
     fn checkpoint(&self) -> Result<Checkpoint> {
-        Ok(Checkpoint::new(
-            StrategyKind::Evolution,
-            serde_json::to_value(&self.state)?,
-            Vec::new(),
-        ))
+        Checkpoint::of_state(StrategyKind::Evolution, &self.state)
     }
 }

@@ -132,8 +132,11 @@ pub trait Strategy: Send {
     /// Learns from one reward; returns a report when that completed a step.
     fn observe(&mut self, observation: Observation) -> Result<Option<StepReport>>;
 
-    /// The current policy version (number of learning steps taken).
-    fn policy_version(&self) -> u64;
+    /// The current policy version (number of learning steps taken); 0 for
+    /// strategies without a policy.
+    fn policy_version(&self) -> u64 {
+        0
+    }
 
     /// Moves the sample sequence on to `next` when it is behind (on resume,
     /// past the samples drawn after the last checkpoint).

@@ -87,19 +87,11 @@ impl Strategy for RandomSearch {
         Ok(None)
     }
 
-    fn policy_version(&self) -> u64 {
-        0
-    }
-
     fn advance_samples(&mut self, next: u64) {
         self.state.samples_drawn = self.state.samples_drawn.max(next);
     }
 
     fn checkpoint(&self) -> Result<Checkpoint> {
-        Ok(Checkpoint::new(
-            StrategyKind::Random,
-            serde_json::to_value(&self.state)?,
-            Vec::new(),
-        ))
+        Checkpoint::of_state(StrategyKind::Random, &self.state)
     }
 }

@@ -144,7 +144,7 @@ async fn collect(
             }
             Event::DeadLettered(dead) => {
                 tracing::warn!(job_id = %dead.job.job_id, "a re-evaluation job was dead-lettered");
-                tracker.complete_dead(dead).await?;
+                tracker.complete_dead(*dead).await?;
             }
             Event::Stopped => break,
         }

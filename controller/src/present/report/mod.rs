@@ -13,13 +13,14 @@
 //! Plots need a TrueType font for their labels; DejaVu Sans (or Liberation
 //! Sans) is looked up in the usual system folders.
 
+mod html;
+
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use nas_domain::ExperimentName;
-use plotters::coord::Shift;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 use crate::present::export::{self, ExportFormat};
@@ -152,14 +153,21 @@ fn draw_rewards<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &Curv
         .map_err(plot_error)?
         .label("best so far")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
+    legend(&mut chart)?;
+    root.present().map_err(plot_error)
+}
+
+/// Draws the series labels in the lower right corner.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(plot_error)?;
-    root.present().map_err(plot_error)
+        .map_err(plot_error)
 }
 
 fn draw_comparison<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, all: &[Curves]) -> Result<()> {
@@ -203,13 +211,7 @@ fn draw_comparison<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, all: &[Cur
             .label(curves.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_error)?;
+    legend(&mut chart)?;
     root.present().map_err(plot_error)
 }
 
@@ -283,7 +285,7 @@ pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Re
         }
     }
     let page = out.join("index.html");
-    std::fs::write(&page, html(main, others, &compared, &leaders, &seconds))
+    std::fs::write(&page, html::page(main, others, &compared, &leaders, &seconds))
         .map_err(|e| Error::io(&page, e))?;
     files.push(page.clone());
     Ok(ReportFiles { page, files })
@@ -302,157 +304,6 @@ fn leaderboard(records: &[RewardRecord], count: usize) -> Vec<RewardRecord> {
     leaders.sort_by(|a, b| b.reward.total_cmp(&a.reward));
     leaders.truncate(count);
     leaders
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-fn html(
-    main: &ExperimentData,
-    others: &[ExperimentData],
-    compared: &[Curves],
-    leaders: &[RewardRecord],
-    seconds: &[f64],
-) -> String {
-    let config = &main.config;
-    let count = |status: RecordStatus| main.records.iter().filter(|r| r.status == status).count();
-    let total: f64 = seconds.iter().sum();
-    let trained = seconds.iter().filter(|s| **s > 0.0).count().max(1);
-    let mut devices: HashMap<String, (usize, f64)> = HashMap::new();
-    for result in main.records.iter().filter_map(|r| r.result.as_ref()) {
-        let entry = devices.entry(result.device.clone()).or_insert((0, 0.0));
-        entry.0 += 1;
-        entry.1 += result.train_seconds;
-    }
-    let mut page = String::new();
-    let _ = write!(
-        page,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>NAS report: {name}</title>\n\
-         <style>body{{font-family:'DejaVu Sans',sans-serif;max-width:1000px;margin:2em auto;color:#222}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}\
-         th{{background:#eef}}td.l{{text-align:left;font-family:monospace}}img{{max-width:100%}}\
-         figure{{margin:1em 0}}</style></head><body>\n\
-         <h1>Experiment {name}</h1>\n<p>Task <b>{task:?}</b>, strategy <b>{strategy}</b>, {children} children budgeted. \
-         {rewarded} rewarded, {reused} reused an earlier reward of the same architecture, {failed} failed, \
-         {dead} dead-lettered.</p>\n",
-        name = escape(config.experiment.as_str()),
-        task = config.task,
-        strategy = config.strategy.name(),
-        children = config.children,
-        rewarded = count(RecordStatus::Ok),
-        reused = count(RecordStatus::Reused),
-        failed = count(RecordStatus::Failed),
-        dead = count(RecordStatus::DeadLettered),
-    );
-    page.push_str(
-        "<h2>Rewards</h2>\n<figure><img src=\"rewards.png\" alt=\"reward of every child\"><figcaption>\
-        Every child's reward, the moving-average baseline and the best so far \
-        (<a href=\"rewards.svg\">SVG</a>).</figcaption></figure>\n",
-    );
-    if !others.is_empty() {
-        page.push_str(
-            "<h2>Side by side</h2>\n<figure><img src=\"comparison.png\" alt=\"comparison\"><figcaption>",
-        );
-        let names: Vec<String> = compared.iter().map(|c| escape(&c.label)).collect();
-        let _ = writeln!(
-            page,
-            "Best reward so far: {} (<a href=\"comparison.svg\">SVG</a>).</figcaption></figure>",
-            names.join(", ")
-        );
-    }
-    page.push_str(
-        "<h2>Leaderboard</h2>\n<table><tr><th>rank</th><th>architecture</th><th>reward</th><th>metric</th>\
-        <th>parameters</th><th>children</th><th>diagram</th></tr>\n",
-    );
-    for (rank, record) in leaders.iter().enumerate() {
-        let children = main
-            .records
-            .iter()
-            .filter(|r| r.arch_id == record.arch_id)
-            .count();
-        let parameters = record
-            .result
-            .as_ref()
-            .map_or("-".into(), |r| r.param_count.to_string());
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.4}</td><td>{}</td><td>{parameters}</td><td>{children}</td>\
-             <td><a href=\"architecture-{}.svg\">SVG</a> · <a href=\"architecture-{}.dot\">DOT</a></td></tr>",
-            rank + 1,
-            record.arch_id.short(),
-            record.reward,
-            record.metric.map_or("-".into(), |m| format!("{m:.4}")),
-            rank + 1,
-            rank + 1
-        );
-    }
-    page.push_str("</table>\n");
-    for (rank, record) in leaders.iter().take(3).enumerate() {
-        let _ = writeln!(
-            page,
-            "<h3>#{} {}</h3>\n<figure><img src=\"architecture-{}.svg\" alt=\"architecture {}\"></figure>",
-            rank + 1,
-            record.arch_id.short(),
-            rank + 1,
-            record.arch_id.short()
-        );
-    }
-    for summary in &main.reevaluations {
-        let _ = writeln!(
-            page,
-            "<h2>Re-evaluation {}</h2>\n<table><tr><th>architecture</th><th>grid point</th><th>metric mean ± std</th>\
-             <th>reward mean ± std</th><th>test mean ± std</th><th>runs</th><th>failed</th></tr>",
-            escape(summary.run.as_str())
-        );
-        for row in &summary.results {
-            let test = row
-                .test_metric
-                .map_or("-".into(), |t| format!("{:.4} ± {:.4}", t.mean, t.std));
-            let _ = writeln!(
-                page,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.4} ± {:.4}</td><td>{:.4} ± {:.4}</td><td>{test}</td>\
-                 <td>{}</td><td>{}</td></tr>",
-                row.architecture_id.short(),
-                row.grid_point,
-                row.metric.mean,
-                row.metric.std,
-                row.reward.mean,
-                row.reward.std,
-                row.metric.count,
-                row.failed
-            );
-        }
-        page.push_str("</table>\n");
-        if let Some(pick) = &summary.pick {
-            let _ = writeln!(
-                page,
-                "<p>Final pick: <code>{}</code> at grid point {} ({}).</p>",
-                pick.architecture_id.short(),
-                pick.grid_point,
-                escape(&serde_json::to_string(&pick.hyperparameters).unwrap_or_default())
-            );
-        }
-    }
-    let _ = write!(
-        page,
-        "<h2>Cost</h2>\n<p>{total:.1} training seconds in total, {mean:.1} per trained child.</p>\n<table><tr><th>device</th>\
-         <th>children</th><th>seconds</th></tr>\n",
-        mean = total / trained as f64
-    );
-    let mut devices: Vec<_> = devices.into_iter().collect();
-    devices.sort_by(|a, b| a.0.cmp(&b.0));
-    for (device, (children, seconds)) in devices {
-        let _ = writeln!(
-            page,
-            "<tr><td class=\"l\">{}</td><td>{children}</td><td>{seconds:.1}</td></tr>",
-            escape(&device)
-        );
-    }
-    page.push_str("</table>\n<figure><img src=\"cost.png\" alt=\"training seconds per child\"></figure>\n</body></html>\n");
-    page
 }
 
 /// Loads an experiment's configuration and reward log.
