@@ -8,7 +8,7 @@ use std::path::Path;
 
 use nas_domain::datasets::cifar10::{FOLDER, RECORD_BYTES, TRAIN_FILES};
 use nas_domain::datasets::synth;
-use nas_worker::data::cifar10::{self, CifarOptions, ImageBatcher};
+use nas_worker::data::cifar10::{self, Augmentation, CifarOptions, ImageBatcher};
 use nas_worker::data::ptb::{self, Level};
 use tch::{Device, Kind, Tensor};
 
@@ -79,16 +79,16 @@ fn normalisation_and_augmentation_are_batched_crops_and_flips() {
     let data = cifar10::load(dir.path(), &options(10), Device::Cpu).unwrap();
     let batcher = ImageBatcher::new(&data);
     let indices = Tensor::arange(16, (Kind::Int64, Device::Cpu));
-    let (plain, labels) = batcher.batch(&data.train, &indices, false);
+    let (plain, labels) = batcher.batch(&data.train, &indices, Augmentation::None);
     assert_eq!(plain.size(), [16, 3, 32, 32]);
     assert_eq!(labels.size(), [16]);
     // The training split is normalised per channel.
     let all = Tensor::arange(data.train.len(), (Kind::Int64, Device::Cpu));
-    let (everything, _) = batcher.batch(&data.train, &all, false);
+    let (everything, _) = batcher.batch(&data.train, &all, Augmentation::None);
     let mean = everything.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
     assert!(mean.abs().max().double_value(&[]) < 1e-3);
     tch::manual_seed(5);
-    let (augmented, _) = batcher.batch(&data.train, &indices, true);
+    let (augmented, _) = batcher.batch(&data.train, &indices, Augmentation::PadCropFlip);
     let padded = plain.constant_pad_nd([4, 4, 4, 4]);
     let mut flips = 0;
     for image in 0..16 {

@@ -94,7 +94,7 @@ impl DatasetCache {
                     .await
                     .map_err(|e| Error::io(parent, e))?;
             }
-            let key = format!("{}{}", keys::dataset_prefix(name), file.path);
+            let key = keys::dataset_file(name, &file.path);
             if !self.store.download(&key, &path).await? {
                 return Err(Error::data(Path::new(&key), "listed in the manifest but missing"));
             }

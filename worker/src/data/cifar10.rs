@@ -270,6 +270,15 @@ fn channel_statistics(images: &Tensor) -> (Tensor, Tensor) {
 
 /// Turns index batches into normalised (and, for training, augmented)
 /// float batches with whole-batch tensor operations: zero-pad by 4, a random
+/// Whether a batch is augmented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Augmentation {
+    /// Training batches: pad by 4, random 32×32 crop, random horizontal flip.
+    PadCropFlip,
+    /// Validation and test batches: the images as they are.
+    None,
+}
+
 /// 32×32 crop and a random horizontal flip per image, done as one gather.
 pub struct ImageBatcher {
     mean: Tensor,
@@ -292,14 +301,13 @@ impl ImageBatcher {
     }
 
     /// The normalised images of `split` at `indices` and their labels.
-    pub fn batch(&self, split: &Split, indices: &Tensor, augment: bool) -> (Tensor, Tensor) {
+    pub fn batch(&self, split: &Split, indices: &Tensor, augmentation: Augmentation) -> (Tensor, Tensor) {
         let images = split.images.index_select(0, indices).to_kind(Kind::Float) / 255.0;
         let images = (images - &self.mean) / &self.std;
         let labels = split.labels.index_select(0, indices);
-        if augment {
-            (self.augment(&images), labels)
-        } else {
-            (images, labels)
+        match augmentation {
+            Augmentation::PadCropFlip => (self.augment(&images), labels),
+            Augmentation::None => (images, labels),
         }
     }
 

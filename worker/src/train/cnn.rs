@@ -14,7 +14,7 @@ use super::checkpoint::ChildCheckpoint;
 use super::epochs::{EpochTraining, Interrupt, Run, Validation, run_epochs};
 use super::sgd::{Sgd, SgdConfig};
 use super::{TrainReport, TrainSettings, epoch_order, named_trainable};
-use crate::data::cifar10::{Cifar10, ImageBatcher, Split};
+use crate::data::cifar10::{Augmentation, Cifar10, ImageBatcher, Split};
 use crate::model::cnn::{CnnChild, CnnOptions, CnnShapes, ImageShape, Precision};
 use crate::{Error, Result};
 
@@ -118,7 +118,9 @@ impl EpochTraining for CnnTraining<'_> {
                 break; // batch norm needs two images
             }
             let indices = order.narrow(0, start, size);
-            let (images, labels) = self.batcher.batch(&self.data.train, &indices, true);
+            let (images, labels) = self
+                .batcher
+                .batch(&self.data.train, &indices, Augmentation::PadCropFlip);
             let loss = self
                 .model
                 .forward_t(&images, true)
@@ -164,7 +166,7 @@ pub fn evaluate_cnn(model: &CnnChild, batcher: &ImageBatcher, split: &Split) -> 
         for start in (0..count).step_by(EVAL_BATCH as usize) {
             let size = EVAL_BATCH.min(count - start);
             let indices = Tensor::arange_start(start, start + size, (Kind::Int64, device));
-            let (images, labels) = batcher.batch(split, &indices, false);
+            let (images, labels) = batcher.batch(split, &indices, Augmentation::None);
             let logits = model.forward_t(&images, false);
             loss += logits.cross_entropy_for_logits(&labels).to_kind(Kind::Double) * size as f64;
             correct += logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Int64);

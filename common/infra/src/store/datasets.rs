@@ -25,9 +25,7 @@ pub async fn upload(store: &ObjectStore, name: &str, kind: DatasetKind, source: 
         let (sha256, bytes) = tokio::task::spawn_blocking(move || manifest::hash_file(&hashed_path))
             .await
             .map_err(|e| Error::Config(format!("hashing {}: {e}", path.display())))??;
-        store
-            .upload(&format!("{}{relative}", keys::dataset_prefix(name)), &path)
-            .await?;
+        store.upload(&keys::dataset_file(name, &relative), &path).await?;
         tracing::info!(file = %relative, bytes, "uploaded");
         uploaded.files.push(ManifestFile {
             path: relative,

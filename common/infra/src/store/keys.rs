@@ -2,9 +2,9 @@
 
 use nas_domain::{ExperimentName, JobId};
 
-/// `datasets/<name>/`.
-pub fn dataset_prefix(name: &str) -> String {
-    format!("datasets/{name}/")
+/// `datasets/<name>/<path>`: one file of a data set (`path` as in its manifest).
+pub fn dataset_file(name: &str, path: &str) -> String {
+    format!("datasets/{name}/{path}")
 }
 
 /// `datasets/<name>/manifest.json`.
