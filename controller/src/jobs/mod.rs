@@ -213,9 +213,10 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
         self.timeout = timeout;
     }
 
-    /// Takes a job back in flight as it was stored (on resume): not
-    /// published now, overdue from its stored publication time.
-    pub fn restore(&mut self, entry: InFlight<T>) {
+    /// Takes a job in flight without publishing it: a job restored from
+    /// its record (overdue from its stored publication time), or one whose
+    /// reward is known without training.
+    pub fn track(&mut self, entry: InFlight<T>) {
         if !self.finished.contains(&entry.job.job_id) {
             self.jobs.insert(entry.job.job_id, entry);
             self.counters.in_flight.set(self.jobs.len() as i64);

@@ -20,12 +20,24 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
         let mut arrivals = Vec::with_capacity(messages.len());
         let mut settled = Vec::new();
         let mut seen = HashSet::new();
-        for message in messages {
-            match self.screen_one(&message, &mut seen).await? {
-                Ok(result) => arrivals.push(Arrival { message, result }),
-                Err(outcome) => {
+        let mut messages = messages.into_iter();
+        while let Some(message) = messages.next() {
+            match self.screen_one(&message, &mut seen).await {
+                Ok(Ok(result)) => arrivals.push(Arrival { message, result }),
+                Ok(Err(outcome)) => {
                     message.ack().await?;
                     settled.push(outcome);
+                }
+                Err(error) => {
+                    // The store failed (recording a preempted job's next
+                    // attempt): everything not yet settled comes back later.
+                    self.hand_back(arrivals).await;
+                    for message in std::iter::once(message).chain(messages) {
+                        if let Err(nack) = message.requeue().await {
+                            tracing::warn!(%nack, "could not hand a result back");
+                        }
+                    }
+                    return Err(error);
                 }
             }
         }
@@ -113,6 +125,13 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
     pub async fn complete_dead(&mut self, dead: DeadLetter) -> Result<()> {
         self.finish(dead.job.job_id);
         Ok(dead.message.ack().await?)
+    }
+
+    /// Returns a dead letter its owner could not record.
+    pub async fn hand_back_dead(&self, dead: DeadLetter) {
+        if let Err(error) = dead.message.requeue().await {
+            tracing::warn!(%error, "could not hand a dead letter back");
+        }
     }
 
     /// Returns arrivals their owner could not record, so the broker

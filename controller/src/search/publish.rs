@@ -60,7 +60,7 @@ impl Search {
             let entry = InFlight::from(record);
             match known {
                 Some((reward, metric)) => {
-                    self.tracker.restore(entry);
+                    self.tracker.track(entry);
                     reused.push(Finished {
                         job_id,
                         status: RecordStatus::Reused,

@@ -37,7 +37,7 @@ impl Search {
         for record in self.log.read_latest::<Sample>().await? {
             self.tally.published += 1;
             highest_sample = highest_sample.max(Some(record.payload.sample_index));
-            self.tracker.restore(record.into());
+            self.tracker.track(record.into());
         }
         if let Some(highest) = highest_sample {
             self.strategy

@@ -100,7 +100,13 @@ impl Search {
             reason: Some(reason),
             result: None,
         };
-        let mut outcomes = self.record(vec![failed]).await?;
+        let mut outcomes = match self.record(vec![failed]).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                self.tracker.hand_back_dead(dead).await;
+                return Err(error);
+            }
+        };
         self.tracker.complete_dead(dead).await?;
         Ok(outcomes.pop().unwrap_or(ResultOutcome::Ignored {
             reason: format!("dead-lettered job {job_id} is not in flight"),
