@@ -8,7 +8,8 @@
 # --sanitizer none: the code under test is safe Rust, so the fuzzers look
 # for panics, failed round trips and hangs. RUSTC_BOOTSTRAP lets the stable
 # toolchain take cargo fuzz's instrumentation flags. A crash leaves its
-# input in artifacts/<target>/ and fails the run. FUZZ_TARGET_DIR puts the
+# input in artifacts/<target>/ and fails the run. The targets depend on
+# nas-domain alone, so the instrumented build has no network stack. FUZZ_TARGET_DIR puts the
 # (slow, instrumented) build elsewhere, e.g. in a CI cache.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,11 +20,14 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if ! cargo fuzz --version > /dev/null 2>&1; then
     cargo install cargo-fuzz --version 0.13.2 --locked
 fi
-build=(--sanitizer none --release)
+# The fuzz project is this folder (it fuzzes ../domain, which has no
+# fuzz/ of its own), so every cargo fuzz call names it.
+project=(--fuzz-dir "$PWD")
+build=("${project[@]}" --sanitizer none --release)
 [ -z "${FUZZ_TARGET_DIR:-}" ] || build+=(--target-dir "$FUZZ_TARGET_DIR")
 cargo fuzz build "${build[@]}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list "${project[@]}")
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"
     dict=()
