@@ -272,3 +272,26 @@ async fn a_result_for_a_job_never_published_is_ignored_and_counted() {
     );
     assert_eq!(search.summary().children_rewarded, 0);
 }
+
+#[tokio::test]
+async fn a_search_stops_at_its_time_budget_while_no_result_comes() {
+    let rig = Rig::new().await;
+    // 0.0005 hours: 1.8 seconds, and no worker ever answers.
+    let text = config().replace("in_flight = 4", "in_flight = 4\nmax_hours = 0.0005");
+    let (mut search, _) = rig.open(&text, ResumeMode::New).await.unwrap();
+    let started = std::time::Instant::now();
+    let summary = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        search.run_until_stopped(tokio_util::sync::CancellationToken::new(), |_| {}),
+    )
+    .await
+    .expect("the search stops at its time budget")
+    .unwrap();
+    assert!(!summary.complete);
+    assert_eq!(summary.children_published, 4);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1700),
+        "{:?}",
+        started.elapsed()
+    );
+}

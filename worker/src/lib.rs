@@ -15,6 +15,9 @@
 //! 4. [`train`]: the settings from the job, the one epoch driver, and the
 //!    report whose metrics the job's reward function turns into the reward;
 //!    a stopped child leaves a checkpoint to resume from.
+//!
+//! [`malloc_tuning`] sets glibc's allocator up for training before the
+//! binary starts its threads.
 
 pub mod data;
 mod error;

@@ -28,10 +28,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use nas_domain::{ExperimentName, JobId, TrainJob, TrainResult};
-use nas_infra::queue::{JobQueue, Message};
+use nas_infra::queue::{JobQueue, Message, backoff};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
@@ -95,6 +96,8 @@ pub enum Event {
     Results(Vec<Arrival>),
     /// A job in flight was dead-lettered.
     DeadLettered(Box<DeadLetter>),
+    /// The owner's deadline passed.
+    Deadline,
     /// Shutdown was requested.
     Stopped,
 }
@@ -208,11 +211,6 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
         self.finished.len()
     }
 
-    /// Changes the job timeout (a resumed search's new setting).
-    pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
-    }
-
     /// Takes a job in flight without publishing it: a job restored from
     /// its record (overdue from its stored publication time), or one whose
     /// reward is known without training.
@@ -324,38 +322,40 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
     }
 
     /// Waits for the next thing its owner must handle, subscribing,
-    /// resubscribing and republishing along the way.
-    pub async fn next_event(&mut self, shutdown: &CancellationToken) -> Event {
+    /// resubscribing and republishing along the way; at `deadline` (a time
+    /// budget) it returns [`Event::Deadline`].
+    pub async fn next_event(&mut self, shutdown: &CancellationToken, deadline: Option<Instant>) -> Event {
         loop {
-            self.results.ensure(&self.queue, &self.name).await;
-            self.dead.ensure(&self.queue, &self.name).await;
+            let subscribed = async {
+                self.results.ensure(&self.queue, &self.name).await;
+                self.dead.ensure(&self.queue, &self.name).await;
+            };
+            tokio::select! {
+                () = subscribed => {}
+                () = shutdown.cancelled() => return Event::Stopped,
+            }
             let retry = [self.results.retry_at(), self.dead.retry_at()]
                 .into_iter()
                 .flatten()
                 .min();
             let wake = {
                 let (results, dead, ticker) = (&mut self.results, &mut self.dead, &mut self.ticker);
-                let retry_sleep = async move {
-                    match retry {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
                     delivery = results.next() => Wake::Result(delivery),
                     delivery = dead.next() => Wake::Dead(delivery),
                     _ = ticker.tick() => Wake::Tick,
-                    () = retry_sleep => Wake::Retry,
+                    () = sleep_until(retry) => Wake::Retry,
+                    () = sleep_until(deadline) => Wake::Deadline,
                     () = shutdown.cancelled() => Wake::Stop,
                 }
             };
-            if let Some(event) = self.handle(wake).await {
+            if let Some(event) = self.handle(wake, shutdown).await {
                 return event;
             }
         }
     }
 
-    async fn handle(&mut self, wake: Wake) -> Option<Event> {
+    async fn handle(&mut self, wake: Wake, shutdown: &CancellationToken) -> Option<Event> {
         match wake {
             Wake::Result(Some(Ok(message))) => {
                 self.results.delivered();
@@ -364,7 +364,8 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
                     Ok((arrivals, _)) if !arrivals.is_empty() => return Some(Event::Results(arrivals)),
                     Ok(_) => {}
                     Err(error) => {
-                        tracing::warn!(%error, "results could not be sorted; they will be redelivered")
+                        tracing::warn!(%error, "results could not be sorted; they will be redelivered");
+                        pause(shutdown).await;
                     }
                 }
             }
@@ -398,6 +399,7 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
                 }
             }
             Wake::Retry => {}
+            Wake::Deadline => return Some(Event::Deadline),
             Wake::Stop => return Some(Event::Stopped),
         }
         None
@@ -410,5 +412,23 @@ enum Wake {
     Dead(Option<nas_infra::Result<Message>>),
     Tick,
     Retry,
+    Deadline,
     Stop,
+}
+
+/// Sleeps until `at`; never wakes without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits a moment after a failure to record (the store is likely down)
+/// before the same messages come back, unless shutdown comes first.
+pub async fn pause(shutdown: &CancellationToken) {
+    tokio::select! {
+        () = tokio::time::sleep(backoff(2)) => {}
+        () = shutdown.cancelled() => {}
+    }
 }

@@ -92,9 +92,10 @@ pub enum ResumeMode {
     Auto,
 }
 
-/// The configuration a search runs with, written to the store: a new
-/// experiment's resolved from `layers` (lowest precedence first), or the
-/// stored one's with the resumable part of each layer, as `mode` says.
+/// The configuration a search runs with: a new experiment's resolved from
+/// `layers` (lowest precedence first), or the stored one's with the
+/// resumable part of the highest layer (the flags and variables), as
+/// `mode` says. [`Search::open`](super::Search::open) writes it.
 pub async fn settle(
     store: &ObjectStore,
     layers: &[&Overrides],
@@ -118,17 +119,19 @@ pub async fn settle(
             )));
         }
         (Some(mut stored), ResumeMode::Resume | ResumeMode::Auto) => {
-            for layer in layers {
-                stored.apply(&layer.resumable());
+            if let Some(flags) = layers.last() {
+                stored.apply(&flags.resumable());
             }
             stored.validate()?;
             stored
         }
         (None, ResumeMode::New | ResumeMode::Auto) => config,
     };
-    store.put_json(&key, &settled).await?;
     Ok(settled)
 }
+
+/// The longest time budget: ten years.
+const MAX_HOURS: f64 = 24.0 * 365.0 * 10.0;
 
 fn reuse_by_default() -> bool {
     true
@@ -352,9 +355,12 @@ impl ExperimentConfig {
         }
         if self
             .max_hours
-            .is_some_and(|hours| !hours.is_finite() || hours <= 0.0)
+            .is_some_and(|hours| !hours.is_finite() || hours <= 0.0 || hours > MAX_HOURS)
         {
-            return invalid(format!("max_hours {:?} must be positive", self.max_hours));
+            return invalid(format!(
+                "max_hours {:?} must be positive and at most {MAX_HOURS}",
+                self.max_hours
+            ));
         }
         if !self.failed_reward.is_finite() {
             return invalid("failed_reward must be finite".into());

@@ -2,7 +2,9 @@
 //! checkpoint, and resume after any crash with nothing lost or counted twice.
 //!
 //! Layers: [`Search::run_until_stopped`] (publish, wait for the tracker's
-//! next event, stop at the budget or on shutdown) → its loop →
+//! next event, stop at the budget, its deadline or on shutdown) → its loop
+//! → recording what the tracker hands over (arrived results, dead
+//! letters). Tests drive the same path one message at a time with
 //! [`Search::process_results`] / [`Search::process_dead_letter`] (messages
 //! → [`ResultOutcome`]s). The jobs in flight, their subscriptions,
 //! timeouts and preemptions belong to the [`JobTracker`] that
@@ -51,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Result;
 use crate::jobs::record::{self, JobLog};
-use crate::jobs::{Event, JobTracker};
+use crate::jobs::{Event, JobTracker, pause};
 use config::ExperimentConfig;
 use leaderboard::{LeaderboardEntry, Tally};
 use learn::StrategySlot;
@@ -144,8 +146,8 @@ pub struct Search {
 
 impl Search {
     /// Opens the search of `config` (as [`config::settle`] settled it):
-    /// the strategy, the counts and the jobs in flight are restored from the
-    /// store.
+    /// the configuration is written to the store, and the strategy, the
+    /// counts and the jobs in flight are restored from it.
     pub async fn open(
         config: ExperimentConfig,
         queue: JobQueue,
@@ -153,6 +155,9 @@ impl Search {
         metrics: ControllerMetrics,
     ) -> Result<Self> {
         let experiment = config.experiment.clone();
+        store
+            .put_json(&keys::experiment_config(&experiment), &config)
+            .await?;
         queue.declare(Some(&experiment)).await?;
         let log = JobLog::new(store.clone(), experiment.clone());
         let timeout = Duration::from_secs(config.job_timeout_seconds);
@@ -201,14 +206,15 @@ impl Search {
                 continue;
             }
             failures = 0;
-            match self.tracker.next_event(&shutdown).await {
-                Event::Results(arrivals) => self.handle_results(arrivals).await,
+            match self.tracker.next_event(&shutdown, self.deadline()).await {
+                Event::Results(arrivals) => self.handle_results(arrivals, &shutdown).await,
                 Event::DeadLettered(dead) => {
                     if let Err(error) = self.record_dead_letter(*dead).await {
-                        tracing::error!(%error, "a dead letter could not be recorded");
+                        tracing::error!(%error, "a dead letter could not be recorded; it will come back");
+                        pause(&shutdown).await;
                     }
                 }
-                Event::Stopped => break,
+                Event::Deadline | Event::Stopped => {}
             }
             on_progress(&self.progress());
         }
@@ -222,20 +228,26 @@ impl Search {
 
     /// Records arrived results; when the store fails they go back to the
     /// broker and the search pauses before they come again.
-    async fn handle_results(&mut self, arrivals: Vec<crate::jobs::Arrival>) {
+    async fn handle_results(&mut self, arrivals: Vec<crate::jobs::Arrival>, shutdown: &CancellationToken) {
         match self.record_arrivals(arrivals).await {
             Ok(outcomes) => tracing::debug!(results = outcomes.len(), "results"),
             Err(error) => {
                 tracing::error!(%error, "results could not be recorded; they will be redelivered");
-                tokio::time::sleep(backoff(2)).await;
+                pause(shutdown).await;
             }
         }
     }
 
+    /// When the time budget runs out, if there is one.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        let hours = self.config.max_hours?;
+        let budget = Duration::try_from_secs_f64(hours * 3600.0).ok()?;
+        tokio::time::Instant::from_std(self.started).checked_add(budget)
+    }
+
     fn budget_spent(&self) -> bool {
-        self.config
-            .max_hours
-            .is_some_and(|hours| self.started.elapsed() >= Duration::from_secs_f64(hours * 3600.0))
+        self.deadline()
+            .is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
     }
 
     fn complete(&self) -> bool {

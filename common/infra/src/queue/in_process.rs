@@ -2,7 +2,8 @@
 //! shared jobs channel that every worker draws from, one results channel
 //! and one dead-letter channel per experiment. Acks are no-ops; a rejected
 //! job goes back to the jobs channel, or to the dead letters when it is not
-//! requeued or has been returned `delivery_limit` times.
+//! requeued or has been returned `delivery_limit` times; a requeued result
+//! or dead letter goes back to its own channel.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,14 +59,25 @@ impl Channel {
     }
 }
 
-/// Where a rejected in-process message goes back to.
+/// Where a rejected in-process message goes back to: a job to the jobs
+/// channel (or to the dead letters past the delivery limit), a result or a
+/// dead letter to the channel it came from.
 pub(super) struct Return {
     queue: InProcessQueue,
+    origin: Option<Sender>,
 }
 
 impl Return {
     pub(super) fn give_back(&self, body: Vec<u8>, count: u64, requeue: bool) {
         let inner = &self.queue.inner;
+        if let Some(origin) = &self.origin {
+            if requeue {
+                let _ = origin.send((body, count));
+            } else {
+                tracing::warn!("dropping a rejected result or dead letter");
+            }
+            return;
+        }
         if requeue && count < inner.delivery_limit {
             let _ = inner.jobs.send((body, count));
             return;
@@ -86,6 +98,7 @@ impl Return {
 pub struct Receiver {
     source: Source,
     queue: InProcessQueue,
+    origin: Option<Sender>,
 }
 
 enum Source {
@@ -105,6 +118,7 @@ impl Receiver {
             delivery_count,
             acker: Acker::InProcess(Return {
                 queue: self.queue.clone(),
+                origin: self.origin.clone(),
             }),
         })
     }
@@ -139,21 +153,19 @@ impl InProcessQueue {
         experiment: &ExperimentName,
     ) -> Result<Subscription> {
         let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let receiver = map
-            .entry(experiment.clone())
-            .or_insert_with(Channel::new)
-            .receiver
-            .take()
-            .ok_or_else(|| {
-                Error::queue(
-                    "subscribing in process",
-                    Retry::Permanent,
-                    Reason(format!("experiment {experiment} already has a consumer")),
-                )
-            })?;
+        let channel = map.entry(experiment.clone()).or_insert_with(Channel::new);
+        let origin = channel.sender.clone();
+        let receiver = channel.receiver.take().ok_or_else(|| {
+            Error::queue(
+                "subscribing in process",
+                Retry::Permanent,
+                Reason(format!("experiment {experiment} already has a consumer")),
+            )
+        })?;
         Ok(Subscription::InProcess(Receiver {
             source: Source::Own(receiver),
             queue: self.clone(),
+            origin: Some(origin),
         }))
     }
 
@@ -181,6 +193,7 @@ impl InProcessQueue {
         Subscription::InProcess(Receiver {
             source: Source::Jobs(self.inner.job_receiver.clone()),
             queue: self.clone(),
+            origin: None,
         })
     }
 

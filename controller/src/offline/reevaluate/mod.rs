@@ -23,14 +23,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use nas_domain::{ExperimentName, JobId, TrainJob, TrainResult};
-use nas_infra::queue::{JobQueue, backoff};
+use nas_infra::queue::JobQueue;
 use nas_infra::store::{ObjectStore, keys};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
 use crate::jobs::record::now;
-use crate::jobs::{Arrival, Event, InFlight, JobTracker, TrackerCounters};
+use crate::jobs::{Arrival, Event, InFlight, JobTracker, TrackerCounters, pause};
 use crate::search::config;
 pub use plan::{Grid, Selection, grid};
 pub use summary::{GridResult, Statistic, Summary, summarize};
@@ -119,7 +119,7 @@ async fn collect(
         .rev()
         .collect();
     loop {
-        let room = plan.in_flight.saturating_sub(tracker.len());
+        let room = plan.in_flight.max(1).saturating_sub(tracker.len());
         let next: Vec<InFlight<()>> = (0..room)
             .map_while(|_| waiting.pop())
             .map(|planned| InFlight {
@@ -132,12 +132,12 @@ async fn collect(
         if tracker.is_empty() {
             break; // every job has a result or was dead-lettered
         }
-        match tracker.next_event(&shutdown).await {
+        match tracker.next_event(&shutdown, None).await {
             Event::Results(arrivals) => {
                 match store_results(plan, store, &mut tracker, arrivals, results).await {
                     Err(error) if error.is_transient() => {
                         tracing::warn!(%error, "results could not be stored; they will be redelivered");
-                        tokio::time::sleep(backoff(2)).await;
+                        pause(&shutdown).await;
                     }
                     other => other?,
                 }
@@ -146,7 +146,7 @@ async fn collect(
                 tracing::warn!(job_id = %dead.job.job_id, "a re-evaluation job was dead-lettered");
                 tracker.complete_dead(*dead).await?;
             }
-            Event::Stopped => break,
+            Event::Deadline | Event::Stopped => break,
         }
     }
     tracker.close().await;
