@@ -13,6 +13,8 @@ VENV ?= $(CURDIR)/.venv
 PYTHON ?= python3
 CARGO ?= cargo
 CARGO_FLAGS ?= --release --locked
+# Where `make build` puts the binaries (cargo's CARGO_TARGET_DIR when set).
+BIN_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release
 
 # Validation tools for `make k8s-validate`, in their own virtual environment.
 TOOLS_VENV ?= $(CURDIR)/.venv-tools
@@ -58,7 +60,7 @@ $(VENV)/.torch-$(TORCH_VERSION):
 libtorch: $(TORCH_STAMP) ## Install libtorch (torch from PyPI) unless LIBTORCH is set
 
 .PHONY: build
-build: $(TORCH_STAMP) ## Build nas-controller and nas-worker into target/release/
+build: $(TORCH_STAMP) ## Build nas-controller and nas-worker into target/release/ (or $$CARGO_TARGET_DIR)
 	$(CARGO) build $(CARGO_FLAGS) --workspace --bins
 
 .PHONY: services
@@ -103,10 +105,10 @@ run: build ## Embedded search (controller + 2 workers in one process) on synthet
 	data="$(DATA)"; \
 	if [ -z "$$data" ]; then \
 		data=runs/data/synthetic-$(RUN_TASK); \
-		[ -d "$$data" ] || ./target/release/nas-controller data synth $(SYNTH_KIND) --out "$$data" > /dev/null; \
+		[ -d "$$data" ] || $(BIN_DIR)/nas-controller data synth $(SYNTH_KIND) --out "$$data" > /dev/null; \
 	fi; \
 	experiment=demo-$$(date +%Y%m%d-%H%M%S); \
-	NAS_LOG=$${NAS_LOG:-warn} ./target/release/nas-controller search --embedded --workers $(RUN_WORKERS) --task $(RUN_TASK) \
+	NAS_LOG=$${NAS_LOG:-warn} $(BIN_DIR)/nas-controller search --embedded --workers $(RUN_WORKERS) --task $(RUN_TASK) \
 		--data "$$data" --dataset "$(RUN_TASK)-$$(echo "$$data" | cksum | cut -d' ' -f1)" \
 		--experiment "$$experiment" --children $(RUN_CHILDREN) --in-flight $(RUN_WORKERS) \
 		--epochs 1 --train-subset $(RUN_TRAIN_SUBSET) $(RUN_ARGS); \
@@ -114,7 +116,7 @@ run: build ## Embedded search (controller + 2 workers in one process) on synthet
 
 .PHONY: simulate
 simulate: build ## REINFORCE against random search on the synthetic oracle (800 children, 10 seeds)
-	./target/release/nas-controller simulate --oracle synthetic --space cnn --strategies reinforce,random --budget 800 --seeds 10
+	$(BIN_DIR)/nas-controller simulate --oracle synthetic --space cnn --strategies reinforce,random --budget 800 --seeds 10
 
 .PHONY: k8s-validate
 k8s-validate: $(TOOLS_STAMP) ## Validate the rendered Kubernetes manifests, the Compose file and the Dockerfile offline
