@@ -17,7 +17,7 @@ use nas_worker::service::{Worker, WorkerConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// How the embedded mode runs workers in this process.
 #[derive(Clone, Debug)]
@@ -101,6 +101,12 @@ pub async fn ensure_dataset(store: &ObjectStore, name: &str, task: Task, source:
     let kind = match task {
         Task::Cifar10 => DatasetKind::Cifar10,
         Task::PtbWord | Task::PtbChar => DatasetKind::Ptb,
+        Task::Custom => {
+            return Err(Error::Config(format!(
+                "task custom has no built-in data set format to copy {} as",
+                source.display()
+            )));
+        }
     };
     tracing::info!(data_set = name, source = %source.display(), "copying the data set into the store");
     datasets::upload(store, name, kind, source).await?;

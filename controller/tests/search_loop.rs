@@ -123,6 +123,7 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
             valid_loss: 1.0,
             valid_accuracy: Some(0.5),
             valid_perplexity: None,
+            metric: None,
             seconds: 1.0,
         }],
         test_metric: None,

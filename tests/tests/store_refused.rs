@@ -35,6 +35,7 @@ fn job(experiment: &ExperimentName) -> TrainJob {
         hyperparameters: Hyperparameters::default(),
         reward: RewardFunction::ACCURACY,
         seed: 1,
+        trial: None,
     })
     .unwrap()
 }

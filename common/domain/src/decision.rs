@@ -40,10 +40,13 @@ pub enum DecisionKind {
     InjectNode,
     /// Which tree node's pre-activation value becomes the new memory `c_t`.
     MemoryNode,
+    /// Decision number `n` (from 0) of a categorical space: each has its
+    /// own head, since each has its own options.
+    Categorical(u16),
 }
 
 impl DecisionKind {
-    /// Every kind, in a fixed order (the order of the controller's heads).
+    /// Every kind of the paper's two spaces, in a fixed order.
     pub const ALL: [DecisionKind; 11] = [
         DecisionKind::Filters,
         DecisionKind::KernelHeight,
@@ -58,9 +61,16 @@ impl DecisionKind {
         DecisionKind::MemoryNode,
     ];
 
-    /// The snake-case name used in checkpoints and logs.
-    pub fn name(self) -> &'static str {
-        match self {
+    /// The kind of decision number `index` of a categorical space.
+    pub fn categorical(index: usize) -> Self {
+        DecisionKind::Categorical(u16::try_from(index).unwrap_or(u16::MAX))
+    }
+
+    /// The snake-case name used in checkpoints and logs (`categorical_3`
+    /// for decision 3 of a categorical space).
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        let name = match self {
+            DecisionKind::Categorical(index) => return format!("categorical_{index}").into(),
             DecisionKind::Filters => "filters",
             DecisionKind::KernelHeight => "kernel_height",
             DecisionKind::KernelWidth => "kernel_width",
@@ -72,7 +82,8 @@ impl DecisionKind {
             DecisionKind::InjectActivation => "inject_activation",
             DecisionKind::InjectNode => "inject_node",
             DecisionKind::MemoryNode => "memory_node",
-        }
+        };
+        name.into()
     }
 }
 
@@ -207,6 +218,16 @@ impl<'a> TokenReader<'a> {
         let token = self.tokens[self.position];
         self.position += 1;
         values[usize::from(token)]
+    }
+
+    /// Like [`TokenReader::choose`], for values that are not `Copy`.
+    pub(crate) fn choose_ref<'v, T>(&mut self, values: &'v [T]) -> &'v T {
+        if values.len() == 1 {
+            return &values[0];
+        }
+        let token = self.tokens[self.position];
+        self.position += 1;
+        &values[usize::from(token)]
     }
 
     /// The next `count` tokens as a yes/no mask.

@@ -37,8 +37,10 @@ pub use decision::{Actions, DecisionKind, Plan, Step};
 pub use error::{Error, Result};
 pub use messages::{
     DatasetRef, EpochMetrics, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainJob,
-    TrainJobFields, TrainResult, TrainResultFields, TrainingBudget,
+    TrainJobFields, TrainResult, TrainResultFields, TrainingBudget, TrialCommand,
 };
-pub use reward::RewardFunction;
-pub use space::{CellSpace, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition};
-pub use spec::{ArchId, ArchKind, ArchSpec, Architecture};
+pub use reward::{Goal, RewardFunction};
+pub use space::{
+    CategoricalDecision, CategoricalSpace, CellSpace, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition,
+};
+pub use spec::{ArchId, ArchKind, ArchSpec, Architecture, CategoricalArch, Choice};

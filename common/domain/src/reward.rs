@@ -5,11 +5,14 @@
 //!   raised to `power` (the paper cubes it; its slides say squared).
 //! - Language models: `c / perplexity²` with the minimum validation
 //!   perplexity over the last `window` epochs (the paper's `c` is about 80).
+//! - Anything else (a trial command's `metric`, a benchmark table's
+//!   column): the metric itself, best of the last `window` epochs, negated
+//!   when the goal is to minimise it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::messages::EpochMetrics;
+use crate::messages::{EpochMetrics, Task};
 use crate::spec::ArchKind;
 use crate::{Error, Result};
 
@@ -31,6 +34,24 @@ pub enum RewardFunction {
         /// How many final epochs to take the minimum over (default 5).
         window: u32,
     },
+    /// The best reported `metric` of the last window epochs (negated when
+    /// minimising).
+    Metric {
+        /// Whether larger or smaller metrics are better.
+        goal: Goal,
+        /// How many final epochs to take the best over (default 1).
+        window: u32,
+    },
+}
+
+/// Whether a metric is to be maximised or minimised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Goal {
+    /// Larger is better (accuracy).
+    Maximize,
+    /// Smaller is better (a loss, an error rate).
+    Minimize,
 }
 
 impl RewardFunction {
@@ -41,13 +62,25 @@ impl RewardFunction {
     };
     /// The paper's perplexity reward: `80 / ppl²`, best of the last 5 epochs.
     pub const PERPLEXITY: RewardFunction = RewardFunction::Perplexity { c: 80.0, window: 5 };
+    /// The reported metric itself, larger is better, of the last epoch.
+    pub const METRIC: RewardFunction = RewardFunction::Metric {
+        goal: Goal::Maximize,
+        window: 1,
+    };
 
     /// The default reward for a kind of child.
     pub fn default_for(kind: ArchKind) -> Self {
         match kind {
             ArchKind::Cnn => Self::ACCURACY,
             ArchKind::Cell => Self::PERPLEXITY,
+            ArchKind::Categorical => Self::METRIC,
         }
+    }
+
+    /// The default reward for a task: the paper's for its tasks, the metric
+    /// itself for a custom task.
+    pub fn default_for_task(task: Task) -> Self {
+        task.arch_kind().map_or(Self::METRIC, Self::default_for)
     }
 
     /// Checks that the constants are usable.
@@ -55,6 +88,7 @@ impl RewardFunction {
         let (name, value, window) = match *self {
             RewardFunction::Accuracy { power, window } => ("power", power, window),
             RewardFunction::Perplexity { c, window } => ("c", c, window),
+            RewardFunction::Metric { window, .. } => ("window", 1.0, window),
         };
         if !value.is_finite() || value <= 0.0 {
             return Err(Error::InvalidConfig(format!(
@@ -67,12 +101,18 @@ impl RewardFunction {
         Ok(())
     }
 
-    /// The reward for a single summary metric (accuracy in `[0, 1]` or a
-    /// perplexity ≥ 1).
+    /// The reward for a single summary metric (accuracy in `[0, 1]`, a
+    /// perplexity ≥ 1, or any metric).
     pub fn of_metric(&self, metric: f64) -> f64 {
         match *self {
             RewardFunction::Accuracy { power, .. } => metric.clamp(0.0, 1.0).powf(power),
             RewardFunction::Perplexity { c, .. } => c / (metric * metric),
+            RewardFunction::Metric {
+                goal: Goal::Maximize, ..
+            } => metric,
+            RewardFunction::Metric {
+                goal: Goal::Minimize, ..
+            } => -metric,
         }
     }
 
@@ -80,14 +120,15 @@ impl RewardFunction {
     /// perplexity).
     pub fn best_metric(&self, epochs: &[EpochMetrics]) -> Result<f64> {
         let window = match *self {
-            RewardFunction::Accuracy { window, .. } | RewardFunction::Perplexity { window, .. } => {
-                usize::try_from(window).unwrap_or(usize::MAX)
-            }
+            RewardFunction::Accuracy { window, .. }
+            | RewardFunction::Perplexity { window, .. }
+            | RewardFunction::Metric { window, .. } => usize::try_from(window).unwrap_or(usize::MAX),
         };
         let tail = &epochs[epochs.len().saturating_sub(window)..];
         let values: Vec<f64> = match self {
             RewardFunction::Accuracy { .. } => tail.iter().filter_map(|e| e.valid_accuracy).collect(),
             RewardFunction::Perplexity { .. } => tail.iter().filter_map(|e| e.valid_perplexity).collect(),
+            RewardFunction::Metric { .. } => tail.iter().filter_map(|e| e.metric).collect(),
         };
         if values.is_empty() {
             return Err(Error::InvalidMessage {
@@ -95,9 +136,17 @@ impl RewardFunction {
                 reason: format!("no epoch reports the metric {self:?} needs"),
             });
         }
+        let largest = || values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let smallest = || values.iter().copied().fold(f64::INFINITY, f64::min);
         let best = match self {
-            RewardFunction::Accuracy { .. } => values.into_iter().fold(f64::NEG_INFINITY, f64::max),
-            RewardFunction::Perplexity { .. } => values.into_iter().fold(f64::INFINITY, f64::min),
+            RewardFunction::Accuracy { .. }
+            | RewardFunction::Metric {
+                goal: Goal::Maximize, ..
+            } => largest(),
+            RewardFunction::Perplexity { .. }
+            | RewardFunction::Metric {
+                goal: Goal::Minimize, ..
+            } => smallest(),
         };
         Ok(best)
     }

@@ -1,5 +1,7 @@
 //! Search spaces as data: which values each decision may take, and for CNNs
-//! the depth curriculum and fixed max-pool positions.
+//! the depth curriculum and fixed max-pool positions. Besides the paper's
+//! CNN and cell spaces, a user can declare a `categorical` space: a list of
+//! named decisions with their options.
 //!
 //! Every value list is configurable (tests use tiny spaces); the presets
 //! follow ../shared/PAPER.md. A list with a single value is not a decision:
@@ -12,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{DecisionKind, Plan, Step};
+use crate::spec::categorical::{self, CategoricalArch, Choice};
 use crate::spec::{Activation, ArchKind, CellArch, CnnArch, Combination, limits};
 use crate::{Error, Result};
 
@@ -196,6 +199,88 @@ impl CellSpace {
     }
 }
 
+/// One decision of a [`CategoricalSpace`]: its name and options, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoricalDecision {
+    /// The decision's name (the key in the spec, and the column a reward
+    /// table is looked up by).
+    pub name: String,
+    /// The options (strings or numbers); a single option fixes the value.
+    pub options: Vec<Choice>,
+}
+
+/// A user-defined space of categorical decisions, e.g. in TOML:
+///
+/// ```toml
+/// [space]
+/// kind = "categorical"
+/// [[space.decisions]]
+/// name = "op1"
+/// options = ["gat", "gcn", "gin"]
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoricalSpace {
+    /// The decisions, in the order the controller takes them.
+    pub decisions: Vec<CategoricalDecision>,
+}
+
+impl CategoricalSpace {
+    fn validate(&self) -> Result<()> {
+        let count = self.decisions.len();
+        if !(1..=categorical::MAX_DECISIONS).contains(&count) {
+            return Err(Error::InvalidSpace(format!(
+                "a categorical space needs 1 to {} decisions, got {count}",
+                categorical::MAX_DECISIONS
+            )));
+        }
+        for (index, decision) in self.decisions.iter().enumerate() {
+            categorical::check_name(&decision.name).map_err(Error::InvalidSpace)?;
+            if self.decisions[..index]
+                .iter()
+                .any(|earlier| earlier.name == decision.name)
+            {
+                return Err(Error::InvalidSpace(format!(
+                    "decision {:?} appears twice",
+                    decision.name
+                )));
+            }
+            let what = format!("decision {:?}: options", decision.name);
+            if decision.options.len() > categorical::MAX_OPTIONS {
+                return Err(Error::InvalidSpace(format!(
+                    "{what}: {} exceed the limit of {}",
+                    decision.options.len(),
+                    categorical::MAX_OPTIONS
+                )));
+            }
+            check_distinct(&what, &decision.options)?;
+        }
+        for decision in &self.decisions {
+            for option in &decision.options {
+                if let Choice::Text(text) = option
+                    && (text.is_empty() || text.len() > categorical::MAX_TEXT)
+                {
+                    return Err(Error::InvalidSpace(format!(
+                        "decision {:?}: text options must have 1 to {} bytes",
+                        decision.name,
+                        categorical::MAX_TEXT
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of architectures in the space.
+    pub fn size(&self) -> f64 {
+        self.decisions
+            .iter()
+            .map(|decision| decision.options.len() as f64)
+            .product()
+    }
+}
+
 /// The unvalidated definition of a [`SearchSpace`], tagged by `kind`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -204,6 +289,8 @@ pub enum SpaceDefinition {
     Cnn(CnnSpace),
     /// A recurrent-cell space.
     Cell(CellSpace),
+    /// A user-defined categorical space.
+    Categorical(CategoricalSpace),
 }
 
 /// A validated search space; read it through [`Deref`] to
@@ -220,6 +307,7 @@ impl TryFrom<SpaceDefinition> for SearchSpace {
         match &definition {
             SpaceDefinition::Cnn(space) => space.validate()?,
             SpaceDefinition::Cell(space) => space.validate()?,
+            SpaceDefinition::Categorical(space) => space.validate()?,
         }
         Ok(SearchSpace(definition))
     }
@@ -250,28 +338,37 @@ impl SearchSpace {
         Self::try_from(SpaceDefinition::Cell(space))
     }
 
-    /// CNN or cell.
+    /// Validates a categorical space.
+    pub fn categorical(space: CategoricalSpace) -> Result<Self> {
+        Self::try_from(SpaceDefinition::Categorical(space))
+    }
+
+    /// CNN, cell or categorical.
     pub fn kind(&self) -> ArchKind {
         match &self.0 {
             SpaceDefinition::Cnn(_) => ArchKind::Cnn,
             SpaceDefinition::Cell(_) => ArchKind::Cell,
+            SpaceDefinition::Categorical(_) => ArchKind::Categorical,
         }
     }
 
     /// The depth of sample number `sample_index`: CNN layers under the
-    /// curriculum, or the cell's leaves.
+    /// curriculum, the cell's leaves, or the number of categorical
+    /// decisions.
     pub fn depth_at(&self, sample_index: u64) -> usize {
         match &self.0 {
             SpaceDefinition::Cnn(space) => space.depth.layers_at(sample_index),
             SpaceDefinition::Cell(space) => usize::from(space.leaves),
+            SpaceDefinition::Categorical(space) => space.decisions.len(),
         }
     }
 
-    /// The decision plan at `depth` (CNN layers; ignored for cells).
+    /// The decision plan at `depth` (CNN layers; ignored otherwise).
     pub fn plan(&self, depth: usize) -> Plan {
         match &self.0 {
             SpaceDefinition::Cnn(space) => CnnArch::plan(space, depth),
             SpaceDefinition::Cell(space) => CellArch::plan(space),
+            SpaceDefinition::Categorical(space) => CategoricalArch::plan(space),
         }
     }
 
@@ -281,6 +378,7 @@ impl SearchSpace {
         let depth = match &self.0 {
             SpaceDefinition::Cnn(space) => usize::from(space.depth.max),
             SpaceDefinition::Cell(space) => usize::from(space.leaves),
+            SpaceDefinition::Categorical(space) => space.decisions.len(),
         };
         let mut kinds: Vec<(DecisionKind, usize)> = Vec::new();
         for step in self.plan(depth).steps() {

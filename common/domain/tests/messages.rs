@@ -38,6 +38,7 @@ fn job_fields() -> TrainJobFields {
         hyperparameters: Default::default(),
         reward: RewardFunction::ACCURACY,
         seed: 42,
+        trial: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn result_fields(job: &TrainJob) -> TrainResultFields {
             valid_loss: 1.2,
             valid_accuracy: Some(0.8),
             valid_perplexity: None,
+            metric: None,
             seconds: 3.0,
         }],
         test_metric: None,
@@ -192,6 +194,7 @@ fn reward_functions_follow_the_paper() {
             valid_loss: 1.0,
             valid_accuracy: Some(acc),
             valid_perplexity: Some(100.0 - 10.0 * i as f64),
+            metric: None,
             seconds: 1.0,
         })
         .collect();

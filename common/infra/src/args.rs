@@ -160,6 +160,8 @@ pub enum TaskArg {
     Ptb,
     /// Character-level Penn Treebank (recurrent cells).
     PtbChar,
+    /// What the trial command (or a surrogate's table) measures.
+    Custom,
 }
 
 impl TaskArg {
@@ -169,6 +171,7 @@ impl TaskArg {
             TaskArg::Cifar10 => Task::Cifar10,
             TaskArg::Ptb => Task::PtbWord,
             TaskArg::PtbChar => Task::PtbChar,
+            TaskArg::Custom => Task::Custom,
         }
     }
 }

@@ -76,7 +76,7 @@ pub(super) async fn export(args: ExportArgs) -> anyhow::Result<()> {
         let store = args.store.open(Some(PathBuf::from("runs"))).await?;
         export::find(&store, &experiment, &args.arch).await?
     };
-    let text = export::export(&spec, args.format);
+    let text = export::export(&spec, args.format)?;
     match &args.out {
         Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
         None => print!("{text}"),

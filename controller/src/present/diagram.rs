@@ -21,11 +21,13 @@ const BOX_HEIGHT: f64 = 28.0;
 const GAP: f64 = 22.0;
 const MARGIN: f64 = 20.0;
 
-/// The SVG drawing of `spec`.
-pub fn svg(spec: &ArchSpec) -> String {
+/// The SVG drawing of `spec` (`None` for a categorical spec, which is a
+/// list of choices, not a network this program knows).
+pub fn svg(spec: &ArchSpec) -> Option<String> {
     match spec.architecture() {
-        Architecture::Cnn(cnn) => cnn_svg(cnn),
-        Architecture::Cell(cell) => cell_svg(cell),
+        Architecture::Cnn(cnn) => Some(cnn_svg(cnn)),
+        Architecture::Cell(cell) => Some(cell_svg(cell)),
+        Architecture::Categorical(_) => None,
     }
 }
 

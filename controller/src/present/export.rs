@@ -46,14 +46,21 @@ pub async fn find(store: &ObjectStore, experiment: &ExperimentName, prefix: &str
     }
 }
 
-/// The spec in `format`.
-pub fn export(spec: &ArchSpec, format: ExportFormat) -> String {
-    match format {
+/// The spec in `format`; a categorical spec exports only as JSON (it is a
+/// list of choices whose network only its trainer knows).
+pub fn export(spec: &ArchSpec, format: ExportFormat) -> Result<String> {
+    let categorical = spec.as_categorical().is_some();
+    Ok(match format {
         ExportFormat::Json => serde_json::to_string_pretty(spec).unwrap_or_default() + "\n",
+        _ if categorical => {
+            return Err(Error::Config(format!(
+                "a categorical spec exports as JSON only, not as {format:?}"
+            )));
+        }
         ExportFormat::Dot => dot(spec),
-        ExportFormat::Svg => crate::present::diagram::svg(spec),
+        ExportFormat::Svg => crate::present::diagram::svg(spec).unwrap_or_default(),
         ExportFormat::Pytorch => pytorch(spec),
-    }
+    })
 }
 
 /// A one-line description of a CNN layer.
@@ -169,6 +176,7 @@ fn dot(spec: &ArchSpec) -> String {
                 cell.nodes.len() - 1
             );
         }
+        Architecture::Categorical(_) => {}
     }
     out.push_str("}\n");
     out
@@ -178,7 +186,9 @@ fn pytorch(spec: &ArchSpec) -> String {
     let json = serde_json::to_string(spec).unwrap_or_default();
     let (module, build) = match spec.architecture() {
         Architecture::Cnn(_) => (PYTORCH_CNN, "Child(SPEC, **kwargs)"),
-        Architecture::Cell(_) => (PYTORCH_CELL, "LanguageModel(SPEC, **kwargs)"),
+        Architecture::Cell(_) | Architecture::Categorical(_) => {
+            (PYTORCH_CELL, "LanguageModel(SPEC, **kwargs)")
+        }
     };
     format!(
         "\"\"\"Architecture {id}, exported by nas-controller.\n\n\

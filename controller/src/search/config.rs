@@ -13,7 +13,8 @@
 use clap::Args;
 use clap::builder::TypedValueParser;
 use nas_domain::{
-    CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace, Task, TrainingBudget,
+    ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace, Task,
+    TrainingBudget, TrialCommand,
 };
 use nas_infra::args::TaskArg;
 use nas_infra::store::{ObjectStore, keys};
@@ -65,6 +66,9 @@ pub struct ExperimentConfig {
     pub hyperparameters: Hyperparameters,
     /// How metrics become rewards.
     pub reward: RewardFunction,
+    /// Train children with this command instead of the workers' models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialCommand>,
 }
 
 /// The stored configuration of `experiment`; an error naming the store
@@ -200,6 +204,9 @@ pub struct Overrides {
     /// How metrics become rewards.
     #[arg(skip)]
     pub reward: Option<RewardFunction>,
+    /// The trial command (TOML `[trial]`).
+    #[arg(skip)]
+    pub trial: Option<TrialCommand>,
 }
 
 /// The training budget's part of [`Overrides`] (TOML `[budget]`).
@@ -252,11 +259,29 @@ impl Overrides {
 
 impl ExperimentConfig {
     /// The defaults for `task`: the paper's space and budget, REINFORCE,
-    /// 100 children, 8 in flight, a 6-hour job timeout.
+    /// 100 children, 8 in flight, a 6-hour job timeout. A custom task has
+    /// no default space: see [`ExperimentConfig::with_space`].
     pub fn defaults(task: Task) -> Result<Self> {
-        let (space, dataset) = match task {
-            Task::Cifar10 => (SearchSpace::cnn(CnnSpace::paper())?, "cifar10"),
-            Task::PtbWord | Task::PtbChar => (SearchSpace::cell(CellSpace::paper())?, "ptb"),
+        let space = match task {
+            Task::Cifar10 => SearchSpace::cnn(CnnSpace::paper())?,
+            Task::PtbWord | Task::PtbChar => SearchSpace::cell(CellSpace::paper())?,
+            Task::Custom => {
+                return Err(Error::Config(
+                    "task custom has no default search space: declare one in the experiment file \
+                     ([space] kind = \"categorical\" with [[space.decisions]])"
+                        .into(),
+                ));
+            }
+        };
+        Self::with_space(task, space)
+    }
+
+    /// The defaults for `task` searching `space`.
+    pub fn with_space(task: Task, space: SearchSpace) -> Result<Self> {
+        let dataset = match task {
+            Task::Cifar10 => "cifar10",
+            Task::PtbWord | Task::PtbChar => "ptb",
+            Task::Custom => "custom",
         };
         Ok(ExperimentConfig {
             experiment: "default".parse()?,
@@ -275,7 +300,8 @@ impl ExperimentConfig {
             reuse_rewards: true,
             budget: TrainingBudget::default_for(task),
             hyperparameters: Hyperparameters::default(),
-            reward: RewardFunction::default_for(task.arch_kind()),
+            reward: RewardFunction::default_for_task(task),
+            trial: None,
         })
     }
 
@@ -283,12 +309,21 @@ impl ExperimentConfig {
     /// then each source in `layers` from lowest to highest precedence (a
     /// file, then the flags), validated.
     pub fn resolve(layers: &[&Overrides]) -> Result<Self> {
+        let space = layers.iter().rev().find_map(|layer| layer.space.clone());
+        // A categorical space without a task is a custom search.
+        let implied = match &space {
+            Some(space) if space.kind() == ArchKind::Categorical => Task::Custom,
+            _ => Task::Cifar10,
+        };
         let task = layers
             .iter()
             .rev()
             .find_map(|layer| layer.task)
-            .unwrap_or(Task::Cifar10);
-        let mut config = ExperimentConfig::defaults(task)?;
+            .unwrap_or(implied);
+        let mut config = match space {
+            Some(space) => ExperimentConfig::with_space(task, space)?,
+            None => ExperimentConfig::defaults(task)?,
+        };
         for layer in layers {
             config.apply(layer);
         }
@@ -323,6 +358,9 @@ impl ExperimentConfig {
         set!(budget.evaluate_test <- o.budget.evaluate_test);
         set!(hyperparameters <- o.hyperparameters);
         set!(reward <- o.reward);
+        if o.trial.is_some() {
+            self.trial.clone_from(&o.trial);
+        }
         self.max_hours = o.max_hours.or(self.max_hours);
         self.budget.batch_size = o.budget.batch_size.or(self.budget.batch_size);
         self.budget.train_examples = o.budget.train_examples.or(self.budget.train_examples);
@@ -342,13 +380,16 @@ impl ExperimentConfig {
     /// Checks that the settings fit together.
     pub fn validate(&self) -> Result<()> {
         let invalid = |reason: String| Err(Error::Config(reason));
-        if self.space.kind() != self.task.arch_kind() {
+        if !self.task.accepts(self.space.kind()) {
             return invalid(format!(
                 "task {:?} trains {:?} children but the space is a {:?} space",
                 self.task,
                 self.task.arch_kind(),
                 self.space.kind()
             ));
+        }
+        if let Some(trial) = &self.trial {
+            trial.validate().map_err(Error::Config)?;
         }
         if self.children == 0 || self.in_flight == 0 || self.job_timeout_seconds == 0 {
             return invalid("children, in_flight and job_timeout_seconds must be at least 1".into());

@@ -98,6 +98,7 @@ impl Search {
             hyperparameters: config.hyperparameters.clone(),
             reward: config.reward,
             seed: config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ proposal.sample_index,
+            trial: config.trial.clone(),
         })?;
         Ok(JobRecord {
             job,

@@ -88,7 +88,7 @@ pub(super) async fn train(args: TrainArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
     let spec = ArchSpec::from_json(&text).with_context(|| format!("spec {}", args.spec.display()))?;
     let task = args.task.task();
-    if spec.kind() != task.arch_kind() {
+    if task.arch_kind() != Some(spec.kind()) {
         bail!(
             "task {:?} trains {:?} specs, but {} is a {:?} spec",
             task,

@@ -1,32 +1,49 @@
 //! The surrogate worker: answers jobs over the real queue from an oracle
-//! (the synthetic function, or a recorded reward table) instead of
-//! training, optionally after a fixed delay per job. It lets the whole
-//! distributed pipeline, autoscaling and failure tests run without GPUs.
+//! instead of training, optionally after a fixed delay per job. It lets the
+//! whole distributed pipeline, autoscaling and failure tests run without
+//! GPUs, and a search run on a tabular benchmark through the real queue.
+//!
+//! - `synthetic`: the synthetic metric of the spec, through the job's reward
+//!   function;
+//! - `table:FILE`: a recorded reward per architecture (a reward log);
+//! - `table:FILE#COLUMN`: a benchmark table's metric column (e.g.
+//!   NAS-Bench-Graph's `valid_perf`), through the job's reward function.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use nas_domain::oracle::{Missing, Oracle, OracleSource, SyntheticOracle};
-use nas_domain::{Architecture, EpochMetrics, Outcome, TrainJob};
+use nas_domain::oracle::{MetricTable, Missing, Oracle, OracleSource, RewardTable, SyntheticOracle};
+use nas_domain::{Architecture, EpochMetrics, Outcome, RewardFunction, TrainJob};
 
 use crate::model::cnn::{CnnShapes, ImageShape};
 use crate::model::language_model::{self, LanguageModelOptions};
+
+/// Where a surrogate's answers come from.
+#[derive(Clone)]
+enum Source {
+    Synthetic,
+    Rewards(Arc<RewardTable>),
+    Metrics(Arc<MetricTable>),
+}
 
 /// Where a surrogate worker's rewards come from (a `--surrogate`
 /// [`nas_domain::oracle::OracleSource`]).
 #[derive(Clone)]
 pub struct Surrogate {
-    /// The oracle; `None` means the synthetic oracle with each job's reward
-    /// function.
-    pub table: Option<Arc<dyn Oracle>>,
+    source: Source,
     /// Time spent per job, standing in for training.
     pub delay: Duration,
 }
 
 impl std::fmt::Debug for Surrogate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.source {
+            Source::Synthetic => "synthetic",
+            Source::Rewards(_) => "reward table",
+            Source::Metrics(_) => "metric table",
+        };
         f.debug_struct("Surrogate")
-            .field("table", &self.table.is_some())
+            .field("source", &source)
             .field("delay", &self.delay)
             .finish()
     }
@@ -43,55 +60,80 @@ pub struct Answer {
 }
 
 impl Surrogate {
-    /// A surrogate answering from `source` after `delay` per job; the
-    /// synthetic oracle applies each job's own reward function.
+    /// A surrogate answering from `source` after `delay` per job.
     pub fn new(source: &OracleSource, delay: Duration) -> crate::Result<Self> {
-        let table = match source {
-            OracleSource::Synthetic => None,
-            OracleSource::Table(_) => Some(Arc::from(source.open(Missing::Fail)?)),
+        let source = match source {
+            OracleSource::Synthetic => Source::Synthetic,
+            OracleSource::Table(path) => Source::Rewards(Arc::new(RewardTable::load(path, Missing::Fail)?)),
+            OracleSource::Metric { path, column } => {
+                Source::Metrics(Arc::new(MetricTable::load(path, column, Missing::Fail)?))
+            }
         };
-        Ok(Surrogate { table, delay })
+        Ok(Surrogate { source, delay })
     }
 
     /// The answer for `job`.
     pub fn answer(&self, job: &TrainJob) -> Answer {
-        let (reward, metric) = match &self.table {
-            Some(table) => match table.reward(&job.spec) {
-                Ok(reward) => (reward, reward),
-                Err(error) => {
-                    return Answer {
-                        outcome: Outcome::Failed {
-                            reason: error.to_string(),
-                        },
-                        epochs: Vec::new(),
-                        parameters: parameters(job),
-                    };
-                }
+        let parameters = parameters(job);
+        let scored = match &self.source {
+            Source::Synthetic => Ok(Scored::Metric(SyntheticOracle::metric(&job.spec))),
+            Source::Rewards(table) => table.reward(&job.spec).map(Scored::Reward),
+            Source::Metrics(table) => match table.metric(&job.spec) {
+                Ok(Some(metric)) => Ok(Scored::Metric(metric)),
+                Ok(None) => table.reward(&job.spec).map(Scored::Reward),
+                Err(error) => Err(error),
             },
-            None => {
-                let metric = SyntheticOracle::metric(&job.spec);
-                (job.reward.of_metric(metric), metric)
+        };
+        let (reward, metric) = match scored {
+            Ok(Scored::Reward(reward)) => (reward, reward),
+            Ok(Scored::Metric(metric)) => (job.reward.of_metric(metric), metric),
+            Err(error) => {
+                return Answer {
+                    outcome: Outcome::Failed {
+                        reason: error.to_string(),
+                    },
+                    epochs: Vec::new(),
+                    parameters,
+                };
             }
         };
-        let accuracy = job.task == nas_domain::Task::Cifar10;
-        let epochs = vec![EpochMetrics {
+        Answer {
+            outcome: Outcome::Ok { reward, metric },
+            epochs: vec![self.epoch(job, metric)],
+            parameters,
+        }
+    }
+
+    /// The one epoch a surrogate reports: the metric where the job's reward
+    /// function looks for it.
+    fn epoch(&self, job: &TrainJob, metric: f64) -> EpochMetrics {
+        let (accuracy, perplexity) = match job.reward {
+            RewardFunction::Accuracy { .. } => (Some(metric), None),
+            RewardFunction::Perplexity { .. } => (None, Some(metric)),
+            RewardFunction::Metric { .. } => (None, None),
+        };
+        EpochMetrics {
             epoch: 1,
             train_loss: 0.0,
             valid_loss: 0.0,
-            valid_accuracy: accuracy.then_some(metric),
-            valid_perplexity: (!accuracy).then_some(metric),
+            valid_accuracy: accuracy,
+            valid_perplexity: perplexity,
+            metric: Some(metric),
             seconds: self.delay.as_secs_f64(),
-        }];
-        Answer {
-            outcome: Outcome::Ok { reward, metric },
-            epochs,
-            parameters: parameters(job),
         }
     }
 }
 
+/// What an oracle gave: a reward as is, or a metric for the job's reward
+/// function.
+enum Scored {
+    Reward(f64),
+    Metric(f64),
+}
+
 /// The parameter count of the child the job describes (CIFAR-10 shapes, or
-/// a 10,000-word language model of hidden size 200 unless the job says).
+/// a 10,000-word language model of hidden size 200 unless the job says); 0
+/// for categorical specs, whose network only their trainer knows.
 fn parameters(job: &TrainJob) -> u64 {
     let count = match job.spec.architecture() {
         Architecture::Cnn(cnn) => CnnShapes::of(cnn, ImageShape::CIFAR10).parameter_count(cnn, 10),
@@ -105,6 +147,7 @@ fn parameters(job: &TrainJob) -> u64 {
             };
             language_model::parameter_count(&options, i64::from(cell.leaves))
         }
+        Architecture::Categorical(_) => 0,
     };
     u64::try_from(count).unwrap_or(0)
 }

@@ -107,6 +107,7 @@ pub fn run_epochs(
             valid_loss: validation.loss,
             valid_accuracy: validation.accuracy,
             valid_perplexity: validation.perplexity.filter(|p| p.is_finite()),
+            metric: None,
             seconds: epoch_start.elapsed().as_secs_f64(),
         });
         tracing::debug!(epoch, train_loss, ?validation, "epoch done");

@@ -100,6 +100,7 @@ fn load(key: &DataKey, device: Device) -> Result<Data> {
             let corpus = ptb::load(&key.directory, level, key.with_test, device)?;
             Ok(Data::Ptb(corpus.with_valid_subset(to_usize(key.valid_subset))))
         }
+        Task::Custom => Err(needs_trial_command("task custom")),
     }
 }
 
@@ -132,6 +133,7 @@ pub fn train_job(
         (Architecture::Cell(cell), Data::Ptb(corpus)) => {
             train_language_model(cell, corpus, &settings, resume)
         }
+        (Architecture::Categorical(_), _) => Err(needs_trial_command("a categorical spec")),
         _ => Err(Error::Config(format!(
             "a {:?} spec cannot train on {:?}",
             job.spec.kind(),
@@ -139,4 +141,11 @@ pub fn train_job(
         ))),
     };
     (Some(loaded), report)
+}
+
+/// The error for a job only a trial command (or a surrogate) can train.
+pub fn needs_trial_command(what: &str) -> Error {
+    Error::Config(format!(
+        "{what} has no built-in trainer: give the experiment a [trial] command, or answer it with a surrogate worker"
+    ))
 }

@@ -42,9 +42,9 @@ pub fn train_spec(
     data: &LocalData,
     settings: &TrainSettings,
 ) -> Result<LocalRun> {
-    if spec.kind() != task.arch_kind() {
+    if task.arch_kind() != Some(spec.kind()) {
         return Err(Error::Config(format!(
-            "task {task:?} trains {:?} specs, but the spec is a {:?} spec",
+            "task {task:?} trains {:?} specs with the built-in trainers, but the spec is a {:?} spec",
             task.arch_kind(),
             spec.kind()
         )));
@@ -84,6 +84,7 @@ pub fn train_spec(
             );
             train_language_model(cell, &corpus, settings, None)?
         }
+        Architecture::Categorical(_) => return Err(super::job::needs_trial_command("a categorical spec")),
     };
     let data_seconds = loading.elapsed().as_secs_f64() - report.train_seconds;
     Ok(LocalRun { report, data_seconds })

@@ -39,13 +39,14 @@ pub struct TrainingBudget {
 }
 
 impl TrainingBudget {
-    /// The paper's budget for `task`: 50 epochs for CNNs, 35 for cells,
-    /// every size the worker's default.
+    /// The paper's budget for `task`: 50 epochs for CNNs, 35 for cells
+    /// (and for a custom task, which its command may ignore), every size the
+    /// worker's default.
     pub fn default_for(task: Task) -> Self {
         TrainingBudget {
             epochs: match task {
                 Task::Cifar10 => 50,
-                Task::PtbWord | Task::PtbChar => 35,
+                Task::PtbWord | Task::PtbChar | Task::Custom => 35,
             },
             batch_size: None,
             train_examples: None,
@@ -78,6 +79,60 @@ pub struct Hyperparameters {
     pub hidden_size: Option<u32>,
 }
 
+/// A user command that trains the child instead of the worker's own
+/// models (the experiment's `[trial]`): the worker runs it with the path of
+/// a JSON file holding the job in `NAS_TRIAL_JOB` and reads metrics from
+/// its standard output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrialCommand {
+    /// The program and its arguments, e.g. `["python", "train.py"]`.
+    pub command: Vec<String>,
+    /// Kill the trial (a failed child) after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// After SIGTERM, seconds the trial gets before it is killed.
+    #[serde(default = "default_grace_seconds")]
+    pub grace_seconds: f64,
+}
+
+fn default_grace_seconds() -> f64 {
+    10.0
+}
+
+impl TrialCommand {
+    /// A command with no time limit and the default grace period.
+    pub fn new(command: Vec<String>) -> Self {
+        TrialCommand {
+            command,
+            timeout_seconds: None,
+            grace_seconds: default_grace_seconds(),
+        }
+    }
+
+    /// Checks the command and its limits.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.command.is_empty() || self.command.len() > 256 {
+            return Err("trial.command needs a program and at most 255 arguments".into());
+        }
+        if self.command.iter().any(|part| part.contains('\0')) || self.command[0].is_empty() {
+            return Err("trial.command must name a program and hold no NUL bytes".into());
+        }
+        if let Some(limit) = self.timeout_seconds
+            && (!limit.is_finite() || limit <= 0.0)
+        {
+            return Err(format!("trial.timeout_seconds {limit} must be positive"));
+        }
+        if !self.grace_seconds.is_finite() || !(0.0..=3600.0).contains(&self.grace_seconds) {
+            return Err(format!(
+                "trial.grace_seconds {} must be between 0 and 3600",
+                self.grace_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The fields of a [`TrainJob`], as they appear in JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +162,9 @@ pub struct TrainJobFields {
     pub reward: RewardFunction,
     /// Seed for initialisation, data order and augmentation.
     pub seed: u64,
+    /// Train with this command instead of the worker's own models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialCommand>,
 }
 
 /// A validated training job; read it through [`Deref`].
@@ -127,13 +185,15 @@ impl TryFrom<TrainJobFields> for TrainJob {
         if job.attempt == 0 {
             return Err(invalid("attempt starts at 1".into()));
         }
-        if job.spec.kind() != job.task.arch_kind() {
+        if !job.task.accepts(job.spec.kind()) {
             return Err(invalid(format!(
-                "task {:?} trains {:?} children but the spec is a {:?}",
+                "task {:?} cannot train a {:?} spec",
                 job.task,
-                job.task.arch_kind(),
                 job.spec.kind()
             )));
+        }
+        if let Some(trial) = &job.trial {
+            trial.validate().map_err(invalid)?;
         }
         if job.dataset.name.is_empty()
             || job.dataset.name.contains(['/', '\\'])

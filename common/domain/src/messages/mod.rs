@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use job::{Hyperparameters, TrainJob, TrainJobFields, TrainingBudget};
+pub use job::{Hyperparameters, TrainJob, TrainJobFields, TrainingBudget, TrialCommand};
 pub use result::{EpochMetrics, Outcome, TrainResult, TrainResultFields};
 
 use crate::canonical_json;
@@ -112,15 +112,27 @@ pub enum Task {
     PtbWord,
     /// Character-level Penn Treebank language modelling (cell children).
     PtbChar,
+    /// Whatever the experiment's trial command (or a surrogate worker's
+    /// table) measures: children of any kind, the data set passed on.
+    Custom,
 }
 
 impl Task {
-    /// The kind of architecture this task trains.
-    pub fn arch_kind(self) -> ArchKind {
+    /// The kind of architecture the paper trains on this task (`None` for
+    /// a custom task).
+    pub fn arch_kind(self) -> Option<ArchKind> {
         match self {
-            Task::Cifar10 => ArchKind::Cnn,
-            Task::PtbWord | Task::PtbChar => ArchKind::Cell,
+            Task::Cifar10 => Some(ArchKind::Cnn),
+            Task::PtbWord | Task::PtbChar => Some(ArchKind::Cell),
+            Task::Custom => None,
         }
+    }
+
+    /// Whether children of `kind` can be trained on this task: the paper's
+    /// kind, a categorical spec (trained by a command), or anything for a
+    /// custom task.
+    pub fn accepts(self, kind: ArchKind) -> bool {
+        kind == ArchKind::Categorical || self.arch_kind().is_none_or(|own| own == kind)
     }
 }
 

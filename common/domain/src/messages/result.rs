@@ -30,6 +30,9 @@ pub struct EpochMetrics {
     /// Validation perplexity (language modelling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_perplexity: Option<f64>,
+    /// The metric a trial command reports (or a table surrogate answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<f64>,
     /// Seconds the epoch took (training and evaluation).
     pub seconds: f64,
 }
@@ -194,6 +197,7 @@ fn validate_epoch(index: usize, epoch: &EpochMetrics) -> std::result::Result<(),
         Some(epoch.valid_loss),
         epoch.valid_accuracy,
         epoch.valid_perplexity,
+        epoch.metric,
         Some(epoch.seconds),
     ];
     if values.into_iter().flatten().any(|value| !value.is_finite()) {

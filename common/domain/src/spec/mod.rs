@@ -7,11 +7,13 @@
 //! ```json
 //! {"version": 1, "kind": "cnn", "layers": [...], "max_pool_after": []}
 //! {"version": 1, "kind": "cell", "leaves": 8, "nodes": [...], ...}
+//! {"version": 1, "kind": "categorical", "decisions": {"op1": "gcn", ...}}
 //! ```
 //!
 //! The *canonical* JSON (sorted keys, no whitespace) is hashed with SHA-256
 //! to give the [`ArchId`]: the same architecture always has the same id.
 
+pub mod categorical;
 pub mod cell;
 pub mod cnn;
 
@@ -21,6 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use categorical::{CategoricalArch, Choice};
 pub use cell::{Activation, CellArch, CellNode, Combination};
 pub use cnn::{CnnArch, ConvLayer};
 
@@ -54,6 +57,8 @@ pub enum ArchKind {
     Cnn,
     /// A recurrent cell inside a language model (Penn Treebank).
     Cell,
+    /// One option per decision of a user-defined categorical space.
+    Categorical,
 }
 
 /// The architecture itself, tagged by `kind`.
@@ -64,6 +69,8 @@ pub enum Architecture {
     Cnn(CnnArch),
     /// A recurrent cell.
     Cell(CellArch),
+    /// A categorical architecture.
+    Categorical(CategoricalArch),
 }
 
 /// The unvalidated fields of an [`ArchSpec`], as they appear in JSON.
@@ -96,6 +103,7 @@ impl TryFrom<ArchSpecFields> for ArchSpec {
         match &fields.architecture {
             Architecture::Cnn(cnn) => cnn.validate()?,
             Architecture::Cell(cell) => cell.validate()?,
+            Architecture::Categorical(arch) => arch.validate()?,
         }
         Ok(ArchSpec(fields))
     }
@@ -116,6 +124,11 @@ impl ArchSpec {
     /// Validates a cell and wraps it in a spec.
     pub fn cell(arch: CellArch) -> Result<Self> {
         Self::new(Architecture::Cell(arch))
+    }
+
+    /// Validates a categorical architecture and wraps it in a spec.
+    pub fn categorical(arch: CategoricalArch) -> Result<Self> {
+        Self::new(Architecture::Categorical(arch))
     }
 
     fn new(architecture: Architecture) -> Result<Self> {
@@ -141,6 +154,9 @@ impl ArchSpec {
         match &**space {
             SpaceDefinition::Cnn(cnn) => Self::cnn(CnnArch::decode(cnn, layers, actions)?),
             SpaceDefinition::Cell(cell) => Self::cell(CellArch::decode(cell, actions)?),
+            SpaceDefinition::Categorical(space) => {
+                Self::categorical(CategoricalArch::decode(space, actions)?)
+            }
         }
     }
 
@@ -150,6 +166,7 @@ impl ArchSpec {
         match (&**space, &self.0.architecture) {
             (SpaceDefinition::Cnn(cnn), Architecture::Cnn(arch)) => arch.encode(cnn),
             (SpaceDefinition::Cell(cell), Architecture::Cell(arch)) => arch.encode(cell),
+            (SpaceDefinition::Categorical(space), Architecture::Categorical(arch)) => arch.encode(space),
             _ => Err(Error::NotInSpace(format!(
                 "a {:?} spec cannot be in a {:?} space",
                 self.kind(),
@@ -173,19 +190,21 @@ impl ArchSpec {
         &self.0.architecture
     }
 
-    /// CNN or cell.
+    /// CNN, cell or categorical.
     pub fn kind(&self) -> ArchKind {
         match self.0.architecture {
             Architecture::Cnn(_) => ArchKind::Cnn,
             Architecture::Cell(_) => ArchKind::Cell,
+            Architecture::Categorical(_) => ArchKind::Categorical,
         }
     }
 
-    /// Number of CNN layers, or number of cell leaves.
+    /// Number of CNN layers, cell leaves, or categorical decisions.
     pub fn depth(&self) -> usize {
         match &self.0.architecture {
             Architecture::Cnn(cnn) => cnn.layers.len(),
             Architecture::Cell(cell) => usize::from(cell.leaves),
+            Architecture::Categorical(arch) => arch.decisions.len(),
         }
     }
 
@@ -193,7 +212,7 @@ impl ArchSpec {
     pub fn as_cnn(&self) -> Option<&CnnArch> {
         match &self.0.architecture {
             Architecture::Cnn(cnn) => Some(cnn),
-            Architecture::Cell(_) => None,
+            _ => None,
         }
     }
 
@@ -201,7 +220,15 @@ impl ArchSpec {
     pub fn as_cell(&self) -> Option<&CellArch> {
         match &self.0.architecture {
             Architecture::Cell(cell) => Some(cell),
-            Architecture::Cnn(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The categorical architecture, if this is one.
+    pub fn as_categorical(&self) -> Option<&CategoricalArch> {
+        match &self.0.architecture {
+            Architecture::Categorical(arch) => Some(arch),
+            _ => None,
         }
     }
 

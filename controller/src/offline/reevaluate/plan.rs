@@ -66,6 +66,8 @@ pub fn grid(config: &ExperimentConfig, epochs: u32, grid: Grid) -> Vec<Hyperpara
             points.dedup();
             points
         }
+        // A custom trainer's hyperparameters are its own business.
+        Task::Custom => vec![base],
         Task::PtbWord | Task::PtbChar => [2.5, 5.0, 10.0]
             .into_iter()
             .map(|learning_rate| Hyperparameters {
@@ -187,5 +189,6 @@ fn training(
         hyperparameters: hyperparameters.clone(),
         reward: config.reward,
         seed: u64::from(seed_index) + 1,
+        trial: config.trial.clone(),
     })?)
 }

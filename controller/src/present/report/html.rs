@@ -76,7 +76,7 @@ fn header(page: &mut String, main: &ExperimentData) {
 fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord]) {
     page.push_str(
         "<h2>Leaderboard</h2>\n<table><tr><th>rank</th><th>architecture</th><th>reward</th><th>metric</th>\
-        <th>parameters</th><th>children</th><th>diagram</th></tr>\n",
+        <th>parameters</th><th>children</th><th>architecture</th></tr>\n",
     );
     for (rank, record) in leaders.iter().enumerate() {
         let children = main
@@ -88,20 +88,39 @@ fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord
             .result
             .as_ref()
             .map_or("-".into(), |r| r.param_count.to_string());
+        let shown = match record.spec.as_categorical() {
+            Some(arch) => {
+                let choices: Vec<String> = arch
+                    .decisions
+                    .iter()
+                    .map(|(name, choice)| format!("{name}={choice}"))
+                    .collect();
+                format!(
+                    "{} (<a href=\"architecture-{}.json\">JSON</a>)",
+                    escape(&choices.join(", ")),
+                    rank + 1
+                )
+            }
+            None => format!(
+                "<a href=\"architecture-{0}.svg\">SVG</a> · <a href=\"architecture-{0}.dot\">DOT</a>",
+                rank + 1
+            ),
+        };
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.4}</td><td>{}</td><td>{parameters}</td><td>{children}</td>\
-             <td><a href=\"architecture-{}.svg\">SVG</a> · <a href=\"architecture-{}.dot\">DOT</a></td></tr>",
+             <td class=\"l\">{shown}</td></tr>",
             rank + 1,
             record.arch_id.short(),
             record.reward,
             record.metric.map_or("-".into(), |m| format!("{m:.4}")),
-            rank + 1,
-            rank + 1
         );
     }
     page.push_str("</table>\n");
-    for (rank, record) in leaders.iter().take(3).enumerate() {
+    let drawn = leaders
+        .iter()
+        .filter(|record| record.spec.as_categorical().is_none());
+    for (rank, record) in drawn.take(3).enumerate() {
         let _ = writeln!(
             page,
             "<h3>#{} {}</h3>\n<figure><img src=\"architecture-{}.svg\" alt=\"architecture {}\"></figure>",

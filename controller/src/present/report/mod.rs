@@ -278,9 +278,14 @@ pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Re
     let leaders = leaderboard(&main.records, 5);
     for (rank, record) in leaders.iter().enumerate() {
         let stem = format!("architecture-{}", rank + 1);
-        for (format, extension) in [(ExportFormat::Dot, "dot"), (ExportFormat::Svg, "svg")] {
+        let formats: &[(ExportFormat, &str)] = if record.spec.as_categorical().is_some() {
+            &[(ExportFormat::Json, "json")]
+        } else {
+            &[(ExportFormat::Dot, "dot"), (ExportFormat::Svg, "svg")]
+        };
+        for &(format, extension) in formats {
             let path = out.join(format!("{stem}.{extension}"));
-            std::fs::write(&path, export::export(&record.spec, format)).map_err(|e| Error::io(&path, e))?;
+            std::fs::write(&path, export::export(&record.spec, format)?).map_err(|e| Error::io(&path, e))?;
             files.push(path);
         }
     }

@@ -252,7 +252,7 @@ impl Reinforce {
         let space = self.space();
         let depth = match (layers, space.kind()) {
             (Some(layers), ArchKind::Cnn) => usize::from(layers),
-            (Some(_), ArchKind::Cell) => {
+            (Some(_), ArchKind::Cell | ArchKind::Categorical) => {
                 return Err(Error::Config("--layers applies to CNN spaces only".into()));
             }
             (None, _) => space.depth_at(0),

@@ -1,0 +1,123 @@
+//! Oracles answer a proposal with a reward without training anything, so
+//! strategies can be compared quickly and without GPUs (`nas-controller
+//! simulate`), and the whole pipeline can run without them (`nas-worker
+//! --surrogate`).
+//!
+//! - [`synthetic`]: a known function of the spec, for tests and demos;
+//! - [`reward_table`]: rewards recorded per architecture (a reward log);
+//! - [`metric_table`]: a tabular benchmark such as NAS-Bench-Graph, whose
+//!   rows give the decisions of an architecture and the metrics its authors
+//!   measured.
+//!
+//! [`OracleSource`] is the one command-line grammar for all three, shared by
+//! `nas-controller simulate` and `nas-worker --surrogate`.
+
+pub mod metric_table;
+pub mod reward_table;
+pub mod synthetic;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::spec::ArchSpec;
+use crate::{Error, Result};
+
+pub use metric_table::MetricTable;
+pub use reward_table::RewardTable;
+pub use synthetic::SyntheticOracle;
+
+/// Something that scores architectures.
+pub trait Oracle: Send + Sync {
+    /// The reward of `spec`.
+    fn reward(&self, spec: &ArchSpec) -> Result<f64>;
+}
+
+/// Where an oracle's rewards come from, as given on a command line:
+/// `synthetic` (the [`SyntheticOracle`]), `table:FILE` (a [`RewardTable`])
+/// or `table:FILE#COLUMN` (a [`MetricTable`] scored by that column).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OracleSource {
+    /// The synthetic function of the spec.
+    Synthetic,
+    /// A JSON-lines reward table, such as a reward log.
+    Table(PathBuf),
+    /// A benchmark table (JSON lines, optionally gzipped) scored by one of
+    /// its numeric columns, e.g. `valid_perf`.
+    Metric {
+        /// The table file.
+        path: PathBuf,
+        /// The column that is the metric.
+        column: String,
+    },
+}
+
+impl OracleSource {
+    /// Opens the oracle; a table answers `missing` for architectures it
+    /// does not hold.
+    pub fn open(&self, missing: Missing) -> Result<Box<dyn Oracle>> {
+        Ok(match self {
+            OracleSource::Synthetic => Box::new(SyntheticOracle::default()),
+            OracleSource::Table(path) => Box::new(RewardTable::load(path, missing)?),
+            OracleSource::Metric { path, column } => Box::new(MetricTable::load(path, column, missing)?),
+        })
+    }
+}
+
+impl std::fmt::Display for OracleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OracleSource::Synthetic => f.write_str("synthetic"),
+            OracleSource::Table(path) => write!(f, "table:{}", path.display()),
+            OracleSource::Metric { path, column } => write!(f, "table:{}#{column}", path.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for OracleSource {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text.split_once(':') {
+            None if text == "synthetic" => Ok(OracleSource::Synthetic),
+            Some(("table", table)) => match table.rsplit_once('#') {
+                Some((path, column)) if !path.is_empty() && !column.is_empty() => Ok(OracleSource::Metric {
+                    path: PathBuf::from(path),
+                    column: column.to_owned(),
+                }),
+                None if !table.is_empty() => Ok(OracleSource::Table(PathBuf::from(table))),
+                _ => Err(Error::InvalidConfig(format!(
+                    "an oracle table is `table:FILE` or `table:FILE#COLUMN`, not {text:?}"
+                ))),
+            },
+            _ => Err(Error::InvalidConfig(format!(
+                "an oracle is `synthetic`, `table:FILE` or `table:FILE#COLUMN`, not {text:?}"
+            ))),
+        }
+    }
+}
+
+/// What a [`RewardTable`] answers for an architecture it does not hold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Missing {
+    /// Fail with [`Error::UnknownArchitecture`].
+    Fail,
+    /// Answer this reward.
+    Reward(f64),
+}
+
+/// The text of a table file, gunzipped when it starts with the gzip magic
+/// bytes.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return String::from_utf8(bytes).map_err(|_| Error::Dataset {
+            path: path.to_path_buf(),
+            reason: "the table is not UTF-8 text".into(),
+        });
+    }
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(bytes.as_slice())
+        .read_to_string(&mut text)
+        .map_err(|source| Error::io(path, source))?;
+    Ok(text)
+}
