@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nas_controller::embedded::{self, Embedding, Workers};
-use nas_controller::strategy::reinforce::ReinforceConfig;
+use nas_controller::strategy::reinforce::{ReinforceConfig, RewardTransform};
 use nas_domain::{CellSpace, CnnSpace, ExperimentName, SearchSpace};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::queue::JobQueue;
@@ -134,10 +134,17 @@ impl SpaceArgs {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let is_json = path.extension().is_some_and(|ext| ext == "json");
+            // A file holds the space itself, or an experiment-style `[space]`.
             let space = if is_json {
-                serde_json::from_str(&text).map_err(anyhow::Error::from)
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .map(|value| value.get("space").cloned().unwrap_or(value))
+                    .and_then(serde_json::from_value)
+                    .map_err(anyhow::Error::from)
             } else {
-                toml::from_str(&text).map_err(anyhow::Error::from)
+                toml::from_str::<toml::Value>(&text)
+                    .map(|value| value.get("space").cloned().unwrap_or(value))
+                    .and_then(toml::Value::try_into)
+                    .map_err(anyhow::Error::from)
             };
             return space.with_context(|| format!("search space file {}", path.display()));
         }
@@ -150,44 +157,60 @@ impl SpaceArgs {
     }
 }
 
-/// Controller settings that can be overridden on the command line.
+/// Controller settings that can be overridden on the command line; each
+/// flag left out keeps [`ReinforceConfig::default`].
 #[derive(Debug, Args)]
 struct ControllerArgs {
     /// Rewards per REINFORCE step (m).
-    #[arg(long, default_value_t = ReinforceConfig::default().batch_size)]
-    batch_size: usize,
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Adam learning rate of the controller.
-    #[arg(long, default_value_t = ReinforceConfig::default().learning_rate)]
-    learning_rate: f64,
+    #[arg(long)]
+    learning_rate: Option<f64>,
     /// Decay of the moving-average baseline.
-    #[arg(long, default_value_t = ReinforceConfig::default().baseline_decay)]
-    baseline_decay: f64,
+    #[arg(long)]
+    baseline_decay: Option<f64>,
     /// Weight of the entropy bonus.
-    #[arg(long, default_value_t = ReinforceConfig::default().entropy_weight)]
-    entropy_weight: f64,
+    #[arg(long)]
+    entropy_weight: Option<f64>,
+    /// How rewards become advantages.
+    #[arg(long, value_enum)]
+    reward_transform: Option<RewardTransform>,
     /// Sampling temperature (logits are divided by it).
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f64,
-    /// Squash logits as C·tanh(logits).
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Squash logits as C·tanh(logits); 0 turns the squashing off.
     #[arg(long, value_name = "C")]
     tanh_constant: Option<f64>,
     /// Hidden units per controller LSTM layer.
-    #[arg(long, default_value_t = 35)]
-    hidden: i64,
+    #[arg(long)]
+    hidden: Option<i64>,
+    /// Redraws of a sample whose architecture was proposed before.
+    #[arg(long)]
+    redraws: Option<u32>,
 }
 
 impl ControllerArgs {
     fn config(&self) -> ReinforceConfig {
-        let mut config = ReinforceConfig {
-            batch_size: self.batch_size,
-            learning_rate: self.learning_rate,
-            baseline_decay: self.baseline_decay,
-            entropy_weight: self.entropy_weight,
-            ..ReinforceConfig::default()
-        };
-        config.policy.temperature = self.temperature;
-        config.policy.tanh_constant = self.tanh_constant;
-        config.policy.hidden = self.hidden;
+        let mut config = ReinforceConfig::default();
+        macro_rules! set {
+            ($($field:ident).+ <- $value:expr) => {
+                if let Some(value) = $value {
+                    config.$($field).+ = value;
+                }
+            };
+        }
+        set!(batch_size <- self.batch_size);
+        set!(learning_rate <- self.learning_rate);
+        set!(baseline_decay <- self.baseline_decay);
+        set!(entropy_weight <- self.entropy_weight);
+        set!(reward_transform <- self.reward_transform);
+        set!(policy.temperature <- self.temperature);
+        set!(policy.hidden <- self.hidden);
+        set!(redraws <- self.redraws);
+        if let Some(c) = self.tanh_constant {
+            config.policy.tanh_constant = (c > 0.0).then_some(c);
+        }
         config
     }
 }

@@ -2,6 +2,7 @@
 //! controller's tools that work without a running search.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -10,13 +11,14 @@ use nas_controller::embedded::Embedding;
 use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
 use nas_controller::offline::replay::{self, ReplaySettings, Verification};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
+use nas_controller::offline::tabular::{self, TabularReport};
 use nas_controller::search::config;
 use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::checkpoint::Checkpoint;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::reinforce::{Reinforce, RewardTransform};
 use nas_domain::ExperimentName;
-use nas_domain::oracle::{Missing, OracleSource};
+use nas_domain::oracle::{MetricTable, Missing, Oracle, OracleSource};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
@@ -42,10 +44,16 @@ pub(super) struct SampleArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct SimulateArgs {
-    /// `synthetic` (a documented function of the spec) or `table:FILE` (JSON
-    /// lines with a reward and an arch_id or spec, such as a reward log).
+    /// `synthetic` (a documented function of the spec), `table:FILE` (JSON
+    /// lines with a reward and an arch_id or spec, such as a reward log) or
+    /// `table:FILE#COLUMN` (a benchmark table, optionally gzipped, scored by
+    /// that numeric column; its rows' other fields are the decisions).
     #[arg(long, default_value = "synthetic")]
     oracle: OracleSource,
+    /// With a `table:FILE#COLUMN` oracle: the column holding the test value
+    /// reported for the architecture picked by the metric.
+    #[arg(long, value_name = "COLUMN", default_value = "test_perf")]
+    test_column: String,
     #[command(flatten)]
     space: SpaceArgs,
     /// Strategies to compare, comma-separated.
@@ -193,7 +201,14 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         bail!("--strategies, --budget and --seeds must all be non-empty and positive");
     }
     let missing = args.missing_reward.map_or(Missing::Fail, Missing::Reward);
-    let oracle = args.oracle.open(missing)?;
+    // A benchmark table is loaded once: it scores and it is measured against.
+    let (oracle, table): (Arc<dyn Oracle>, Option<Arc<MetricTable>>) = match &args.oracle {
+        OracleSource::Metric { path, column } => {
+            let table = Arc::new(MetricTable::load(path, column, missing)?);
+            (table.clone(), Some(table))
+        }
+        other => (Arc::from(other.open(missing)?), None),
+    };
     let simulation = Simulation {
         space: args.space.load()?,
         strategies: args.strategies.clone(),
@@ -209,8 +224,13 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
     };
     let started = std::time::Instant::now();
-    let (simulation, runs) = tokio::task::spawn_blocking(move || {
-        simulate::run(&simulation, oracle.as_ref()).map(|runs| (simulation, runs))
+    let test_column = args.test_column.clone();
+    let (simulation, runs, tabular) = tokio::task::spawn_blocking(move || {
+        let runs = simulate::run(&simulation, oracle.as_ref())?;
+        let tabular = table
+            .map(|table| tabular::report(&simulation, &runs, &table, &test_column))
+            .transpose()?;
+        anyhow::Ok((simulation, runs, tabular))
     })
     .await??;
     let summary = simulate::summarize(&simulation, &runs);
@@ -220,6 +240,7 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             "space": simulation.space,
             "budget": simulation.budget,
             "summary": summary,
+            "tabular": tabular,
             "runs": runs,
         });
         println!("{output}");
@@ -233,7 +254,64 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     print_simulation(&summary);
+    if let Some(tabular) = &tabular {
+        print_tabular(tabular, simulation.budget);
+    }
     Ok(())
+}
+
+fn print_tabular(report: &TabularReport, budget: usize) {
+    let thresholds: Vec<String> = report
+        .thresholds
+        .iter()
+        .map(|t| {
+            format!(
+                "top {}%: {} ≥ {:.4} ({} rows)",
+                t.fraction * 100.0,
+                report.metric,
+                t.metric,
+                t.rows
+            )
+        })
+        .collect();
+    println!(
+        "\n{} rows, best {:.4}; {}",
+        report.rows,
+        report.best_metric,
+        thresholds.join("; ")
+    );
+    let samples = |value: Option<f64>| value.map_or(format!(">{budget}"), |v| format!("{v:.0}"));
+    println!(
+        "{:<10} {:>24} {:>24}   {} of the pick after n samples",
+        "strategy", "samples to top 1%", "samples to top 0.1%", report.test
+    );
+    for row in &report.strategies {
+        let hits: Vec<String> = row
+            .hitting
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} [{}, {}] ({} cens.)",
+                    samples(h.median),
+                    samples(h.lower_quartile),
+                    samples(h.upper_quartile),
+                    h.censored
+                )
+            })
+            .collect();
+        let picked: Vec<String> = row
+            .picked
+            .iter()
+            .map(|p| format!("{}: {:.4}±{:.4}", p.after, p.mean, p.std))
+            .collect();
+        println!(
+            "{:<10} {:>24} {:>24}   {}",
+            row.strategy.name(),
+            hits[0],
+            hits[1],
+            picked.join("  ")
+        );
+    }
 }
 
 fn print_simulation(summary: &[StrategySummary]) {

@@ -1,9 +1,11 @@
 //! Tools that work on stored experiments without a running search:
 //! [`replay`] (train a policy from a reward log, or verify a recorded
 //! search bit for bit), [`simulate`] (strategies against an oracle, no
-//! workers), and [`reevaluate`] (train the best architectures again with
+//! workers) with [`tabular`] (its figures on a benchmark table), and
+//! [`reevaluate`] (train the best architectures again with
 //! more epochs, seeds and the final grid).
 
 pub mod reevaluate;
 pub mod replay;
 pub mod simulate;
+pub mod tabular;

@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use nas_domain::SearchSpace;
+use nas_domain::{ArchSpec, SearchSpace};
 use serde::Serialize;
 
 use crate::Result;
@@ -50,6 +50,9 @@ pub struct Run {
     pub best_reward: f64,
     /// Mean reward of the last 100 children (all, when fewer).
     pub mean_last_100: f64,
+    /// Every child's architecture, in sampling order.
+    #[serde(skip)]
+    pub specs: Vec<ArchSpec>,
 }
 
 /// Medians over seeds for one strategy.
@@ -114,12 +117,14 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
     let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
     let round = simulation.reinforce.batch_size;
     let mut rewards = Vec::with_capacity(simulation.budget);
+    let mut specs = Vec::with_capacity(simulation.budget);
     while rewards.len() < simulation.budget {
         let count = round.min(simulation.budget - rewards.len());
         for proposal in strategy.propose(count)? {
             let reward = oracle.reward(&proposal.spec)?;
             rewards.push(reward);
             strategy.observe(Observation::of(&proposal, reward))?;
+            specs.push(proposal.spec);
         }
     }
     Ok(Run {
@@ -128,6 +133,7 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
         best_reward: rewards.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         mean_last_100: mean(&rewards[rewards.len().saturating_sub(100)..]),
         rewards,
+        specs,
     })
 }
 

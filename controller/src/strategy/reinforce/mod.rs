@@ -17,7 +17,10 @@
 pub mod adam;
 pub mod policy;
 
-use nas_domain::{ArchKind, ArchSpec, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition};
+use std::collections::BTreeSet;
+
+use nas_domain::{ArchKind, ArchSpec, CnnSpace, DepthSchedule, Plan, SearchSpace, SpaceDefinition};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -25,7 +28,7 @@ use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
 use adam::{Adam, AdamConfig};
-use policy::{Policy, PolicyConfig};
+use policy::{Policy, PolicyConfig, Sampled};
 
 /// How rewards become advantages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -38,6 +41,11 @@ pub enum RewardTransform {
     BatchRank,
     /// `(R − mean) / std` over the batch.
     BatchStandardize,
+    /// Risk-seeking (Petersen et al. 2021): only the best quarter of the
+    /// batch learns, with advantage `R − q`, `q` the batch's upper-quartile
+    /// reward; the rest get 0. It optimises for the best child, not the
+    /// mean one, which is what a search wants.
+    BatchTop,
 }
 
 impl RewardTransform {
@@ -58,6 +66,12 @@ impl RewardTransform {
                         (below + (ties - 1.0) / 2.0) / (count - 1.0) - 0.5
                     })
                     .collect()
+            }
+            RewardTransform::BatchTop => {
+                let mut sorted = rewards.to_vec();
+                sorted.sort_by(|a, b| b.total_cmp(a));
+                let quantile = sorted[(rewards.len() / 4).min(rewards.len() - 1)];
+                rewards.iter().map(|r| (r - quantile).max(0.0)).collect()
             }
             RewardTransform::BatchStandardize => {
                 let mean = rewards.iter().sum::<f64>() / count;
@@ -85,6 +99,10 @@ pub struct ReinforceConfig {
     pub grad_clip: Option<f64>,
     /// How rewards become advantages.
     pub reward_transform: RewardTransform,
+    /// How many times a sample whose architecture this controller proposed
+    /// before is drawn again (from the same random stream) before the
+    /// duplicate is accepted; 0 proposes duplicates as they come.
+    pub redraws: u32,
     /// The controller network.
     pub policy: PolicyConfig,
 }
@@ -98,6 +116,7 @@ impl Default for ReinforceConfig {
             entropy_weight: 1e-4,
             grad_clip: Some(5.0),
             reward_transform: RewardTransform::Baseline,
+            redraws: 0,
             policy: PolicyConfig::default(),
         }
     }
@@ -150,6 +169,10 @@ struct ReinforceState {
     steps: u64,
     baseline: Option<f64>,
     pending: Vec<Observation>,
+    /// The architectures proposed so far (the first 64 bits of their ids),
+    /// when duplicates are redrawn.
+    #[serde(default)]
+    proposed: BTreeSet<u64>,
 }
 
 /// The REINFORCE strategy: policy, optimiser and baseline.
@@ -184,6 +207,7 @@ impl Reinforce {
                 steps: 0,
                 baseline: None,
                 pending: Vec::new(),
+                proposed: BTreeSet::new(),
             },
             policy,
             parameters,
@@ -270,6 +294,31 @@ impl Reinforce {
         Ok(ArchSpec::from_actions(&decode_space, depth, &sampled[0].actions)?)
     }
 
+    /// `sampled`, or when its architecture was proposed before, a redraw
+    /// from the same stream (up to `redraws` times; then the duplicate).
+    fn distinct(
+        &mut self,
+        plan: &Plan,
+        depth: usize,
+        mut sampled: Sampled,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<(Sampled, ArchSpec)> {
+        let space = &self.state.space;
+        let mut spec = ArchSpec::from_actions(space, depth, &sampled.actions)?;
+        if self.state.config.redraws == 0 {
+            return Ok((sampled, spec));
+        }
+        for _ in 0..self.state.config.redraws {
+            if !self.state.proposed.contains(&short_id(&spec)) {
+                break;
+            }
+            sampled = self.policy.sample(plan, std::slice::from_mut(rng)).remove(0);
+            spec = ArchSpec::from_actions(space, depth, &sampled.actions)?;
+        }
+        self.state.proposed.insert(short_id(&spec));
+        Ok((sampled, spec))
+    }
+
     fn step(&mut self, batch: Vec<Observation>) -> Result<StepReport> {
         let config = &self.state.config;
         let count = batch.len() as f64;
@@ -318,6 +367,11 @@ impl Reinforce {
     }
 }
 
+/// The first 64 bits of an architecture id.
+fn short_id(spec: &ArchSpec) -> u64 {
+    u64::from_str_radix(&spec.id().as_str()[..16], 16).unwrap_or(0)
+}
+
 impl Strategy for Reinforce {
     fn kind(&self) -> StrategyKind {
         StrategyKind::Reinforce
@@ -332,8 +386,9 @@ impl Strategy for Reinforce {
                 .clone()
                 .map(|i| strategy::sample_rng(self.state.seed, i))
                 .collect();
-            for (sampled, index) in self.policy.sample(&plan, &mut rngs).into_iter().zip(indices) {
-                let spec = ArchSpec::from_actions(&self.state.space, depth, &sampled.actions)?;
+            let sampled = self.policy.sample(&plan, &mut rngs);
+            for ((sampled, index), rng) in sampled.into_iter().zip(indices).zip(&mut rngs) {
+                let (sampled, spec) = self.distinct(&plan, depth, sampled, rng)?;
                 proposals.push(Proposal {
                     spec,
                     actions: sampled.actions,
