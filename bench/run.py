@@ -20,6 +20,10 @@ Sections (all by default; `--only a,b` picks some):
   search      REINFORCE, random search and evolution on the synthetic oracle
               and on a recorded reward table, 10 seeds: table and SVG plot
   memory      peak resident memory of a worker training a 15-layer CNN
+  tabular     REINFORCE, random search and evolution on the three
+              NAS-Bench-Graph tables (../shared/data/nas-bench-graph), 2,000
+              samples, 40 seeds: samples to the top 1% and 0.1%, the test
+              accuracy of the pick after 50..500 samples, one SVG per table
 
 It expects the binaries in target/release (or --bin-dir), RabbitMQ at
 NAS_BROKER_URI (default local guest) and an S3 server in NAS_S3_* (make
@@ -43,7 +47,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory"]
+SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular"]
+TABLES = ["cora", "citeseer", "pubmed"]
 
 
 class Bench:
@@ -290,6 +295,9 @@ class Bench:
             report[oracle] = {"table": table, "plot": os.path.relpath(svg, ROOT)}
         self.save("search", {"seeds": self.args.seeds, "oracles": report})
 
+    def tabular(self):
+        tabular_section(self)
+
     def memory(self):
         """Section 7: a worker's peak memory during a 15-layer CNN child."""
         spec = os.path.join(BENCH, "specs", "cnn15.json")
@@ -415,6 +423,63 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def best_so_far(rewards):
+    best, curve = float("-inf"), []
+    for reward in rewards:
+        best = max(best, reward)
+        curve.append(best)
+    return curve
+
+
+def tabular_section(bench):
+    """Section 8: the strategies on the NAS-Bench-Graph tables."""
+    report = {}
+    space = os.path.join(BENCH, "spaces", "nas-bench-graph.toml")
+    for name in TABLES:
+        path = os.path.join(bench.args.tables, f"{name}.jsonl.gz")
+        out = subprocess.run([bench.tool("nas-controller"), "simulate", "--oracle", f"table:{path}#valid_perf",
+                              "--test-column", "test_perf", "--space-file", space, "--missing-reward", "0",
+                              "--strategies", "reinforce,random,evolution", "--budget",
+                              str(bench.args.tabular_budget), "--seeds", str(bench.args.tabular_seeds),
+                              "--json"], check=True, capture_output=True, text=True)
+        data = json.loads(out.stdout)
+        tabular = data["tabular"]
+        by = {row["strategy"]: row for row in tabular["strategies"]}
+        budget = data["budget"]
+        for strategy, row in by.items():
+            for hit in row["hitting"]:
+                label = "top1" if hit["fraction"] == 0.01 else "top01"
+                value = hit["median"] if hit["median"] is not None else float(budget + 1)
+                bench.row(f"tabular.{name}.{strategy}.samples_to_{label}", value, "samples", "reported", True,
+                          f"quartiles {hit['lower_quartile']}..{hit['upper_quartile']}, "
+                          f"{hit['censored']} of {row['runs']} censored (>{budget})")
+            for pick in row["picked"]:
+                bench.row(f"tabular.{name}.{strategy}.test_at_{pick['after']}", pick["mean"], "accuracy",
+                          "reported", True, f"± {pick['std']:.4f} over {row['runs']} seeds")
+        median = lambda s: by[s]["hitting"][1]["median"]  # noqa: E731
+        rl, rand = median("reinforce"), median("random")
+        ratio = (rl / rand) if rl is not None and rand is not None else float("inf")
+        bench.row(f"tabular.{name}.reinforce_vs_random_top01", ratio, "ratio", "<= 0.5", ratio <= 0.5,
+                  f"median samples to the top 0.1%: {rl} vs {rand}")
+        test = lambda s: next(p["mean"] for p in by[s]["picked"] if p["after"] == 500)  # noqa: E731
+        gap = test("reinforce") - test("random")
+        bench.row(f"tabular.{name}.reinforce_vs_random_test_at_500", gap, "accuracy", ">= 0", gap >= 0,
+                  f"{test('reinforce'):.4f} vs {test('random'):.4f}")
+        curves = {}
+        for run in data["runs"]:
+            curves.setdefault(run["strategy"], []).append(best_so_far(run["rewards"]))
+        svg = os.path.join(bench.results, f"tabular-{name}.svg")
+        write_curves_svg(svg, f"NAS-Bench-Graph {name}: best validation accuracy so far "
+                         f"(median and range over {bench.args.tabular_seeds} seeds)", curves)
+        del tabular["strategies"]
+        report[name] = {"table": tabular, "strategies": {s: {k: v for k, v in row.items()
+                                                              if k != "median_best_curve"}
+                                                          for s, row in by.items()},
+                        "plot": os.path.relpath(svg, ROOT)}
+    bench.save("tabular", {"seeds": bench.args.tabular_seeds, "budget": bench.args.tabular_budget,
+                           "tables": report})
+
+
 def write_curves_svg(path, title, curves):
     """Median best-so-far curve per strategy with its min..max band, as SVG."""
     colours = {"reinforce": "#1f77b4", "random": "#ff7f0e", "evolution": "#2ca02c"}
@@ -479,6 +544,9 @@ def main():
     parser.add_argument("--scaling-jobs-per-worker", type=int, default=24)
     parser.add_argument("--search-budget", type=int, default=800)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--tables", default=os.path.join(ROOT, "..", "shared", "data", "nas-bench-graph"))
+    parser.add_argument("--tabular-budget", type=int, default=2000)
+    parser.add_argument("--tabular-seeds", type=int, default=40)
     args = parser.parse_args()
     selected = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(selected) - set(SECTIONS))
