@@ -96,6 +96,24 @@ impl Pipeline {
         }
     }
 
+    /// A pipeline with no data set in the store (a custom task, whose trial
+    /// command brings its own data): `config` writes the experiment file
+    /// from the experiment's name and the pipeline's folder.
+    pub fn custom(stem: &str, config: impl FnOnce(&str, &std::path::Path) -> String) -> Pipeline {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let experiment = unique(stem);
+        let path = dir.path().join("experiment.toml");
+        std::fs::write(&path, config(&experiment, dir.path())).expect("the config is written");
+        Pipeline {
+            dir,
+            experiment,
+            prefix: unique("nastest"),
+            config: path,
+            controller_broker_uri: None,
+            worker_broker_uri: None,
+        }
+    }
+
     /// A file in the pipeline's folder.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -47,6 +47,25 @@ pub enum Error {
     /// The worker is shutting down.
     #[error("the worker is shutting down")]
     ShuttingDown,
+    /// A trial command could not be started (no such program, not
+    /// executable): the job fails, as it would on any worker like this one.
+    #[error("cannot start the trial command {program:?}: {source}")]
+    TrialSpawn {
+        /// The program named by `trial.command`.
+        program: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A trial command ran and failed: it exited with an error or a signal,
+    /// without its final line, past its time limit, or broke the protocol.
+    #[error("{failure}{}", crate::trial::show_tail(.stderr_tail))]
+    Trial {
+        /// What happened.
+        failure: crate::trial::TrialFailure,
+        /// The end of its standard error (about 20 lines, at most 2 KB).
+        stderr_tail: String,
+    },
 }
 
 impl Error {
@@ -66,7 +85,8 @@ impl Error {
 
     /// Whether the same work may succeed later: a store or broker that is
     /// down, or a local file-system hiccup. Bad data, refused credentials,
-    /// a missing bucket and children that do not fit are permanent.
+    /// a missing bucket, children that do not fit and trial commands that
+    /// fail are permanent.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Infra(error) => error.is_transient(),
@@ -77,7 +97,9 @@ impl Error {
             | Error::TooLarge(_)
             | Error::Config(_)
             | Error::Checkpoint(_)
-            | Error::Torch(_) => false,
+            | Error::Torch(_)
+            | Error::TrialSpawn { .. }
+            | Error::Trial { .. } => false,
         }
     }
 }

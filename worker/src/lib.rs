@@ -15,6 +15,10 @@
 //! 4. [`train`]: the settings from the job, the one epoch driver, and the
 //!    report whose metrics the job's reward function turns into the reward;
 //!    a stopped child leaves a checkpoint to resume from.
+//! 5. [`trial`]: a job with a trial command is trained by that command
+//!    instead of 3 and 4, in any framework: the worker writes the job to a
+//!    file, runs the command in a process group of its own and reads its
+//!    metrics from JSON lines on its standard output.
 //!
 //! [`malloc_tuning`] sets glibc's allocator up for training before the
 //! binary starts its threads.
@@ -25,6 +29,7 @@ pub mod malloc_tuning;
 pub mod model;
 pub mod service;
 pub mod train;
+pub mod trial;
 
 pub use error::{Error, Result};
 

@@ -23,12 +23,19 @@
 //!   broker never redelivers it.
 //! - A job this worker finished recently and receives again (a redelivery
 //!   after a lost ack) is answered from memory instead of training again.
-//! - A surrogate worker ([`surrogate`]) answers from an oracle instead.
+//! - A job with a trial command ([`crate::trial`]) is trained by
+//!   that command instead of a libtorch model: on shutdown the command gets
+//!   SIGTERM, then SIGKILL after its grace period, and a `preempted` result
+//!   hands the job back (it starts over elsewhere: a trial has no
+//!   checkpoint).
+//! - A surrogate worker ([`surrogate`]) answers from an oracle instead,
+//!   trial command or not.
 
 pub mod delivery;
 pub mod metrics;
 mod result;
 pub mod surrogate;
+mod trial;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -237,7 +244,10 @@ impl Worker {
                 self.answer_from_surrogate(surrogate, &job, message, received, shutdown)
                     .await
             }
-            None => self.train_job(&job, message, received, shutdown).await,
+            None => match &job.trial {
+                Some(trial) => self.run_trial_job(&job, trial, message, received, shutdown).await,
+                None => self.train_job(&job, message, received, shutdown).await,
+            },
         }
     }
 
@@ -254,27 +264,52 @@ impl Worker {
         let prepared = match self.prepare(job, shutdown).await {
             Ok(prepared) => prepared,
             Err(error) if error.is_transient() => return self.hand_back(message, job_id, error).await,
-            Err(error) => {
-                let result = self.result(job, received, PartialResult::failed(job, error.to_string()))?;
-                return self.finish(message, result).await;
-            }
+            Err(error) => return self.fail(job, message, received, &error).await,
         };
         let trained = self.train(job, prepared, shutdown);
-        match message.during(job_id, trained).await {
+        let report = message.during(job_id, trained).await;
+        self.report(job, message, received, report).await
+    }
+
+    /// Publishes what training (or a trial command) produced: a stopped
+    /// child's checkpoint and `preempted` result, or the final result.
+    async fn report(
+        &self,
+        job: &TrainJob,
+        message: HeldDelivery,
+        received: Instant,
+        trained: Result<TrainReport>,
+    ) -> Result<Outcome> {
+        match trained {
             Ok(report) if matches!(report.outcome, TrainOutcome::Preempted { .. }) => {
                 self.preempted(job, message, received, report).await
             }
             Ok(report) => {
-                self.metrics.throughput.set(report.throughput);
+                if let TrainOutcome::Failed { reason } = &report.outcome {
+                    tracing::warn!(job_id = %job.job_id, %reason, "the child failed");
+                }
+                // A trial command measures no throughput.
+                if report.throughput > 0.0 {
+                    self.metrics.throughput.set(report.throughput);
+                }
                 self.metrics.train_seconds.inc_by(report.train_seconds);
                 let result = self.result(job, received, PartialResult::of_report(&report))?;
                 self.finish(message, result).await
             }
-            Err(error) => {
-                let result = self.result(job, received, PartialResult::failed(job, error.to_string()))?;
-                self.finish(message, result).await
-            }
+            Err(error) => self.fail(job, message, received, &error).await,
         }
+    }
+
+    /// Publishes a failed result for `error` and acks the job.
+    async fn fail(
+        &self,
+        job: &TrainJob,
+        message: HeldDelivery,
+        received: Instant,
+        error: &Error,
+    ) -> Result<Outcome> {
+        let result = self.result(job, received, PartialResult::failed(job, error.to_string()))?;
+        self.finish(message, result).await
     }
 
     /// The job's data set and checkpoint, waiting out a store outage.
