@@ -4,6 +4,8 @@
 //! reward is the table's value for its architecture, and `replay --verify`
 //! recomputes the stored policy bit for bit.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::time::Duration;
 

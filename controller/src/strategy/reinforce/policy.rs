@@ -51,8 +51,8 @@ impl Default for PolicyConfig {
             hidden: 35,
             lstm_layers: 2,
             init_range: 0.08,
-            temperature: 1.0,
-            tanh_constant: None,
+            temperature: 5.0,
+            tanh_constant: Some(1.5),
         }
     }
 }
