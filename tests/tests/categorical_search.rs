@@ -52,7 +52,9 @@ fn experiment_file(experiment: &str) -> String {
          [[space.decisions]]\nname = \"link\"\noptions = {links}\n"
     );
     for i in 0..4 {
-        text.push_str(&format!("[[space.decisions]]\nname = \"ops[{i}]\"\noptions = {options}\n"));
+        text.push_str(&format!(
+            "[[space.decisions]]\nname = \"ops[{i}]\"\noptions = {options}\n"
+        ));
     }
     text
 }
@@ -64,9 +66,8 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
     let path = setup.path("bench.jsonl");
     std::fs::write(&path, rows).unwrap();
     let oracle = format!("table:{}#valid_perf", path.display());
-    let surrogate = |name: &str| {
-        setup.worker_with(name, &["--surrogate", &oracle, "--surrogate-delay-ms", "20"])
-    };
+    let surrogate =
+        |name: &str| setup.worker_with(name, &["--surrogate", &oracle, "--surrogate-delay-ms", "20"]);
     let _workers = [surrogate("s1"), surrogate("s2")];
     let summary = summary_of(
         setup
@@ -98,14 +99,22 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
                 rewarded += 1;
             }
             ("failed", None) => {}
-            (status, value) => panic!("{key}: status {status} with table value {value:?}: {}", record.value),
+            (status, value) => panic!(
+                "{key}: status {status} with table value {value:?}: {}",
+                record.value
+            ),
         }
     }
     assert!(rewarded >= 30, "{rewarded} of 40 rewarded");
     // The recorded search replays to the very same policy.
     let output = run_ok(
         "nas-controller",
-        &["replay", &setup.experiment_name().to_string(), "--verify", "--json"],
+        &[
+            "replay",
+            &setup.experiment_name().to_string(),
+            "--verify",
+            "--json",
+        ],
     );
     let text = String::from_utf8_lossy(&output.stdout);
     let verification: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
