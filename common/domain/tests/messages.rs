@@ -108,7 +108,7 @@ fn bad_jobs_are_rejected_with_a_reason() {
     });
     assert!(err.contains("version 2"), "{err}");
     let err = job_error(|v| v["task"] = "ptb_word".into());
-    assert!(err.contains("the spec is a Cnn"), "{err}");
+    assert!(err.contains("task PtbWord cannot train a Cnn spec"), "{err}");
     let err = job_error(|v| v["attempt"] = 0.into());
     assert!(err.contains("attempt starts at 1"), "{err}");
     let err = job_error(|v| v["spec"]["layers"][0]["kernel_height"] = 99.into());
