@@ -381,10 +381,13 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<()> {
         let invalid = |reason: String| Err(Error::Config(reason));
         if !self.task.accepts(self.space.kind()) {
+            let trains = self
+                .task
+                .arch_kind()
+                .map_or("any".to_owned(), |kind| format!("{kind:?}"));
             return invalid(format!(
-                "task {:?} trains {:?} children but the space is a {:?} space",
+                "task {:?} trains {trains} children but the space is a {:?} space",
                 self.task,
-                self.task.arch_kind(),
                 self.space.kind()
             ));
         }

@@ -88,14 +88,14 @@ pub(super) async fn train(args: TrainArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
     let spec = ArchSpec::from_json(&text).with_context(|| format!("spec {}", args.spec.display()))?;
     let task = args.task.task();
-    if task.arch_kind() != Some(spec.kind()) {
-        bail!(
-            "task {:?} trains {:?} specs, but {} is a {:?} spec",
-            task,
-            task.arch_kind(),
+    match task.arch_kind() {
+        None => bail!("task {task:?} has no built-in trainer: train it with a trial command"),
+        Some(kind) if kind != spec.kind() => bail!(
+            "task {task:?} trains {kind:?} specs, but {} is a {:?} spec",
             args.spec.display(),
             spec.kind()
-        );
+        ),
+        Some(_) => {}
     }
     if let Some(threads) = args.threads {
         tch::set_num_threads(threads);

@@ -42,12 +42,15 @@ pub fn train_spec(
     data: &LocalData,
     settings: &TrainSettings,
 ) -> Result<LocalRun> {
-    if task.arch_kind() != Some(spec.kind()) {
-        return Err(Error::Config(format!(
-            "task {task:?} trains {:?} specs with the built-in trainers, but the spec is a {:?} spec",
-            task.arch_kind(),
-            spec.kind()
-        )));
+    match task.arch_kind() {
+        None => return Err(super::job::needs_trial_command("task custom")),
+        Some(kind) if kind != spec.kind() => {
+            return Err(Error::Config(format!(
+                "task {task:?} trains {kind:?} specs, but the spec is a {:?} spec",
+                spec.kind()
+            )));
+        }
+        Some(_) => {}
     }
     let loading = Instant::now();
     let report = match spec.architecture() {
