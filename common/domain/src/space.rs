@@ -258,15 +258,7 @@ impl CategoricalSpace {
         }
         for decision in &self.decisions {
             for option in &decision.options {
-                if let Choice::Text(text) = option
-                    && (text.is_empty() || text.len() > categorical::MAX_TEXT)
-                {
-                    return Err(Error::InvalidSpace(format!(
-                        "decision {:?}: text options must have 1 to {} bytes",
-                        decision.name,
-                        categorical::MAX_TEXT
-                    )));
-                }
+                option.check(&decision.name).map_err(Error::InvalidSpace)?;
             }
         }
         Ok(())

@@ -78,11 +78,10 @@ impl Surrogate {
         let scored = match &self.source {
             Source::Synthetic => Ok(Scored::Metric(SyntheticOracle::metric(&job.spec))),
             Source::Rewards(table) => table.reward(&job.spec).map(Scored::Reward),
-            Source::Metrics(table) => match table.metric(&job.spec) {
-                Ok(Some(metric)) => Ok(Scored::Metric(metric)),
-                Ok(None) => table.reward(&job.spec).map(Scored::Reward),
-                Err(error) => Err(error),
-            },
+            Source::Metrics(table) => table
+                .metric(&job.spec)
+                .and_then(|metric| metric.ok_or_else(|| table.not_in_table(&job.spec)))
+                .map(Scored::Metric),
         };
         let (reward, metric) = match scored {
             Ok(Scored::Reward(reward)) => (reward, reward),

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::{Missing, Oracle, read_text};
+use super::{Missing, Oracle, json_lines, read_text};
 use crate::reward::RewardFunction;
 use crate::spec::{ArchSpec, CategoricalArch, Choice};
 use crate::{Error, Result};
@@ -70,13 +70,9 @@ impl MetricTable {
     /// Parses the text of a table.
     pub fn parse(text: &str, column: &str, missing: Missing) -> std::result::Result<Self, String> {
         let mut rows = Vec::new();
-        for (number, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-        {
-            let at = |reason: String| format!("line {}: {reason}", number + 1);
-            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
+        for (number, value) in json_lines(text) {
+            let at = |reason: String| format!("line {number}: {reason}");
+            let value = value.map_err(at)?;
             let row = flatten(&value).map_err(at)?;
             if lookup(&row, column).and_then(number_of).is_none() {
                 return Err(at(format!("no numeric column {column:?}")));
@@ -152,6 +148,11 @@ impl MetricTable {
         self.value(spec, &self.column)
     }
 
+    /// The error for a spec the table has no row for.
+    pub fn not_in_table(&self, spec: &ArchSpec) -> Error {
+        Error::UnknownArchitecture(format!("{} (not in table {})", spec.id(), self.path.display()))
+    }
+
     fn index_by(&self, arch: &CategoricalArch) -> Index {
         let names: Vec<String> = arch.decisions.keys().cloned().collect();
         let mut rows = HashMap::with_capacity(self.rows.len());
@@ -170,11 +171,7 @@ impl Oracle for MetricTable {
         match (self.metric(spec)?, self.missing) {
             (Some(metric), _) => Ok(self.reward_function.of_metric(metric)),
             (None, Missing::Reward(reward)) => Ok(reward),
-            (None, Missing::Fail) => Err(Error::UnknownArchitecture(format!(
-                "{} (not in table {})",
-                spec.id(),
-                self.path.display()
-            ))),
+            (None, Missing::Fail) => Err(self.not_in_table(spec)),
         }
     }
 }

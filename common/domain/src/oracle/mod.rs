@@ -105,6 +105,17 @@ pub enum Missing {
     Reward(f64),
 }
 
+/// The JSON value of every non-blank line of a table's text, with its
+/// 1-based line number; a malformed line gives its parser error.
+pub(crate) fn json_lines(
+    text: &str,
+) -> impl Iterator<Item = (usize, std::result::Result<serde_json::Value, String>)> + '_ {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| (index + 1, serde_json::from_str(line).map_err(|e| e.to_string())))
+}
+
 /// The text of a table file, gunzipped when it starts with the gzip magic
 /// bytes.
 pub(crate) fn read_text(path: &Path) -> Result<String> {

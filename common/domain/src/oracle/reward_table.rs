@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Missing, Oracle, read_text};
+use super::{Missing, Oracle, json_lines, read_text};
 use crate::spec::{ArchId, ArchSpec};
 use crate::{Error, Result};
 
@@ -31,13 +31,9 @@ impl RewardTable {
     /// Parses the text of a table file.
     pub fn parse(text: &str, missing: Missing) -> std::result::Result<Self, String> {
         let mut sums: HashMap<ArchId, (f64, u32)> = HashMap::new();
-        for (number, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-        {
-            let at = |reason: String| format!("line {}: {reason}", number + 1);
-            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
+        for (number, value) in json_lines(text) {
+            let at = |reason: String| format!("line {number}: {reason}");
+            let value = value.map_err(at)?;
             let Some(reward) = table_reward(&value) else {
                 continue;
             };

@@ -56,10 +56,12 @@ impl Choice {
         }
     }
 
-    fn validate(&self, decision: &str) -> Result<()> {
+    /// Checks the option of `decision`: a text option has 1 to
+    /// [`MAX_TEXT`] bytes.
+    pub(crate) fn check(&self, decision: &str) -> std::result::Result<(), String> {
         match self {
-            Choice::Text(text) if text.is_empty() || text.len() > MAX_TEXT => Err(Error::InvalidSpec(
-                format!("decision {decision:?}: a text option must have 1 to {MAX_TEXT} bytes"),
+            Choice::Text(text) if text.is_empty() || text.len() > MAX_TEXT => Err(format!(
+                "decision {decision:?}: a text option must have 1 to {MAX_TEXT} bytes"
             )),
             _ => Ok(()),
         }
@@ -94,7 +96,7 @@ impl CategoricalArch {
         }
         for (name, choice) in &self.decisions {
             check_name(name).map_err(Error::InvalidSpec)?;
-            choice.validate(name)?;
+            choice.check(name).map_err(Error::InvalidSpec)?;
         }
         Ok(())
     }
