@@ -18,6 +18,9 @@
 //! 4. The controller recomputes the log-probability of the stored actions
 //!    and takes a REINFORCE step (crate `nas-controller`); an [`oracle`]
 //!    stands in for the workers in simulations.
+//! 5. While a child trains, its worker reports every epoch
+//!    ([`messages::EpochProgress`]); a [`stopping`] rule may stop it
+//!    early ([`messages::StopJob`]).
 //!
 //! Everything that crosses the wire is built only through validating
 //! constructors, serde included; [`Error`] says what was wrong.
@@ -31,16 +34,18 @@ pub mod oracle;
 pub mod reward;
 pub mod space;
 pub mod spec;
+pub mod stopping;
 pub mod tensor_file;
 
 pub use decision::{Actions, DecisionKind, Plan, Step};
 pub use error::{Error, Result};
 pub use messages::{
-    DatasetRef, EpochMetrics, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainJob,
+    DatasetRef, EpochMetrics, EpochProgress, StopJob, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainJob,
     TrainJobFields, TrainResult, TrainResultFields, TrainingBudget, TrialCommand,
 };
 pub use reward::{Goal, RewardFunction};
 pub use space::{
     CategoricalDecision, CategoricalSpace, CellSpace, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition,
 };
+pub use stopping::{Decision, StoppedReward, Stopper, StoppingConfig, StoppingRule};
 pub use spec::{ArchId, ArchKind, ArchSpec, Architecture, CategoricalArch, Choice};

@@ -151,6 +151,50 @@ impl RewardFunction {
         Ok(best)
     }
 
+    /// The metric this function reads from one epoch, when it is there.
+    pub fn metric_of(&self, epoch: &EpochMetrics) -> Option<f64> {
+        match self {
+            RewardFunction::Accuracy { .. } => epoch.valid_accuracy,
+            RewardFunction::Perplexity { .. } => epoch.valid_perplexity,
+            RewardFunction::Metric { .. } => epoch.metric,
+        }
+    }
+
+    /// An epoch that reports `metric` where this function reads it (and in
+    /// `metric`), as a surrogate or a curve table answers.
+    pub fn epoch_with(&self, epoch: u32, metric: f64, seconds: f64) -> EpochMetrics {
+        let (accuracy, perplexity) = match self {
+            RewardFunction::Accuracy { .. } => (Some(metric), None),
+            RewardFunction::Perplexity { .. } => (None, Some(metric)),
+            RewardFunction::Metric { .. } => (None, None),
+        };
+        EpochMetrics {
+            epoch,
+            train_loss: 0.0,
+            valid_loss: 0.0,
+            valid_accuracy: accuracy,
+            valid_perplexity: perplexity,
+            metric: Some(metric),
+            seconds,
+        }
+    }
+
+    /// After each epoch, the reward of the best metric so far (larger is
+    /// better whatever the metric): what early stopping compares. An epoch
+    /// before the first that reports the metric scores −∞.
+    pub fn scores(&self, epochs: &[EpochMetrics]) -> Vec<f64> {
+        let mut best = f64::NEG_INFINITY;
+        epochs
+            .iter()
+            .map(|epoch| {
+                if let Some(metric) = self.metric_of(epoch).filter(|m| m.is_finite()) {
+                    best = best.max(self.of_metric(metric));
+                }
+                best
+            })
+            .collect()
+    }
+
     /// The reward of a child from its per-epoch metrics.
     pub fn reward(&self, epochs: &[EpochMetrics]) -> Result<f64> {
         Ok(self.of_metric(self.best_metric(epochs)?))

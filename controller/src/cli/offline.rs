@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use nas_controller::embedded::Embedding;
 use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
+use nas_controller::offline::early_stopping::{self, StoppingSimulation};
 use nas_controller::offline::replay::{self, ReplaySettings, Verification};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
 use nas_controller::offline::tabular::{self, TabularReport};
@@ -17,8 +18,8 @@ use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::checkpoint::Checkpoint;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::reinforce::{Reinforce, RewardTransform};
-use nas_domain::ExperimentName;
-use nas_domain::oracle::{MetricTable, Missing, Oracle, OracleSource};
+use nas_domain::{ExperimentName, StoppedReward, StoppingRule};
+use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
@@ -81,11 +82,27 @@ pub(super) struct SimulateArgs {
     /// Evolution: members drawn per tournament (S).
     #[arg(long, default_value_t = EvolutionConfig::default().sample)]
     tournament: usize,
+    /// With a `curves:FILE#COLUMN` oracle: the early-stopping rules to
+    /// compare (none, median, asha), each with its default settings; every
+    /// run then spends `--gpu-seconds` of recorded training time.
+    #[arg(long, value_delimiter = ',', value_parser = parse_rule)]
+    stopping: Vec<StoppingRule>,
+    /// With `--stopping`: recorded training seconds per run.
+    #[arg(long, value_name = "SECONDS", requires = "stopping")]
+    gpu_seconds: Option<f64>,
+    /// With `--stopping`: the reward of a stopped child (default: its
+    /// partial curve's reward).
+    #[arg(long, value_name = "REWARD", requires = "stopping")]
+    stopped_penalty: Option<f64>,
     /// Print one JSON object with a `runs` array instead of a summary.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     controller: ControllerArgs,
+}
+
+fn parse_rule(name: &str) -> Result<StoppingRule, String> {
+    StoppingRule::from_name(name).map_err(|error| error.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +218,9 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         bail!("--strategies, --budget and --seeds must all be non-empty and positive");
     }
     let missing = args.missing_reward.map_or(Missing::Fail, Missing::Reward);
+    if !args.stopping.is_empty() {
+        return simulate_stopping(args, missing).await;
+    }
     // A benchmark table is loaded once: it scores and it is measured against.
     let (oracle, table): (Arc<dyn Oracle>, Option<Arc<MetricTable>>) = match &args.oracle {
         OracleSource::Metric { path, column } => {
@@ -256,6 +276,71 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     print_simulation(&summary);
     if let Some(tabular) = &tabular {
         print_tabular(tabular, simulation.budget);
+    }
+    Ok(())
+}
+
+/// `simulate --stopping`: stopping rules on a learning-curve table.
+async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Result<()> {
+    let OracleSource::Curves { path, column } = &args.oracle else {
+        bail!("--stopping needs a learning-curve oracle, `curves:FILE#COLUMN`");
+    };
+    let table = CurveTable::load(path, column, missing)?;
+    let Some(seconds) = args.gpu_seconds.filter(|s| s.is_finite() && *s > 0.0) else {
+        bail!("--stopping needs --gpu-seconds, a positive number of training seconds per run");
+    };
+    let simulation = StoppingSimulation {
+        space: args.space.load()?,
+        strategies: args.strategies.clone(),
+        rules: args.stopping.clone(),
+        stopped_reward: args.stopped_penalty.map_or(StoppedReward::Partial, StoppedReward::Penalty),
+        seconds,
+        max_children: args.budget,
+        seeds: (args.first_seed..args.first_seed + args.seeds).collect(),
+        reward: table.reward_function,
+        reinforce: args.controller.config(),
+        evolution: EvolutionConfig {
+            population: args.population,
+            sample: args.tournament,
+        },
+    };
+    let started = std::time::Instant::now();
+    let report = tokio::task::spawn_blocking(move || early_stopping::run(&simulation, &table)).await??;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} architectures × {} epochs; top 1%: reward ≥ {:.5} ({} rows); {:.0} training seconds per run; {:.1} s",
+        report.rows,
+        report.epochs,
+        report.top_reward,
+        report.top_rows,
+        report.seconds,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{:<10} {:<7} {:>28} {:>12} {:>9} {:>9} {:>10}",
+        "strategy", "rule", "seconds to top 1% [IQR]", "best metric", "trained", "stopped", "s/child"
+    );
+    let seconds = |value: Option<f64>| value.map_or(format!(">{:.0}", report.seconds), |v| format!("{v:.0}"));
+    for row in &report.summaries {
+        println!(
+            "{:<10} {:<7} {:>28} {:>12.4} {:>9.0} {:>8.0}% {:>10.2}",
+            row.strategy.name(),
+            row.rule,
+            format!(
+                "{} [{}, {}] ({} cens.)",
+                seconds(row.median_seconds_to_top),
+                seconds(row.quartiles_seconds_to_top.0),
+                seconds(row.quartiles_seconds_to_top.1),
+                row.censored
+            ),
+            row.median_best_metric,
+            row.median_trained,
+            row.median_stopped_fraction * 100.0,
+            row.median_seconds_per_child
+        );
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Tools that work on stored experiments without a running search:
 //! [`replay`] (train a policy from a reward log, or verify a recorded
 //! search bit for bit), [`simulate`] (strategies against an oracle, no
-//! workers) with [`tabular`] (its figures on a benchmark table), and
+//! workers) with [`tabular`] (its figures on a benchmark table) and
+//! [`early_stopping`] (stopping rules on a learning-curve table), and
 //! [`reevaluate`] (train the best architectures again with
 //! more epochs, seeds and the final grid).
 
+pub mod early_stopping;
 pub mod reevaluate;
 pub mod replay;
 pub mod simulate;

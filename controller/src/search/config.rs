@@ -13,8 +13,8 @@
 use clap::Args;
 use clap::builder::TypedValueParser;
 use nas_domain::{
-    ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace, Task,
-    TrainingBudget, TrialCommand,
+    ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace,
+    StoppingConfig, StoppingRule, Task, TrainingBudget, TrialCommand,
 };
 use nas_infra::args::TaskArg;
 use nas_infra::store::{ObjectStore, keys};
@@ -69,6 +69,10 @@ pub struct ExperimentConfig {
     /// Train children with this command instead of the workers' models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<TrialCommand>,
+    /// Which children stop before their full budget (`[stopping]`; none by
+    /// default, as in the paper).
+    #[serde(default)]
+    pub stopping: StoppingConfig,
 }
 
 /// The stored configuration of `experiment`; an error naming the store
@@ -207,6 +211,18 @@ pub struct Overrides {
     /// The trial command (TOML `[trial]`).
     #[arg(skip)]
     pub trial: Option<TrialCommand>,
+    /// Early stopping (TOML `[stopping]`).
+    #[arg(skip)]
+    pub stopping: Option<StoppingConfig>,
+    /// The early-stopping rule, with its default settings (`none`,
+    /// `median`, `asha`; `stopping.rule`).
+    #[arg(long = "stopping", env = "NAS_STOPPING", value_parser = rule_parser)]
+    #[serde(skip)]
+    pub stopping_rule: Option<StoppingRule>,
+}
+
+fn rule_parser(name: &str) -> std::result::Result<StoppingRule, String> {
+    StoppingRule::from_name(name).map_err(|error| error.to_string())
 }
 
 /// The training budget's part of [`Overrides`] (TOML `[budget]`).
@@ -302,6 +318,7 @@ impl ExperimentConfig {
             hyperparameters: Hyperparameters::default(),
             reward: RewardFunction::default_for_task(task),
             trial: None,
+            stopping: StoppingConfig::default(),
         })
     }
 
@@ -358,6 +375,8 @@ impl ExperimentConfig {
         set!(budget.evaluate_test <- o.budget.evaluate_test);
         set!(hyperparameters <- o.hyperparameters);
         set!(reward <- o.reward);
+        set!(stopping <- o.stopping);
+        set!(stopping.rule <- o.stopping_rule);
         if o.trial.is_some() {
             self.trial.clone_from(&o.trial);
         }
@@ -413,6 +432,7 @@ impl ExperimentConfig {
             return invalid("budget.epochs must be at least 1".into());
         }
         self.reward.validate()?;
+        self.stopping.validate()?;
         self.evolution.validate()?;
         self.controller.validate()
     }

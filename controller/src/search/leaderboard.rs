@@ -36,11 +36,28 @@ pub struct Tally {
     pub reused: u64,
     /// Children failed or dead-lettered.
     pub failed: u64,
+    /// Children stopped early.
+    pub stopped: u64,
+    /// Epochs the stopped children did not train, against the full budget.
+    pub epochs_saved: u64,
+    /// Training seconds those epochs would have taken (each stopped
+    /// child's own seconds per epoch).
+    pub seconds_saved: f64,
+    /// The full budget's epochs.
+    budget_epochs: u32,
     entries: HashMap<ArchId, LeaderboardEntry>,
     best: Option<f64>,
 }
 
 impl Tally {
+    /// An empty tally for children trained `budget_epochs` epochs.
+    pub fn new(budget_epochs: u32) -> Self {
+        Tally {
+            budget_epochs,
+            ..Tally::default()
+        }
+    }
+
     /// Counts one finished child.
     pub fn count(&mut self, record: &RewardRecord) {
         match record.status {
@@ -69,6 +86,15 @@ impl Tally {
                 self.reused += 1;
                 if let Some(entry) = self.entries.get_mut(&record.arch_id) {
                     entry.children += 1;
+                }
+            }
+            RecordStatus::Stopped => {
+                self.stopped += 1;
+                if let Some(result) = &record.result {
+                    let done = result.epochs.len().max(1) as u32;
+                    let saved = self.budget_epochs.saturating_sub(done);
+                    self.epochs_saved += u64::from(saved);
+                    self.seconds_saved += f64::from(saved) * result.train_seconds / f64::from(done);
                 }
             }
             RecordStatus::Failed | RecordStatus::DeadLettered => self.failed += 1,

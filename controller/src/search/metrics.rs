@@ -21,6 +21,8 @@ pub struct ControllerMetrics {
     pub rewarded: Counter,
     /// Children failed or dead-lettered.
     pub failed: Counter,
+    /// Children stopped early.
+    pub stopped: Counter,
     /// Policy-gradient steps taken.
     pub policy_steps: Gauge,
     /// Rewards of finished children.
@@ -36,6 +38,7 @@ impl ControllerMetrics {
             tracker: TrackerCounters::default(),
             rewarded: Counter::default(),
             failed: Counter::default(),
+            stopped: Counter::default(),
             policy_steps: Gauge::default(),
             reward: Histogram::new(linear_buckets(0.0, 0.1, 11)),
             best_reward: Gauge::default(),
@@ -76,6 +79,11 @@ impl ControllerMetrics {
                 m.failed,
             );
             registry.register(
+                "controller_children_stopped",
+                "Children stopped early by the stopping rule",
+                m.stopped,
+            );
+            registry.register(
                 "controller_policy_steps",
                 "Policy-gradient steps taken",
                 m.policy_steps,
@@ -106,6 +114,10 @@ impl ControllerMetrics {
                 }
             }
             RecordStatus::Reused => {}
+            RecordStatus::Stopped => {
+                self.stopped.inc();
+                self.reward.observe(record.reward);
+            }
             RecordStatus::Failed | RecordStatus::DeadLettered => {
                 self.failed.inc();
             }

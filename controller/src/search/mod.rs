@@ -102,6 +102,12 @@ pub struct SearchSummary {
     pub children_reused: u64,
     /// Children failed or dead-lettered.
     pub children_failed: u64,
+    /// Children stopped early by the stopping rule.
+    pub children_stopped: u64,
+    /// Epochs the stopped children did not train (against the full budget).
+    pub epochs_saved: u64,
+    /// Training seconds those epochs would have taken.
+    pub gpu_seconds_saved: f64,
     /// Duplicate results ignored.
     pub duplicates: u64,
     /// Jobs published again after a timeout or a preemption.
@@ -162,6 +168,7 @@ impl Search {
         let log = JobLog::new(store.clone(), experiment.clone());
         let timeout = Duration::from_secs(config.job_timeout_seconds);
         let tracker = JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker());
+        let budget_epochs = config.budget.epochs;
         let mut search = Search {
             config,
             store,
@@ -169,7 +176,7 @@ impl Search {
             tracker,
             strategy: StrategySlot::empty(),
             next_sequence: 0,
-            tally: Tally::default(),
+            tally: Tally::new(budget_epochs),
             metrics,
             started: Instant::now(),
         };
@@ -273,6 +280,9 @@ impl Search {
             children_rewarded: self.tally.rewarded,
             children_reused: self.tally.reused,
             children_failed: self.tally.failed,
+            children_stopped: self.tally.stopped,
+            epochs_saved: self.tally.epochs_saved,
+            gpu_seconds_saved: self.tally.seconds_saved,
             duplicates: counters.duplicates.get(),
             republished: counters.republished.get(),
             policy_steps: self.strategy.policy_version(),

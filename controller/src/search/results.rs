@@ -56,6 +56,16 @@ impl Search {
     fn finished_of(&self, result: &TrainResult) -> Finished {
         let (status, reward, metric, reason) = match &result.outcome {
             Outcome::Ok { reward, metric } => (RecordStatus::Ok, *reward, Some(*metric), None),
+            Outcome::Stopped {
+                reward,
+                metric,
+                epochs_done,
+            } => (
+                RecordStatus::Stopped,
+                self.config.stopping.reward_of_stopped(*reward),
+                Some(*metric),
+                Some(format!("stopped after epoch {epochs_done}")),
+            ),
             Outcome::Failed { reason } => {
                 let reason = Some(reason.clone());
                 (RecordStatus::Failed, self.config.failed_reward, None, reason)

@@ -33,6 +33,10 @@ pub enum RecordStatus {
     /// Not trained: an identical architecture (same id) was trained before
     /// and its best reward is reused.
     Reused,
+    /// Stopped early by the experiment's stopping rule; the reward is the
+    /// partial curve's (or the configured penalty), the result says after
+    /// how many epochs.
+    Stopped,
 }
 
 /// One finished child.

@@ -390,6 +390,7 @@ impl Worker {
             }
             TrainOutcome::Failed { .. } => "failed",
             TrainOutcome::Preempted { .. } => "preempted",
+            TrainOutcome::Stopped { .. } => "stopped",
         };
         self.metrics.finished.get_or_create(&StatusLabel { status }).inc();
         let outcome = Outcome::Trained {

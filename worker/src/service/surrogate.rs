@@ -7,13 +7,16 @@
 //!   function;
 //! - `table:FILE`: a recorded reward per architecture (a reward log);
 //! - `table:FILE#COLUMN`: a benchmark table's metric column (e.g.
-//!   NAS-Bench-Graph's `valid_perf`), through the job's reward function.
+//!   NAS-Bench-Graph's `valid_perf`), through the job's reward function;
+//! - `curves:FILE#COLUMN`: a learning-curve table; the worker answers epoch
+//!   by epoch (the delay is per epoch), reporting progress after each, so
+//!   early stopping runs over the real queue ([`Surrogate::curve`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use nas_domain::oracle::{MetricTable, Missing, Oracle, OracleSource, RewardTable, SyntheticOracle};
-use nas_domain::{Architecture, EpochMetrics, Outcome, RewardFunction, TrainJob};
+use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource, RewardTable, SyntheticOracle};
+use nas_domain::{Architecture, EpochMetrics, Outcome, TrainJob};
 
 use crate::model::cnn::{CnnShapes, ImageShape};
 use crate::model::language_model::{self, LanguageModelOptions};
@@ -24,6 +27,7 @@ enum Source {
     Synthetic,
     Rewards(Arc<RewardTable>),
     Metrics(Arc<MetricTable>),
+    Curves(Arc<CurveTable>),
 }
 
 /// Where a surrogate worker's rewards come from (a `--surrogate`
@@ -41,6 +45,7 @@ impl std::fmt::Debug for Surrogate {
             Source::Synthetic => "synthetic",
             Source::Rewards(_) => "reward table",
             Source::Metrics(_) => "metric table",
+            Source::Curves(_) => "curve table",
         };
         f.debug_struct("Surrogate")
             .field("source", &source)
@@ -68,14 +73,48 @@ impl Surrogate {
             OracleSource::Metric { path, column } => {
                 Source::Metrics(Arc::new(MetricTable::load(path, column, Missing::Fail)?))
             }
+            OracleSource::Curves { path, column } => {
+                Source::Curves(Arc::new(CurveTable::load(path, column, Missing::Fail)?))
+            }
         };
         Ok(Surrogate { source, delay })
+    }
+
+    /// With a curve table: the epochs `job` trains (its budget, at most
+    /// the recorded curve), the metric where its reward function reads it
+    /// and each epoch taking the delay; `None` for the other sources.
+    pub fn curve(&self, job: &TrainJob) -> Option<Result<Vec<EpochMetrics>, String>> {
+        let Source::Curves(table) = &self.source else {
+            return None;
+        };
+        Some(match table.curve(&job.spec) {
+            Some(curve) => {
+                let mut epochs = curve.epochs(job.budget.epochs as usize, &job.reward);
+                for epoch in &mut epochs {
+                    epoch.seconds = self.delay.as_secs_f64();
+                }
+                Ok(epochs)
+            }
+            None => Err(table.not_in_table(&job.spec).to_string()),
+        })
+    }
+
+    /// The parameter count the real child of `job` would have.
+    pub fn parameters(job: &TrainJob) -> u64 {
+        parameters(job)
     }
 
     /// The answer for `job`.
     pub fn answer(&self, job: &TrainJob) -> Answer {
         let parameters = parameters(job);
         let scored = match &self.source {
+            Source::Curves(table) => match table.curve(&job.spec) {
+                Some(curve) => job
+                    .reward
+                    .best_metric(&curve.epochs(job.budget.epochs as usize, &job.reward))
+                    .map(Scored::Metric),
+                None => Err(table.not_in_table(&job.spec)),
+            },
             Source::Synthetic => Ok(Scored::Metric(SyntheticOracle::metric(&job.spec))),
             Source::Rewards(table) => table.reward(&job.spec).map(Scored::Reward),
             Source::Metrics(table) => table
@@ -106,20 +145,7 @@ impl Surrogate {
     /// The one epoch a surrogate reports: the metric where the job's reward
     /// function looks for it.
     fn epoch(&self, job: &TrainJob, metric: f64) -> EpochMetrics {
-        let (accuracy, perplexity) = match job.reward {
-            RewardFunction::Accuracy { .. } => (Some(metric), None),
-            RewardFunction::Perplexity { .. } => (None, Some(metric)),
-            RewardFunction::Metric { .. } => (None, None),
-        };
-        EpochMetrics {
-            epoch: 1,
-            train_loss: 0.0,
-            valid_loss: 0.0,
-            valid_accuracy: accuracy,
-            valid_perplexity: perplexity,
-            metric: Some(metric),
-            seconds: self.delay.as_secs_f64(),
-        }
+        job.reward.epoch_with(1, metric, self.delay.as_secs_f64())
     }
 }
 

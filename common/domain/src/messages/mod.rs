@@ -5,11 +5,14 @@
 //! JSON objects with a top-level `schema_version`; both exist only
 //! validated (serde goes through `TryFrom`), and [`TrainJob::from_json`] /
 //! [`TrainResult::from_json`] report an unknown `schema_version` before
-//! anything else. The JSON Schema of each is generated into `schemas/` from
+//! anything else. While a child trains, [`EpochProgress`] travels worker
+//! → controller after every epoch and [`StopJob`] controller → worker when
+//! a stopping rule stops it (in [`progress`]). The JSON Schema of each is generated into `schemas/` from
 //! these types. This module holds the names both share: job ids,
 //! experiment names, tasks and data-set references.
 
 mod job;
+mod progress;
 mod result;
 
 use std::fmt;
@@ -19,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use job::{Hyperparameters, TrainJob, TrainJobFields, TrainingBudget, TrialCommand};
+pub use progress::{EpochProgress, EpochProgressFields, StopJob, StopJobFields};
 pub use result::{EpochMetrics, Outcome, TrainResult, TrainResultFields};
 
 use crate::canonical_json;

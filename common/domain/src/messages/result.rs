@@ -53,6 +53,16 @@ pub enum Outcome {
         /// What went wrong (a non-finite loss, a spec that does not fit…).
         reason: String,
     },
+    /// Stopped by the controller's early-stopping rule: the child is done;
+    /// its reward and metric come from the epochs it completed.
+    Stopped {
+        /// The job's reward function applied to the completed epochs.
+        reward: f64,
+        /// The metric that reward came from.
+        metric: f64,
+        /// Epochs completed.
+        epochs_done: u32,
+    },
     /// Stopped early (spot preemption, shutdown); may resume elsewhere.
     Preempted {
         /// Epochs completed and checkpointed.
@@ -118,7 +128,7 @@ impl TryFrom<TrainResultFields> for TrainResult {
             return Err(invalid("attempt starts at 1".into()));
         }
         match &result.outcome {
-            Outcome::Ok { reward, metric } => {
+            Outcome::Ok { reward, metric } | Outcome::Stopped { reward, metric, .. } => {
                 if !reward.is_finite() || !metric.is_finite() {
                     return Err(invalid(format!(
                         "reward {reward} and metric {metric} must be finite"
@@ -129,6 +139,14 @@ impl TryFrom<TrainResultFields> for TrainResult {
                 return Err(invalid("a failed result needs a reason".into()));
             }
             Outcome::Failed { .. } | Outcome::Preempted { .. } => {}
+        }
+        if let Outcome::Stopped { epochs_done, .. } = result.outcome
+            && (epochs_done == 0 || epochs_done as usize != result.epochs.len())
+        {
+            return Err(invalid(format!(
+                "a stopped result after {epochs_done} epochs must carry that many (it has {}), at least one",
+                result.epochs.len()
+            )));
         }
         for (index, epoch) in result.epochs.iter().enumerate() {
             validate_epoch(index, epoch).map_err(invalid)?;
@@ -179,12 +197,12 @@ impl TrainResult {
     pub fn reward(&self) -> Option<f64> {
         match self.0.outcome {
             Outcome::Ok { reward, .. } => Some(reward),
-            Outcome::Failed { .. } | Outcome::Preempted { .. } => None,
+            Outcome::Failed { .. } | Outcome::Preempted { .. } | Outcome::Stopped { .. } => None,
         }
     }
 }
 
-fn validate_epoch(index: usize, epoch: &EpochMetrics) -> std::result::Result<(), String> {
+pub(super) fn validate_epoch(index: usize, epoch: &EpochMetrics) -> std::result::Result<(), String> {
     let expected = u32::try_from(index + 1).unwrap_or(u32::MAX);
     if epoch.epoch != expected {
         return Err(format!(

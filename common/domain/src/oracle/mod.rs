@@ -7,11 +7,14 @@
 //! - [`reward_table`]: rewards recorded per architecture (a reward log);
 //! - [`metric_table`]: a tabular benchmark such as NAS-Bench-Graph, whose
 //!   rows give the decisions of an architecture and the metrics its authors
-//!   measured.
+//!   measured;
+//! - [`curve_table`]: a learning curve per architecture (a metric after
+//!   every epoch), for early stopping.
 //!
 //! [`OracleSource`] is the one command-line grammar for all three, shared by
 //! `nas-controller simulate` and `nas-worker --surrogate`.
 
+pub mod curve_table;
 pub mod metric_table;
 pub mod reward_table;
 pub mod synthetic;
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use crate::spec::ArchSpec;
 use crate::{Error, Result};
 
+pub use curve_table::{Curve, CurveTable};
 pub use metric_table::MetricTable;
 pub use reward_table::RewardTable;
 pub use synthetic::SyntheticOracle;
@@ -34,7 +38,8 @@ pub trait Oracle: Send + Sync {
 
 /// Where an oracle's rewards come from, as given on a command line:
 /// `synthetic` (the [`SyntheticOracle`]), `table:FILE` (a [`RewardTable`])
-/// or `table:FILE#COLUMN` (a [`MetricTable`] scored by that column).
+/// `table:FILE#COLUMN` (a [`MetricTable`] scored by that column) or
+/// `curves:FILE#COLUMN` (a [`CurveTable`] whose column holds each curve).
 #[derive(Clone, Debug, PartialEq)]
 pub enum OracleSource {
     /// The synthetic function of the spec.
@@ -49,6 +54,14 @@ pub enum OracleSource {
         /// The column that is the metric.
         column: String,
     },
+    /// A learning-curve table (JSON lines) whose column holds each
+    /// architecture's metric after every epoch.
+    Curves {
+        /// The table file.
+        path: PathBuf,
+        /// The column that holds the curves.
+        column: String,
+    },
 }
 
 impl OracleSource {
@@ -59,6 +72,7 @@ impl OracleSource {
             OracleSource::Synthetic => Box::new(SyntheticOracle::default()),
             OracleSource::Table(path) => Box::new(RewardTable::load(path, missing)?),
             OracleSource::Metric { path, column } => Box::new(MetricTable::load(path, column, missing)?),
+            OracleSource::Curves { path, column } => Box::new(CurveTable::load(path, column, missing)?),
         })
     }
 }
@@ -69,6 +83,7 @@ impl std::fmt::Display for OracleSource {
             OracleSource::Synthetic => f.write_str("synthetic"),
             OracleSource::Table(path) => write!(f, "table:{}", path.display()),
             OracleSource::Metric { path, column } => write!(f, "table:{}#{column}", path.display()),
+            OracleSource::Curves { path, column } => write!(f, "curves:{}#{column}", path.display()),
         }
     }
 }
@@ -89,8 +104,17 @@ impl std::str::FromStr for OracleSource {
                     "an oracle table is `table:FILE` or `table:FILE#COLUMN`, not {text:?}"
                 ))),
             },
+            Some(("curves", table)) => match table.rsplit_once('#') {
+                Some((path, column)) if !path.is_empty() && !column.is_empty() => Ok(OracleSource::Curves {
+                    path: PathBuf::from(path),
+                    column: column.to_owned(),
+                }),
+                _ => Err(Error::InvalidConfig(format!(
+                    "a curve table is `curves:FILE#COLUMN`, not {text:?}"
+                ))),
+            },
             _ => Err(Error::InvalidConfig(format!(
-                "an oracle is `synthetic`, `table:FILE` or `table:FILE#COLUMN`, not {text:?}"
+                "an oracle is `synthetic`, `table:FILE`, `table:FILE#COLUMN` or `curves:FILE#COLUMN`, not {text:?}"
             ))),
         }
     }

@@ -60,14 +60,15 @@ fn header(page: &mut String, main: &ExperimentData) {
          th{{background:#eef}}td.l{{text-align:left;font-family:monospace}}img{{max-width:100%}}\
          figure{{margin:1em 0}}</style></head><body>\n\
          <h1>Experiment {name}</h1>\n<p>Task <b>{task:?}</b>, strategy <b>{strategy}</b>, {children} children budgeted. \
-         {rewarded} rewarded, {reused} reused an earlier reward of the same architecture, {failed} failed, \
-         {dead} dead-lettered.</p>\n",
+         {rewarded} rewarded, {stopped} stopped early, {reused} reused an earlier reward of the same architecture, \
+         {failed} failed, {dead} dead-lettered.</p>\n",
         name = escape(config.experiment.as_str()),
         task = config.task,
         strategy = config.strategy.name(),
         children = config.children,
         rewarded = count(RecordStatus::Ok),
         reused = count(RecordStatus::Reused),
+        stopped = count(RecordStatus::Stopped),
         failed = count(RecordStatus::Failed),
         dead = count(RecordStatus::DeadLettered),
     );

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Records a learning-curve table: every architecture of
+bench/spaces/tiny-cnn.toml trained by the real worker (`nas-worker train`)
+on real CIFAR-10, one row per architecture with its validation accuracy and
+seconds after every epoch.
+
+    python3 bench/record_curves.py --worker target/release/nas-worker \
+        --data ../shared/data/cifar-10-binary.tar.gz --out bench/tables/cifar10-tiny-curves.jsonl
+
+Rows already in --out are kept (the recording resumes where it stopped).
+"""
+import argparse, itertools, json, os, subprocess, sys, tempfile
+
+FILTERS, KERNELS = [8, 16], [1, 3]
+
+
+def specs():
+    """The 128 specs of tiny-cnn.toml: 2 layers, each 8 or 16 filters and a
+    1 or 3 kernel in each direction; the second layer may skip from the first."""
+    layer = lambda f, h, w, inputs: {"filters": f, "kernel_height": h, "kernel_width": w,
+                                     "stride_height": 1, "stride_width": 1, "inputs": inputs}
+    choices = list(itertools.product(FILTERS, KERNELS, KERNELS))
+    for first, second, skip in itertools.product(choices, choices, [False, True]):
+        yield {"version": 1, "kind": "cnn",
+               "layers": [layer(*first, []), layer(*second, [0] if skip else [])],
+               "max_pool_after": []}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--train-subset", type=int, default=4000)
+    parser.add_argument("--valid-subset", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    done = set()
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            done = {json.loads(line)["spec_index"] for line in f if line.strip()}
+    with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as out:
+        for index, spec in enumerate(specs()):
+            if index in done:
+                continue
+            path = os.path.join(tmp, "spec.json")
+            with open(path, "w") as f:
+                json.dump(spec, f)
+            cmd = [args.worker, "train", "--spec", path, "--task", "cifar10", "--data", args.data,
+                   "--epochs", str(args.epochs), "--train-subset", str(args.train_subset),
+                   "--valid-subset", str(args.valid_subset), "--threads", str(args.threads), "--json"]
+            run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            report = json.loads(run.stdout.strip().splitlines()[-1])
+            row = {"spec_index": index, "arch_id": report["arch_id"], "params": report["params"],
+                   "valid_accuracy": [e["val_accuracy"] for e in report["epochs"]],
+                   "epoch_seconds": [round(e["seconds"], 4) for e in report["epochs"]]}
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            print(index, row["arch_id"][:12], row["valid_accuracy"][-1], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

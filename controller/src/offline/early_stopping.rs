@@ -1,0 +1,292 @@
+//! Early stopping measured on a learning-curve table ([`CurveTable`]):
+//! every (strategy, rule, seed) run searches until it has spent a budget of
+//! training seconds, each child "training" epoch by epoch along its
+//! recorded curve, paying that epoch's recorded seconds, and shown to the
+//! rule's [`Stopper`] after every epoch, as the controller does with the
+//! workers' progress messages.
+//!
+//! - A child that completes its budget is rewarded through the reward
+//!   function (the search's default: the accuracy reward over the last
+//!   epochs); a stopped one by [`StoppingConfig::reward_of_stopped`].
+//! - As in a search with `reuse_rewards` (the default), an architecture
+//!   sampled again after it completed reuses its reward and costs nothing;
+//!   one that was stopped trains again.
+//! - Children are trained one at a time, in sampling order.
+//!
+//! The figures, per strategy and rule (median and quartiles over seeds):
+//! training seconds until an architecture of the table's top 1% (by its
+//! full-curve reward) completed its budget, censored when it never did
+//! within the budget; and the final validation metric of the best
+//! completed architecture when the budget runs out.
+
+use std::collections::HashMap;
+
+use nas_domain::oracle::CurveTable;
+use nas_domain::stopping::{Mode, Stopper};
+use nas_domain::{ArchId, Decision, RewardFunction, SearchSpace, StoppedReward, StoppingConfig, StoppingRule};
+use serde::Serialize;
+
+use super::simulate::median;
+use crate::Result;
+use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::reinforce::ReinforceConfig;
+use crate::strategy::{self, Observation, StrategyKind, StrategySettings};
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct StoppingSimulation {
+    /// The space searched (its architectures must be in the table).
+    pub space: SearchSpace,
+    /// The strategies compared.
+    pub strategies: Vec<StrategyKind>,
+    /// The rules compared.
+    pub rules: Vec<StoppingRule>,
+    /// What stopped children are rewarded.
+    pub stopped_reward: StoppedReward,
+    /// Training seconds per run.
+    pub seconds: f64,
+    /// At most this many children per run (reused ones are free).
+    pub max_children: usize,
+    /// One run per strategy, rule and seed.
+    pub seeds: Vec<u64>,
+    /// How a curve becomes a reward.
+    pub reward: RewardFunction,
+    /// Controller settings.
+    pub reinforce: ReinforceConfig,
+    /// Evolution settings.
+    pub evolution: EvolutionConfig,
+}
+
+/// One run.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoppingRun {
+    /// The strategy.
+    pub strategy: StrategyKind,
+    /// The rule's name.
+    pub rule: &'static str,
+    /// The seed.
+    pub seed: u64,
+    /// Children sampled.
+    pub children: usize,
+    /// Children trained (not reused).
+    pub trained: usize,
+    /// Children stopped early.
+    pub stopped: usize,
+    /// Epochs trained.
+    pub epochs: u64,
+    /// Training seconds spent.
+    pub seconds: f64,
+    /// Seconds until a top-1% architecture completed (`None`: never).
+    pub seconds_to_top: Option<f64>,
+    /// Final validation metric of the best completed architecture.
+    pub best_metric: Option<f64>,
+}
+
+/// One strategy and rule, over seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoppingSummary {
+    /// The strategy.
+    pub strategy: StrategyKind,
+    /// The rule's name.
+    pub rule: &'static str,
+    /// Runs.
+    pub runs: usize,
+    /// Median seconds to a top-1% architecture (`None`: censored).
+    pub median_seconds_to_top: Option<f64>,
+    /// Its quartiles (`None`: censored).
+    pub quartiles_seconds_to_top: (Option<f64>, Option<f64>),
+    /// Runs that never completed a top-1% architecture.
+    pub censored: usize,
+    /// Median best final metric at the end of the budget.
+    pub median_best_metric: f64,
+    /// Median children trained per run.
+    pub median_trained: f64,
+    /// Median fraction of trained children that were stopped.
+    pub median_stopped_fraction: f64,
+    /// Median training seconds per trained child.
+    pub median_seconds_per_child: f64,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoppingReport {
+    /// Architectures in the table.
+    pub rows: usize,
+    /// Epochs of each curve (the full budget).
+    pub epochs: usize,
+    /// The full-curve reward an architecture needs to be in the top 1%.
+    pub top_reward: f64,
+    /// Architectures at or above it.
+    pub top_rows: usize,
+    /// Training seconds per run.
+    pub seconds: f64,
+    /// Per strategy and rule.
+    pub summaries: Vec<StoppingSummary>,
+    /// Every run.
+    pub runs: Vec<StoppingRun>,
+}
+
+/// Runs every (strategy, rule, seed) and summarises them.
+pub fn run(simulation: &StoppingSimulation, table: &CurveTable) -> Result<StoppingReport> {
+    tch::set_num_threads(1);
+    for rule in &simulation.rules {
+        rule.validate()?;
+    }
+    let epochs = table.curves().iter().map(|c| c.metrics.len()).min().unwrap_or(0);
+    let mut rewards: Vec<f64> = table
+        .curves()
+        .iter()
+        .map(|curve| full_reward(&simulation.reward, curve, epochs))
+        .collect::<Result<_>>()?;
+    rewards.sort_by(|a, b| b.total_cmp(a));
+    let rank = ((0.01 * rewards.len() as f64).ceil() as usize).clamp(1, rewards.len());
+    let top_reward = rewards[rank - 1];
+    let mut runs = Vec::new();
+    for &strategy in &simulation.strategies {
+        for &rule in &simulation.rules {
+            for &seed in &simulation.seeds {
+                runs.push(run_one(simulation, table, strategy, rule, seed, epochs, top_reward)?);
+            }
+        }
+    }
+    let summaries = simulation
+        .strategies
+        .iter()
+        .flat_map(|&strategy| simulation.rules.iter().map(move |rule| (strategy, rule.name())))
+        .map(|(strategy, rule)| {
+            let mine: Vec<&StoppingRun> = runs
+                .iter()
+                .filter(|run| run.strategy == strategy && run.rule == rule)
+                .collect();
+            summarize(strategy, rule, &mine)
+        })
+        .collect();
+    Ok(StoppingReport {
+        rows: table.len(),
+        epochs,
+        top_reward,
+        top_rows: rewards.iter().take_while(|&&r| r >= top_reward).count(),
+        seconds: simulation.seconds,
+        summaries,
+        runs,
+    })
+}
+
+fn full_reward(reward: &RewardFunction, curve: &nas_domain::oracle::Curve, epochs: usize) -> Result<f64> {
+    Ok(reward.reward(&curve.epochs(epochs, reward))?)
+}
+
+fn run_one(
+    simulation: &StoppingSimulation,
+    table: &CurveTable,
+    kind: StrategyKind,
+    rule: StoppingRule,
+    seed: u64,
+    epochs: usize,
+    top_reward: f64,
+) -> Result<StoppingRun> {
+    let settings = StrategySettings {
+        reinforce: simulation.reinforce.clone(),
+        evolution: simulation.evolution.clone(),
+    };
+    let config = StoppingConfig {
+        rule,
+        stopped_reward: simulation.stopped_reward,
+    };
+    let reward_function = simulation.reward;
+    let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
+    let mut stopper: Stopper<usize> = Stopper::new(rule, epochs as u32);
+    let mut completed: HashMap<ArchId, (f64, f64)> = HashMap::new();
+    let mut run = StoppingRun {
+        strategy: kind,
+        rule: rule.name(),
+        seed,
+        children: 0,
+        trained: 0,
+        stopped: 0,
+        epochs: 0,
+        seconds: 0.0,
+        seconds_to_top: None,
+        best_metric: None,
+    };
+    let mut best: Option<(f64, f64)> = None;
+    'search: while run.seconds < simulation.seconds && run.children < simulation.max_children {
+        for proposal in strategy.propose(simulation.reinforce.batch_size)? {
+            if run.seconds >= simulation.seconds || run.children >= simulation.max_children {
+                break 'search;
+            }
+            run.children += 1;
+            let id = proposal.spec.id();
+            if let Some(&(reward, _)) = completed.get(&id) {
+                strategy.observe(Observation::of(&proposal, reward))?;
+                continue;
+            }
+            let curve = table.curve(&proposal.spec).ok_or_else(|| table.not_in_table(&proposal.spec))?;
+            let child = run.trained;
+            run.trained += 1;
+            let all = curve.epochs(epochs, &reward_function);
+            let scores = reward_function.scores(&all);
+            let mut trained = epochs;
+            for epoch in 1..=epochs {
+                run.seconds += curve.seconds[epoch - 1];
+                run.epochs += 1;
+                if epoch < epochs
+                    && let Decision::Stop { .. } = stopper.observe(&child, &scores[..epoch], Mode::Decide)
+                {
+                    trained = epoch;
+                    break;
+                }
+            }
+            let reward = reward_function.reward(&all[..trained])?;
+            if trained < epochs {
+                run.stopped += 1;
+                strategy.observe(Observation::of(&proposal, config.reward_of_stopped(reward)))?;
+                continue;
+            }
+            stopper.observe(&child, &scores, Mode::Restore);
+            let metric = reward_function.best_metric(&all)?;
+            completed.insert(id, (reward, metric));
+            if best.is_none_or(|(r, _)| reward > r) {
+                best = Some((reward, metric));
+            }
+            if reward >= top_reward && run.seconds_to_top.is_none() {
+                run.seconds_to_top = Some(run.seconds);
+            }
+            strategy.observe(Observation::of(&proposal, reward))?;
+        }
+    }
+    run.best_metric = best.map(|(_, metric)| metric);
+    Ok(run)
+}
+
+fn summarize(strategy: StrategyKind, rule: &'static str, runs: &[&StoppingRun]) -> StoppingSummary {
+    let mut hits: Vec<Option<f64>> = runs.iter().map(|run| run.seconds_to_top).collect();
+    // Censored runs sort last: they took more than the budget.
+    hits.sort_by(|a, b| match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(b),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let at = |q: f64| -> Option<f64> {
+        if hits.is_empty() {
+            return None;
+        }
+        let position = q * (hits.len() - 1) as f64;
+        let (low, high) = (hits[position.floor() as usize], hits[position.ceil() as usize]);
+        Some(low? + (high? - low?) * position.fract())
+    };
+    let values = |f: &dyn Fn(&StoppingRun) -> f64| median(&runs.iter().map(|run| f(run)).collect::<Vec<_>>());
+    StoppingSummary {
+        strategy,
+        rule,
+        runs: runs.len(),
+        median_seconds_to_top: at(0.5),
+        quartiles_seconds_to_top: (at(0.25), at(0.75)),
+        censored: hits.iter().filter(|hit| hit.is_none()).count(),
+        median_best_metric: values(&|run| run.best_metric.unwrap_or(f64::NAN)),
+        median_trained: values(&|run| run.trained as f64),
+        median_stopped_fraction: values(&|run| run.stopped as f64 / run.trained.max(1) as f64),
+        median_seconds_per_child: values(&|run| run.seconds / run.trained.max(1) as f64),
+    }
+}
