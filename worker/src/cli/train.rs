@@ -151,6 +151,7 @@ fn status(report: &TrainReport) -> (&'static str, Option<f64>, Option<f64>, Opti
         Outcome::Ok { reward, metric } => ("ok", Some(*reward), Some(*metric), None),
         Outcome::Failed { reason } => ("failed", None, None, Some(reason.clone())),
         Outcome::Preempted { .. } => ("preempted", None, None, None),
+        Outcome::Stopped { reward, metric, .. } => ("stopped", Some(*reward), Some(*metric), None),
     }
 }
 

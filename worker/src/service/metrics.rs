@@ -12,8 +12,15 @@ use nas_infra::telemetry::Telemetry;
 /// The status label of finished jobs.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
-    /// `ok`, `failed` or `preempted`.
+    /// `ok`, `failed`, `preempted` or `stopped`.
     pub status: &'static str,
+}
+
+/// What became of a stop from the controller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StopLabel {
+    /// `honoured` or `not_held`.
+    pub outcome: &'static str,
 }
 
 /// Why a message was dead-lettered without being trained.
@@ -51,6 +58,8 @@ pub struct WorkerMetrics {
     pub rejected: Family<RejectionLabel, Counter>,
     /// Jobs handed back to the queue (store unreachable).
     pub handed_back: Counter,
+    /// Stops from the controller, by what became of them.
+    pub stops: Family<StopLabel, Counter>,
     /// Jobs training now.
     pub in_flight: Gauge,
     /// Rewards of finished children.
@@ -69,6 +78,7 @@ impl WorkerMetrics {
             finished: Family::default(),
             rejected: Family::default(),
             handed_back: Counter::default(),
+            stops: Family::default(),
             in_flight: Gauge::default(),
             reward: Histogram::new(linear_buckets(0.0, 0.1, 11)),
             throughput: Gauge::default(),
@@ -89,6 +99,11 @@ impl WorkerMetrics {
                 m.handed_back,
             );
             registry.register("worker_jobs_in_flight", "Jobs training now", m.in_flight);
+            registry.register(
+                "worker_stops",
+                "Stops from the controller, by outcome (honoured, not_held)",
+                m.stops,
+            );
             registry.register("worker_child_reward", "Rewards of finished children", m.reward);
             registry.register(
                 "worker_training_throughput",

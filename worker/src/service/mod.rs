@@ -30,6 +30,12 @@
 //!   checkpoint).
 //! - A surrogate worker ([`surrogate`]) answers from an oracle instead,
 //!   trial command or not.
+//! - After every epoch a child completes, the worker publishes its curve so
+//!   far ([`EpochProgress`]) for the controller's stopping rule; beside the
+//!   jobs it consumes its own control queue ([`Worker::handle_stop`]): a
+//!   stop for a job it trains ends that child at the next batch boundary
+//!   as `stopped` (rewarded from its completed epochs), a stop for a job it
+//!   does not hold is ignored.
 
 pub mod delivery;
 pub mod metrics;
@@ -44,7 +50,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nas_domain::{JobId, Outcome as TrainOutcome, TrainJob, TrainResult};
+use std::collections::HashMap;
+
+use nas_domain::messages::{EpochProgressFields, MESSAGE_VERSION};
+use nas_domain::{EpochMetrics, EpochProgress, JobId, Outcome as TrainOutcome, StopJob, TrainJob, TrainResult};
 use nas_infra::queue::{JobQueue, Message, backoff};
 use nas_infra::store::{ObjectStore, keys};
 use tch::Device;
@@ -53,14 +62,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::data::cache::DatasetCache;
 use crate::model::guardrails::Limits;
-use crate::train::TrainReport;
+use crate::train::{EpochHook, TrainReport};
 use crate::train::checkpoint::ChildCheckpoint;
 use crate::train::job::{self, JobEnvironment, LoadedData};
 use crate::{Error, Result};
 use delivery::HeldDelivery;
-use metrics::{RejectionLabel, StatusLabel, WorkerMetrics};
+use metrics::{RejectionLabel, StatusLabel, StopLabel, WorkerMetrics};
 use result::PartialResult;
-use surrogate::Surrogate;
+use surrogate::{Answer, Surrogate};
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -118,6 +127,15 @@ pub enum Outcome {
     },
 }
 
+/// What became of a stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// The job trains here: its child stops at the next batch boundary.
+    Honoured,
+    /// This worker does not hold the job (finished, never had it): ignored.
+    NotHeld,
+}
+
 /// How many finished results a worker remembers for redeliveries.
 const REMEMBERED: usize = 64;
 
@@ -130,6 +148,25 @@ pub struct Worker {
     metrics: WorkerMetrics,
     data: Mutex<Option<LoadedData>>,
     recent: std::sync::Mutex<VecDeque<TrainResult>>,
+    /// The early-stop flag of every job training here.
+    active: std::sync::Mutex<HashMap<JobId, Arc<AtomicBool>>>,
+}
+
+/// A job registered as training here; unregistered when dropped.
+struct Active<'w> {
+    worker: &'w Worker,
+    job_id: JobId,
+    flag: Arc<AtomicBool>,
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.worker
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.job_id);
+    }
 }
 
 /// What a job needs before its child trains: the local data set and,
@@ -151,7 +188,123 @@ impl Worker {
             metrics,
             data: Mutex::new(None),
             recent: std::sync::Mutex::new(VecDeque::new()),
+            active: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Handles a stop from the controller (see the module docs).
+    pub fn handle_stop(&self, stop: &StopJob) -> StopOutcome {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        match active.get(&stop.job_id) {
+            Some(flag) => {
+                tracing::info!(job_id = %stop.job_id, epoch = stop.epoch, rule = %stop.rule, "stopping the child early");
+                flag.store(true, Ordering::Relaxed);
+                self.metrics.stops.get_or_create(&StopLabel { outcome: "honoured" }).inc();
+                StopOutcome::Honoured
+            }
+            None => {
+                tracing::info!(job_id = %stop.job_id, "ignoring a stop for a job this worker does not hold");
+                self.metrics.stops.get_or_create(&StopLabel { outcome: "not_held" }).inc();
+                StopOutcome::NotHeld
+            }
+        }
+    }
+
+    /// Registers a job training here: its early-stop flag, unregistered
+    /// when the guard drops.
+    fn activate(&self, job_id: JobId) -> Active<'_> {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job_id, flag.clone());
+        Active {
+            worker: self,
+            job_id,
+            flag,
+        }
+    }
+
+    /// Consumes this worker's control queue until `shutdown`,
+    /// resubscribing after connection losses.
+    async fn serve_control(&self, shutdown: &CancellationToken) {
+        let mut attempt = 0;
+        while !shutdown.is_cancelled() {
+            let subscribed = tokio::select! {
+                subscription = self.queue.control(&self.config.worker_id) => subscription,
+                () = shutdown.cancelled() => return,
+            };
+            let mut subscription = match subscribed {
+                Ok(subscription) => {
+                    attempt = 0;
+                    subscription
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot subscribe to the control queue; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff(attempt)) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                    attempt += 1;
+                    continue;
+                }
+            };
+            loop {
+                let delivery = tokio::select! {
+                    delivery = subscription.next() => delivery,
+                    () = shutdown.cancelled() => return,
+                };
+                let Some(Ok(message)) = delivery else {
+                    tracing::warn!("the control subscription ended; subscribing again");
+                    break;
+                };
+                match StopJob::from_json(&message.body) {
+                    Ok(stop) => {
+                        self.handle_stop(&stop);
+                    }
+                    Err(error) => tracing::warn!(%error, "ignoring an invalid control message"),
+                }
+                if let Err(error) = message.ack().await {
+                    tracing::warn!(%error, "a control message could not be acknowledged");
+                }
+            }
+        }
+    }
+
+    /// A hook that publishes `job`'s progress after every epoch, and the
+    /// task that publishes it (awaited after training, so every progress
+    /// message goes out before the result).
+    fn progress_reporter(&self, job: &TrainJob) -> (EpochHook, tokio::task::JoinHandle<()>) {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(Vec<EpochMetrics>, f64)>();
+        let hook = EpochHook(Arc::new(move |epochs: &[EpochMetrics], seconds: f64| {
+            let _ = sender.send((epochs.to_vec(), seconds));
+        }));
+        let queue = self.queue.clone();
+        let (job_id, experiment, attempt, arch_id) =
+            (job.job_id, job.experiment.clone(), job.attempt, job.spec.id());
+        let worker_id = self.config.worker_id.clone();
+        let task = tokio::spawn(async move {
+            while let Some((epochs, train_seconds)) = receiver.recv().await {
+                let progress = EpochProgress::new(EpochProgressFields {
+                    schema_version: MESSAGE_VERSION,
+                    job_id,
+                    experiment: experiment.clone(),
+                    attempt,
+                    arch_id: arch_id.clone(),
+                    epochs,
+                    train_seconds,
+                    worker_id: worker_id.clone(),
+                });
+                let published = match progress {
+                    Ok(progress) => queue.publish_progress(&progress).await.map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                };
+                if let Err(error) = published {
+                    tracing::warn!(%job_id, %error, "progress could not be published; the child goes on");
+                }
+            }
+        });
+        (hook, task)
     }
 
     /// Serves jobs until `shutdown`, resubscribing after connection losses;
@@ -171,7 +324,11 @@ impl Worker {
                 Ok(subscription) => {
                     attempt = 0;
                     ready(true);
-                    self.serve(subscription, &shutdown).await;
+                    tokio::select! {
+                        () = self.serve(subscription, &shutdown) => {}
+                        // Runs until shutdown, resubscribing itself.
+                        () = self.serve_control(&shutdown) => {}
+                    }
                     ready(false);
                 }
                 Err(error) => {
@@ -368,6 +525,9 @@ impl Worker {
         received: Instant,
         shutdown: &CancellationToken,
     ) -> Result<Outcome> {
+        if let Some(curve) = surrogate.curve(job) {
+            return self.answer_curve(surrogate, curve, job, message, received, shutdown).await;
+        }
         tokio::select! {
             () = tokio::time::sleep(surrogate.delay) => {}
             () = shutdown.cancelled() => {
@@ -376,6 +536,72 @@ impl Worker {
         }
         let answer = surrogate.answer(job);
         let result = self.result(job, received, PartialResult::of_answer(answer, surrogate.delay))?;
+        self.finish(message, result).await
+    }
+
+    /// A surrogate's answer from a learning curve: one epoch per delay, its
+    /// progress published after each, stopped when the controller says so.
+    async fn answer_curve(
+        &self,
+        surrogate: &Surrogate,
+        curve: std::result::Result<Vec<EpochMetrics>, String>,
+        job: &TrainJob,
+        message: HeldDelivery,
+        received: Instant,
+        shutdown: &CancellationToken,
+    ) -> Result<Outcome> {
+        let parameters = Surrogate::parameters(job);
+        let answer = |outcome, epochs| Answer {
+            outcome,
+            epochs,
+            parameters,
+        };
+        let curve = match curve {
+            Ok(curve) => curve,
+            Err(reason) => {
+                let failed = answer(TrainOutcome::Failed { reason }, Vec::new());
+                let result = self.result(job, received, PartialResult::of_answer(failed, Duration::ZERO))?;
+                return self.finish(message, result).await;
+            }
+        };
+        let active = self.activate(job.job_id);
+        let (hook, reporter) = self.progress_reporter(job);
+        let mut done = 0;
+        for epoch in 1..=curve.len() {
+            tokio::select! {
+                () = tokio::time::sleep(surrogate.delay) => {}
+                () = shutdown.cancelled() => {
+                    drop(hook);
+                    let _ = reporter.await;
+                    return self.hand_back(message, job.job_id, Error::ShuttingDown).await;
+                }
+            }
+            done = epoch;
+            (hook.0)(&curve[..epoch], surrogate.delay.as_secs_f64() * epoch as f64);
+            if epoch < curve.len() && active.flag.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        drop(hook);
+        let _ = reporter.await;
+        drop(active);
+        let epochs = curve[..done].to_vec();
+        let outcome = match job.reward.best_metric(&epochs) {
+            Ok(metric) if done < curve.len() => TrainOutcome::Stopped {
+                reward: job.reward.of_metric(metric),
+                metric,
+                epochs_done: done as u32,
+            },
+            Ok(metric) => TrainOutcome::Ok {
+                reward: job.reward.of_metric(metric),
+                metric,
+            },
+            Err(error) => TrainOutcome::Failed {
+                reason: error.to_string(),
+            },
+        };
+        let seconds = surrogate.delay * done as u32;
+        let result = self.result(job, received, PartialResult::of_answer(answer(outcome, epochs), seconds))?;
         self.finish(message, result).await
     }
 
@@ -461,10 +687,14 @@ impl Worker {
                 stop.store(true, Ordering::Relaxed);
             })
         };
+        let active = self.activate(job.job_id);
+        let (hook, reporter) = self.progress_reporter(job);
         let environment = JobEnvironment {
             device: self.config.device,
             limits: self.config.limits,
             stop,
+            early_stop: active.flag.clone(),
+            on_epoch: Some(hook),
         };
         let mut data = self.data.lock().await;
         let previous = data.take();
@@ -477,6 +707,9 @@ impl Worker {
         .await;
         self.metrics.in_flight.dec();
         watcher.abort();
+        // The hook went with the environment: the reporter drains and ends.
+        let _ = reporter.await;
+        drop(active);
         let (loaded, report) = trained?;
         *data = loaded;
         report

@@ -115,6 +115,14 @@ pub fn run_epochs(
             interrupt = Some(Interrupt::NonFinite(reason));
             break;
         }
+        if let Some(hook) = &settings.on_epoch {
+            let seconds = run.progress.train_seconds + run.started.elapsed().as_secs_f64();
+            (hook.0)(&run.progress.completed, seconds);
+        }
+        if epoch < settings.epochs && run.early_stopped() {
+            interrupt = Some(Interrupt::EarlyStopped);
+            break;
+        }
         task.end_epoch(&mut run, &validation);
         if run.over_time() {
             break;
@@ -136,6 +144,8 @@ pub enum Interrupt {
     NonFinite(String),
     /// The stop flag was raised (preemption, shutdown).
     Stopped,
+    /// The early-stop flag was raised (the controller's stopping rule).
+    EarlyStopped,
 }
 
 /// Everything an epoch loop carries from step to step.
@@ -201,6 +211,9 @@ impl<'a> Run<'a> {
         self.running += loss.detach();
         self.progress.batches_done += 1;
         self.progress.examples += examples;
+        if self.early_stopped() {
+            return Err(Interrupt::EarlyStopped);
+        }
         if self
             .settings
             .stop
@@ -213,6 +226,17 @@ impl<'a> Run<'a> {
             self.mean_loss()?;
         }
         Ok(())
+    }
+
+    /// Whether the stopping rule stopped the child (honoured only once an
+    /// epoch is complete, so there is a curve to reward).
+    fn early_stopped(&self) -> bool {
+        !self.progress.completed.is_empty()
+            && self
+                .settings
+                .early_stop
+                .as_deref()
+                .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
     /// Closes an epoch's training steps that began at `started` and ended
@@ -257,6 +281,19 @@ impl<'a> Run<'a> {
         let mut checkpoint = None;
         let outcome = match interrupt {
             Some(Interrupt::NonFinite(reason)) => Outcome::Failed { reason },
+            Some(Interrupt::EarlyStopped) => match reward.best_metric(&epochs) {
+                Ok(metric) if metric.is_finite() => Outcome::Stopped {
+                    reward: reward.of_metric(metric),
+                    metric,
+                    epochs_done: epochs.len() as u32,
+                },
+                Ok(metric) => Outcome::Failed {
+                    reason: format!("the validation metric is {metric}"),
+                },
+                Err(error) => Outcome::Failed {
+                    reason: error.to_string(),
+                },
+            },
             Some(Interrupt::Stopped) => {
                 let _ = self.mean_loss();
                 checkpoint = Some(ChildCheckpoint {

@@ -16,7 +16,7 @@ use tch::Device;
 use super::checkpoint::ChildCheckpoint;
 use super::cnn::train_cnn;
 use super::language_model::train_language_model;
-use super::{TrainReport, TrainSettings};
+use super::{EpochHook, TrainReport, TrainSettings};
 use crate::data::cifar10::{self, Cifar10, CifarOptions};
 use crate::data::ptb::{self, Corpus, Level};
 use crate::model::guardrails::Limits;
@@ -51,6 +51,10 @@ pub struct JobEnvironment {
     pub limits: Limits,
     /// Raised on shutdown or preemption.
     pub stop: Arc<AtomicBool>,
+    /// Raised when the controller stops the child early.
+    pub early_stop: Arc<AtomicBool>,
+    /// Told every completed epoch.
+    pub on_epoch: Option<EpochHook>,
 }
 
 /// The training settings a job asks for.
@@ -68,6 +72,8 @@ pub fn settings_for(job: &TrainJob, environment: &JobEnvironment) -> TrainSettin
         max_seconds: job.budget.max_seconds,
         limits: environment.limits,
         stop: Some(environment.stop.clone()),
+        early_stop: Some(environment.early_stop.clone()),
+        on_epoch: environment.on_epoch.clone(),
         evaluate_test: job.budget.evaluate_test,
         train_tokens: job
             .budget

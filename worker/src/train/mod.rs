@@ -13,7 +13,10 @@
 //! A non-finite training loss ends the child with a failed outcome and its
 //! reason. A raised stop flag ends it as preempted at the next batch
 //! boundary, with a [`ChildCheckpoint`] from which another worker resumes
-//! at the same batch. The loss is read back every [`CHECK_EVERY`] steps, so
+//! at the same batch. A raised early-stop flag (the controller's stopping
+//! rule) ends it as stopped at the next batch boundary once an epoch is
+//! complete, rewarded from its completed epochs; an [`EpochHook`] hears
+//! every completed epoch. The loss is read back every [`CHECK_EVERY`] steps, so
 //! the device is not synchronised on every step. On CPU, a fixed seed and
 //! thread count give the same result every run, as long as one child trains
 //! at a time in the process: initialisation, augmentation and dropout draw
@@ -74,6 +77,11 @@ pub struct TrainSettings {
     pub limits: Limits,
     /// Raised to stop (preemption): the child ends as preempted.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Raised by the controller's stopping rule: once an epoch is complete
+    /// the child ends as stopped, its reward from the epochs it completed.
+    pub early_stop: Option<Arc<AtomicBool>>,
+    /// Told every completed epoch (the progress a worker reports).
+    pub on_epoch: Option<EpochHook>,
     /// Score the trained child on the test split too.
     pub evaluate_test: bool,
     /// Language models: train on only this many tokens of the training
@@ -101,10 +109,23 @@ impl TrainSettings {
             max_seconds: None,
             limits: Limits::default(),
             stop: None,
+            early_stop: None,
+            on_epoch: None,
             evaluate_test: false,
             train_tokens: None,
             reward: None,
         }
+    }
+}
+
+/// Called after every completed epoch with the epochs so far and the
+/// training seconds so far (from the blocking training thread).
+#[derive(Clone)]
+pub struct EpochHook(pub Arc<dyn Fn(&[EpochMetrics], f64) + Send + Sync>);
+
+impl std::fmt::Debug for EpochHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochHook")
     }
 }
 

@@ -1,6 +1,7 @@
 //! The job queue as channels inside one process (the embedded mode): one
-//! shared jobs channel that every worker draws from, one results channel
-//! and one dead-letter channel per experiment. Acks are no-ops; a rejected
+//! shared jobs channel that every worker draws from, one results, one
+//! progress and one dead-letter channel per experiment, and one control
+//! channel per worker id (a stop for a worker without one is dropped). Acks are no-ops; a rejected
 //! job goes back to the jobs channel, or to the dead letters when it is not
 //! requeued or has been returned `delivery_limit` times; a requeued result
 //! or dead letter goes back to its own channel.
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 use super::{Acker, Message, Subscription};
 use crate::error::{Reason, Retry};
 use crate::{Error, Result};
-use nas_domain::{ExperimentName, TrainJob, TrainResult};
+use nas_domain::{EpochProgress, ExperimentName, StopJob, TrainJob, TrainResult};
 
 fn closed(what: &str) -> Error {
     Error::queue(
@@ -40,7 +41,9 @@ struct Inner {
     jobs: Sender,
     job_receiver: SharedReceiver,
     results: Mutex<HashMap<ExperimentName, Channel>>,
+    progress: Mutex<HashMap<ExperimentName, Channel>>,
     dead: Mutex<HashMap<ExperimentName, Channel>>,
+    control: Mutex<HashMap<String, Sender>>,
 }
 
 #[derive(Debug)]
@@ -134,7 +137,9 @@ impl InProcessQueue {
                 jobs,
                 job_receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
                 results: Mutex::new(HashMap::new()),
+                progress: Mutex::new(HashMap::new()),
                 dead: Mutex::new(HashMap::new()),
+                control: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -187,6 +192,37 @@ impl InProcessQueue {
         self.channel(&self.inner.results, &result.experiment)
             .send((result.to_json(), 0))
             .map_err(|_| closed("results"))
+    }
+
+    pub(super) fn publish_progress(&self, progress: &EpochProgress) -> Result<()> {
+        self.channel(&self.inner.progress, &progress.experiment)
+            .send((progress.to_json(), 0))
+            .map_err(|_| closed("progress"))
+    }
+
+    pub(super) fn publish_stop(&self, worker_id: &str, stop: &StopJob) {
+        let control = self.inner.control.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = control.get(worker_id) {
+            let _ = sender.send((stop.to_json(), 0));
+        }
+    }
+
+    pub(super) fn control(&self, worker_id: &str) -> Subscription {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.inner
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(worker_id.to_owned(), sender.clone());
+        Subscription::InProcess(Receiver {
+            source: Source::Own(receiver),
+            queue: self.clone(),
+            origin: Some(sender),
+        })
+    }
+
+    pub(super) fn progress(&self, experiment: &ExperimentName) -> Result<Subscription> {
+        self.take(&self.inner.progress, experiment)
     }
 
     pub(super) fn jobs(&self) -> Subscription {

@@ -12,7 +12,16 @@
 //!                                                dead letters to nas.dead)
 //! exchange nas.dead (topic) --jobs.<exp>------> queue nas.dead.<exp> (quorum)
 //! default exchange          --nas.results.<exp> queue nas.results.<exp> (quorum)
+//! default exchange          --nas.progress.<exp> queue nas.progress.<exp> (quorum)
+//! exchange nas.control (direct) --<worker id>--> one exclusive, auto-deleted
+//!                                                queue per worker process
 //! ```
+//!
+//! Progress messages (one per epoch a child completes) go to the
+//! experiment's progress queue; a stop goes to the control exchange under
+//! the id of the worker that reported the child, and reaches that worker's
+//! own queue while it is connected (a stop for a worker that is gone is
+//! dropped by the broker: that worker's child just finishes elsewhere).
 //!
 //! Jobs travel with routing key `jobs.<experiment>`, which survives
 //! dead-lettering, so every experiment's controller sees exactly its own
@@ -35,7 +44,7 @@ pub use in_process::InProcessQueue;
 pub use rabbitmq::RabbitMq;
 
 use crate::Result;
-use nas_domain::{ExperimentName, TrainJob, TrainResult};
+use nas_domain::{EpochProgress, ExperimentName, StopJob, TrainJob, TrainResult};
 
 /// How to reach the broker and name the queues.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -93,6 +102,16 @@ impl Names {
     /// An experiment's dead-letter queue.
     pub fn dead_queue(&self, experiment: &ExperimentName) -> String {
         format!("{}.dead.{experiment}", self.prefix)
+    }
+
+    /// The control exchange (stops to workers, routed by worker id).
+    pub fn control_exchange(&self) -> String {
+        format!("{}.control", self.prefix)
+    }
+
+    /// An experiment's progress queue.
+    pub fn progress_queue(&self, experiment: &ExperimentName) -> String {
+        format!("{}.progress.{experiment}", self.prefix)
     }
 
     /// An experiment's results queue.
@@ -154,6 +173,46 @@ impl JobQueue {
         match self {
             JobQueue::RabbitMq(queue) => queue.publish_result(result).await,
             JobQueue::InProcess(queue) => queue.publish_result(result),
+        }
+    }
+
+    /// Publishes a child's progress; returns once the broker confirmed it.
+    pub async fn publish_progress(&self, progress: &EpochProgress) -> Result<()> {
+        match self {
+            JobQueue::RabbitMq(queue) => queue.publish_progress(progress).await,
+            JobQueue::InProcess(queue) => queue.publish_progress(progress),
+        }
+    }
+
+    /// Sends a stop to the worker `worker_id`; confirmed by the broker,
+    /// delivered only if that worker is connected.
+    pub async fn publish_stop(&self, worker_id: &str, stop: &StopJob) -> Result<()> {
+        match self {
+            JobQueue::RabbitMq(queue) => queue.publish_stop(worker_id, stop).await,
+            JobQueue::InProcess(queue) => {
+                queue.publish_stop(worker_id, stop);
+                Ok(())
+            }
+        }
+    }
+
+    /// Subscribes to the stops sent to `worker_id`.
+    pub async fn control(&self, worker_id: &str) -> Result<Subscription> {
+        match self {
+            JobQueue::RabbitMq(queue) => queue.subscribe_control(worker_id).await,
+            JobQueue::InProcess(queue) => Ok(queue.control(worker_id)),
+        }
+    }
+
+    /// Subscribes to an experiment's progress messages.
+    pub async fn progress(&self, experiment: &ExperimentName, prefetch: u16) -> Result<Subscription> {
+        match self {
+            JobQueue::RabbitMq(queue) => {
+                queue
+                    .subscribe(&queue.names().progress_queue(experiment), prefetch)
+                    .await
+            }
+            JobQueue::InProcess(queue) => queue.progress(experiment),
         }
     }
 

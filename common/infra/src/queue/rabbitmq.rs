@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 use super::{Acker, BrokerConfig, Message, Names, Subscription, backoff};
 use crate::error::{Reason, Retry};
 use crate::{Error, Result};
-use nas_domain::{ExperimentName, TrainJob, TrainResult};
+use nas_domain::{EpochProgress, ExperimentName, StopJob, TrainJob, TrainResult};
 
 /// How long operations keep reconnecting before they give up.
 const RECONNECT_ATTEMPTS: u32 = 12;
@@ -182,8 +182,18 @@ impl RabbitMq {
         );
         declare_queue(&channel, &names.jobs_queue(), jobs_arguments).await?;
         bind(&channel, &names.jobs_queue(), &names.jobs_exchange(), "jobs.*").await?;
+        channel
+            .exchange_declare(
+                &names.control_exchange(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| broker_error("declaring the control exchange", e))?;
         if let Some(experiment) = experiment {
             declare_queue(&channel, &names.results_queue(experiment), quorum()).await?;
+            declare_queue(&channel, &names.progress_queue(experiment), quorum()).await?;
             declare_queue(&channel, &names.dead_queue(experiment), quorum()).await?;
             bind(
                 &channel,
@@ -274,6 +284,62 @@ impl RabbitMq {
         let queue = self.inner.names.results_queue(&result.experiment);
         self.publish("", &queue, &result.to_json(), result.job_id.to_string())
             .await
+    }
+
+    pub(super) async fn publish_progress(&self, progress: &EpochProgress) -> Result<()> {
+        let queue = self.inner.names.progress_queue(&progress.experiment);
+        let id = format!("{}-{}-{}", progress.job_id, progress.attempt, progress.epoch());
+        self.publish("", &queue, &progress.to_json(), id).await
+    }
+
+    pub(super) async fn publish_stop(&self, worker_id: &str, stop: &StopJob) -> Result<()> {
+        let exchange = self.inner.names.control_exchange();
+        self.publish(&exchange, worker_id, &stop.to_json(), stop.job_id.to_string())
+            .await
+    }
+
+    /// A worker's own control queue: exclusive, deleted with its
+    /// connection, bound to the control exchange under the worker's id.
+    pub(super) async fn subscribe_control(&self, worker_id: &str) -> Result<Subscription> {
+        let (connection, _) = self.link().await?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| broker_error("opening a channel", e))?;
+        let exchange = self.inner.names.control_exchange();
+        channel
+            .exchange_declare(
+                &exchange,
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| broker_error("declaring the control exchange", e))?;
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare("", options, FieldTable::default())
+            .await
+            .map_err(|e| broker_error("declaring a control queue", e))?;
+        let name = queue.name().as_str().to_owned();
+        bind(&channel, &name, &exchange, worker_id).await?;
+        channel
+            .basic_qos(16, BasicQosOptions::default())
+            .await
+            .map_err(|e| broker_error("setting the prefetch", e))?;
+        let tag = format!("nas-control-{}", uuid::Uuid::new_v4().simple());
+        let consumer = channel
+            .basic_consume(&name, &tag, BasicConsumeOptions::default(), FieldTable::default())
+            .await
+            .map_err(|e| broker_error("consuming the control queue", e))?;
+        Ok(Subscription::RabbitMq(consumer))
     }
 
     pub(super) async fn subscribe(&self, queue: &str, prefetch: u16) -> Result<Subscription> {
