@@ -13,7 +13,10 @@
 //!   duplicates are acked, logged and counted; a preempted child is
 //!   published again as its next attempt; what is left are
 //!   [`Arrival`]s for its owner to record and then [`JobTracker::complete`];
-//! - publishes again every job whose result is overdue.
+//! - publishes again every job whose result is overdue;
+//! - when its owner asks ([`JobTracker::with_progress`]), keeps a third
+//!   subscription to the children's progress and hands over the progress
+//!   of jobs in flight ([`Event::Progress`]), acking the rest.
 //!
 //! A new attempt is written to the [`record::JobLog`] before it goes out
 //! when the owner gave one (the search does; re-evaluation re-plans from
@@ -27,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use nas_domain::{ExperimentName, JobId, TrainJob, TrainResult};
+use nas_domain::{EpochProgress, ExperimentName, JobId, TrainJob, TrainResult};
 use nas_infra::queue::{JobQueue, Message, backoff};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -90,10 +93,20 @@ pub struct DeadLetter {
     pub job: TrainJob,
 }
 
+/// A progress message for a job in flight, to be recorded and acked.
+pub struct ProgressArrival {
+    /// The delivery.
+    pub message: Message,
+    /// The validated progress.
+    pub progress: EpochProgress,
+}
+
 /// What [`JobTracker::next_event`] woke up for.
 pub enum Event {
     /// Results for jobs in flight (everything else is already handled).
     Results(Vec<Arrival>),
+    /// Progress of jobs in flight.
+    Progress(Vec<ProgressArrival>),
     /// A job in flight was dead-lettered.
     DeadLettered(Box<DeadLetter>),
     /// The owner's deadline passed.
@@ -154,6 +167,7 @@ pub struct JobTracker<T> {
     finished: HashSet<JobId>,
     results: Slot,
     dead: Slot,
+    progress: Option<Slot>,
     ticker: tokio::time::Interval,
     counters: TrackerCounters,
 }
@@ -181,9 +195,21 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
             finished: HashSet::new(),
             results: Slot::new(Feed::Results),
             dead: Slot::new(Feed::DeadLetters),
+            progress: None,
             ticker,
             counters,
         }
+    }
+
+    /// Also consume the experiment's progress messages.
+    pub fn with_progress(mut self) -> Self {
+        self.progress = Some(Slot::new(Feed::Progress));
+        self
+    }
+
+    /// The queue the tracker publishes to.
+    pub fn queue(&self) -> &JobQueue {
+        &self.queue
     }
 
     /// Jobs in flight.
@@ -329,20 +355,29 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
             let subscribed = async {
                 self.results.ensure(&self.queue, &self.name).await;
                 self.dead.ensure(&self.queue, &self.name).await;
+                if let Some(progress) = self.progress.as_mut() {
+                    progress.ensure(&self.queue, &self.name).await;
+                }
             };
             tokio::select! {
                 () = subscribed => {}
                 () = shutdown.cancelled() => return Event::Stopped,
             }
-            let retry = [self.results.retry_at(), self.dead.retry_at()]
-                .into_iter()
-                .flatten()
-                .min();
+            let retry = [
+                self.results.retry_at(),
+                self.dead.retry_at(),
+                self.progress.as_ref().and_then(Slot::retry_at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let wake = {
                 let (results, dead, ticker) = (&mut self.results, &mut self.dead, &mut self.ticker);
+                let progress = self.progress.as_mut();
                 tokio::select! {
                     delivery = results.next() => Wake::Result(delivery),
                     delivery = dead.next() => Wake::Dead(delivery),
+                    delivery = next_of(progress) => Wake::Progress(delivery),
                     _ = ticker.tick() => Wake::Tick,
                     () = sleep_until(retry) => Wake::Retry,
                     () = sleep_until(deadline) => Wake::Deadline,
@@ -367,6 +402,30 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
                         tracing::warn!(%error, "results could not be sorted; they will be redelivered");
                         pause(shutdown).await;
                     }
+                }
+            }
+            Wake::Progress(Some(Ok(message))) => {
+                let Some(slot) = self.progress.as_mut() else {
+                    return None;
+                };
+                slot.delivered();
+                let batch = slot.drain_ready(message);
+                match self.screen_progress(batch).await {
+                    Ok(arrivals) if !arrivals.is_empty() => return Some(Event::Progress(arrivals)),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "progress could not be acknowledged"),
+                }
+            }
+            Wake::Progress(Some(Err(error))) => {
+                tracing::warn!(%error, "lost the progress subscription; subscribing again");
+                if let Some(slot) = self.progress.as_mut() {
+                    slot.lost();
+                }
+            }
+            Wake::Progress(None) => {
+                tracing::warn!("the progress subscription ended; subscribing again");
+                if let Some(slot) = self.progress.as_mut() {
+                    slot.lost();
                 }
             }
             Wake::Dead(Some(Ok(message))) => {
@@ -409,11 +468,20 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
 /// What woke [`JobTracker::next_event`].
 enum Wake {
     Result(Option<nas_infra::Result<Message>>),
+    Progress(Option<nas_infra::Result<Message>>),
     Dead(Option<nas_infra::Result<Message>>),
     Tick,
     Retry,
     Deadline,
     Stop,
+}
+
+/// The next delivery of a slot the tracker may not have.
+async fn next_of(slot: Option<&mut Slot>) -> Option<nas_infra::Result<Message>> {
+    match slot {
+        Some(slot) => slot.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `at`; never wakes without one.

@@ -6,11 +6,11 @@
 use std::collections::HashSet;
 
 use futures::{StreamExt, TryStreamExt};
-use nas_domain::{Outcome, TrainJob, TrainResult};
+use nas_domain::{EpochProgress, Outcome, TrainJob, TrainResult};
 use nas_infra::queue::Message;
 use serde::Serialize;
 
-use super::{Arrival, DeadLetter, JobTracker, PUBLISH_CONCURRENCY, ResultOutcome};
+use super::{Arrival, DeadLetter, JobTracker, PUBLISH_CONCURRENCY, ProgressArrival, ResultOutcome};
 use crate::Result;
 
 impl<T: Clone + Serialize + Send> JobTracker<T> {
@@ -119,6 +119,47 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
             .try_collect::<Vec<_>>()
             .await?;
         Ok(())
+    }
+
+    /// Sorts progress messages: those of jobs in flight for the owner;
+    /// invalid ones and those of finished or unknown jobs are acked.
+    pub async fn screen_progress(&mut self, messages: Vec<Message>) -> Result<Vec<ProgressArrival>> {
+        let mut arrivals = Vec::with_capacity(messages.len());
+        for message in messages {
+            match EpochProgress::from_json(&message.body) {
+                Ok(progress) if self.jobs.contains_key(&progress.job_id) => {
+                    arrivals.push(ProgressArrival { message, progress });
+                }
+                Ok(progress) => {
+                    tracing::debug!(job_id = %progress.job_id, "ignoring progress of a job not in flight");
+                    message.ack().await?;
+                }
+                Err(error) => {
+                    self.counters.invalid.inc();
+                    tracing::warn!(%error, "ignoring an invalid progress message");
+                    message.ack().await?;
+                }
+            }
+        }
+        Ok(arrivals)
+    }
+
+    /// Acknowledges recorded progress.
+    pub async fn complete_progress(&self, arrivals: Vec<ProgressArrival>) -> Result<()> {
+        futures::stream::iter(arrivals.into_iter().map(|arrival| arrival.message.ack()))
+            .buffer_unordered(PUBLISH_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Hands progress that could not be recorded back to the broker.
+    pub async fn hand_back_progress(&self, arrivals: Vec<ProgressArrival>) {
+        for arrival in arrivals {
+            if let Err(error) = arrival.message.requeue().await {
+                tracing::warn!(%error, "could not hand progress back");
+            }
+        }
     }
 
     /// Marks a dead-lettered job finished and acknowledges it.

@@ -22,6 +22,8 @@ pub enum Feed {
     Results,
     /// The experiment's dead-lettered jobs.
     DeadLetters,
+    /// The experiment's progress messages (early stopping).
+    Progress,
 }
 
 /// One subscription, or when to try again.
@@ -58,6 +60,7 @@ impl Slot {
             match self.feed {
                 Feed::Results => queue.results(name, RESULTS_PREFETCH).await,
                 Feed::DeadLetters => queue.dead_jobs(name, DEAD_PREFETCH).await,
+                Feed::Progress => queue.progress(name, RESULTS_PREFETCH).await,
             }
         };
         match subscribed.await {
@@ -65,6 +68,7 @@ impl Slot {
                 match self.feed {
                     Feed::Results => tracing::info!(experiment = %name, "subscribed to results"),
                     Feed::DeadLetters => tracing::info!(experiment = %name, "subscribed to dead letters"),
+                    Feed::Progress => tracing::info!(experiment = %name, "subscribed to progress"),
                 }
                 self.subscription = Some(subscription);
             }

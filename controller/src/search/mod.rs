@@ -38,14 +38,16 @@ pub mod config;
 pub mod leaderboard;
 mod learn;
 pub mod metrics;
+pub mod progress_log;
 mod publish;
 mod restore;
 mod results;
 pub mod reward_log;
+mod stopping;
 
 use std::time::{Duration, Instant};
 
-use nas_domain::{Actions, ExperimentName};
+use nas_domain::{Actions, ExperimentName, JobId, Stopper};
 use nas_infra::queue::{JobQueue, backoff};
 use nas_infra::store::{ObjectStore, keys};
 use serde::{Deserialize, Serialize};
@@ -146,6 +148,8 @@ pub struct Search {
     strategy: StrategySlot,
     next_sequence: u64,
     tally: Tally,
+    stopper: Stopper<JobId>,
+    stops: stopping::Stops,
     metrics: ControllerMetrics,
     started: Instant,
 }
@@ -167,7 +171,9 @@ impl Search {
         queue.declare(Some(&experiment)).await?;
         let log = JobLog::new(store.clone(), experiment.clone());
         let timeout = Duration::from_secs(config.job_timeout_seconds);
-        let tracker = JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker());
+        let tracker = JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker())
+            .with_progress();
+        let stopper = Stopper::new(config.stopping.rule, config.budget.epochs);
         let budget_epochs = config.budget.epochs;
         let mut search = Search {
             config,
@@ -177,11 +183,18 @@ impl Search {
             strategy: StrategySlot::empty(),
             next_sequence: 0,
             tally: Tally::new(budget_epochs),
+            stopper,
+            stops: stopping::Stops::new(),
             metrics,
             started: Instant::now(),
         };
         search.restore().await?;
         Ok(search)
+    }
+
+    /// The stopping rule's state (the children's scores at every epoch).
+    pub fn stopper(&self) -> &Stopper<JobId> {
+        &self.stopper
     }
 
     /// The configuration in force.
@@ -215,6 +228,12 @@ impl Search {
             failures = 0;
             match self.tracker.next_event(&shutdown, self.deadline()).await {
                 Event::Results(arrivals) => self.handle_results(arrivals, &shutdown).await,
+                Event::Progress(arrivals) => {
+                    if let Err(error) = self.handle_progress(arrivals).await {
+                        tracing::warn!(%error, "progress could not be recorded; it will be redelivered");
+                        pause(&shutdown).await;
+                    }
+                }
                 Event::DeadLettered(dead) => {
                     if let Err(error) = self.record_dead_letter(*dead).await {
                         tracing::error!(%error, "a dead letter could not be recorded; it will come back");

@@ -1,8 +1,9 @@
 //! Rebuilding a search from the store: the strategy from its latest
 //! checkpoint (or fresh, checkpointed as step 0), fed the rewards logged
 //! after that checkpoint; the counts and the leaderboard from the reward
-//! log; the jobs in flight from the job records; and the sample sequence
-//! moved on past the highest sample index recorded.
+//! log; the jobs in flight from the job records; the sample sequence
+//! moved on past the highest sample index recorded; and the stopping rule
+//! from the curves of both logs.
 
 use nas_infra::store::keys;
 
@@ -26,6 +27,7 @@ impl Search {
         for record in &records {
             self.tracker.finish(record.job_id);
             self.tally.count(record);
+            self.observe_finished(record);
             if record.sequence >= replay_from {
                 observations.push((observation_of(record), record.sequence + 1));
             }
@@ -44,6 +46,7 @@ impl Search {
                 .run(move |strategy| strategy.advance_samples(highest + 1))
                 .await?;
         }
+        self.restore_stopping().await?;
         if let Some(best) = self.tally.best_reward() {
             self.metrics.best_reward.set(best);
         }

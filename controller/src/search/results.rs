@@ -146,6 +146,7 @@ impl Search {
         for record in &records {
             self.tracker.finish(record.job_id);
             self.tally.count(record);
+            self.observe_finished(record);
             self.metrics.observe(record);
             observations.push((observation_of(record), record.sequence + 1));
         }

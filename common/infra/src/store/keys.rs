@@ -46,6 +46,18 @@ pub fn reward_batch(experiment: &ExperimentName, first_sequence: u64) -> String 
     format!("experiments/{experiment}/rewards/{first_sequence:012}.jsonl")
 }
 
+/// Where an experiment's progress records (children's curves while they
+/// train, and the stops decided on them) live.
+pub fn progress_prefix(experiment: &ExperimentName) -> String {
+    format!("experiments/{experiment}/progress/")
+}
+
+/// An object of progress records written together; named by when they
+/// were written, so listing the prefix gives them in that order.
+pub fn progress_batch(experiment: &ExperimentName, batch: &str) -> String {
+    format!("experiments/{experiment}/progress/{batch}.jsonl")
+}
+
 /// `experiments/<name>/policy/<step>.ckpt` (zero-padded, so keys sort by step).
 pub fn policy_checkpoint(experiment: &ExperimentName, step: u64) -> String {
     format!("experiments/{experiment}/policy/{step:08}.ckpt")

@@ -112,7 +112,10 @@ async fn collect(
     queue.declare(Some(&plan.run)).await?;
     let counters = TrackerCounters::default();
     let mut tracker: JobTracker<()> =
-        JobTracker::new(queue.clone(), plan.run.clone(), plan.job_timeout, None, counters);
+        JobTracker::new(queue.clone(), plan.run.clone(), plan.job_timeout, None, counters)
+            // Workers report progress; re-evaluation stops nothing, it only
+            // drains the queue.
+            .with_progress();
     let mut waiting: Vec<&ReevaluationJob> = jobs
         .iter()
         .filter(|planned| !results.contains_key(&planned.job.job_id))
@@ -146,6 +149,7 @@ async fn collect(
                 tracing::warn!(job_id = %dead.job.job_id, "a re-evaluation job was dead-lettered");
                 tracker.complete_dead(*dead).await?;
             }
+            Event::Progress(arrivals) => tracker.complete_progress(arrivals).await?,
             Event::Deadline | Event::Stopped => break,
         }
     }

@@ -1,0 +1,131 @@
+//! Early stopping in the search: the children's progress messages meet the
+//! experiment's stopping rule ([`nas_domain::stopping`]).
+//!
+//! For every progress message of a job in flight the rule judges the new
+//! epochs; the progress and the decision go to the [`progress_log`] before
+//! the messages are acknowledged, then each stop is sent to the worker that
+//! reported the child. A child already stopped that reports again (the
+//! stop was missed, or another worker took the job over) gets its stop
+//! again, from the same decision. Finished children's curves (from their
+//! results) are shown to the rule too, so children of workers that report
+//! no progress still count. With the rule `none`, progress is acknowledged
+//! without being recorded: the results carry the whole curve.
+//!
+//! On resume the rule is rebuilt from the reward log's curves and the
+//! progress log's (no decisions are taken again), and the stops decided
+//! for children still in flight are sent again.
+
+use std::collections::HashMap;
+
+use nas_domain::messages::{MESSAGE_VERSION, StopJobFields};
+use nas_domain::stopping::Mode;
+use nas_domain::{Decision, JobId, StopJob, StoppingRule};
+
+use super::Search;
+use super::progress_log::{self, ProgressRecord};
+use super::reward_log::RewardRecord;
+use crate::Result;
+use crate::jobs::ProgressArrival;
+use crate::jobs::record::now;
+
+/// The stops decided so far: job → the epoch it was stopped after.
+pub(super) type Stops = HashMap<JobId, u32>;
+
+impl Search {
+    /// Records progress messages and sends the stops the rule decides; the
+    /// messages go back to the broker when the record cannot be written.
+    pub(super) async fn handle_progress(&mut self, arrivals: Vec<ProgressArrival>) -> Result<()> {
+        if self.config.stopping.rule == StoppingRule::None {
+            return self.tracker.complete_progress(arrivals).await;
+        }
+        let mut records = Vec::with_capacity(arrivals.len());
+        for arrival in &arrivals {
+            let progress = &arrival.progress;
+            let scores = self.config.reward.scores(&progress.epochs);
+            let decision = self.stopper.observe(&progress.job_id, &scores, Mode::Decide);
+            let stopped_at = match (self.stops.get(&progress.job_id), decision) {
+                (Some(&epoch), _) => Some(epoch),
+                (None, Decision::Stop { epoch }) => Some(epoch),
+                (None, Decision::Continue) => None,
+            };
+            if let Some(epoch) = stopped_at {
+                self.stops.insert(progress.job_id, epoch);
+            }
+            records.push(ProgressRecord {
+                job_id: progress.job_id,
+                attempt: progress.attempt,
+                worker_id: progress.worker_id.clone(),
+                epochs: progress.epochs.clone(),
+                train_seconds: progress.train_seconds,
+                stopped_at,
+                recorded_at: now(),
+            });
+        }
+        if let Err(error) = progress_log::append(&self.store, &self.config.experiment, &records).await {
+            // The decisions stay in memory: a child stopped here is stopped
+            // again when it next reports.
+            self.tracker.hand_back_progress(arrivals).await;
+            return Err(error);
+        }
+        for record in &records {
+            if let Some(epoch) = record.stopped_at {
+                self.send_stop(record.job_id, epoch, &record.worker_id).await;
+            }
+        }
+        self.tracker.complete_progress(arrivals).await
+    }
+
+    /// Sends a stop to `worker_id`; a stop that cannot be sent is only
+    /// logged (the child finishes, or gets it at its next report).
+    async fn send_stop(&self, job_id: JobId, epoch: u32, worker_id: &str) {
+        let stop = StopJob::new(StopJobFields {
+            schema_version: MESSAGE_VERSION,
+            job_id,
+            experiment: self.config.experiment.clone(),
+            epoch,
+            rule: self.config.stopping.rule.name().to_owned(),
+        });
+        let sent = match stop {
+            Ok(stop) => self.tracker.queue().publish_stop(worker_id, &stop).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match sent {
+            Ok(()) => tracing::info!(%job_id, epoch, worker = worker_id, "stop sent"),
+            Err(error) => tracing::warn!(%job_id, %error, "a stop could not be sent"),
+        }
+    }
+
+    /// Shows the rule a finished child's whole curve.
+    pub(super) fn observe_finished(&mut self, record: &RewardRecord) {
+        self.stops.remove(&record.job_id);
+        if let Some(result) = &record.result {
+            let scores = self.config.reward.scores(&result.epochs);
+            self.stopper.observe(&record.job_id, &scores, Mode::Restore);
+        }
+    }
+
+    /// Rebuilds the rule from the progress log (after the reward log) and
+    /// sends again the stops of children still in flight.
+    pub(super) async fn restore_stopping(&mut self) -> Result<()> {
+        if self.config.stopping.rule == StoppingRule::None {
+            return Ok(());
+        }
+        let records = progress_log::read_all(&self.store, &self.config.experiment).await?;
+        let mut resend: HashMap<JobId, (u32, String)> = HashMap::new();
+        for record in records {
+            if self.tracker.get(&record.job_id).is_none() {
+                continue; // finished: its result's curve is in already
+            }
+            let scores = self.config.reward.scores(&record.epochs);
+            self.stopper.observe(&record.job_id, &scores, Mode::Restore);
+            if let Some(epoch) = record.stopped_at {
+                self.stops.insert(record.job_id, epoch);
+                resend.insert(record.job_id, (epoch, record.worker_id));
+            }
+        }
+        for (job_id, (epoch, worker_id)) in resend {
+            self.send_stop(job_id, epoch, &worker_id).await;
+        }
+        Ok(())
+    }
+}
