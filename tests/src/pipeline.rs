@@ -203,7 +203,8 @@ impl Pipeline {
         self.json_lines(&keys::jobs_prefix(&self.experiment_name()))
     }
 
-    fn json_lines(&self, prefix: &str) -> Vec<serde_json::Value> {
+    /// Every JSON-lines record under `prefix` in the store.
+    pub fn json_lines(&self, prefix: &str) -> Vec<serde_json::Value> {
         block_on(async {
             let store = s3_store().await;
             let mut values = Vec::new();

@@ -40,12 +40,12 @@ pub mod tensor_file;
 pub use decision::{Actions, DecisionKind, Plan, Step};
 pub use error::{Error, Result};
 pub use messages::{
-    DatasetRef, EpochMetrics, EpochProgress, StopJob, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainJob,
-    TrainJobFields, TrainResult, TrainResultFields, TrainingBudget, TrialCommand,
+    DatasetRef, EpochMetrics, EpochProgress, ExperimentName, Hyperparameters, JobId, Outcome, StopJob, Task,
+    TrainJob, TrainJobFields, TrainResult, TrainResultFields, TrainingBudget, TrialCommand,
 };
 pub use reward::{Goal, RewardFunction};
 pub use space::{
     CategoricalDecision, CategoricalSpace, CellSpace, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition,
 };
-pub use stopping::{Decision, StoppedReward, Stopper, StoppingConfig, StoppingRule};
 pub use spec::{ArchId, ArchKind, ArchSpec, Architecture, CategoricalArch, Choice};
+pub use stopping::{Decision, StoppedReward, Stopper, StoppingConfig, StoppingRule};

@@ -298,9 +298,7 @@ impl<K: Clone + Eq + Hash> Stopper<K> {
                 min_children,
             } => {
                 let others = others();
-                epoch >= min_epochs
-                    && others.len() >= min_children as usize
-                    && score < quantile(&others, 0.5)
+                epoch >= min_epochs && others.len() >= min_children as usize && score < quantile(&others, 0.5)
             }
             StoppingRule::Asha { reduction, .. } => {
                 if !self.rungs.contains(&epoch) {

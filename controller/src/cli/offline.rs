@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use nas_controller::embedded::Embedding;
-use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
 use nas_controller::offline::early_stopping::{self, StoppingSimulation};
+use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
 use nas_controller::offline::replay::{self, ReplaySettings, Verification};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
 use nas_controller::offline::tabular::{self, TabularReport};
@@ -18,8 +18,8 @@ use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::checkpoint::Checkpoint;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::reinforce::{Reinforce, RewardTransform};
-use nas_domain::{ExperimentName, StoppedReward, StoppingRule};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
+use nas_domain::{ExperimentName, StoppedReward, StoppingRule};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
@@ -293,7 +293,9 @@ async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Resu
         space: args.space.load()?,
         strategies: args.strategies.clone(),
         rules: args.stopping.clone(),
-        stopped_reward: args.stopped_penalty.map_or(StoppedReward::Partial, StoppedReward::Penalty),
+        stopped_reward: args
+            .stopped_penalty
+            .map_or(StoppedReward::Partial, StoppedReward::Penalty),
         seconds,
         max_children: args.budget,
         seeds: (args.first_seed..args.first_seed + args.seeds).collect(),

@@ -177,6 +177,12 @@ fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
             " (stopped before the budget)"
         }
     );
+    if summary.stopping_rule != "none" {
+        println!(
+            "early stopping ({}): {} children stopped, {} epochs and {:.0} training seconds saved against the full budget",
+            summary.stopping_rule, summary.children_stopped, summary.epochs_saved, summary.gpu_seconds_saved
+        );
+    }
     println!(
         "{:<4} {:<14} {:>10} {:>10} {:>9}",
         "rank", "architecture", "reward", "metric", "children"

@@ -23,7 +23,9 @@ use std::collections::HashMap;
 
 use nas_domain::oracle::CurveTable;
 use nas_domain::stopping::{Mode, Stopper};
-use nas_domain::{ArchId, Decision, RewardFunction, SearchSpace, StoppedReward, StoppingConfig, StoppingRule};
+use nas_domain::{
+    ArchId, Decision, RewardFunction, SearchSpace, StoppedReward, StoppingConfig, StoppingRule,
+};
 use serde::Serialize;
 
 use super::simulate::median;
@@ -145,7 +147,9 @@ pub fn run(simulation: &StoppingSimulation, table: &CurveTable) -> Result<Stoppi
     for &strategy in &simulation.strategies {
         for &rule in &simulation.rules {
             for &seed in &simulation.seeds {
-                runs.push(run_one(simulation, table, strategy, rule, seed, epochs, top_reward)?);
+                runs.push(run_one(
+                    simulation, table, strategy, rule, seed, epochs, top_reward,
+                )?);
             }
         }
     }
@@ -221,7 +225,9 @@ fn run_one(
                 strategy.observe(Observation::of(&proposal, reward))?;
                 continue;
             }
-            let curve = table.curve(&proposal.spec).ok_or_else(|| table.not_in_table(&proposal.spec))?;
+            let curve = table
+                .curve(&proposal.spec)
+                .ok_or_else(|| table.not_in_table(&proposal.spec))?;
             let child = run.trained;
             run.trained += 1;
             let all = curve.epochs(epochs, &reward_function);

@@ -110,6 +110,11 @@ pub struct SearchSummary {
     pub epochs_saved: u64,
     /// Training seconds those epochs would have taken.
     pub gpu_seconds_saved: f64,
+    /// The stopping rule (`none`, `median`, `asha`).
+    pub stopping_rule: &'static str,
+    /// Children the stopping rule saw reach each epoch (index 0: epoch 1),
+    /// from their progress or their result, each child once.
+    pub children_reached: Vec<usize>,
     /// Duplicate results ignored.
     pub duplicates: u64,
     /// Jobs published again after a timeout or a preemption.
@@ -171,8 +176,8 @@ impl Search {
         queue.declare(Some(&experiment)).await?;
         let log = JobLog::new(store.clone(), experiment.clone());
         let timeout = Duration::from_secs(config.job_timeout_seconds);
-        let tracker = JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker())
-            .with_progress();
+        let tracker =
+            JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker()).with_progress();
         let stopper = Stopper::new(config.stopping.rule, config.budget.epochs);
         let budget_epochs = config.budget.epochs;
         let mut search = Search {
@@ -302,6 +307,10 @@ impl Search {
             children_stopped: self.tally.stopped,
             epochs_saved: self.tally.epochs_saved,
             gpu_seconds_saved: self.tally.seconds_saved,
+            stopping_rule: self.config.stopping.rule.name(),
+            children_reached: (1..=self.config.budget.epochs)
+                .map(|epoch| self.stopper.reached(epoch))
+                .collect(),
             duplicates: counters.duplicates.get(),
             republished: counters.republished.get(),
             policy_steps: self.strategy.policy_version(),

@@ -38,7 +38,11 @@ pub struct ProgressRecord {
 }
 
 /// Writes records received together as one object.
-pub async fn append(store: &ObjectStore, experiment: &ExperimentName, records: &[ProgressRecord]) -> Result<()> {
+pub async fn append(
+    store: &ObjectStore,
+    experiment: &ExperimentName,
+    records: &[ProgressRecord],
+) -> Result<()> {
     if records.is_empty() {
         return Ok(());
     }

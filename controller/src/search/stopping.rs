@@ -86,7 +86,12 @@ impl Search {
             rule: self.config.stopping.rule.name().to_owned(),
         });
         let sent = match stop {
-            Ok(stop) => self.tracker.queue().publish_stop(worker_id, &stop).await.map_err(|e| e.to_string()),
+            Ok(stop) => self
+                .tracker
+                .queue()
+                .publish_stop(worker_id, &stop)
+                .await
+                .map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),
         };
         match sent {

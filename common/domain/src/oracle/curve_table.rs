@@ -101,7 +101,9 @@ impl CurveTable {
                 Some(seconds) => numbers(Some(seconds))
                     .filter(|s| s.len() == metrics.len() && s.iter().all(|&s| s >= 0.0))
                     .ok_or_else(|| {
-                        at(format!("{SECONDS_COLUMN} must hold one non-negative number per epoch"))
+                        at(format!(
+                            "{SECONDS_COLUMN} must hold one non-negative number per epoch"
+                        ))
                     })?,
             };
             by_id.entry(id.to_owned()).or_insert(curves.len());

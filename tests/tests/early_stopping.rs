@@ -1,0 +1,188 @@
+//! Early stopping over the real queue: real training workers on tiny
+//! synthetic CIFAR-10, a real RabbitMQ and Garage. Children report every
+//! epoch; the controller's rule stops some; each stopped child is counted
+//! once with the epoch it stopped at; a killed controller resumes with the
+//! rule's state intact; a stop for a job a worker does not hold is ignored.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use nas_domain::messages::{MESSAGE_VERSION, StopJobFields};
+use nas_domain::{JobId, StopJob};
+use nas_infra::store::keys;
+use nas_tests::pipeline::{LoggedReward, Pipeline, PipelineOptions, block_on, wait_summary};
+use nas_tests::rabbitmq;
+
+const EPOCHS: u32 = 4;
+
+fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A pipeline of `children` tiny children of [`EPOCHS`] epochs, stopped by
+/// `stopping` (a TOML `[stopping]` body).
+fn setup(stem: &str, children: u32, stopping: &str) -> Pipeline {
+    let pipeline = Pipeline::new(
+        stem,
+        &PipelineOptions {
+            children,
+            epochs: EPOCHS,
+            records: 60,
+            in_flight: 2,
+            controller_batch: 4,
+            job_timeout_seconds: 120,
+        },
+    );
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&pipeline.config)
+        .unwrap();
+    // Every child trains again: a stopped architecture is not reused.
+    writeln!(config, "\n[stopping]\n{stopping}").unwrap();
+    pipeline
+}
+
+/// Checks the reward log and the summary agree on the stopped children:
+/// each job once, each stopped one with its epoch; returns the log.
+fn check_counted(pipeline: &Pipeline, summary: &serde_json::Value, children: usize) -> Vec<LoggedReward> {
+    let log = pipeline.reward_log();
+    let ids: HashSet<&str> = log.iter().map(|record| record.job_id.as_str()).collect();
+    assert_eq!(log.len(), children, "one record per child");
+    assert_eq!(ids.len(), children, "a job was counted twice");
+    let stopped: Vec<&LoggedReward> = log.iter().filter(|record| record.status == "stopped").collect();
+    assert_eq!(summary["children_stopped"], stopped.len(), "{summary}");
+    let mut saved = 0;
+    for record in &stopped {
+        let result = &record.value["result"];
+        let done = result["outcome"]["epochs_done"].as_u64().unwrap();
+        assert!(
+            done >= 1 && done < u64::from(EPOCHS),
+            "stopped after {done} epochs"
+        );
+        assert_eq!(result["epochs"].as_array().unwrap().len() as u64, done);
+        assert_eq!(record.value["reason"], format!("stopped after epoch {done}"));
+        saved += u64::from(EPOCHS) - done;
+    }
+    assert_eq!(summary["epochs_saved"], saved, "{summary}");
+    // Every child the rule saw reach an epoch, once: what the results say.
+    let reached: Vec<usize> = (1..=EPOCHS as usize)
+        .map(|epoch| {
+            log.iter()
+                .filter(|record| {
+                    record.value["result"]["epochs"]
+                        .as_array()
+                        .is_some_and(|epochs| epochs.len() >= epoch)
+                })
+                .count()
+        })
+        .collect();
+    assert_eq!(
+        summary["children_reached"],
+        serde_json::json!(reached),
+        "{summary}"
+    );
+    log
+}
+
+#[test]
+fn both_rules_stop_children_and_count_each_once() {
+    let _turn = serial();
+    for (rule, settings) in [
+        ("median", "rule = \"median\"\nmin_children = 2\nmin_epochs = 1"),
+        ("asha", "rule = \"asha\"\nreduction = 2\nmin_epochs = 1"),
+    ] {
+        let children = 12;
+        let pipeline = setup(&format!("stop-{rule}"), children, settings);
+        let workers = [pipeline.worker("w1"), pipeline.worker("w2")];
+        let summary = wait_summary(pipeline.controller("controller", false), Duration::from_secs(400))
+            .expect("the search finished in time");
+        assert_eq!(summary["stopping_rule"], rule);
+        assert_eq!(summary["complete"], true, "{summary}");
+        let stopped = summary["children_stopped"].as_u64().unwrap();
+        assert!(stopped >= 1, "{rule} stopped no child: {summary}");
+        check_counted(&pipeline, &summary, children as usize);
+        assert!(summary["gpu_seconds_saved"].as_f64().unwrap() > 0.0);
+        // The progress log holds the decisions.
+        let progress = pipeline.json_lines(&keys::progress_prefix(&pipeline.experiment_name()));
+        let decided = progress
+            .iter()
+            .filter(|record| record["stopped_at"].is_number())
+            .count();
+        assert!(
+            decided as u64 >= stopped,
+            "{decided} recorded stops for {stopped} stopped children"
+        );
+        let honoured: usize = workers
+            .iter()
+            .map(|worker| worker.log_text().matches("stopping the child early").count())
+            .sum();
+        assert!(honoured as u64 >= stopped, "workers honoured {honoured} stops");
+        if rule == "asha" {
+            // A stop for a job the worker does not hold (this one finished).
+            let finished: JobId =
+                serde_json::from_value(pipeline.reward_log()[0].value["job_id"].clone()).unwrap();
+            let stop = StopJob::new(StopJobFields {
+                schema_version: MESSAGE_VERSION,
+                job_id: finished,
+                experiment: pipeline.experiment_name(),
+                epoch: 1,
+                rule: "asha".into(),
+            })
+            .unwrap();
+            block_on(rabbitmq(&pipeline.prefix).publish_stop("w1", &stop)).unwrap();
+            assert!(
+                workers[0].wait_for(
+                    "ignoring a stop for a job this worker does not hold",
+                    1,
+                    Duration::from_secs(20)
+                ),
+                "the worker did not ignore the stop"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_killed_controller_resumes_with_the_rungs_intact() {
+    let _turn = serial();
+    let children = 16;
+    let pipeline = setup(
+        "stop-resume",
+        children,
+        "rule = \"asha\"\nreduction = 2\nmin_epochs = 1",
+    );
+    let _workers = [pipeline.worker("w1"), pipeline.worker("w2")];
+    let mut first = pipeline.controller("first", false);
+    assert!(
+        first.wait_for("stop sent", 2, Duration::from_secs(300)),
+        "no stops before the kill: {}",
+        first.log_text()
+    );
+    first.kill();
+    let before = pipeline.reward_log().len();
+    assert!(before < children as usize, "the search finished before the kill");
+    let summary = wait_summary(pipeline.controller("second", true), Duration::from_secs(400))
+        .expect("the resumed search finished in time");
+    assert_eq!(summary["complete"], true, "{summary}");
+    let log = check_counted(&pipeline, &summary, children as usize);
+    // Stops decided before the kill came through: the log holds stopped
+    // children from before and after the restart.
+    let stopped: HashMap<&str, &str> = log
+        .iter()
+        .filter(|record| record.status == "stopped")
+        .map(|record| (record.job_id.as_str(), record.status.as_str()))
+        .collect();
+    assert!(!stopped.is_empty());
+    let verify = nas_tests::run_ok(
+        "nas-controller",
+        &["replay", &pipeline.experiment, "--verify", "--json"],
+    );
+    let text = String::from_utf8_lossy(&verify.stdout);
+    let verdict: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(verdict["identical"], true, "{verdict}");
+}
