@@ -84,8 +84,38 @@ impl StoppingRule {
         }
     }
 
+    /// A rule as a command line gives it: a name with its default settings
+    /// (`none`, `median`, `asha`), or with its two settings,
+    /// `median:MIN_EPOCHS:MIN_CHILDREN` or `asha:MIN_EPOCHS:REDUCTION`.
+    pub fn from_name(text: &str) -> Result<Self> {
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or_default();
+        let settings: Vec<&str> = parts.collect();
+        if settings.is_empty() {
+            return Self::by_name(name);
+        }
+        let numbers: Option<Vec<u32>> = settings.iter().map(|part| part.parse().ok()).collect();
+        let rule = match (name, numbers.as_deref()) {
+            ("median", Some(&[min_epochs, min_children])) => StoppingRule::Median {
+                min_epochs,
+                min_children,
+            },
+            ("asha", Some(&[min_epochs, reduction])) => StoppingRule::Asha {
+                min_epochs,
+                reduction,
+            },
+            _ => {
+                return Err(Error::InvalidConfig(format!(
+                    "stopping rule {text:?} is not none, median[:MIN_EPOCHS:MIN_CHILDREN] or asha[:MIN_EPOCHS:REDUCTION]"
+                )));
+            }
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
     /// A rule by name with its default settings.
-    pub fn from_name(name: &str) -> Result<Self> {
+    fn by_name(name: &str) -> Result<Self> {
         match name {
             "none" => Ok(StoppingRule::None),
             "median" => Ok(StoppingRule::Median {
@@ -99,6 +129,22 @@ impl StoppingRule {
             other => Err(Error::InvalidConfig(format!(
                 "stopping rule {other:?} is not one of none, median, asha"
             ))),
+        }
+    }
+
+    /// The rule with its settings, as [`StoppingRule::from_name`] reads it
+    /// (`none`, `median:1:5`, `asha:1:3`).
+    pub fn label(&self) -> String {
+        match *self {
+            StoppingRule::None => "none".into(),
+            StoppingRule::Median {
+                min_epochs,
+                min_children,
+            } => format!("median:{min_epochs}:{min_children}"),
+            StoppingRule::Asha {
+                min_epochs,
+                reduction,
+            } => format!("asha:{min_epochs}:{reduction}"),
         }
     }
 

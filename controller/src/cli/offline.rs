@@ -322,13 +322,13 @@ async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Resu
         started.elapsed().as_secs_f64()
     );
     println!(
-        "{:<10} {:<7} {:>28} {:>12} {:>9} {:>9} {:>10}",
+        "{:<10} {:<11} {:>28} {:>12} {:>9} {:>9} {:>10}",
         "strategy", "rule", "seconds to top 1% [IQR]", "best metric", "trained", "stopped", "s/child"
     );
     let seconds = |value: Option<f64>| value.map_or(format!(">{:.0}", report.seconds), |v| format!("{v:.0}"));
     for row in &report.summaries {
         println!(
-            "{:<10} {:<7} {:>28} {:>12.4} {:>9.0} {:>8.0}% {:>10.2}",
+            "{:<10} {:<11} {:>28} {:>12.4} {:>9.0} {:>8.0}% {:>10.2}",
             row.strategy.name(),
             row.rule,
             format!(

@@ -64,8 +64,8 @@ pub struct StoppingSimulation {
 pub struct StoppingRun {
     /// The strategy.
     pub strategy: StrategyKind,
-    /// The rule's name.
-    pub rule: &'static str,
+    /// The rule, as `simulate --stopping` names it.
+    pub rule: String,
     /// The seed.
     pub seed: u64,
     /// Children sampled.
@@ -89,8 +89,8 @@ pub struct StoppingRun {
 pub struct StoppingSummary {
     /// The strategy.
     pub strategy: StrategyKind,
-    /// The rule's name.
-    pub rule: &'static str,
+    /// The rule, as `simulate --stopping` names it.
+    pub rule: String,
     /// Runs.
     pub runs: usize,
     /// Median seconds to a top-1% architecture (`None`: censored).
@@ -156,7 +156,7 @@ pub fn run(simulation: &StoppingSimulation, table: &CurveTable) -> Result<Stoppi
     let summaries = simulation
         .strategies
         .iter()
-        .flat_map(|&strategy| simulation.rules.iter().map(move |rule| (strategy, rule.name())))
+        .flat_map(|&strategy| simulation.rules.iter().map(move |rule| (strategy, rule.label())))
         .map(|(strategy, rule)| {
             let mine: Vec<&StoppingRun> = runs
                 .iter()
@@ -203,7 +203,7 @@ fn run_one(
     let mut completed: HashMap<ArchId, (f64, f64)> = HashMap::new();
     let mut run = StoppingRun {
         strategy: kind,
-        rule: rule.name(),
+        rule: rule.label(),
         seed,
         children: 0,
         trained: 0,
@@ -265,7 +265,7 @@ fn run_one(
     Ok(run)
 }
 
-fn summarize(strategy: StrategyKind, rule: &'static str, runs: &[&StoppingRun]) -> StoppingSummary {
+fn summarize(strategy: StrategyKind, rule: String, runs: &[&StoppingRun]) -> StoppingSummary {
     let mut hits: Vec<Option<f64>> = runs.iter().map(|run| run.seconds_to_top).collect();
     // Censored runs sort last: they took more than the budget.
     hits.sort_by(|a, b| match (a, b) {

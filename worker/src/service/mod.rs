@@ -53,7 +53,9 @@ use std::time::{Duration, Instant};
 use std::collections::HashMap;
 
 use nas_domain::messages::{EpochProgressFields, MESSAGE_VERSION};
-use nas_domain::{EpochMetrics, EpochProgress, JobId, Outcome as TrainOutcome, StopJob, TrainJob, TrainResult};
+use nas_domain::{
+    EpochMetrics, EpochProgress, JobId, Outcome as TrainOutcome, StopJob, TrainJob, TrainResult,
+};
 use nas_infra::queue::{JobQueue, Message, backoff};
 use nas_infra::store::{ObjectStore, keys};
 use tch::Device;
@@ -62,9 +64,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::data::cache::DatasetCache;
 use crate::model::guardrails::Limits;
-use crate::train::{EpochHook, TrainReport};
 use crate::train::checkpoint::ChildCheckpoint;
 use crate::train::job::{self, JobEnvironment, LoadedData};
+use crate::train::{EpochHook, TrainReport};
 use crate::{Error, Result};
 use delivery::HeldDelivery;
 use metrics::{RejectionLabel, StatusLabel, StopLabel, WorkerMetrics};
@@ -199,12 +201,18 @@ impl Worker {
             Some(flag) => {
                 tracing::info!(job_id = %stop.job_id, epoch = stop.epoch, rule = %stop.rule, "stopping the child early");
                 flag.store(true, Ordering::Relaxed);
-                self.metrics.stops.get_or_create(&StopLabel { outcome: "honoured" }).inc();
+                self.metrics
+                    .stops
+                    .get_or_create(&StopLabel { outcome: "honoured" })
+                    .inc();
                 StopOutcome::Honoured
             }
             None => {
                 tracing::info!(job_id = %stop.job_id, "ignoring a stop for a job this worker does not hold");
-                self.metrics.stops.get_or_create(&StopLabel { outcome: "not_held" }).inc();
+                self.metrics
+                    .stops
+                    .get_or_create(&StopLabel { outcome: "not_held" })
+                    .inc();
                 StopOutcome::NotHeld
             }
         }
@@ -526,7 +534,9 @@ impl Worker {
         shutdown: &CancellationToken,
     ) -> Result<Outcome> {
         if let Some(curve) = surrogate.curve(job) {
-            return self.answer_curve(surrogate, curve, job, message, received, shutdown).await;
+            return self
+                .answer_curve(surrogate, curve, job, message, received, shutdown)
+                .await;
         }
         tokio::select! {
             () = tokio::time::sleep(surrogate.delay) => {}
@@ -601,7 +611,11 @@ impl Worker {
             },
         };
         let seconds = surrogate.delay * done as u32;
-        let result = self.result(job, received, PartialResult::of_answer(answer(outcome, epochs), seconds))?;
+        let result = self.result(
+            job,
+            received,
+            PartialResult::of_answer(answer(outcome, epochs), seconds),
+        )?;
         self.finish(message, result).await
     }
 

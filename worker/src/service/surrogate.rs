@@ -15,7 +15,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource, RewardTable, SyntheticOracle};
+use nas_domain::oracle::{
+    CurveTable, MetricTable, Missing, Oracle, OracleSource, RewardTable, SyntheticOracle,
+};
 use nas_domain::{Architecture, EpochMetrics, Outcome, TrainJob};
 
 use crate::model::cnn::{CnnShapes, ImageShape};
