@@ -74,12 +74,12 @@ test: build services ## Run every test (what CI runs)
 	. "$$(tests/services/garage.sh env)" && NAS_PYTHON=$(TEST_PYTHON) $(CARGO) test $(CARGO_FLAGS) --workspace
 
 # `make chaos`: the fault-injection suite (about 20 minutes); CHAOS_ARGS
-# picks scenarios and size, e.g. CHAOS_ARGS="--short --only 1,3,6" (CI's).
+# picks scenarios and size, e.g. CHAOS_ARGS="--short --only 1,3,6,9" (CI's).
 CHAOS_ARGS ?=
 FUZZ_SECONDS ?= 600
 
 .PHONY: chaos
-chaos: build services ## Fault-injection suite: 8 scenarios, counted (CHAOS_ARGS="--short --only 1,3,6")
+chaos: build services ## Fault-injection suite: 9 scenarios, counted (CHAOS_ARGS="--short --only 1,3,6,9")
 	. "$$(tests/services/garage.sh env)" && $(CARGO) run $(CARGO_FLAGS) -q -p nas-tests --bin nas-chaos -- $(CHAOS_ARGS)
 
 .PHONY: fuzz

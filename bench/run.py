@@ -24,6 +24,12 @@ Sections (all by default; `--only a,b` picks some):
               NAS-Bench-Graph tables (../shared/data/nas-bench-graph), 2,000
               samples, 40 seeds: samples to the top 1% and 0.1%, the test
               accuracy of the pick after 50..500 samples, one SVG per table
+  early_stopping
+              the stopping rules (none, median, asha) with REINFORCE and
+              random search on the recorded CIFAR-10 learning curves
+              (bench/tables/cifar10-tiny-curves.jsonl), 20 seeds at equal
+              training seconds: seconds to the top-1% architecture, the best
+              validation found, and how well early epochs predict the last
 
 It expects the binaries in target/release (or --bin-dir), RabbitMQ at
 NAS_BROKER_URI (default local guest) and an S3 server in NAS_S3_* (make
@@ -47,7 +53,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular"]
+SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular",
+            "early_stopping"]
 TABLES = ["cora", "citeseer", "pubmed"]
 
 
@@ -298,6 +305,9 @@ class Bench:
     def tabular(self):
         tabular_section(self)
 
+    def early_stopping(self):
+        early_stopping_section(self)
+
     def memory(self):
         """Section 7: a worker's peak memory during a 15-layer CNN child."""
         spec = os.path.join(BENCH, "specs", "cnn15.json")
@@ -480,6 +490,70 @@ def tabular_section(bench):
                            "tables": report})
 
 
+STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:3:3"]
+
+
+def early_stopping_section(bench):
+    """Section 9: the stopping rules on the recorded learning curves."""
+    table = os.path.join(BENCH, "tables", "cifar10-tiny-curves.jsonl")
+    seconds = bench.args.stopping_seconds
+    out = subprocess.run([bench.tool("nas-controller"), "simulate", "--oracle", f"curves:{table}#valid_accuracy",
+                          "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
+                          "--strategies", "reinforce,random", "--stopping", ",".join(STOPPING_RULES),
+                          "--gpu-seconds", str(seconds), "--budget", "1000",
+                          "--seeds", str(bench.args.stopping_seeds), "--json"],
+                         check=True, capture_output=True, text=True)
+    data = json.loads(out.stdout)
+    rows = {(row["strategy"], row["rule"]): row for row in data["summaries"]}
+    for (strategy, rule), row in rows.items():
+        to_top = row["median_seconds_to_top"]
+        bench.row(f"early_stopping.{strategy}.{rule}.seconds_to_top1", to_top if to_top is not None
+                  else float(seconds + 1), "train-s", "reported", True,
+                  f"quartiles {row['quartiles_seconds_to_top']}, {row['censored']} of {row['runs']} censored; "
+                  f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
+    for strategy in ["reinforce", "random"]:
+        none = rows[(strategy, "none")]
+        stopping = [r for (s, rule), r in rows.items() if s == strategy and rule != "none"
+                    and r["median_seconds_to_top"] is not None]
+        best = min(stopping, key=lambda r: r["median_seconds_to_top"])
+        ratio = best["median_seconds_to_top"] / none["median_seconds_to_top"]
+        goal = strategy == "reinforce"
+        bench.row(f"early_stopping.{strategy}.best_rule_vs_none", ratio, "ratio",
+                  "<= 0.333" if goal else "reported", ratio <= 1 / 3 if goal else True,
+                  f"{best['rule']}: {best['median_seconds_to_top']:.0f} s vs none "
+                  f"{none['median_seconds_to_top']:.0f} s to the top 1% (median over seeds)")
+        gap = best["median_best_metric"] - none["median_best_metric"]
+        bench.row(f"early_stopping.{strategy}.best_rule_metric_vs_none", gap, "accuracy",
+                  ">= 0" if goal else "reported", gap >= -1e-9 if goal else True,
+                  f"{best['rule']} {best['median_best_metric']:.4f} vs none {none['median_best_metric']:.4f} "
+                  f"after {seconds:.0f} training seconds")
+    predictive = curve_predictiveness(table)
+    bench.row("early_stopping.table.corr_epoch1_final", predictive["correlation"][0], "pearson", "reported", True,
+              "how well epoch 1 predicts the final (best of the last 5 epochs) accuracy")
+    bench.row("early_stopping.table.corr_epoch3_final", predictive["correlation"][2], "pearson", "reported", True)
+    del data["runs"]
+    bench.save("early_stopping", {"seeds": bench.args.stopping_seeds, "training_seconds": seconds,
+                                  "table": os.path.relpath(table, ROOT), "simulation": data,
+                                  "predictiveness": predictive})
+
+
+def curve_predictiveness(path):
+    """Correlation of each epoch's accuracy with the final one, and the rank
+    at each epoch of the table's best architectures."""
+    with open(path) as f:
+        curves = [json.loads(line)["valid_accuracy"] for line in f if line.strip()]
+    final = [max(c[-5:]) for c in curves]
+    epochs = min(len(c) for c in curves)
+    correlation = [statistics.correlation([c[e] for c in curves], final) for e in range(epochs)]
+    best = sorted(range(len(curves)), key=lambda i: final[i], reverse=True)[:2]
+    ranks = []
+    for e in range(epochs):
+        so_far = [max(c[:e + 1]) for c in curves]
+        order = sorted(range(len(curves)), key=lambda i: so_far[i], reverse=True)
+        ranks.append([order.index(i) + 1 for i in best])
+    return {"rows": len(curves), "correlation": correlation, "top_ranks_by_epoch": ranks}
+
+
 def write_curves_svg(path, title, curves):
     """Median best-so-far curve per strategy with its min..max band, as SVG."""
     colours = {"reinforce": "#1f77b4", "random": "#ff7f0e", "evolution": "#2ca02c"}
@@ -547,6 +621,8 @@ def main():
     parser.add_argument("--tables", default=os.path.join(ROOT, "..", "shared", "data", "nas-bench-graph"))
     parser.add_argument("--tabular-budget", type=int, default=2000)
     parser.add_argument("--tabular-seeds", type=int, default=40)
+    parser.add_argument("--stopping-seeds", type=int, default=20)
+    parser.add_argument("--stopping-seconds", type=float, default=2000.0)
     args = parser.parse_args()
     selected = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(selected) - set(SECTIONS))

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nas_domain::{ArchSpec, SearchSpace, TrainJob, TrainResult};
+use nas_domain::{ArchSpec, EpochProgress, SearchSpace, StopJob, TrainJob, TrainResult};
 use schemars::schema_for;
 use serde_json::Value;
 
@@ -19,6 +19,11 @@ pub fn generate() -> Vec<(&'static str, Value)> {
         ("train_result.schema.json", schema_for!(TrainResult).to_value()),
         ("arch_spec.schema.json", schema_for!(ArchSpec).to_value()),
         ("search_space.schema.json", schema_for!(SearchSpace).to_value()),
+        (
+            "epoch_progress.schema.json",
+            schema_for!(EpochProgress).to_value(),
+        ),
+        ("stop_job.schema.json", schema_for!(StopJob).to_value()),
     ]
 }
 

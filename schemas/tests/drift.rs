@@ -39,3 +39,28 @@ fn a_job_schema_describes_the_spec_and_version() {
         assert!(text.contains(field), "train_job schema lacks {field}");
     }
 }
+
+#[test]
+fn the_early_stopping_schemas_describe_their_fields() {
+    let generated = nas_schemas::generate();
+    let text = |file: &str| {
+        generated
+            .iter()
+            .find(|(name, _)| *name == file)
+            .unwrap_or_else(|| panic!("{file} is not generated"))
+            .1
+            .to_string()
+    };
+    let progress = text("epoch_progress.schema.json");
+    for field in ["job_id", "attempt", "epochs", "train_seconds", "worker_id"] {
+        assert!(progress.contains(field), "epoch_progress schema lacks {field}");
+    }
+    let stop = text("stop_job.schema.json");
+    for field in ["job_id", "epoch", "rule"] {
+        assert!(stop.contains(field), "stop_job schema lacks {field}");
+    }
+    assert!(
+        text("train_result.schema.json").contains(r#""const":"stopped""#),
+        "train_result schema lacks the stopped outcome"
+    );
+}

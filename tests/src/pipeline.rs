@@ -154,11 +154,14 @@ impl Pipeline {
     /// A surrogate worker answering from the synthetic oracle after
     /// `delay_ms`.
     pub fn surrogate(&self, name: &str, delay_ms: u64) -> Service {
+        self.surrogate_from(name, "synthetic", delay_ms)
+    }
+
+    /// A surrogate worker answering from `source` (a `--surrogate` oracle)
+    /// after `delay_ms` (per epoch, with a curve table).
+    pub fn surrogate_from(&self, name: &str, source: &str, delay_ms: u64) -> Service {
         let delay = delay_ms.to_string();
-        self.worker_with(
-            name,
-            &["--surrogate", "synthetic", "--surrogate-delay-ms", &delay],
-        )
+        self.worker_with(name, &["--surrogate", source, "--surrogate-delay-ms", &delay])
     }
 
     /// The controller (`--resume`d when `resume`), logging to `<name>.log`.

@@ -122,6 +122,7 @@ fn both_rules_stop_children_and_count_each_once() {
             .map(|worker| worker.log_text().matches("stopping the child early").count())
             .sum();
         assert!(honoured as u64 >= stopped, "workers honoured {honoured} stops");
+        check_report(&pipeline, stopped);
         if rule == "asha" {
             // A stop for a job the worker does not hold (this one finished).
             let finished: JobId =
@@ -145,6 +146,27 @@ fn both_rules_stop_children_and_count_each_once() {
             );
         }
     }
+}
+
+/// The report shows every child's curve, the stopped ones apart, and what
+/// stopping saved.
+fn check_report(pipeline: &Pipeline, stopped: u64) {
+    let out = pipeline.path("report");
+    nas_tests::run_ok(
+        "nas-controller",
+        &["report", &pipeline.experiment, "--out", out.to_str().unwrap()],
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("learning-curves.png"),
+        "no learning curves on the page"
+    );
+    assert!(
+        html.contains(&format!("{stopped} children stopped")),
+        "the page does not count the stopped children"
+    );
+    let svg = std::fs::read_to_string(out.join("learning-curves.svg")).unwrap();
+    assert!(svg.contains("stopped early") && svg.contains("trained to the end"));
 }
 
 #[test]

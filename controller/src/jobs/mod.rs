@@ -405,9 +405,7 @@ impl<T: Clone + Serialize + Send> JobTracker<T> {
                 }
             }
             Wake::Progress(Some(Ok(message))) => {
-                let Some(slot) = self.progress.as_mut() else {
-                    return None;
-                };
+                let slot = self.progress.as_mut()?;
                 slot.delivered();
                 let batch = slot.drain_ready(message);
                 match self.screen_progress(batch).await {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use nas_domain::{ArchId, ArchSpec};
+use nas_domain::{ArchId, ArchSpec, TrainResult};
 use serde::{Deserialize, Serialize};
 
 use super::reward_log::{RecordStatus, RewardRecord};
@@ -47,6 +47,15 @@ pub struct Tally {
     budget_epochs: u32,
     entries: HashMap<ArchId, LeaderboardEntry>,
     best: Option<f64>,
+}
+
+/// What stopping a child saved against a budget of `budget_epochs`: the
+/// epochs it did not train and the seconds they would have taken at its own
+/// seconds per epoch.
+pub fn saved_by_stopping(result: &TrainResult, budget_epochs: u32) -> (u32, f64) {
+    let done = result.epochs.len().max(1) as u32;
+    let saved = budget_epochs.saturating_sub(done);
+    (saved, f64::from(saved) * result.train_seconds / f64::from(done))
 }
 
 impl Tally {
@@ -91,10 +100,9 @@ impl Tally {
             RecordStatus::Stopped => {
                 self.stopped += 1;
                 if let Some(result) = &record.result {
-                    let done = result.epochs.len().max(1) as u32;
-                    let saved = self.budget_epochs.saturating_sub(done);
-                    self.epochs_saved += u64::from(saved);
-                    self.seconds_saved += f64::from(saved) * result.train_seconds / f64::from(done);
+                    let (epochs, seconds) = saved_by_stopping(result, self.budget_epochs);
+                    self.epochs_saved += u64::from(epochs);
+                    self.seconds_saved += seconds;
                 }
             }
             RecordStatus::Failed | RecordStatus::DeadLettered => self.failed += 1,

@@ -23,6 +23,10 @@ pub struct ControllerMetrics {
     pub failed: Counter,
     /// Children stopped early.
     pub stopped: Counter,
+    /// Epochs the stopped children did not train (the tally's figure).
+    pub epochs_saved: Gauge,
+    /// Training seconds those epochs would have taken.
+    pub seconds_saved: Gauge<f64, AtomicU64>,
     /// Policy-gradient steps taken.
     pub policy_steps: Gauge,
     /// Rewards of finished children.
@@ -39,6 +43,8 @@ impl ControllerMetrics {
             rewarded: Counter::default(),
             failed: Counter::default(),
             stopped: Counter::default(),
+            epochs_saved: Gauge::default(),
+            seconds_saved: Gauge::default(),
             policy_steps: Gauge::default(),
             reward: Histogram::new(linear_buckets(0.0, 0.1, 11)),
             best_reward: Gauge::default(),
@@ -84,6 +90,16 @@ impl ControllerMetrics {
                 m.stopped,
             );
             registry.register(
+                "controller_epochs_saved",
+                "Epochs the stopped children did not train, against the full budget",
+                m.epochs_saved,
+            );
+            registry.register(
+                "controller_gpu_seconds_saved",
+                "Training seconds the stopped children did not spend (their own seconds per epoch)",
+                m.seconds_saved,
+            );
+            registry.register(
                 "controller_policy_steps",
                 "Policy-gradient steps taken",
                 m.policy_steps,
@@ -101,6 +117,13 @@ impl ControllerMetrics {
     /// The job tracker's counters (shared: they count into these metrics).
     pub fn tracker(&self) -> TrackerCounters {
         self.tracker.clone()
+    }
+
+    /// Shows what stopping saved so far (the tally's figures, which a
+    /// resumed search rebuilds from the reward log).
+    pub fn show_saved(&self, epochs: u64, seconds: f64) {
+        self.epochs_saved.set(i64::try_from(epochs).unwrap_or(i64::MAX));
+        self.seconds_saved.set(seconds);
     }
 
     /// Counts a finished child.

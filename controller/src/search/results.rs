@@ -148,6 +148,8 @@ impl Search {
             self.tally.count(record);
             self.observe_finished(record);
             self.metrics.observe(record);
+            self.metrics
+                .show_saved(self.tally.epochs_saved, self.tally.seconds_saved);
             observations.push((observation_of(record), record.sequence + 1));
         }
         let stepped = self.learn(observations).await?;

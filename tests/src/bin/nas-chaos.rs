@@ -21,10 +21,10 @@ fn main() -> ExitCode {
             "--only" => {
                 let list = args.next().unwrap_or_default();
                 match list.split(',').map(str::parse).collect::<Result<Vec<u8>, _>>() {
-                    Ok(numbers) if numbers.iter().all(|n| (1..=8).contains(n)) => only = Some(numbers),
+                    Ok(numbers) if numbers.iter().all(|n| (1..=9).contains(n)) => only = Some(numbers),
                     _ => {
                         return usage(&format!(
-                            "--only takes scenario numbers 1-8 like 1,3,6, not {list:?}"
+                            "--only takes scenario numbers 1-9 like 1,3,6, not {list:?}"
                         ));
                     }
                 }

@@ -39,6 +39,7 @@ pub fn delete_queues(pipeline: &Pipeline) {
         names.jobs_queue(),
         names.results_queue(&experiment),
         names.dead_queue(&experiment),
+        names.progress_queue(&experiment),
     ] {
         rabbitmqctl(&["delete_queue", &queue]);
     }
@@ -104,6 +105,9 @@ pub enum Role {
     Trainer,
     /// Answers from the synthetic oracle after a delay (milliseconds).
     Surrogate(u64),
+    /// Answers epoch by epoch from the recorded learning curves, each
+    /// epoch after a delay (milliseconds).
+    Curves(u64),
 }
 
 /// Worker processes that can be killed and replaced; every incarnation
@@ -134,6 +138,10 @@ impl<'a> Crew<'a> {
         let service = match role {
             Role::Trainer => self.pipeline.worker(&name),
             Role::Surrogate(delay) => self.pipeline.surrogate(&name, delay),
+            Role::Curves(delay) => {
+                self.pipeline
+                    .surrogate_from(&name, &super::stopping::curve_source(), delay)
+            }
         };
         self.members.push((role, service));
     }

@@ -6,7 +6,8 @@
 //!   rewarded, failed, lost and counted twice.
 //! - [`faults`] injects the faults: `kill -9`, SIGTERM, a broker restart,
 //!   an S3 outage, a shortened consumer timeout.
-//! - [`crashes`], [`outages`] and [`duplicates`] are the eight scenarios.
+//! - [`crashes`], [`outages`], [`duplicates`] and [`stopping`] are the nine
+//!   scenarios.
 //!
 //! Every scenario passes only with nothing lost and nothing counted twice,
 //! plus its own checks (reconnect times, resumed checkpoints, a verified
@@ -16,6 +17,7 @@ pub mod crashes;
 pub mod duplicates;
 pub mod faults;
 pub mod outages;
+pub mod stopping;
 pub mod tally;
 
 use std::time::{Duration, Instant};
@@ -74,7 +76,7 @@ impl Checks {
 /// What one scenario did.
 #[derive(Debug)]
 pub struct Report {
-    /// The scenario's number (1–8).
+    /// The scenario's number (1–9).
     pub number: u8,
     /// What it does.
     pub name: &'static str,
@@ -124,7 +126,7 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 
 /// A scenario: its number, name and body.
 pub struct Scenario {
-    /// 1–8.
+    /// 1–9.
     pub number: u8,
     /// What it does.
     pub name: &'static str,
@@ -132,7 +134,7 @@ pub struct Scenario {
     pub run: fn(Scale) -> (Tally, Checks, String),
 }
 
-/// The eight scenarios, in order.
+/// The nine scenarios, in order.
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
@@ -174,6 +176,11 @@ pub fn scenarios() -> Vec<Scenario> {
             number: 8,
             name: "poisoned job",
             run: crashes::poisoned_job,
+        },
+        Scenario {
+            number: 9,
+            name: "early stops amid kills and duplicates",
+            run: stopping::stops_amid_faults,
         },
     ]
 }

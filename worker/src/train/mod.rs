@@ -118,10 +118,14 @@ impl TrainSettings {
     }
 }
 
+/// What an [`EpochHook`] calls: the epochs so far, the training seconds so
+/// far.
+pub type EpochCallback = dyn Fn(&[EpochMetrics], f64) + Send + Sync;
+
 /// Called after every completed epoch with the epochs so far and the
 /// training seconds so far (from the blocking training thread).
 #[derive(Clone)]
-pub struct EpochHook(pub Arc<dyn Fn(&[EpochMetrics], f64) + Send + Sync>);
+pub struct EpochHook(pub Arc<EpochCallback>);
 
 impl std::fmt::Debug for EpochHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,11 +1,13 @@
 //! The report's HTML page: the experiment's counts, the reward plots, the
-//! leaderboard with diagrams, re-evaluations and the training cost.
+//! learning curves with what early stopping saved, the leaderboard with
+//! diagrams, re-evaluations and the training cost.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::{Curves, ExperimentData};
+use super::{Curves, ExperimentData, LearningCurves};
 use crate::offline::reevaluate::Summary;
+use crate::search::leaderboard::saved_by_stopping;
 use crate::search::reward_log::{RecordStatus, RewardRecord};
 
 /// HTML-escapes `text`.
@@ -15,14 +17,26 @@ pub(super) fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// What the page shows beside the records: the plotted series.
+pub(super) struct Plots<'a> {
+    /// The best-so-far curves, the main experiment's first.
+    pub compared: &'a [Curves],
+    /// The leaderboard.
+    pub leaders: &'a [RewardRecord],
+    /// Training seconds of every child.
+    pub seconds: &'a [f64],
+    /// The learning curves, when some child trained more than one epoch.
+    pub learning: Option<&'a LearningCurves>,
+}
+
 /// The whole page.
-pub(super) fn page(
-    main: &ExperimentData,
-    others: &[ExperimentData],
-    compared: &[Curves],
-    leaders: &[RewardRecord],
-    seconds: &[f64],
-) -> String {
+pub(super) fn page(main: &ExperimentData, others: &[ExperimentData], plots: &Plots<'_>) -> String {
+    let Plots {
+        compared,
+        leaders,
+        seconds,
+        learning,
+    } = *plots;
     let mut page = String::new();
     header(&mut page, main);
     page.push_str(
@@ -40,6 +54,9 @@ pub(super) fn page(
             "Best reward so far: {} (<a href=\"comparison.svg\">SVG</a>).</figcaption></figure>",
             names.join(", ")
         );
+    }
+    if let Some(learning) = learning {
+        learning_curves(&mut page, main, learning);
     }
     leaderboard(&mut page, main, leaders);
     for summary in &main.reevaluations {
@@ -168,6 +185,29 @@ fn reevaluation(page: &mut String, summary: &Summary) {
             escape(&serde_json::to_string(&pick.hyperparameters).unwrap_or_default())
         );
     }
+}
+
+fn learning_curves(page: &mut String, main: &ExperimentData, learning: &LearningCurves) {
+    let budget = main.config.budget.epochs;
+    let mut epochs_saved = 0u64;
+    let mut seconds_saved = 0.0;
+    for record in main.records.iter().filter(|r| r.status == RecordStatus::Stopped) {
+        if let Some(result) = &record.result {
+            let (epochs, seconds) = saved_by_stopping(result, budget);
+            epochs_saved += u64::from(epochs);
+            seconds_saved += seconds;
+        }
+    }
+    let _ = writeln!(
+        page,
+        "<h2>Learning curves</h2>\n<p>Early stopping: rule <b>{rule}</b>; {stopped} children stopped, \
+         {epochs_saved} epochs and {seconds_saved:.1} training seconds saved against the full budget of \
+         {budget} epochs.</p>\n<figure><img src=\"learning-curves.png\" alt=\"learning curve of every child\">\
+         <figcaption>The validation metric of every child after each epoch; stopped children in orange \
+         (<a href=\"learning-curves.svg\">SVG</a>).</figcaption></figure>",
+        rule = escape(&main.config.stopping.rule.label()),
+        stopped = learning.stopped(),
+    );
 }
 
 fn cost(page: &mut String, main: &ExperimentData, seconds: &[f64]) {

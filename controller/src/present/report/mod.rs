@@ -6,6 +6,9 @@
 //!   far;
 //! - with `--compare`, the best reward so far of each experiment (for
 //!   instance one per strategy) on the same axes;
+//! - every child's learning curve (its metric after each epoch), the
+//!   children an early-stopping rule stopped apart, with the epochs and
+//!   training seconds stopping saved;
 //! - the leaderboard, each top architecture as Graphviz DOT and an SVG
 //!   diagram;
 //! - the cost: training seconds per child and in total, by device.
@@ -215,6 +218,102 @@ fn draw_comparison<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, all: &[Cur
     root.present().map_err(plot_error)
 }
 
+/// Every child's metric after each epoch, split by whether it was stopped.
+pub(super) struct LearningCurves {
+    /// Children trained to the end (or failed, preempted…).
+    finished: Vec<Vec<f64>>,
+    /// Children stopped early.
+    stopped: Vec<Vec<f64>>,
+    /// The budget's epochs (the x axis).
+    budget: u32,
+}
+
+impl LearningCurves {
+    fn of(data: &ExperimentData) -> LearningCurves {
+        let reward = &data.config.reward;
+        let mut curves = LearningCurves {
+            finished: Vec::new(),
+            stopped: Vec::new(),
+            budget: data.config.budget.epochs,
+        };
+        for record in &data.records {
+            let Some(result) = &record.result else {
+                continue;
+            };
+            let curve: Vec<f64> = result.epochs.iter().filter_map(|e| reward.metric_of(e)).collect();
+            if curve.is_empty() {
+                continue;
+            }
+            match record.status {
+                RecordStatus::Stopped => curves.stopped.push(curve),
+                _ => curves.finished.push(curve),
+            }
+        }
+        curves
+    }
+
+    /// Whether there is a curve worth drawing: some child with two epochs.
+    fn worth_drawing(&self) -> bool {
+        self.finished.iter().chain(&self.stopped).any(|c| c.len() > 1)
+    }
+
+    /// Children stopped early.
+    pub(super) fn stopped(&self) -> usize {
+        self.stopped.len()
+    }
+}
+
+fn draw_learning_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curves: &LearningCurves,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let all = || curves.finished.iter().chain(&curves.stopped).flatten().copied();
+    let top = all().fold(f64::MIN, f64::max);
+    let bottom = all().fold(f64::MAX, f64::min);
+    let margin = ((top - bottom) * 0.05).max(1e-6);
+    let epochs = f64::from(curves.budget.max(2));
+    let mut chart = ChartBuilder::on(root)
+        .caption("Learning curve of every child", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(1.0..epochs, bottom - margin..top + margin)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("validation metric")
+        .draw()
+        .map_err(plot_error)?;
+    let line = |curve: &Vec<f64>| {
+        curve
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64 + 1.0, v))
+            .collect::<Vec<_>>()
+    };
+    let groups = [
+        (&curves.finished, BLUE.mix(0.35), "trained to the end"),
+        (&curves.stopped, RGBColor(230, 120, 20).mix(0.7), "stopped early"),
+    ];
+    for (group, colour, label) in groups {
+        for (index, curve) in group.iter().enumerate() {
+            let series = chart
+                .draw_series(LineSeries::new(line(curve), colour.stroke_width(1)))
+                .map_err(plot_error)?;
+            if index == 0 {
+                series
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+            }
+        }
+    }
+    legend(&mut chart)?;
+    root.present().map_err(plot_error)
+}
+
 fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, seconds: &[f64]) -> Result<()> {
     root.fill(&WHITE).map_err(plot_error)?;
     let count = seconds.len().max(2) as f64;
@@ -275,6 +374,11 @@ pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Re
         .map(|r| r.result.as_ref().map_or(0.0, |result| result.train_seconds))
         .collect();
     plot_both!(out, "cost", files, draw_cost(&seconds));
+    let learning = LearningCurves::of(main);
+    let learning = learning.worth_drawing().then_some(learning);
+    if let Some(learning) = &learning {
+        plot_both!(out, "learning-curves", files, draw_learning_curves(learning));
+    }
     let leaders = leaderboard(&main.records, 5);
     for (rank, record) in leaders.iter().enumerate() {
         let stem = format!("architecture-{}", rank + 1);
@@ -290,8 +394,13 @@ pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Re
         }
     }
     let page = out.join("index.html");
-    std::fs::write(&page, html::page(main, others, &compared, &leaders, &seconds))
-        .map_err(|e| Error::io(&page, e))?;
+    let plots = html::Plots {
+        compared: &compared,
+        leaders: &leaders,
+        seconds: &seconds,
+        learning: learning.as_ref(),
+    };
+    std::fs::write(&page, html::page(main, others, &plots)).map_err(|e| Error::io(&page, e))?;
     files.push(page.clone());
     Ok(ReportFiles { page, files })
 }
