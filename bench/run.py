@@ -30,6 +30,10 @@ Sections (all by default; `--only a,b` picks some):
               (bench/tables/cifar10-tiny-curves.jsonl), 20 seeds at equal
               training seconds: seconds to the top-1% architecture, the best
               validation found, and how well early epochs predict the last
+  pareto      multi-objective search on the NAS-Bench-Graph tables: REINFORCE
+              and random search for accuracy against latency (MnasNet's
+              shaped reward), 500 samples, 10 seeds: hypervolume of the front
+              found against the table's true front
 
 It expects the binaries in target/release (or --bin-dir), RabbitMQ at
 NAS_BROKER_URI (default local guest) and an S3 server in NAS_S3_* (make
@@ -54,7 +58,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular",
-            "early_stopping"]
+            "early_stopping", "pareto"]
 TABLES = ["cora", "citeseer", "pubmed"]
 
 
@@ -308,6 +312,9 @@ class Bench:
     def early_stopping(self):
         early_stopping_section(self)
 
+    def pareto(self):
+        pareto_section(self)
+
     def memory(self):
         """Section 7: a worker's peak memory during a 15-layer CNN child."""
         spec = os.path.join(BENCH, "specs", "cnn15.json")
@@ -537,6 +544,31 @@ def early_stopping_section(bench):
                                   "predictiveness": predictive})
 
 
+def pareto_section(bench):
+    """Section 10: accuracy against latency on the NAS-Bench-Graph tables."""
+    report = {}
+    space = os.path.join(BENCH, "spaces", "nas-bench-graph.toml")
+    objective = bench.args.pareto_objective
+    for name in TABLES:
+        path = os.path.join(bench.args.tables, f"{name}.jsonl.gz")
+        out = subprocess.run([bench.tool("nas-controller"), "simulate", "--oracle", f"table:{path}#valid_perf",
+                              "--space-file", space, "--missing-reward", "0", "--objective", objective,
+                              "--cost-column", "latency=latency_s", "--strategies", "reinforce,random",
+                              "--budget", str(bench.args.pareto_budget), "--seeds", str(bench.args.pareto_seeds),
+                              "--json"], check=True, capture_output=True, text=True)
+        pareto = json.loads(out.stdout)["pareto"]
+        by = {row["strategy"]: row for row in pareto["strategies"]}
+        for strategy, row in by.items():
+            goal = strategy == "reinforce"
+            bench.row(f"pareto.{name}.{strategy}.hypervolume_ratio", row["median_ratio"], "ratio",
+                      ">= 0.9" if goal else "reported", row["median_ratio"] >= 0.9 if goal else True,
+                      f"quartiles {row['quartiles'][0]:.3f}..{row['quartiles'][1]:.3f} over {row['runs']} seeds, "
+                      f"front of {row['median_front_size']:.0f} points (true front {len(pareto['true_front'])})")
+        report[name] = pareto
+    bench.save("pareto", {"objective": objective, "budget": bench.args.pareto_budget,
+                          "seeds": bench.args.pareto_seeds, "tables": report})
+
+
 def curve_predictiveness(path):
     """Correlation of each epoch's accuracy with the final one, and the rank
     at each epoch of the table's best architectures."""
@@ -623,6 +655,9 @@ def main():
     parser.add_argument("--tabular-seeds", type=int, default=40)
     parser.add_argument("--stopping-seeds", type=int, default=20)
     parser.add_argument("--stopping-seconds", type=float, default=2000.0)
+    parser.add_argument("--pareto-objective", default="mnas:latency:0.005")
+    parser.add_argument("--pareto-budget", type=int, default=500)
+    parser.add_argument("--pareto-seeds", type=int, default=10)
     args = parser.parse_args()
     selected = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(selected) - set(SECTIONS))

@@ -128,6 +128,7 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
         }],
         test_metric: None,
         param_count: 100,
+        costs: nas_domain::objective::Costs::new(),
         wall_seconds: 1.0,
         train_seconds: 1.0,
         startup_seconds: None,

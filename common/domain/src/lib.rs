@@ -21,6 +21,9 @@
 //! 5. While a child trains, its worker reports every epoch
 //!    ([`messages::EpochProgress`]); a [`stopping`] rule may stop it
 //!    early ([`messages::StopJob`]).
+//! 6. The result carries the child's [`objective::Costs`]; an experiment's
+//!    [`objective::RewardShaping`] trades its reward against them, and
+//!    [`objective::pareto`] finds the children no other one beats.
 //!
 //! Everything that crosses the wire is built only through validating
 //! constructors, serde included; [`Error`] says what was wrong.
@@ -30,6 +33,7 @@ pub mod datasets;
 pub mod decision;
 mod error;
 pub mod messages;
+pub mod objective;
 pub mod oracle;
 pub mod reward;
 pub mod space;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use nas_domain::objective::{Cost, Costs};
 use nas_domain::{
     ArchSpec, CnnSpace, DatasetRef, EpochMetrics, Error, ExperimentName, JobId, Outcome, RewardFunction,
     SearchSpace, Task, TrainJob, TrainJobFields, TrainResult, TrainResultFields, TrainingBudget,
@@ -65,6 +66,11 @@ fn result_fields(job: &TrainJob) -> TrainResultFields {
         }],
         test_metric: None,
         param_count: 1234,
+        costs: Costs::new()
+            .with(Cost::Parameters, 1234.0)
+            .unwrap()
+            .with(Cost::Latency, 0.002)
+            .unwrap(),
         wall_seconds: 4.0,
         train_seconds: 3.0,
         startup_seconds: Some(0.5),
@@ -138,6 +144,30 @@ fn bad_jobs_are_rejected_with_a_reason() {
             .to_string()
             .contains("not UTF-8")
     );
+}
+
+#[test]
+fn costs_travel_in_results_and_old_results_still_read() {
+    let job = TrainJob::new(job_fields()).unwrap();
+    let result = TrainResult::new(result_fields(&job)).unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&result.to_json()).unwrap();
+    assert_eq!(value["costs"]["latency"], 0.002);
+    assert_eq!(value["costs"]["parameters"], 1234.0);
+    // A result from a worker that measures no cost: no field, no costs.
+    value.as_object_mut().unwrap().remove("costs");
+    let old = TrainResult::from_json(value.to_string().as_bytes()).unwrap();
+    assert!(old.costs.is_empty());
+    assert!(!String::from_utf8(old.to_json()).unwrap().contains("costs"));
+    for (costs, problem) in [
+        (serde_json::json!({"latency": -0.1}), "latency is -0.1"),
+        (serde_json::json!({"carbon": 1}), "carbon"),
+    ] {
+        value["costs"] = costs;
+        let error = TrainResult::from_json(value.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(problem), "{error}");
+    }
 }
 
 #[test]

@@ -37,7 +37,7 @@ enum Command {
     /// Print one architecture sampled by the controller, as JSON.
     Sample(offline::SampleArgs),
     /// Run search strategies against an oracle instead of workers.
-    Simulate(offline::SimulateArgs),
+    Simulate(Box<offline::SimulateArgs>),
     /// Run a search: publish children to workers and learn from their rewards.
     Search(Box<search::SearchArgs>),
     /// Data sets: upload them to the store, or write synthetic ones.
@@ -78,7 +78,7 @@ async fn queue_for(
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sample(args) => offline::sample(args).await,
-        Command::Simulate(args) => offline::simulate(args).await,
+        Command::Simulate(args) => offline::simulate(*args).await,
         Command::Data(command) => data::run(command).await,
         Command::Search(args) => search::search(*args).await,
         Command::Replay(args) => offline::replay(args).await,

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use nas_controller::embedded::Embedding;
 use nas_controller::offline::early_stopping::{self, StoppingSimulation};
+use nas_controller::offline::pareto::{self, ParetoReport, ShapedTable};
 use nas_controller::offline::reevaluate::{self, Grid, Plan as ReevaluationPlan, Selection, Summary};
 use nas_controller::offline::replay::{self, ReplaySettings, Verification};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
@@ -18,6 +19,7 @@ use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::checkpoint::Checkpoint;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::reinforce::{Reinforce, RewardTransform};
+use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
 use nas_domain::{ExperimentName, StoppedReward, StoppingRule};
 use nas_infra::args::{BrokerArgs, StoreArgs};
@@ -94,11 +96,35 @@ pub(super) struct SimulateArgs {
     /// partial curve's reward).
     #[arg(long, value_name = "REWARD", requires = "stopping")]
     stopped_penalty: Option<f64>,
+    /// With a `table:FILE#COLUMN` oracle: search for the metric traded
+    /// against costs, `mnas:COST:TARGET[:ALPHA:BETA]` or
+    /// `sum:COST:TARGET[:WEIGHT]` (terms joined by `+`); the fronts found
+    /// are scored by hypervolume against the table's (first cost).
+    #[arg(long, value_parser = parse_objective, requires = "cost_column")]
+    objective: Option<RewardShaping>,
+    /// With `--objective`: the table column of each cost, `COST=COLUMN`
+    /// (e.g. `latency=latency_s`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_cost_column)]
+    cost_column: Vec<(Cost, String)>,
     /// Print one JSON object with a `runs` array instead of a summary.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     controller: ControllerArgs,
+}
+
+fn parse_objective(text: &str) -> Result<RewardShaping, String> {
+    RewardShaping::from_text(text).map_err(|error| error.to_string())
+}
+
+fn parse_cost_column(text: &str) -> Result<(Cost, String), String> {
+    let (cost, column) = text
+        .split_once('=')
+        .ok_or_else(|| format!("a cost column is COST=COLUMN (latency=latency_s), not {text:?}"))?;
+    let cost: Cost = cost
+        .parse()
+        .map_err(|error: nas_domain::Error| error.to_string())?;
+    Ok((cost, column.to_owned()))
 }
 
 fn parse_rule(name: &str) -> Result<StoppingRule, String> {
@@ -245,12 +271,13 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     };
     let started = std::time::Instant::now();
     let test_column = args.test_column.clone();
-    let (simulation, runs, tabular) = tokio::task::spawn_blocking(move || {
-        let runs = simulate::run(&simulation, oracle.as_ref())?;
-        let tabular = table
-            .map(|table| tabular::report(&simulation, &runs, &table, &test_column))
-            .transpose()?;
-        anyhow::Ok((simulation, runs, tabular))
+    let objective = match (&args.objective, &table) {
+        (Some(shaping), Some(_)) => Some((shaping.clone(), cost_columns(shaping, &args.cost_column)?)),
+        (Some(_), None) => bail!("--objective needs a benchmark table oracle, `table:FILE#COLUMN`"),
+        (None, _) => None,
+    };
+    let (simulation, runs, tabular, fronts) = tokio::task::spawn_blocking(move || {
+        run_simulation(simulation, &oracle, table, objective, &test_column)
     })
     .await??;
     let summary = simulate::summarize(&simulation, &runs);
@@ -261,6 +288,7 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             "budget": simulation.budget,
             "summary": summary,
             "tabular": tabular,
+            "pareto": fronts,
             "runs": runs,
         });
         println!("{output}");
@@ -277,7 +305,89 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     if let Some(tabular) = &tabular {
         print_tabular(tabular, simulation.budget);
     }
+    if let Some(fronts) = &fronts {
+        print_fronts(fronts);
+    }
     Ok(())
+}
+
+/// What a simulation produced: the runs, and the table's and the fronts'
+/// figures when it ran on a table (with an objective).
+type Simulated = (
+    Simulation,
+    Vec<simulate::Run>,
+    Option<TabularReport>,
+    Option<ParetoReport>,
+);
+
+/// Runs a simulation (on the blocking pool): on the shaped table with an
+/// objective, on the oracle otherwise.
+fn run_simulation(
+    simulation: Simulation,
+    oracle: &Arc<dyn Oracle>,
+    table: Option<Arc<MetricTable>>,
+    objective: Option<(RewardShaping, Vec<(Cost, String)>)>,
+    test_column: &str,
+) -> anyhow::Result<Simulated> {
+    let (runs, fronts) = match (objective, &table) {
+        (Some((shaping, columns)), Some(table)) => {
+            let shaped = ShapedTable {
+                table,
+                shaping,
+                columns,
+            };
+            let runs = simulate::run(&simulation, &shaped)?;
+            let fronts = pareto::report(&shaped, &simulation.strategies, &runs)?;
+            (runs, Some(fronts))
+        }
+        _ => (simulate::run(&simulation, oracle.as_ref())?, None),
+    };
+    let tabular = table
+        .map(|table| tabular::report(&simulation, &runs, &table, test_column))
+        .transpose()?;
+    Ok((simulation, runs, tabular, fronts))
+}
+
+/// The columns of the shaping's costs, its first cost first (the one the
+/// fronts are drawn against); every cost of the shaping needs one.
+fn cost_columns(shaping: &RewardShaping, given: &[(Cost, String)]) -> anyhow::Result<Vec<(Cost, String)>> {
+    shaping
+        .costs()
+        .map(|cost| {
+            given
+                .iter()
+                .find(|(named, _)| *named == cost)
+                .cloned()
+                .with_context(|| {
+                    format!("--objective uses {cost}; name its table column with --cost-column {cost}=COLUMN")
+                })
+        })
+        .collect()
+}
+
+fn print_fronts(report: &ParetoReport) {
+    println!(
+        "\nobjective {}; fronts of the metric against {}: the table's has {} points, hypervolume {:.6}",
+        report.objective,
+        report.cost,
+        report.true_front.len(),
+        report.true_hypervolume
+    );
+    println!(
+        "{:<10} {:>32} {:>12}",
+        "strategy", "hypervolume / true [IQR]", "front size"
+    );
+    for row in &report.strategies {
+        println!(
+            "{:<10} {:>32} {:>12.0}",
+            row.strategy.name(),
+            format!(
+                "{:.3} [{:.3}, {:.3}]",
+                row.median_ratio, row.quartiles.0, row.quartiles.1
+            ),
+            row.median_front_size
+        );
+    }
 }
 
 /// `simulate --stopping`: stopping rules on a learning-curve table.

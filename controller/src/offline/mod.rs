@@ -2,11 +2,13 @@
 //! [`replay`] (train a policy from a reward log, or verify a recorded
 //! search bit for bit), [`simulate`] (strategies against an oracle, no
 //! workers) with [`tabular`] (its figures on a benchmark table) and
-//! [`early_stopping`] (stopping rules on a learning-curve table), and
+//! [`early_stopping`] (stopping rules on a learning-curve table) and
+//! [`pareto`] (multi-objective search on a table with costs), and
 //! [`reevaluate`] (train the best architectures again with
 //! more epochs, seeds and the final grid).
 
 pub mod early_stopping;
+pub mod pareto;
 pub mod reevaluate;
 pub mod replay;
 pub mod simulate;

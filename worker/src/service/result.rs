@@ -63,6 +63,24 @@ impl PartialResult {
         }
     }
 
+    /// The costs of a child that trained (or was answered): its parameters
+    /// and training seconds; none for a failure.
+    fn costs(&self) -> nas_domain::objective::Costs {
+        use nas_domain::objective::{Cost, Costs};
+        if matches!(self.outcome, Outcome::Failed { .. }) {
+            return Costs::new();
+        }
+        let mut costs = Costs::new();
+        for (cost, value) in [
+            (Cost::Parameters, self.parameters as f64),
+            (Cost::TrainSeconds, self.train_seconds),
+        ] {
+            // A value that is not a valid cost is left out, not published.
+            let _ = costs.set(cost, value);
+        }
+        costs
+    }
+
     /// The validated result of `job`, received at `received`.
     pub(super) fn into_result(
         self,
@@ -71,6 +89,7 @@ impl PartialResult {
         device: Device,
         worker_id: &str,
     ) -> Result<TrainResult> {
+        let costs = self.costs();
         Ok(TrainResult::new(TrainResultFields {
             schema_version: MESSAGE_VERSION,
             job_id: job.job_id,
@@ -82,6 +101,7 @@ impl PartialResult {
             epochs: self.epochs,
             test_metric: self.test_metric,
             param_count: self.parameters,
+            costs,
             wall_seconds: received.elapsed().as_secs_f64(),
             train_seconds: self.train_seconds,
             startup_seconds: self

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(doc)]
 use super::MESSAGE_VERSION;
 use super::{ExperimentName, JobId, check_message_version, decode, encode};
+use crate::objective::Costs;
 use crate::spec::ArchId;
 use crate::{Error, Result};
 
@@ -95,6 +96,10 @@ pub struct TrainResultFields {
     pub test_metric: Option<f64>,
     /// Trainable parameters of the child.
     pub param_count: u64,
+    /// What the child costs, as measured (parameters, latency, …); absent
+    /// in results of workers that measure none.
+    #[serde(default, skip_serializing_if = "Costs::is_empty")]
+    pub costs: Costs,
     /// Seconds from receiving the job to publishing the result.
     pub wall_seconds: f64,
     /// Seconds spent training and evaluating.

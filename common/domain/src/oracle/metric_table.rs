@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::{Missing, Oracle, json_lines, read_text};
+use crate::objective::{Cost, Costs};
 use crate::reward::RewardFunction;
 use crate::spec::{ArchSpec, CategoricalArch, Choice};
 use crate::{Error, Result};
@@ -141,6 +142,34 @@ impl MetricTable {
             .get(&key)
             .and_then(|&row| lookup(&self.rows[row], column))
             .and_then(number_of))
+    }
+
+    /// Every row's values of two numeric columns, for the rows with both.
+    pub fn pairs(&self, first: &str, second: &str) -> Vec<(f64, f64)> {
+        self.rows
+            .iter()
+            .filter_map(|row| {
+                let value = |column| lookup(row, column).and_then(number_of);
+                Some((value(first)?, value(second)?))
+            })
+            .collect()
+    }
+
+    /// The costs of `spec` from the table's columns (`columns` names the
+    /// column of each cost); an error naming a cost the row lacks.
+    pub fn costs(&self, spec: &ArchSpec, columns: &[(Cost, String)]) -> Result<Costs> {
+        let mut costs = Costs::new();
+        for (cost, column) in columns {
+            let value = self.value(spec, column)?.ok_or_else(|| {
+                Error::UnknownArchitecture(format!(
+                    "{} has no {cost} (column {column:?}) in table {}",
+                    spec.id(),
+                    self.path.display()
+                ))
+            })?;
+            costs = costs.with(*cost, value)?;
+        }
+        Ok(costs)
     }
 
     /// The metric of `spec` (its value in the table's column).

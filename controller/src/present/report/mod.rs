@@ -304,9 +304,9 @@ fn draw_learning_curves<DB: DrawingBackend>(
                 .draw_series(LineSeries::new(line(curve), colour.stroke_width(1)))
                 .map_err(plot_error)?;
             if index == 0 {
-                series
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                series.label(label).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
             }
         }
     }

@@ -1,0 +1,176 @@
+//! Multi-objective search measured on a benchmark table with costs (such as
+//! NAS-Bench-Graph's `latency_s`): every strategy searches for the reward
+//! an experiment's [`RewardShaping`] gives (its metric traded against the
+//! costs), and each run is scored by the hypervolume of the front it found
+//! (metric against the shaping's first cost, over every child it sampled)
+//! as a fraction of the hypervolume of the table's true front (over every
+//! row), both within the box from the table's worst metric and its largest
+//! cost.
+
+use nas_domain::objective::pareto::{self, Point};
+use nas_domain::objective::{Cost, RewardShaping};
+use nas_domain::oracle::{MetricTable, Oracle};
+use nas_domain::{ArchSpec, Error as DomainError};
+use serde::Serialize;
+
+use super::simulate::{Run, median};
+use crate::Result;
+use crate::strategy::StrategyKind;
+
+/// A table whose reward is shaped by its costs.
+pub struct ShapedTable<'a> {
+    /// The table (its metric column and reward function).
+    pub table: &'a MetricTable,
+    /// The shaping.
+    pub shaping: RewardShaping,
+    /// The column of each cost the shaping needs.
+    pub columns: Vec<(Cost, String)>,
+}
+
+impl ShapedTable<'_> {
+    /// The metric and the first cost of `spec`.
+    fn point(&self, spec: &ArchSpec) -> nas_domain::Result<Option<Point>> {
+        let Some(metric) = self.table.metric(spec)? else {
+            return Ok(None);
+        };
+        let costs = self.table.costs(spec, &self.columns[..1])?;
+        Ok(costs.get(self.columns[0].0).map(|cost| Point {
+            metric,
+            costs: vec![cost],
+        }))
+    }
+}
+
+impl Oracle for ShapedTable<'_> {
+    fn reward(&self, spec: &ArchSpec) -> nas_domain::Result<f64> {
+        let reward = self.table.reward(spec)?;
+        if self.table.metric(spec)?.is_none() {
+            return Ok(reward); // the table's reward for a missing row
+        }
+        let costs = self.table.costs(spec, &self.columns)?;
+        self.shaping.shape(reward, &costs)
+    }
+}
+
+/// A point of a front, for the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct FrontPoint {
+    /// The metric.
+    pub metric: f64,
+    /// The cost.
+    pub cost: f64,
+}
+
+/// One strategy's fronts over seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParetoSummary {
+    /// The strategy.
+    pub strategy: StrategyKind,
+    /// Runs.
+    pub runs: usize,
+    /// Median over seeds of the found front's hypervolume over the true one's.
+    pub median_ratio: f64,
+    /// First and third quartiles of that ratio.
+    pub quartiles: (f64, f64),
+    /// Smallest and largest ratio.
+    pub range: (f64, f64),
+    /// Median points on a found front.
+    pub median_front_size: f64,
+    /// The found front of the median run (by ratio).
+    pub median_front: Vec<FrontPoint>,
+}
+
+/// The multi-objective figures of a simulation.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParetoReport {
+    /// The shaping searched with.
+    pub objective: String,
+    /// The cost the fronts are drawn against.
+    pub cost: Cost,
+    /// The box: the table's worst metric and largest cost.
+    pub reference: (f64, f64),
+    /// The hypervolume of the table's true front.
+    pub true_hypervolume: f64,
+    /// The table's true front.
+    pub true_front: Vec<FrontPoint>,
+    /// One row per strategy.
+    pub strategies: Vec<ParetoSummary>,
+}
+
+/// Scores every run's front against the table's.
+pub fn report(shaped: &ShapedTable<'_>, strategies: &[StrategyKind], runs: &[Run]) -> Result<ParetoReport> {
+    let (cost, column) = shaped.columns.first().cloned().ok_or_else(|| {
+        DomainError::InvalidConfig("a multi-objective simulation needs a cost column".into())
+    })?;
+    let all: Vec<Point> = shaped
+        .table
+        .pairs(shaped.table.column(), &column)
+        .into_iter()
+        .map(|(metric, cost)| Point {
+            metric,
+            costs: vec![cost],
+        })
+        .collect();
+    let reference = (
+        all.iter().map(|p| p.metric).fold(f64::INFINITY, f64::min),
+        all.iter().map(|p| p.costs[0]).fold(f64::NEG_INFINITY, f64::max),
+    );
+    // Points at the box's edge add nothing; widen it by a hair so the
+    // cheapest and the best rows count.
+    let reference = (reference.0 - 1e-9, reference.1 + 1e-9);
+    let true_hypervolume = pareto::hypervolume(&all, reference);
+    let true_front = front_points(&all);
+    let mut summaries = Vec::new();
+    for &strategy in strategies {
+        let mut scored: Vec<(f64, Vec<FrontPoint>)> = Vec::new();
+        for run in runs.iter().filter(|run| run.strategy == strategy) {
+            let mut points = Vec::with_capacity(run.specs.len());
+            for spec in &run.specs {
+                points.extend(shaped.point(spec)?);
+            }
+            let ratio = pareto::hypervolume(&points, reference) / true_hypervolume;
+            scored.push((ratio, front_points(&points)));
+        }
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let ratios: Vec<f64> = scored.iter().map(|(ratio, _)| *ratio).collect();
+        let sizes: Vec<f64> = scored.iter().map(|(_, front)| front.len() as f64).collect();
+        let quantile = |q: f64| {
+            ratios
+                .get(((ratios.len().max(1) - 1) as f64 * q).round() as usize)
+                .copied()
+        };
+        summaries.push(ParetoSummary {
+            strategy,
+            runs: ratios.len(),
+            median_ratio: median(&ratios),
+            quartiles: (quantile(0.25).unwrap_or(0.0), quantile(0.75).unwrap_or(0.0)),
+            range: (
+                ratios.first().copied().unwrap_or(0.0),
+                ratios.last().copied().unwrap_or(0.0),
+            ),
+            median_front_size: median(&sizes),
+            median_front: scored
+                .get(scored.len() / 2)
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default(),
+        });
+    }
+    Ok(ParetoReport {
+        objective: shaped.shaping.label(),
+        cost,
+        reference,
+        true_hypervolume,
+        true_front,
+        strategies: summaries,
+    })
+}
+
+fn front_points(points: &[Point]) -> Vec<FrontPoint> {
+    pareto::front(points)
+        .into_iter()
+        .map(|index| FrontPoint {
+            metric: points[index].metric,
+            cost: points[index].costs[0],
+        })
+        .collect()
+}
