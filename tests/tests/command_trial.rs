@@ -260,7 +260,8 @@ fn a_sigterm_hands_a_running_trial_to_another_worker() {
         stopped < Duration::from_secs(5),
         "the trial exits on SIGTERM: {stopped:?}"
     );
-    let got = std::fs::read_to_string(victim.join("got-sigterm")).expect("the trial got SIGTERM");
+    let got = std::fs::read_to_string(victim.join("got-sigterm"))
+        .unwrap_or_else(|error| panic!("the trial got no SIGTERM ({error}): {}", w1.log_text()));
     let job_id = got.trim().to_owned();
     assert_eq!(pids.lines().count(), 2, "{pids}");
     for pid in pids.lines() {
@@ -275,7 +276,10 @@ fn a_sigterm_hands_a_running_trial_to_another_worker() {
     let summary = wait_summary(controller, Duration::from_secs(60)).expect("the search finished");
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["children_rewarded"], 3, "{summary}");
-    assert!(summary["republished"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(
+        summary["republished"].as_u64().unwrap() >= 1,
+        "{summary}\nw1: {w1_log}"
+    );
     let log = setup.reward_log();
     assert_counted_once(&log, 3);
     let redone = log

@@ -332,11 +332,15 @@ impl Worker {
                 Ok(subscription) => {
                     attempt = 0;
                     ready(true);
-                    tokio::select! {
-                        () = self.serve(subscription, &shutdown) => {}
-                        // Runs until shutdown, resubscribing itself.
-                        () = self.serve_control(&shutdown) => {}
-                    }
+                    // The control queue lives exactly as long as serving: a
+                    // shutdown lets the job in hand finish its hand-back
+                    // before either ends (never dropped mid-job).
+                    let served = CancellationToken::new();
+                    let serving = async {
+                        self.serve(subscription, &shutdown).await;
+                        served.cancel();
+                    };
+                    tokio::join!(Box::pin(serving), Box::pin(self.serve_control(&served)));
                     ready(false);
                 }
                 Err(error) => {
