@@ -53,7 +53,7 @@ impl Rig {
         let config = config::settle(&self.store, &[&file], mode).await?;
         let telemetry = Telemetry::default();
         let metrics = ControllerMetrics::new(&telemetry);
-        let search = Search::open(config, self.queue.clone(), self.store.clone(), metrics).await?;
+        let search = Search::open(config, self.queue.clone(), self.store.clone(), metrics, None).await?;
         Ok((search, telemetry))
     }
 

@@ -276,6 +276,22 @@ fn broker_admin(args: &[&str]) {
     assert!(rabbitmqctl(args), "rabbitmqctl {args:?} failed");
 }
 
+/// A worker's user cannot stop another worker's child: the control
+/// exchange is read-only to it (its own control queue is all it may write).
+fn assert_stop_refused(worker_queue: &nas_infra::queue::JobQueue, experiment: &ExperimentName) {
+    let stop = nas_domain::StopJob::try_from(nas_domain::messages::StopJobFields {
+        schema_version: nas_domain::messages::MESSAGE_VERSION,
+        job_id: nas_domain::JobId::random(),
+        experiment: experiment.clone(),
+        epoch: 1,
+        rule: "median".into(),
+    })
+    .unwrap();
+    let refused =
+        block_on(worker_queue.publish_stop("s1", &stop)).expect_err("the worker's user could publish a stop");
+    assert!(refused.to_string().contains("ACCESS_REFUSED"), "{refused}");
+}
+
 #[test]
 fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
     let _turn = serial();
@@ -303,9 +319,9 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
         "-p",
         &vhost,
         &worker_user,
-        &format!("^{prefix}\\.(jobs|jobs-exchange|dead)$"),
-        &format!("^(amq\\.default|{prefix}\\.jobs)$"),
-        &format!("^{prefix}\\.(jobs|jobs-exchange)$"),
+        &format!("^{prefix}\\.(jobs|jobs-exchange|dead|control(\\..+)?)$"),
+        &format!("^(amq\\.default|{prefix}\\.jobs|{prefix}\\.control\\..+)$"),
+        &format!("^{prefix}\\.(jobs|jobs-exchange|control(\\..+)?)$"),
     ]);
     let uri = |user: &str| format!("amqp://{user}:{password}@127.0.0.1:5672/{vhost}");
     setup.controller_broker_uri = Some(uri(&controller_user));
@@ -328,6 +344,7 @@ fn per_role_broker_users_run_a_search_and_a_worker_cannot_touch_results() {
         refused_publish.to_string().contains("ACCESS_REFUSED"),
         "{refused_publish}"
     );
+    assert_stop_refused(&worker_queue, &experiment);
     let refused = block_on(async {
         let results = worker_queue
             .results(&experiment, 1)

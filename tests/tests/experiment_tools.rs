@@ -1,7 +1,10 @@
 //! The commands that work on stored experiments, end to end on small
 //! embedded searches: replay (and `--verify`), report, export (PyTorch
 //! modules load and match the Rust children's parameter counts),
-//! re-evaluation, and the evolution strategy in `search` and `simulate`.
+//! re-evaluation, the evolution strategy in `search` and `simulate`, and
+//! a search whose reward is shaped by a parameter target (MnasNet's hard
+//! constraint): its rewards by hand, replay `--verify` and `--objective`,
+//! and the report's Pareto front and cost-limited leaderboard.
 
 #![allow(clippy::unwrap_used)]
 
@@ -38,32 +41,33 @@ fn fixture() -> &'static Fixture {
         synth_cifar10(&data, 60, 40);
         let config = dir.path().join("tools.toml");
         std::fs::write(&config, config_text()).unwrap();
-        for (experiment, strategy) in [
-            ("tools-rl", "reinforce"),
-            ("tools-evo", "evolution"),
-            ("tools-random", "random"),
+        let objective = format!("mnas:parameters:{PARAMETER_TARGET}:0:-1");
+        for (experiment, strategy, extra) in [
+            ("tools-rl", "reinforce", None),
+            ("tools-evo", "evolution", None),
+            ("tools-random", "random", None),
+            ("tools-mo", "reinforce", Some(["--objective", objective.as_str()])),
         ] {
-            run_ok(
-                "nas-controller",
-                &[
-                    "search",
-                    "--embedded",
-                    "--workers",
-                    "2",
-                    "--config",
-                    config.to_str().unwrap(),
-                    "--data",
-                    data_arg,
-                    "--store",
-                    store.to_str().unwrap(),
-                    "--experiment",
-                    experiment,
-                    "--strategy",
-                    strategy,
-                    "--metrics-addr",
-                    "127.0.0.1:0",
-                ],
-            );
+            let mut args = vec![
+                "search",
+                "--embedded",
+                "--workers",
+                "2",
+                "--config",
+                config.to_str().unwrap(),
+                "--data",
+                data_arg,
+                "--store",
+                store.to_str().unwrap(),
+                "--experiment",
+                experiment,
+                "--strategy",
+                strategy,
+                "--metrics-addr",
+                "127.0.0.1:0",
+            ];
+            args.extend(extra.iter().flatten());
+            run_ok("nas-controller", &args);
         }
         Fixture {
             _dir: dir,
@@ -72,6 +76,10 @@ fn fixture() -> &'static Fixture {
         }
     })
 }
+
+/// The parameter target of `tools-mo`: the tiny space's children fall on
+/// both sides of it (the test checks that they do).
+const PARAMETER_TARGET: f64 = 1500.0;
 
 fn store_arg() -> String {
     fixture().store.to_str().unwrap().to_owned()
@@ -123,14 +131,14 @@ fn magic(path: &Path, expected: &[u8]) -> bool {
     std::fs::read(path).unwrap().starts_with(expected)
 }
 
-/// Renders the report of `tools-rl` with `extra` flags; returns its folder
-/// and its page.
-fn report_of_tools_rl(extra: &[&str]) -> (tempfile::TempDir, String) {
+/// Renders the report of `experiment` with `extra` flags; returns its
+/// folder and its page.
+fn report_of(experiment: &str, extra: &[&str]) -> (tempfile::TempDir, String) {
     let out = tempfile::tempdir().unwrap();
     let store = store_arg();
     let mut args = vec![
         "report",
-        "tools-rl",
+        experiment,
         "--store",
         &store,
         "--out",
@@ -144,7 +152,7 @@ fn report_of_tools_rl(extra: &[&str]) -> (tempfile::TempDir, String) {
 
 #[test]
 fn the_report_renders_with_its_plots_and_diagrams() {
-    let (out, html) = report_of_tools_rl(&["--compare", "tools-evo,tools-random"]);
+    let (out, html) = report_of("tools-rl", &["--compare", "tools-evo,tools-random"]);
     for reference in [
         "rewards.png",
         "rewards.svg",
@@ -392,7 +400,7 @@ fn reevaluation_trains_the_top_architectures_into_their_own_table() {
     let summary = last_json(&output);
     assert_eq!(summary["results"].as_array().unwrap().len(), 16);
     // The report shows the re-evaluations.
-    let (_out, html) = report_of_tools_rl(&[]);
+    let (_out, html) = report_of("tools-rl", &[]);
     assert!(
         html.contains("Re-evaluation tools-rl-reeval") && html.contains("Final pick"),
         "{html}"
@@ -431,4 +439,193 @@ fn evolution_searches_and_simulates() {
     let runs = value["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
     assert!(runs.iter().any(|run| run["strategy"] == "evolution"));
+}
+
+/// The reward log of `experiment` as JSON values.
+fn reward_log(experiment: &str) -> Vec<serde_json::Value> {
+    let store = store_arg();
+    let output = run_ok("nas-controller", &["log", experiment, "--store", &store]);
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_parameter_target_shapes_rewards_and_replays_under_other_weights() {
+    let store = store_arg();
+    let records = reward_log("tools-mo");
+    let (mut under, mut over) = (0, 0);
+    for record in records.iter().filter(|r| r["status"] == "ok") {
+        let result = &record["result"];
+        let raw = result["outcome"]["reward"].as_f64().unwrap();
+        let parameters = result["costs"]["parameters"].as_f64().unwrap();
+        assert_eq!(parameters, result["param_count"].as_f64().unwrap(), "{result}");
+        // MnasNet's hard constraint: unchanged at or below the target,
+        // times (parameters / target)^-1 above it.
+        let expected = if parameters <= PARAMETER_TARGET {
+            under += 1;
+            raw
+        } else {
+            over += 1;
+            raw * PARAMETER_TARGET / parameters
+        };
+        let reward = record["reward"].as_f64().unwrap();
+        assert!(
+            (reward - expected).abs() < 1e-9,
+            "{reward} against {expected}: {record}"
+        );
+    }
+    assert!(
+        under > 0 && over > 0,
+        "children on both sides of the target: {under} under, {over} over"
+    );
+    // Replay --verify reproduces the policy learned from shaped rewards.
+    let output = run_ok(
+        "nas-controller",
+        &["replay", "tools-mo", "--store", &store, "--verify", "--json"],
+    );
+    let verification = last_json(&output);
+    assert_eq!(verification["identical"], true, "{verification}");
+    // Another objective on the recorded costs: a target below every child
+    // divides each reward by its parameters / target, so the cheapest
+    // trained child that is good enough can win; the best is reported.
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "replay",
+            "tools-mo",
+            "--store",
+            &store,
+            "--fresh",
+            "--objective",
+            "mnas:parameters:1:0:-1",
+            "--json",
+        ],
+    );
+    let replayed = last_json(&output);
+    assert_eq!(replayed["objective"], "mnas:parameters:1:0:-1");
+    let best = replayed["best"][1].as_f64().unwrap();
+    let expected_best = records
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| {
+            let result = &r["result"];
+            result["outcome"]["reward"].as_f64().unwrap() / result["costs"]["parameters"].as_f64().unwrap()
+        })
+        .fold(f64::MIN, f64::max);
+    assert!(
+        (best - expected_best).abs() < 1e-12,
+        "{best} against {expected_best}"
+    );
+}
+
+#[test]
+fn the_report_of_a_shaped_search_shows_its_front_and_a_cost_limited_leaderboard() {
+    let store = store_arg();
+    let records = reward_log("tools-mo");
+    // The report plots the front against parameters and lists it; a cost
+    // limit keeps the leaderboard under it.
+    let limit = format!("parameters={PARAMETER_TARGET}");
+    let (out, html) = report_of("tools-mo", &["--max-cost", &limit, "--rank-by", "metric"]);
+    assert!(
+        html.contains("Pareto fronts") && html.contains("front-parameters.png"),
+        "no front"
+    );
+    assert!(magic(&out.path().join("front-parameters.png"), b"\x89PNG"));
+    let svg = std::fs::read_to_string(out.path().join("front-parameters.svg")).unwrap();
+    assert!(svg.contains("Pareto front") && svg.contains("every trained child"));
+    assert!(html.contains("Ranked by validation metric") && html.contains("parameters ≤ 1.5 k"));
+    let leaderboard = html.split("<h2>Leaderboard</h2>").nth(1).unwrap();
+    let leaderboard = leaderboard.split("</table>").next().unwrap();
+    let parameters_of = |short: &str| {
+        records
+            .iter()
+            .find(|r| r["arch_id"].as_str().unwrap().starts_with(short))
+            .map(|r| r["result"]["param_count"].as_f64().unwrap())
+            .unwrap()
+    };
+    let shown: Vec<f64> = leaderboard
+        .split("</td><td class=\"l\">")
+        .skip(1)
+        .step_by(3)
+        .map(|cell| parameters_of(&cell[..12]))
+        .collect();
+    assert!(!shown.is_empty(), "an empty leaderboard: {leaderboard}");
+    assert!(shown.iter().all(|&p| p <= PARAMETER_TARGET), "{shown:?}");
+    // An unknown cost in a limit is named.
+    let err = run_err(
+        "nas-controller",
+        &[
+            "report",
+            "tools-mo",
+            "--store",
+            &store,
+            "--out",
+            "/tmp/x",
+            "--max-cost",
+            "flops=1",
+        ],
+    );
+    assert!(err.contains("unknown cost \"flops\""), "{err}");
+}
+
+#[test]
+fn reevaluation_takes_the_pareto_front() {
+    let store = store_arg();
+    let records = reward_log("tools-mo");
+    // Re-evaluation takes the front against parameters: exactly the
+    // trained children no other beats on both accuracy and parameters.
+    let trained: Vec<(String, f64, f64)> = records
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| {
+            let id = r["arch_id"].as_str().unwrap().to_owned();
+            (
+                id,
+                r["metric"].as_f64().unwrap(),
+                r["result"]["param_count"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    // Of children with equal scores, the first one logged stands for them.
+    let mut front: Vec<String> = trained
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, m, p))| {
+            !trained
+                .iter()
+                .any(|(_, n, q)| n >= m && q <= p && (n > m || q < p))
+        })
+        .filter(|(i, (_, m, p))| !trained[..*i].iter().any(|(_, n, q)| n == m && q == p))
+        .map(|(_, (id, _, _))| id.clone())
+        .collect();
+    front.sort();
+    front.dedup();
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "reevaluate",
+            "tools-mo",
+            "--store",
+            &store,
+            "--embedded",
+            "--pareto",
+            "parameters",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--json",
+        ],
+    );
+    let summary = last_json(&output);
+    let mut reevaluated: Vec<String> = summary["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["architecture_id"].as_str().unwrap().to_owned())
+        .collect();
+    reevaluated.sort();
+    assert_eq!(reevaluated, front, "{summary}");
 }

@@ -2,11 +2,14 @@
 //! --objective` searches for the shaped reward, finds the table's true
 //! front (checked by brute force here) and scores every run's front by
 //! hypervolume; a cost without a column, or a column the table lacks, is
-//! named.
+//! named. A live embedded search serves its report, front included, at `/`
+//! on its metrics port while it runs.
 
 #![allow(clippy::unwrap_used)]
 
-use nas_tests::{run_err, run_ok};
+use std::time::{Duration, Instant};
+
+use nas_tests::{Service, free_port, http_get, run_err, run_ok, synth_cifar10};
 
 const LINKS: [&str; 3] = ["0000", "0012", "0123"];
 const OPS: [&str; 3] = ["gcn", "gat", "skip"];
@@ -130,4 +133,91 @@ fn a_shaped_search_finds_fronts_scored_against_the_tables() {
     args.extend(["--cost-column", "latency=latency_ms"]);
     let error = run_err("nas-controller", &args);
     assert!(error.contains("no latency (column \"latency_ms\")"), "{error}");
+}
+
+#[test]
+fn a_running_search_serves_its_live_report_with_the_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synth_cifar10(&data, 60, 40);
+    let config = dir.path().join("live.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "task = \"cifar10\"\nchildren = 40\nin_flight = 2\n[budget]\nepochs = 1\nbatch_size = 32\n\
+             [controller]\nbatch_size = 4\n[objective]\nkind = \"mnas\"\n\
+             costs = [{{ cost = \"parameters\", target = 3000, alpha = 0, beta = -1 }}]\n[space]\n{}",
+            nas_tests::pipeline::TINY_SPACE
+        ),
+    )
+    .unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let store = dir.path().join("runs");
+    let mut search = Service::start(
+        "nas-controller",
+        &[
+            "search",
+            "--embedded",
+            "--workers",
+            "1",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--experiment",
+            "live",
+            "--metrics-addr",
+            &address,
+            "--live-report-seconds",
+            "1",
+            "--json",
+        ],
+        &dir.path().join("search.log"),
+        &[],
+    );
+    // Until the first results, `/` has no page yet; then the report, with
+    // the front once two children report their parameters.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut page = String::new();
+    while Instant::now() < deadline && search.is_running() {
+        if let Ok((200, kind, body)) = http_get(&address, "/") {
+            assert_eq!(kind, "text/html; charset=utf-8");
+            page = String::from_utf8_lossy(&body).into_owned();
+            if page.contains("front-parameters.png") {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        page.contains("front-parameters.png"),
+        "no live report with a front while the search ran: {page:?}\n{}",
+        search.log_text()
+    );
+    assert!(
+        page.contains("http-equiv=\"refresh\" content=\"1\""),
+        "the page does not reload itself"
+    );
+    assert!(
+        page.contains("shaped by <code>mnas:parameters:3000:0:-1</code>"),
+        "{page}"
+    );
+    let (status, kind, png) = http_get(&address, "/front-parameters.png").unwrap();
+    assert_eq!((status, kind.as_str()), (200, "image/png"));
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000);
+    let (status, _, _) = http_get(&address, "/no-such-file.png").unwrap();
+    assert_eq!(status, 404);
+    let (status, _, _) = http_get(&address, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let summary =
+        nas_tests::pipeline::summary_of(search.wait_output(Duration::from_secs(300))).expect("a summary");
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["objective"], "mnas:parameters:3000:0:-1");
+    // The summary's leaderboard carries each leader's costs.
+    assert!(
+        summary["leaderboard"][0]["costs"]["parameters"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
 }

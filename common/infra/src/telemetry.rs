@@ -3,16 +3,20 @@
 //! - `GET /healthz`: 200 while the process runs (liveness);
 //! - `GET /readyz`: 200 once the service is connected and serving, 503
 //!   before (readiness);
-//! - `GET /metrics`: the Prometheus text format.
+//! - `GET /metrics`: the Prometheus text format;
+//! - `GET /` and `GET /<file>`: pages a service publishes
+//!   ([`Telemetry::set_pages`], the controller's live report): `/` is
+//!   `index.html`; a file not published is 404.
 //!
 //! The server binds where it is told; the services default to localhost.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -30,6 +34,7 @@ pub struct Telemetry {
 struct Inner {
     registry: std::sync::Mutex<Registry>,
     ready: AtomicBool,
+    pages: std::sync::RwLock<Arc<HashMap<String, bytes::Bytes>>>,
 }
 
 impl Default for Telemetry {
@@ -38,6 +43,7 @@ impl Default for Telemetry {
             inner: Arc::new(Inner {
                 registry: std::sync::Mutex::new(Registry::with_prefix("nas")),
                 ready: AtomicBool::new(false),
+                pages: std::sync::RwLock::default(),
             }),
         }
     }
@@ -59,6 +65,18 @@ impl Telemetry {
         self.inner.ready.load(Ordering::Relaxed)
     }
 
+    /// Replaces the published pages (file name → content), all at once so
+    /// a reader never sees half of an update.
+    pub fn set_pages(&self, pages: HashMap<String, bytes::Bytes>) {
+        *self.inner.pages.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(pages);
+    }
+
+    /// A published page.
+    fn page(&self, name: &str) -> Option<bytes::Bytes> {
+        let pages = self.inner.pages.read().unwrap_or_else(|p| p.into_inner()).clone();
+        pages.get(name).cloned()
+    }
+
     /// The metrics in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -78,6 +96,8 @@ impl Telemetry {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
+            .route("/", get(index))
+            .route("/{file}", get(page))
             .with_state(self.clone());
         tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -98,6 +118,28 @@ async fn readyz(State(telemetry): State<Telemetry>) -> impl IntoResponse {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     }
+}
+
+async fn index(State(telemetry): State<Telemetry>) -> axum::response::Response {
+    page(State(telemetry), Path("index.html".to_owned())).await
+}
+
+async fn page(State(telemetry): State<Telemetry>, Path(file): Path<String>) -> axum::response::Response {
+    let Some(content) = telemetry.page(&file) else {
+        return (StatusCode::NOT_FOUND, "no such page (yet)\n").into_response();
+    };
+    let kind = match file.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("json") => "application/json",
+        _ => "text/plain; charset=utf-8",
+    };
+    (
+        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-store")],
+        content,
+    )
+        .into_response()
 }
 
 async fn metrics(State(telemetry): State<Telemetry>) -> impl IntoResponse {

@@ -100,7 +100,7 @@ pub(super) struct SimulateArgs {
     /// against costs, `mnas:COST:TARGET[:ALPHA:BETA]` or
     /// `sum:COST:TARGET[:WEIGHT]` (terms joined by `+`); the fronts found
     /// are scored by hypervolume against the table's (first cost).
-    #[arg(long, value_parser = parse_objective, requires = "cost_column")]
+    #[arg(long, value_parser = parse_objective, requires = "cost_column", conflicts_with = "stopping")]
     objective: Option<RewardShaping>,
     /// With `--objective`: the table column of each cost, `COST=COLUMN`
     /// (e.g. `latency=latency_s`), comma-separated.
@@ -115,6 +115,10 @@ pub(super) struct SimulateArgs {
 
 fn parse_objective(text: &str) -> Result<RewardShaping, String> {
     RewardShaping::from_text(text).map_err(|error| error.to_string())
+}
+
+fn parse_cost(text: &str) -> Result<Cost, String> {
+    text.parse().map_err(|error: nas_domain::Error| error.to_string())
 }
 
 fn parse_cost_column(text: &str) -> Result<(Cost, String), String> {
@@ -157,6 +161,11 @@ pub(super) struct ReplayArgs {
     /// Seed of a fresh policy.
     #[arg(long, requires = "fresh")]
     seed: Option<u64>,
+    /// Shape the rewards again with this objective, from each child's
+    /// recorded raw reward and costs (`mnas:COST:TARGET[:ALPHA:BETA]` or
+    /// `sum:COST:TARGET[:WEIGHT]`, terms joined by `+`).
+    #[arg(long, value_parser = parse_objective, conflicts_with = "verify")]
+    objective: Option<RewardShaping>,
     /// Write the final policy checkpoint here.
     #[arg(long, value_name = "FILE", conflicts_with = "verify")]
     out: Option<PathBuf>,
@@ -170,8 +179,12 @@ pub(super) struct ReevaluateArgs {
     /// The experiment whose architectures are re-evaluated.
     experiment: ExperimentName,
     /// The best K architectures by reward.
-    #[arg(long, conflicts_with_all = ["arch", "all"])]
+    #[arg(long, conflicts_with_all = ["arch", "all", "pareto"])]
     top: Option<usize>,
+    /// The architectures on the Pareto front of the metric against this
+    /// cost (`parameters`, `latency`, …).
+    #[arg(long, value_name = "COST", value_parser = parse_cost, conflicts_with_all = ["arch", "all"])]
+    pareto: Option<Cost>,
     /// These architecture ids (or unique prefixes), comma-separated.
     #[arg(long, value_delimiter = ',', conflicts_with = "all")]
     arch: Vec<String>,
@@ -342,7 +355,10 @@ fn run_simulation(
         }
         _ => (simulate::run(&simulation, oracle.as_ref())?, None),
     };
+    // The tabular figures read the rewards as the table's metric: not so
+    // when they were shaped.
     let tabular = table
+        .filter(|_| fronts.is_none())
         .map(|table| tabular::report(&simulation, &runs, &table, test_column))
         .transpose()?;
     Ok((simulation, runs, tabular, fronts))
@@ -552,6 +568,7 @@ pub(super) async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         learning_rate: args.learning_rate,
         reward_transform: args.reward_transform,
         seed: args.seed,
+        objective: args.objective.clone(),
     };
     let (report, checkpoint) = replay::replay(&store, experiment, settings).await?;
     if let Some(path) = &args.out {
@@ -576,6 +593,15 @@ pub(super) async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         println!(
             "{:>6} {:>12.4} {:>10.4} {:>9.3}",
             step.step, step.mean_reward, step.baseline, step.entropy
+        );
+    }
+    if let Some(objective) = &report.objective {
+        println!("rewards shaped again with {objective}");
+    }
+    if let Some((arch, reward)) = &report.best {
+        println!(
+            "best child by these rewards: {} (reward {reward:.4})",
+            arch.as_str()
         );
     }
     Ok(())
@@ -612,11 +638,14 @@ fn print_verification(verification: &Verification) {
 
 impl ReevaluateArgs {
     fn plan(&self) -> anyhow::Result<ReevaluationPlan> {
-        let selection = match (self.top, self.arch.is_empty(), self.all) {
-            (Some(count), _, _) => Selection::Top(count),
-            (None, false, _) => Selection::Ids(self.arch.clone()),
-            (None, true, true) => Selection::All,
-            (None, true, false) => bail!("choose the architectures: --top K, --arch IDS or --all"),
+        let selection = match (self.top, self.pareto, self.arch.is_empty(), self.all) {
+            (Some(count), _, _, _) => Selection::Top(count),
+            (None, Some(cost), _, _) => Selection::Pareto(cost),
+            (None, None, false, _) => Selection::Ids(self.arch.clone()),
+            (None, None, true, true) => Selection::All,
+            (None, None, true, false) => {
+                bail!("choose the architectures: --top K, --pareto COST, --arch IDS or --all")
+            }
         };
         let run: ExperimentName = match &self.name {
             Some(name) => name.clone(),

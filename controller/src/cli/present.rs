@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use nas_controller::present::export::{self, ExportFormat};
-use nas_controller::present::report;
+use nas_controller::present::report::{self, RankBy, ReportOptions};
 use nas_controller::search::{config, reward_log};
+use nas_domain::objective::Cost;
 use nas_domain::{ArchSpec, ExperimentName};
 use nas_infra::args::StoreArgs;
 
@@ -25,6 +26,27 @@ pub(super) struct ReportArgs {
     /// Other experiments to show side by side (for instance one per strategy).
     #[arg(long, value_delimiter = ',')]
     compare: Vec<ExperimentName>,
+    /// What the leaderboard ranks by: the reward the strategy learned from
+    /// (shaped by the experiment's objective) or the validation metric.
+    #[arg(long, value_enum, default_value = "reward")]
+    rank_by: RankBy,
+    /// Leave children above this cost out of the leaderboard, `COST=LIMIT`
+    /// (e.g. `parameters=1e6`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_cost_limit)]
+    max_cost: Vec<(Cost, f64)>,
+}
+
+fn parse_cost_limit(text: &str) -> Result<(Cost, f64), String> {
+    let bad = || format!("a cost limit is COST=LIMIT (parameters=1e6), not {text:?}");
+    let (cost, limit) = text.split_once('=').ok_or_else(bad)?;
+    let cost: Cost = cost
+        .parse()
+        .map_err(|error: nas_domain::Error| error.to_string())?;
+    let limit: f64 = limit.parse().map_err(|_| bad())?;
+    if !(limit.is_finite() && limit >= 0.0) {
+        return Err(bad());
+    }
+    Ok((cost, limit))
 }
 
 #[derive(Debug, Args)]
@@ -54,7 +76,11 @@ pub(super) async fn report(args: ReportArgs) -> anyhow::Result<()> {
         others.push(report::load(&store, name).await?);
     }
     let out = args.out.clone();
-    let files = tokio::task::spawn_blocking(move || report::write(&main, &others, &out)).await??;
+    let options = ReportOptions {
+        rank_by: args.rank_by,
+        max_costs: args.max_cost.clone(),
+    };
+    let files = tokio::task::spawn_blocking(move || report::write(&main, &others, &options, &out)).await??;
     println!(
         "report written to {} ({} files)",
         files.page.display(),

@@ -5,11 +5,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nas_controller::embedded::Embedding;
+use nas_controller::present::live;
 use nas_controller::search::config::{self, Overrides};
 use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{Progress, ResumeMode, Search, SearchSummary};
@@ -54,9 +56,13 @@ pub(super) struct SearchArgs {
     /// Embedded mode: the data to copy into the store when it lacks the data set.
     #[arg(long, value_name = "PATH", requires = "embedded")]
     data: Option<PathBuf>,
-    /// Address of /healthz, /readyz and /metrics.
+    /// Address of /healthz, /readyz, /metrics and the live report (`/`).
     #[arg(long, env = "NAS_METRICS_ADDR", default_value = "127.0.0.1:9100")]
     metrics_addr: SocketAddr,
+    /// Render the live report at `/` at most this often, in seconds, as
+    /// results arrive; 0 turns it off.
+    #[arg(long, env = "NAS_LIVE_REPORT_SECONDS", default_value_t = 10)]
+    live_report_seconds: u64,
     /// Print one JSON object (last line) with the counts and the leaderboard.
     #[arg(long)]
     json: bool,
@@ -118,8 +124,17 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
         delivery_limit: args.broker.delivery_limit,
     });
     let (queue, workers) = queue_for(embedding, &args.broker, &store, &telemetry, &shutdown).await?;
-    telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
-    let mut search = Search::open(config, queue, store, metrics).await?;
+    let address = telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
+    let live = (args.live_report_seconds > 0).then(|| {
+        tracing::info!("the live report is at http://{address}/");
+        live::start(
+            config.clone(),
+            telemetry.clone(),
+            Duration::from_secs(args.live_report_seconds),
+            shutdown.clone(),
+        )
+    });
+    let mut search = Search::open(config, queue, store, metrics, live).await?;
     telemetry.set_ready(true);
     let config = search.config();
     tracing::info!(experiment = %config.experiment, task = ?config.task,
@@ -183,18 +198,27 @@ fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
             summary.stopping_rule, summary.children_stopped, summary.epochs_saved, summary.gpu_seconds_saved
         );
     }
+    if let Some(objective) = &summary.objective {
+        println!("rewards shaped by {objective}");
+    }
     println!(
-        "{:<4} {:<14} {:>10} {:>10} {:>9}",
+        "{:<4} {:<14} {:>10} {:>10} {:>9}  costs",
         "rank", "architecture", "reward", "metric", "children"
     );
     for (rank, entry) in summary.leaderboard.iter().enumerate() {
+        let costs: Vec<String> = entry
+            .costs
+            .iter()
+            .map(|(cost, value)| format!("{cost} {}", cost.format(value)))
+            .collect();
         println!(
-            "{:<4} {:<14} {:>10.4} {:>10} {:>9}",
+            "{:<4} {:<14} {:>10.4} {:>10} {:>9}  {}",
             rank + 1,
             entry.architecture_id.short(),
             entry.reward,
             entry.metric.map_or("-".to_owned(), |m| format!("{m:.4}")),
-            entry.children
+            entry.children,
+            costs.join(", ")
         );
     }
     println!(

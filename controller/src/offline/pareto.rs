@@ -5,7 +5,7 @@
 //! (metric against the shaping's first cost, over every child it sampled)
 //! as a fraction of the hypervolume of the table's true front (over every
 //! row), both within the box from the table's worst metric and its largest
-//! cost.
+//! cost, widened by a tenth of each range.
 
 use nas_domain::objective::pareto::{self, Point};
 use nas_domain::objective::{Cost, RewardShaping};
@@ -115,10 +115,20 @@ pub fn report(shaped: &ShapedTable<'_>, strategies: &[StrategyKind], runs: &[Run
         all.iter().map(|p| p.metric).fold(f64::INFINITY, f64::min),
         all.iter().map(|p| p.costs[0]).fold(f64::NEG_INFINITY, f64::max),
     );
-    // Points at the box's edge add nothing; widen it by a hair so the
-    // cheapest and the best rows count.
-    let reference = (reference.0 - 1e-9, reference.1 + 1e-9);
+    // Points at the box's edge would add nothing: widen it by a tenth of
+    // each range so the costliest best and the cheapest worst rows count.
+    let reference = (
+        reference.0 - 0.1 * (max_metric(&all) - reference.0),
+        reference.1 + 0.1 * (reference.1 - min_cost(&all)),
+    );
     let true_hypervolume = pareto::hypervolume(&all, reference);
+    if !(true_hypervolume.is_finite() && true_hypervolume > 0.0) {
+        return Err(DomainError::InvalidConfig(format!(
+            "the table's rows with both {} and {column} span no area; no front to compare with",
+            shaped.table.column()
+        ))
+        .into());
+    }
     let true_front = front_points(&all);
     let mut summaries = Vec::new();
     for &strategy in strategies {
@@ -163,6 +173,14 @@ pub fn report(shaped: &ShapedTable<'_>, strategies: &[StrategyKind], runs: &[Run
         true_front,
         strategies: summaries,
     })
+}
+
+fn max_metric(points: &[Point]) -> f64 {
+    points.iter().map(|p| p.metric).fold(f64::NEG_INFINITY, f64::max)
+}
+
+fn min_cost(points: &[Point]) -> f64 {
+    points.iter().map(|p| p.costs[0]).fold(f64::INFINITY, f64::min)
 }
 
 fn front_points(points: &[Point]) -> Vec<FrontPoint> {

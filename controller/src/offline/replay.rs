@@ -8,9 +8,14 @@
 //!   for bit: the test of exact resume.
 //! - [`replay`] trains a fresh policy, or continues from the first
 //!   checkpoint, with other settings (baseline decay, reward transform,
-//!   entropy bonus, learning rate), to study them on recorded data.
+//!   entropy bonus, learning rate), to study them on recorded data; with
+//!   another objective ([`RewardShaping`]) every trained child's reward is
+//!   shaped again from the raw reward and costs its result keeps.
 
-use nas_domain::ExperimentName;
+use std::collections::HashMap;
+
+use nas_domain::objective::RewardShaping;
+use nas_domain::{ArchId, ExperimentName, Outcome, StoppedReward};
 use nas_infra::store::{ObjectStore, keys};
 use serde::Serialize;
 
@@ -37,6 +42,8 @@ pub struct ReplaySettings {
     pub reward_transform: Option<RewardTransform>,
     /// Another seed (for a fresh policy).
     pub seed: Option<u64>,
+    /// Another objective: rewards shaped again from the recorded costs.
+    pub objective: Option<RewardShaping>,
 }
 
 /// What a replay did.
@@ -48,6 +55,11 @@ pub struct ReplayReport {
     pub rewards: usize,
     /// Policy steps taken.
     pub steps: Vec<StepReport>,
+    /// The objective the rewards were shaped with again, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    /// The best child by the rewards fed (its architecture and reward).
+    pub best: Option<(ArchId, f64)>,
 }
 
 /// The outcome of `replay --verify`.
@@ -214,7 +226,16 @@ pub async fn replay(
     experiment: &ExperimentName,
     settings: ReplaySettings,
 ) -> Result<(ReplayReport, Checkpoint)> {
-    let (config, records) = load(store, experiment).await?;
+    let (config, mut records) = load(store, experiment).await?;
+    if let Some(objective) = &settings.objective {
+        reshape(&mut records, &config, objective)?;
+    }
+    let best = records
+        .iter()
+        .filter(|record| record.metric.is_some())
+        .max_by(|a, b| a.reward.total_cmp(&b.reward))
+        .map(|record| (record.arch_id.clone(), record.reward));
+    let objective = settings.objective.as_ref().map(RewardShaping::label);
     let first = if settings.fresh {
         None
     } else {
@@ -247,9 +268,50 @@ pub async fn replay(
             experiment: experiment.clone(),
             rewards,
             steps,
+            objective,
+            best,
         },
         last,
     ))
+}
+
+/// Shapes the reward of every trained or stopped child in `records` again
+/// with `objective`, from the raw reward and the costs its result keeps;
+/// a reused reward becomes the new reward of the architecture it reuses.
+/// Failed children keep the experiment's failure reward; an error names
+/// the first trained child whose result lacks a cost the objective needs.
+fn reshape(records: &mut [RewardRecord], config: &ExperimentConfig, objective: &RewardShaping) -> Result<()> {
+    let mut best: HashMap<ArchId, f64> = HashMap::new();
+    for record in records.iter_mut() {
+        let raw = match record
+            .result
+            .as_ref()
+            .map(|result| (&result.outcome, &result.costs))
+        {
+            Some((Outcome::Ok { reward, .. }, costs)) => Some((*reward, costs)),
+            Some((Outcome::Stopped { reward, .. }, costs))
+                if config.stopping.stopped_reward == StoppedReward::Partial =>
+            {
+                Some((*reward, costs))
+            }
+            _ => None,
+        };
+        if let Some((reward, costs)) = raw {
+            record.reward = objective.shape(reward, costs).map_err(|error| {
+                Error::Config(format!(
+                    "replaying child {} (job {}): {error}",
+                    record.sequence, record.job_id
+                ))
+            })?;
+            let entry = best.entry(record.arch_id.clone()).or_insert(record.reward);
+            *entry = entry.max(record.reward);
+        } else if record.status == reward_log::RecordStatus::Reused
+            && let Some(reward) = best.get(&record.arch_id)
+        {
+            record.reward = *reward;
+        }
+    }
+    Ok(())
 }
 
 fn short(value: Option<&serde_json::Value>) -> String {

@@ -12,6 +12,7 @@
 
 use clap::Args;
 use clap::builder::TypedValueParser;
+use nas_domain::objective::{Costs, RewardShaping};
 use nas_domain::{
     ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace,
     StoppingConfig, StoppingRule, Task, TrainingBudget, TrialCommand,
@@ -73,6 +74,10 @@ pub struct ExperimentConfig {
     /// default, as in the paper).
     #[serde(default)]
     pub stopping: StoppingConfig,
+    /// How costs shape the reward the strategy learns from (`[objective]`;
+    /// none by default: the reward is the metric's, as in the paper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<RewardShaping>,
 }
 
 /// The stored configuration of `experiment`; an error naming the store
@@ -219,6 +224,15 @@ pub struct Overrides {
     #[arg(long = "stopping", env = "NAS_STOPPING", value_parser = rule_parser)]
     #[serde(skip)]
     pub stopping_rule: Option<StoppingRule>,
+    /// Reward shaping by costs (TOML `[objective]`; on the command line
+    /// `mnas:COST:TARGET[:ALPHA:BETA]` or `sum:COST:TARGET[:WEIGHT]`, terms
+    /// joined by `+`, e.g. `mnas:parameters:1e6:0:-1`).
+    #[arg(long = "objective", env = "NAS_OBJECTIVE", value_parser = objective_parser)]
+    pub objective: Option<RewardShaping>,
+}
+
+fn objective_parser(text: &str) -> std::result::Result<RewardShaping, String> {
+    RewardShaping::from_text(text).map_err(|error| error.to_string())
 }
 
 fn rule_parser(name: &str) -> std::result::Result<StoppingRule, String> {
@@ -319,6 +333,7 @@ impl ExperimentConfig {
             reward: RewardFunction::default_for_task(task),
             trial: None,
             stopping: StoppingConfig::default(),
+            objective: None,
         })
     }
 
@@ -380,12 +395,26 @@ impl ExperimentConfig {
         if o.trial.is_some() {
             self.trial.clone_from(&o.trial);
         }
+        if o.objective.is_some() {
+            self.objective.clone_from(&o.objective);
+        }
         self.max_hours = o.max_hours.or(self.max_hours);
         self.budget.batch_size = o.budget.batch_size.or(self.budget.batch_size);
         self.budget.train_examples = o.budget.train_examples.or(self.budget.train_examples);
         self.budget.valid_examples = o.budget.valid_examples.or(self.budget.valid_examples);
         self.budget.max_seconds = o.budget.max_seconds.or(self.budget.max_seconds);
         self.hyperparameters.hidden_size = o.hidden.or(self.hyperparameters.hidden_size);
+    }
+
+    /// The reward the strategy learns from for a child whose reward
+    /// function gave `reward` and whose result reports `costs`: shaped by
+    /// the experiment's objective, when it has one; an error naming a cost
+    /// the objective needs and the result lacks.
+    pub fn shaped_reward(&self, reward: f64, costs: &Costs) -> nas_domain::Result<f64> {
+        match &self.objective {
+            Some(objective) => objective.shape(reward, costs),
+            None => Ok(reward),
+        }
     }
 
     /// The settings of every strategy.

@@ -1,10 +1,13 @@
 //! What a search has learned so far, counted from its reward records: how
 //! many children were rewarded, reused or failed, and the best reward of
 //! every architecture (the leaderboard, and the rewards reused for
-//! identical architectures).
+//! identical architectures); and the Pareto front of the trained children
+//! against a cost ([`pareto_front`]), for the report and re-evaluation.
 
 use std::collections::HashMap;
 
+use nas_domain::objective::pareto::{self, Point};
+use nas_domain::objective::{Cost, Costs};
 use nas_domain::{ArchId, ArchSpec, TrainResult};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +22,9 @@ pub struct LeaderboardEntry {
     pub reward: f64,
     /// The metric behind that reward.
     pub metric: Option<f64>,
+    /// What the child with that reward costs, as its result reports.
+    #[serde(default, skip_serializing_if = "Costs::is_empty")]
+    pub costs: Costs,
     /// How many children had this architecture.
     pub children: u64,
     /// The architecture itself.
@@ -47,6 +53,29 @@ pub struct Tally {
     budget_epochs: u32,
     entries: HashMap<ArchId, LeaderboardEntry>,
     best: Option<f64>,
+}
+
+/// The children trained to the end (a stopped child's metric is a partial
+/// one) that report `cost` and that no other such child beats on both the
+/// metric and `cost`, by metric (best first).
+pub fn pareto_front(records: &[RewardRecord], cost: Cost) -> Vec<&RewardRecord> {
+    let children: Vec<(&RewardRecord, Point)> = records
+        .iter()
+        .filter(|record| record.status == RecordStatus::Ok)
+        .filter_map(|record| {
+            let value = record.result.as_ref()?.costs.get(cost)?;
+            let point = Point {
+                metric: record.metric?,
+                costs: vec![value],
+            };
+            Some((record, point))
+        })
+        .collect();
+    let points: Vec<Point> = children.iter().map(|(_, point)| point.clone()).collect();
+    pareto::front(&points)
+        .into_iter()
+        .map(|index| children[index].0)
+        .collect()
 }
 
 /// What stopping a child saved against a budget of `budget_epochs`: the
@@ -79,6 +108,7 @@ impl Tally {
                         architecture_id: record.arch_id.clone(),
                         reward: f64::NEG_INFINITY,
                         metric: None,
+                        costs: Costs::new(),
                         children: 0,
                         spec: record.spec.clone(),
                     });
@@ -86,6 +116,9 @@ impl Tally {
                 if record.reward > entry.reward {
                     entry.reward = record.reward;
                     entry.metric = record.metric;
+                    if let Some(result) = &record.result {
+                        entry.costs.clone_from(&result.costs);
+                    }
                 }
                 if self.best.is_none_or(|best| record.reward > best) {
                     self.best = Some(record.reward);

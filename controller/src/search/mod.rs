@@ -47,6 +47,7 @@ mod stopping;
 
 use std::time::{Duration, Instant};
 
+use nas_domain::objective::RewardShaping;
 use nas_domain::{Actions, ExperimentName, JobId, Stopper};
 use nas_infra::queue::{JobQueue, backoff};
 use nas_infra::store::{ObjectStore, keys};
@@ -56,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Result;
 use crate::jobs::record::{self, JobLog};
 use crate::jobs::{Event, JobTracker, pause};
+use crate::present::live::LiveFeed;
 use config::ExperimentConfig;
 use leaderboard::{LeaderboardEntry, Tally};
 use learn::StrategySlot;
@@ -112,6 +114,9 @@ pub struct SearchSummary {
     pub gpu_seconds_saved: f64,
     /// The stopping rule (`none`, `median`, `asha`).
     pub stopping_rule: &'static str,
+    /// The objective that shaped the rewards, when the experiment has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
     /// Children the stopping rule saw reach each epoch (index 0: epoch 1),
     /// from their progress or their result, each child once.
     pub children_reached: Vec<usize>,
@@ -156,18 +161,21 @@ pub struct Search {
     stopper: Stopper<JobId>,
     stops: stopping::Stops,
     metrics: ControllerMetrics,
+    live: Option<LiveFeed>,
     started: Instant,
 }
 
 impl Search {
     /// Opens the search of `config` (as [`config::settle`] settled it):
     /// the configuration is written to the store, and the strategy, the
-    /// counts and the jobs in flight are restored from it.
+    /// counts and the jobs in flight are restored from it. Every reward
+    /// record, restored or new, goes to `live` too (the live report).
     pub async fn open(
         config: ExperimentConfig,
         queue: JobQueue,
         store: ObjectStore,
         metrics: ControllerMetrics,
+        live: Option<LiveFeed>,
     ) -> Result<Self> {
         let experiment = config.experiment.clone();
         store
@@ -191,6 +199,7 @@ impl Search {
             stopper,
             stops: stopping::Stops::new(),
             metrics,
+            live,
             started: Instant::now(),
         };
         search.restore().await?;
@@ -308,6 +317,7 @@ impl Search {
             epochs_saved: self.tally.epochs_saved,
             gpu_seconds_saved: self.tally.seconds_saved,
             stopping_rule: self.config.stopping.rule.name(),
+            objective: self.config.objective.as_ref().map(RewardShaping::label),
             children_reached: (1..=self.config.budget.epochs)
                 .map(|epoch| self.stopper.reached(epoch))
                 .collect(),

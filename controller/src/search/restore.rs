@@ -32,6 +32,9 @@ impl Search {
                 observations.push((observation_of(record), record.sequence + 1));
             }
         }
+        if let Some(live) = &self.live {
+            live.send(&records);
+        }
         let replayed = observations.len();
         self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);
         self.learn(observations).await?;

@@ -2,7 +2,7 @@
 //! written to the reward log before its message is acknowledged, counted,
 //! and learned from in sequence order.
 
-use nas_domain::{JobId, Outcome, TrainResult};
+use nas_domain::{JobId, Outcome, StoppedReward, TrainResult};
 use nas_infra::queue::Message;
 
 use super::Search;
@@ -53,19 +53,42 @@ impl Search {
         }
     }
 
+    /// The reward record's parts for `result`: a trained child's reward
+    /// (and a stopped one's partial reward) shaped by the experiment's
+    /// objective; a child whose result lacks a cost the objective needs
+    /// counts as failed, with the reason.
     fn finished_of(&self, result: &TrainResult) -> Finished {
+        let shaped = |reward: f64| self.config.shaped_reward(reward, &result.costs);
+        let failed = |metric: f64, error: nas_domain::Error| {
+            let reason = Some(error.to_string());
+            (
+                RecordStatus::Failed,
+                self.config.failed_reward,
+                Some(metric),
+                reason,
+            )
+        };
         let (status, reward, metric, reason) = match &result.outcome {
-            Outcome::Ok { reward, metric } => (RecordStatus::Ok, *reward, Some(*metric), None),
+            Outcome::Ok { reward, metric } => match shaped(*reward) {
+                Ok(reward) => (RecordStatus::Ok, reward, Some(*metric), None),
+                Err(error) => failed(*metric, error),
+            },
             Outcome::Stopped {
                 reward,
                 metric,
                 epochs_done,
-            } => (
-                RecordStatus::Stopped,
-                self.config.stopping.reward_of_stopped(*reward),
-                Some(*metric),
-                Some(format!("stopped after epoch {epochs_done}")),
-            ),
+            } => {
+                let reason = Some(format!("stopped after epoch {epochs_done}"));
+                let reward = match self.config.stopping.stopped_reward {
+                    StoppedReward::Partial => shaped(*reward),
+                    // A penalty is what it is, whatever the child costs.
+                    StoppedReward::Penalty(penalty) => Ok(penalty),
+                };
+                match reward {
+                    Ok(reward) => (RecordStatus::Stopped, reward, Some(*metric), reason),
+                    Err(error) => failed(*metric, error),
+                }
+            }
             Outcome::Failed { reason } => {
                 let reason = Some(reason.clone());
                 (RecordStatus::Failed, self.config.failed_reward, None, reason)
@@ -142,6 +165,9 @@ impl Search {
         // gaps in the sequence are harmless, duplicates would not be.
         self.next_sequence += records.len() as u64;
         reward_log::append(&self.store, &self.config.experiment, &records).await?;
+        if let Some(live) = &self.live {
+            live.send(&records);
+        }
         let mut observations = Vec::with_capacity(records.len());
         for record in &records {
             self.tracker.finish(record.job_id);

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use nas_domain::messages::MESSAGE_VERSION;
+use nas_domain::objective::{Cost, Costs};
 use nas_domain::{EpochMetrics, Outcome, TrainJob, TrainResult, TrainResultFields};
 use tch::Device;
 
@@ -20,6 +21,8 @@ pub(super) struct PartialResult {
     train_seconds: f64,
     started: Option<Instant>,
     device: Option<String>,
+    /// Costs measured beyond parameters and training seconds.
+    measured: Costs,
 }
 
 impl PartialResult {
@@ -33,6 +36,7 @@ impl PartialResult {
             train_seconds: report.train_seconds,
             started: Some(report.started),
             device: Some(report.device.clone()),
+            measured: report.costs.clone(),
         }
     }
 
@@ -46,6 +50,7 @@ impl PartialResult {
             train_seconds: delay.as_secs_f64(),
             started: None,
             device: Some("surrogate".into()),
+            measured: Costs::new(),
         }
     }
 
@@ -60,17 +65,18 @@ impl PartialResult {
             train_seconds: 0.0,
             started: None,
             device: None,
+            measured: Costs::new(),
         }
     }
 
-    /// The costs of a child that trained (or was answered): its parameters
-    /// and training seconds; none for a failure.
-    fn costs(&self) -> nas_domain::objective::Costs {
-        use nas_domain::objective::{Cost, Costs};
+    /// The costs of a child that trained (or was answered): its parameters,
+    /// training seconds and whatever training measured (latency,
+    /// multiply-adds); none for a failure.
+    fn costs(&self) -> Costs {
         if matches!(self.outcome, Outcome::Failed { .. }) {
             return Costs::new();
         }
-        let mut costs = Costs::new();
+        let mut costs = self.measured.clone();
         for (cost, value) in [
             (Cost::Parameters, self.parameters as f64),
             (Cost::TrainSeconds, self.train_seconds),

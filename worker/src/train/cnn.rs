@@ -10,7 +10,10 @@ use nas_domain::{ArchKind, ArchSpec, RewardFunction};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
+use nas_domain::objective::{Cost, Costs};
+
 use super::checkpoint::ChildCheckpoint;
+use super::costs;
 use super::epochs::{EpochTraining, Interrupt, Run, Validation, run_epochs};
 use super::sgd::{Sgd, SgdConfig};
 use super::{TrainReport, TrainSettings, epoch_order, named_trainable};
@@ -39,6 +42,8 @@ pub fn train_cnn(
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(settings.device);
     let model = CnnChild::new(&vs.root(), arch, ImageShape::CIFAR10, options);
+    let shapes = CnnShapes::of(arch, ImageShape::CIFAR10);
+    let multiply_adds = shapes.conv_macs(arch).iter().sum::<i64>() + shapes.final_channels * options.classes;
     let learning_rate = settings.learning_rate.unwrap_or(LEARNING_RATE);
     let mut optimizer = Sgd::new(
         SgdConfig {
@@ -64,6 +69,7 @@ pub fn train_cnn(
         decay_epoch: settings
             .lr_decay_epoch
             .unwrap_or_else(|| (3 * settings.epochs).div_ceil(4)),
+        multiply_adds,
     };
     let arch_id = ArchSpec::cnn(arch.clone())?.id().to_string();
     let run = Run::new(settings, arch_id, learning_rate, resume);
@@ -98,6 +104,8 @@ struct CnnTraining<'a> {
     batch: i64,
     learning_rate: f64,
     decay_epoch: u32,
+    /// Multiply-adds of one image's forward pass.
+    multiply_adds: i64,
 }
 
 impl EpochTraining for CnnTraining<'_> {
@@ -153,6 +161,29 @@ impl EpochTraining for CnnTraining<'_> {
 
     fn state(&self) -> (&nn::VarStore, &Sgd) {
         (&self.vs, &self.optimizer)
+    }
+
+    /// Latency at batch 1 and at the training batch on random images, and
+    /// the multiply-adds of the convolutions and the classifier per image.
+    fn measure_costs(&mut self) -> Costs {
+        let device = self.vs.device();
+        let model = &self.model;
+        let shape = ImageShape::CIFAR10;
+        let images = |batch: i64| {
+            Tensor::randn(
+                [batch, shape.channels, shape.height, shape.width],
+                (Kind::Float, device),
+            )
+        };
+        let (one, full) = (images(1), images(self.batch));
+        let mut costs = tch::no_grad(|| {
+            costs::latencies(device, self.batch, |batch| {
+                let input = if batch == 1 { &one } else { &full };
+                let _ = model.forward_t(input, false);
+            })
+        });
+        let _ = costs.set(Cost::MultiplyAdds, self.multiply_adds as f64);
+        costs
     }
 }
 

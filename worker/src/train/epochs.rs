@@ -16,6 +16,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use nas_domain::objective::Costs;
 use nas_domain::{EpochMetrics, Outcome, RewardFunction};
 use tch::nn;
 use tch::{Kind, Tensor};
@@ -51,6 +52,12 @@ pub trait EpochTraining {
     /// The child's variables and optimizer, for the checkpoint and the
     /// parameter count.
     fn state(&self) -> (&nn::VarStore, &Sgd);
+
+    /// What the trained child costs beyond its parameters and training
+    /// seconds ([`super::costs`]); nothing by default.
+    fn measure_costs(&mut self) -> Costs {
+        Costs::new()
+    }
 }
 
 /// What validation measured after an epoch.
@@ -134,6 +141,9 @@ pub fn run_epochs(
     let mut report = run.finish(interrupt, reward, vs, optimizer);
     if tested && matches!(report.outcome, Outcome::Ok { .. }) {
         report.test_metric = Some(task.test()?);
+    }
+    if matches!(report.outcome, Outcome::Ok { .. } | Outcome::Stopped { .. }) {
+        report.costs = task.measure_costs();
     }
     Ok(report)
 }
@@ -334,6 +344,7 @@ impl<'a> Run<'a> {
             checkpoint,
             test_metric: None,
             started: self.started,
+            costs: Costs::new(),
         }
     }
 }

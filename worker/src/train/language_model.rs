@@ -14,12 +14,15 @@ use nas_domain::{ArchKind, ArchSpec, RewardFunction};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
+use nas_domain::objective::{Cost, Costs};
+
 use super::checkpoint::ChildCheckpoint;
+use super::costs;
 use super::epochs::{EpochTraining, Interrupt, Run, Validation, run_epochs};
 use super::sgd::{Sgd, SgdConfig};
 use super::{TrainReport, TrainSettings, named_trainable};
 use crate::data::ptb::{self, Corpus};
-use crate::model::language_model::{LanguageModel, LanguageModelOptions, State};
+use crate::model::language_model::{self, LanguageModel, LanguageModelOptions, State};
 use crate::{Error, Result};
 
 const BATCH: i64 = 20;
@@ -60,6 +63,18 @@ pub fn train_language_model(
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(settings.device);
     let model = LanguageModel::new(&vs.root(), cell, options);
+    // Every weight of the cells and the decoder is applied once per token
+    // (the embedding is a lookup; biases count as weights, a small excess).
+    let (vocabulary, hidden) = (options.vocabulary, options.hidden);
+    let decoder_parameters = if options.tied {
+        vocabulary
+    } else {
+        hidden * vocabulary + vocabulary
+    };
+    let cells = language_model::parameter_count(&options, i64::from(cell.leaves))
+        - vocabulary * hidden
+        - decoder_parameters;
+    let multiply_adds = cells + hidden * vocabulary;
     let optimizer = Sgd::new(
         SgdConfig {
             learning_rate: settings.learning_rate.unwrap_or(LEARNING_RATE),
@@ -83,6 +98,7 @@ pub fn train_language_model(
         corpus,
         batch,
         device: settings.device,
+        multiply_adds,
     };
     let reward = settings
         .reward
@@ -101,6 +117,8 @@ struct LanguageModelTraining<'a> {
     corpus: &'a Corpus,
     batch: i64,
     device: Device,
+    /// Multiply-adds of one token's forward pass.
+    multiply_adds: i64,
 }
 
 impl EpochTraining for LanguageModelTraining<'_> {
@@ -155,6 +173,29 @@ impl EpochTraining for LanguageModelTraining<'_> {
 
     fn state(&self) -> (&nn::VarStore, &Sgd) {
         (&self.vs, &self.optimizer)
+    }
+
+    /// Latency of one token for one stream (batch 1, one step: a generated
+    /// token) and of one training window (`batch` streams × the BPTT
+    /// length), and the multiply-adds per token.
+    fn measure_costs(&mut self) -> Costs {
+        let (device, model) = (self.device, &self.model);
+        let Some((window, _)) = ptb::windows(&self.streams, STEPS).next() else {
+            return Costs::new();
+        };
+        let token = window.narrow(0, 0, 1).narrow(1, 0, 1);
+        let (one, full) = (model.zero_state(1, device), model.zero_state(self.batch, device));
+        let mut costs = tch::no_grad(|| {
+            costs::latencies(device, self.batch, |batch| {
+                let _ = if batch == 1 {
+                    model.forward(&token, &one, false)
+                } else {
+                    model.forward(&window, &full, false)
+                };
+            })
+        });
+        let _ = costs.set(Cost::MultiplyAdds, self.multiply_adds as f64);
+        costs
     }
 }
 

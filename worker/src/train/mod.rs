@@ -25,6 +25,7 @@
 
 pub mod checkpoint;
 pub mod cnn;
+pub mod costs;
 pub mod epochs;
 pub mod job;
 pub mod language_model;
@@ -153,6 +154,9 @@ pub struct TrainReport {
     pub test_metric: Option<f64>,
     /// When the training loop started (just before the first step).
     pub started: Instant,
+    /// What the child costs beyond its parameters and training seconds
+    /// (latency, multiply-adds), measured after it trained or stopped.
+    pub costs: nas_domain::objective::Costs,
 }
 
 /// The device's name for reports (`cpu`, `cuda:0`).

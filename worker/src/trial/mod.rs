@@ -193,13 +193,17 @@ pub async fn run(
     Ok(TrainReport {
         outcome,
         epochs: protocol.epochs().to_vec(),
-        parameters: 0,
+        parameters: protocol
+            .costs()
+            .get(nas_domain::objective::Cost::Parameters)
+            .map_or(0, |parameters| parameters as i64),
         train_seconds,
         throughput: 0.0,
         device: DEVICE.into(),
         checkpoint: None,
         test_metric: None,
         started,
+        costs: protocol.costs().clone(),
     })
 }
 

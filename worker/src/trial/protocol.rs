@@ -11,6 +11,10 @@
 //!   clock between reports.
 //! - `"final": true` ends the trial (it may carry the last epoch too);
 //!   whatever follows is ignored.
+//! - `"costs": {"parameters": 120000, "latency": 0.004}` reports what the
+//!   child costs (the names of [`Cost`](nas_domain::objective::Cost)); a
+//!   later report of a cost replaces an earlier one. It may stand alone
+//!   or ride on an epoch's report.
 //! - A malformed report (a metric that is not a finite number, an epoch out
 //!   of order, more than [`MAX_EPOCHS`] epochs) fails the trial.
 //!
@@ -21,6 +25,7 @@
 
 use std::time::Instant;
 
+use nas_domain::objective::Costs;
 use nas_domain::{EpochMetrics, Outcome, RewardFunction};
 use serde::Deserialize;
 
@@ -30,7 +35,8 @@ use super::TrialFailure;
 pub const MAX_EPOCHS: usize = 5_000;
 
 /// The keys that make a JSON object a report.
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
+    "costs",
     "epoch",
     "metric",
     "train_loss",
@@ -51,6 +57,8 @@ struct Report {
     valid_perplexity: Option<f64>,
     #[serde(default, rename = "final")]
     is_final: bool,
+    #[serde(default)]
+    costs: Costs,
 }
 
 /// What a line was.
@@ -68,6 +76,7 @@ pub(super) enum Reading {
 #[derive(Debug)]
 pub(super) struct Protocol {
     epochs: Vec<EpochMetrics>,
+    costs: Costs,
     last_report: Instant,
     lines: usize,
 }
@@ -77,6 +86,7 @@ impl Protocol {
     pub(super) fn new(started: Instant) -> Self {
         Protocol {
             epochs: Vec::new(),
+            costs: Costs::new(),
             last_report: started,
             lines: 0,
         }
@@ -85,6 +95,11 @@ impl Protocol {
     /// The epochs reported so far.
     pub(super) fn epochs(&self) -> &[EpochMetrics] {
         &self.epochs
+    }
+
+    /// The costs reported so far.
+    pub(super) fn costs(&self) -> &Costs {
+        &self.costs
     }
 
     /// Takes one line of standard output.
@@ -104,6 +119,7 @@ impl Protocol {
     }
 
     fn record(&mut self, report: Report) -> Result<Reading, TrialFailure> {
+        self.costs = report.costs.clone().or(&self.costs);
         let metrics = [
             ("metric", report.metric),
             ("train_loss", report.train_loss),
@@ -194,6 +210,28 @@ mod tests {
         let mut protocol = Protocol::new(Instant::now());
         let readings = lines.iter().map(|line| protocol.read(line)).collect();
         (protocol, readings)
+    }
+
+    #[test]
+    fn costs_ride_on_reports_or_stand_alone_and_later_ones_win() {
+        use nas_domain::objective::Cost;
+        let (protocol, readings) = read_all(&[
+            r#"{"costs": {"parameters": 1200, "latency": 0.004}}"#,
+            r#"{"epoch": 1, "metric": 0.5, "costs": {"latency": 0.003}}"#,
+        ]);
+        let readings: Vec<Reading> = readings.into_iter().map(Result::unwrap).collect();
+        assert_eq!(readings, [Reading::Other, Reading::Epoch(1)]);
+        assert_eq!(protocol.costs().get(Cost::Parameters), Some(1200.0));
+        assert_eq!(protocol.costs().get(Cost::Latency), Some(0.003));
+        // An unknown or negative cost breaks the protocol, naming it.
+        for (line, named) in [
+            (r#"{"costs": {"flops": 1}}"#, "flops"),
+            (r#"{"costs": {"latency": -1}}"#, "latency"),
+        ] {
+            let (_, readings) = read_all(&[line]);
+            let error = readings[0].as_ref().unwrap_err().to_string();
+            assert!(error.contains(named), "{error}");
+        }
     }
 
     #[test]

@@ -51,6 +51,21 @@ impl Cost {
             Cost::TrainSeconds => "train_seconds",
         }
     }
+
+    /// `value` of this cost for people: `158.0 k`, `3.10 ms`, `412.0 MiB`.
+    pub fn format(self, value: f64) -> String {
+        match self {
+            Cost::Parameters | Cost::MultiplyAdds => match value {
+                v if v >= 1e9 => format!("{:.2} G", v / 1e9),
+                v if v >= 1e6 => format!("{:.2} M", v / 1e6),
+                v if v >= 1e3 => format!("{:.1} k", v / 1e3),
+                v => format!("{v:.0}"),
+            },
+            Cost::Latency | Cost::BatchLatency if value < 1.0 => format!("{:.2} ms", value * 1e3),
+            Cost::Latency | Cost::BatchLatency | Cost::TrainSeconds => format!("{value:.2} s"),
+            Cost::PeakMemory => format!("{:.1} MiB", value / (1024.0 * 1024.0)),
+        }
+    }
 }
 
 impl fmt::Display for Cost {
@@ -156,6 +171,15 @@ impl Costs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costs_format_for_people() {
+        assert_eq!(Cost::Parameters.format(158_022.0), "158.0 k");
+        assert_eq!(Cost::MultiplyAdds.format(2.5e9), "2.50 G");
+        assert_eq!(Cost::Latency.format(0.0031), "3.10 ms");
+        assert_eq!(Cost::TrainSeconds.format(12.0), "12.00 s");
+        assert_eq!(Cost::PeakMemory.format(412.0 * 1024.0 * 1024.0), "412.0 MiB");
+    }
 
     #[test]
     fn costs_read_by_name_and_reject_bad_values() {

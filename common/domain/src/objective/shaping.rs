@@ -9,9 +9,12 @@
 //!
 //! With the default metric reward (a table's accuracy), MnasNet's shaping
 //! is its paper's formula; with the paper's accuracy³ reward the exponents
-//! act on the cubed accuracy. The reward log keeps the raw metric and the
-//! costs of every child, so another shaping can be studied on a finished
-//! search (`replay --fresh --objective …`).
+//! act on the cubed accuracy. Shaping assumes a non-negative reward (a
+//! negated metric would be favoured by its costs). A cost ratio below
+//! 1/1000 counts as 1/1000, so a zero cost cannot make the reward explode.
+//! A search's `[objective]` (or `--objective`) shapes every trained or
+//! stopped child's reward; `simulate --objective` and
+//! `replay --fresh --objective` apply it to tables and recorded searches.
 
 use std::collections::HashSet;
 
@@ -20,6 +23,22 @@ use serde::{Deserialize, Serialize};
 
 use super::costs::{Cost, Costs};
 use crate::{Error, Result};
+
+/// The `+`-joined terms of an objective's text; a `+` inside a number
+/// (`1e+6`) does not split.
+fn terms_of(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut cuts = Vec::new();
+    for (index, byte) in bytes.iter().enumerate() {
+        if *byte == b'+' && bytes.get(index + 1).is_some_and(u8::is_ascii_alphabetic) {
+            cuts.push(&text[start..index]);
+            start = index + 1;
+        }
+    }
+    cuts.push(&text[start..]);
+    cuts.into_iter()
+}
 
 /// How the costs combine with the reward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -49,6 +68,9 @@ pub struct CostTerm {
     #[serde(default = "one")]
     pub weight: f64,
 }
+
+/// The smallest cost ratio MnasNet's shaping uses.
+const MIN_RATIO: f64 = 1e-3;
 
 fn soft() -> f64 {
     -0.07
@@ -155,7 +177,7 @@ impl RewardShaping {
             _ => return Err(bad()),
         };
         let mut costs = Vec::new();
-        for term in rest.split('+') {
+        for term in terms_of(rest) {
             let parts: Vec<&str> = term.split(':').collect();
             let number = |index: usize| parts[index].parse::<f64>().map_err(|_| bad());
             let cost: Cost = parts[0].parse()?;
@@ -212,7 +234,7 @@ impl RewardShaping {
                         term.beta
                     };
                     // A zero cost with a negative exponent would be infinite.
-                    shaped * ratio.max(f64::MIN_POSITIVE).powf(exponent)
+                    shaped * ratio.max(MIN_RATIO).powf(exponent)
                 }
                 ShapingKind::WeightedSum => shaped - term.weight * ratio,
             };
@@ -278,14 +300,15 @@ mod tests {
         // Below the target nothing changes; above, the reward falls as 1/ratio.
         assert!(close(hard.shape(0.8, &costs(0.005, 0.0)).unwrap(), 0.8));
         assert!(close(hard.shape(0.8, &costs(0.04, 0.0)).unwrap(), 0.2));
-        // Two costs multiply.
-        let both = RewardShaping::from_text("mnas:latency:0.01:0:-1+parameters:1000:0:-0.5").unwrap();
+        // Two costs multiply (and an exponent's `+` does not split terms).
+        let both = RewardShaping::from_text("mnas:latency:0.01:0:-1+parameters:1e+3:0:-0.5").unwrap();
         assert!(close(
             both.shape(0.8, &costs(0.02, 4000.0)).unwrap(),
             0.8 * 0.5 * 0.5
         ));
-        // A zero cost stays finite.
-        assert!(soft.shape(0.8, &costs(0.0, 0.0)).unwrap().is_finite());
+        // A zero cost counts as a thousandth of the target.
+        let zero = soft.shape(0.8, &costs(0.0, 0.0)).unwrap();
+        assert!(close(zero, 0.8 * 1e-3f64.powf(-0.07)), "{zero}");
     }
 
     #[test]

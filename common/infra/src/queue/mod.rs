@@ -109,6 +109,18 @@ impl Names {
         format!("{}.control", self.prefix)
     }
 
+    /// A fresh name for one of a worker's control queues (one per
+    /// connection: exclusive, so no other connection can read it). Named
+    /// under the prefix, not by the server, so that the worker's broker
+    /// user needs rights only on `<prefix>.control.*`.
+    pub fn control_queue(&self, worker_id: &str) -> String {
+        format!(
+            "{}.control.{worker_id}.{}",
+            self.prefix,
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+
     /// An experiment's progress queue.
     pub fn progress_queue(&self, experiment: &ExperimentName) -> String {
         format!("{}.progress.{experiment}", self.prefix)

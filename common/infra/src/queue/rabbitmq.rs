@@ -324,11 +324,11 @@ impl RabbitMq {
             auto_delete: true,
             ..Default::default()
         };
-        let queue = channel
-            .queue_declare("", options, FieldTable::default())
+        let name = self.inner.names.control_queue(worker_id);
+        channel
+            .queue_declare(&name, options, FieldTable::default())
             .await
-            .map_err(|e| broker_error("declaring a control queue", e))?;
-        let name = queue.name().as_str().to_owned();
+            .map_err(|e| broker_error(&format!("declaring the control queue {name}"), e))?;
         bind(&channel, &name, &exchange, worker_id).await?;
         channel
             .basic_qos(16, BasicQosOptions::default())

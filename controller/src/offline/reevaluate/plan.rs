@@ -13,7 +13,10 @@ use nas_domain::{
 use nas_infra::store::{ObjectStore, keys};
 
 use super::{Plan, ReevaluationJob};
+use nas_domain::objective::Cost;
+
 use crate::search::config::ExperimentConfig;
+use crate::search::leaderboard::pareto_front;
 use crate::search::reward_log::{self, RecordStatus};
 use crate::{Error, Result};
 
@@ -26,6 +29,8 @@ pub enum Selection {
     Ids(Vec<String>),
     /// Every architecture in the reward log.
     All,
+    /// The architectures on the Pareto front of the metric against a cost.
+    Pareto(Cost),
 }
 
 /// Which hyperparameters each architecture is trained with.
@@ -97,6 +102,20 @@ pub(super) async fn select(
     let chosen: Vec<ArchSpec> = match selection {
         Selection::Top(count) => ranked.into_iter().take(*count).map(|(_, _, spec)| spec).collect(),
         Selection::All => ranked.into_iter().map(|(_, _, spec)| spec).collect(),
+        Selection::Pareto(cost) => {
+            let mut seen = std::collections::HashSet::new();
+            let front = pareto_front(&records, *cost);
+            if front.is_empty() {
+                return Err(Error::NotFound(format!(
+                    "no trained architecture of {experiment} reports its {cost}, so it has no front"
+                )));
+            }
+            front
+                .into_iter()
+                .filter(|record| seen.insert(record.arch_id.clone()))
+                .map(|record| record.spec.clone())
+                .collect()
+        }
         Selection::Ids(ids) => ids
             .iter()
             .map(|prefix| {

@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::{Curves, ExperimentData, LearningCurves};
+use super::front::CostFront;
+use super::{Curves, ExperimentData, LearningCurves, ReportOptions};
+use nas_domain::objective::Cost;
+
 use crate::offline::reevaluate::Summary;
 use crate::search::leaderboard::saved_by_stopping;
 use crate::search::reward_log::{RecordStatus, RewardRecord};
@@ -27,6 +30,10 @@ pub(super) struct Plots<'a> {
     pub seconds: &'a [f64],
     /// The learning curves, when some child trained more than one epoch.
     pub learning: Option<&'a LearningCurves>,
+    /// The Pareto front of each cost the results report.
+    pub fronts: &'a [CostFront<'a>],
+    /// How the leaderboard was ranked and filtered.
+    pub options: &'a ReportOptions,
 }
 
 /// The whole page.
@@ -36,6 +43,8 @@ pub(super) fn page(main: &ExperimentData, others: &[ExperimentData], plots: &Plo
         leaders,
         seconds,
         learning,
+        fronts,
+        options,
     } = *plots;
     let mut page = String::new();
     header(&mut page, main);
@@ -58,7 +67,10 @@ pub(super) fn page(main: &ExperimentData, others: &[ExperimentData], plots: &Plo
     if let Some(learning) = learning {
         learning_curves(&mut page, main, learning);
     }
-    leaderboard(&mut page, main, leaders);
+    leaderboard(&mut page, main, leaders, options);
+    if !fronts.is_empty() {
+        pareto_fronts(&mut page, main, fronts);
+    }
     for summary in &main.reevaluations {
         reevaluation(&mut page, summary);
     }
@@ -91,10 +103,38 @@ fn header(page: &mut String, main: &ExperimentData) {
     );
 }
 
-fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord]) {
-    page.push_str(
-        "<h2>Leaderboard</h2>\n<table><tr><th>rank</th><th>architecture</th><th>reward</th><th>metric</th>\
-        <th>parameters</th><th>children</th><th>architecture</th></tr>\n",
+/// The costs of `record`'s result, for people (its parameters when it
+/// reports no costs).
+fn costs_of(record: &RewardRecord) -> String {
+    let Some(result) = &record.result else {
+        return "-".into();
+    };
+    if result.costs.is_empty() {
+        return format!(
+            "parameters {}",
+            Cost::Parameters.format(result.param_count as f64)
+        );
+    }
+    let shown: Vec<String> = result
+        .costs
+        .iter()
+        .map(|(cost, value)| format!("{cost} {}", cost.format(value)))
+        .collect();
+    shown.join(", ")
+}
+
+fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord], options: &ReportOptions) {
+    let reward = match &main.config.objective {
+        Some(objective) => format!("shaped by <code>{}</code>", escape(&objective.label())),
+        None => "the reward function's".into(),
+    };
+    let _ = write!(
+        page,
+        "<h2>Leaderboard</h2>\n<p>Ranked by {rank}; the reward is {reward}.{limits}</p>\n\
+         <table><tr><th>rank</th><th>architecture</th><th>reward</th><th>metric</th>\
+         <th>costs</th><th>children</th><th>architecture</th></tr>\n",
+        rank = options.rank_by.describe(),
+        limits = options.limits_text(),
     );
     for (rank, record) in leaders.iter().enumerate() {
         let children = main
@@ -102,10 +142,7 @@ fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord
             .iter()
             .filter(|r| r.arch_id == record.arch_id)
             .count();
-        let parameters = record
-            .result
-            .as_ref()
-            .map_or("-".into(), |r| r.param_count.to_string());
+        let costs = escape(&costs_of(record));
         let shown = match record.spec.as_categorical() {
             Some(arch) => {
                 let choices: Vec<String> = arch
@@ -126,7 +163,7 @@ fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord
         };
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.4}</td><td>{}</td><td>{parameters}</td><td>{children}</td>\
+            "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.4}</td><td>{}</td><td class=\"l\">{costs}</td><td>{children}</td>\
              <td class=\"l\">{shown}</td></tr>",
             rank + 1,
             record.arch_id.short(),
@@ -184,6 +221,45 @@ fn reevaluation(page: &mut String, summary: &Summary) {
             pick.grid_point,
             escape(&serde_json::to_string(&pick.hyperparameters).unwrap_or_default())
         );
+    }
+}
+
+fn pareto_fronts(page: &mut String, main: &ExperimentData, fronts: &[CostFront<'_>]) {
+    let _ = writeln!(
+        page,
+        "<h2>Pareto fronts</h2>\n<p>For each cost, the children trained to the end that no other child beats \
+         on both the validation metric and that cost. Export one with \
+         <code>nas-controller export ID --experiment {name} --format pytorch</code>.</p>",
+        name = escape(main.config.experiment.as_str()),
+    );
+    for front in fronts {
+        let stem = front.stem();
+        let _ = writeln!(
+            page,
+            "<h3>Metric against {cost}</h3>\n<figure><img src=\"{stem}.png\" alt=\"metric against {cost}\">\
+             <figcaption>{children} trained children, {on} on the front (<a href=\"{stem}.svg\">SVG</a>).\
+             </figcaption></figure>\n<table><tr><th>architecture</th><th>metric</th><th>{cost}</th>\
+             <th>reward</th></tr>",
+            cost = front.cost,
+            children = front.all.len(),
+            on = front.front.len(),
+        );
+        for record in &front.front {
+            let value = record
+                .result
+                .as_ref()
+                .and_then(|result| result.costs.get(front.cost))
+                .map_or("-".into(), |value| front.cost.format(value));
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"l\" title=\"{id}\">{short}</td><td>{metric}</td><td>{value}</td><td>{reward:.4}</td></tr>",
+                id = record.arch_id.as_str(),
+                short = record.arch_id.short(),
+                metric = record.metric.map_or("-".into(), |m| format!("{m:.4}")),
+                reward = record.reward,
+            );
+        }
+        page.push_str("</table>\n");
     }
 }
 

@@ -11,11 +11,18 @@
 //!   training seconds stopping saved;
 //! - the leaderboard, each top architecture as Graphviz DOT and an SVG
 //!   diagram;
+//! - with costs in the results, the Pareto front of the metric against
+//!   each cost, plotted among all children, with the ids on it ([`front`]);
 //! - the cost: training seconds per child and in total, by device.
+//!
+//! The leaderboard ranks by the reward the strategy learned from (shaped,
+//! when the experiment has an objective) or by the raw metric, and can
+//! leave out children above cost limits ([`ReportOptions`]).
 //!
 //! Plots need a TrueType font for their labels; DejaVu Sans (or Liberation
 //! Sans) is looked up in the usual system folders.
 
+mod front;
 mod html;
 
 use std::collections::HashMap;
@@ -23,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use nas_domain::ExperimentName;
+use nas_domain::objective::Cost;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
@@ -30,6 +38,7 @@ use crate::present::export::{self, ExportFormat};
 use crate::search::config::ExperimentConfig;
 use crate::search::reward_log::{RecordStatus, RewardRecord};
 use crate::{Error, Result};
+use front::draw_front;
 
 /// One experiment's data for the report.
 pub struct ExperimentData {
@@ -39,6 +48,66 @@ pub struct ExperimentData {
     pub records: Vec<RewardRecord>,
     /// The summaries of its re-evaluations.
     pub reevaluations: Vec<crate::offline::reevaluate::Summary>,
+}
+
+/// What the leaderboard ranks by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RankBy {
+    /// The reward the strategy learned from (shaped by the objective).
+    #[default]
+    Reward,
+    /// The validation metric alone.
+    Metric,
+}
+
+impl RankBy {
+    fn describe(self) -> &'static str {
+        match self {
+            RankBy::Reward => "reward",
+            RankBy::Metric => "validation metric",
+        }
+    }
+
+    fn key(self, record: &RewardRecord) -> f64 {
+        match self {
+            RankBy::Reward => record.reward,
+            RankBy::Metric => record.metric.unwrap_or(f64::NEG_INFINITY),
+        }
+    }
+}
+
+/// How the report's leaderboard is ranked and filtered.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    /// What it ranks by.
+    pub rank_by: RankBy,
+    /// Children with a cost above its limit (or without it) are left out.
+    pub max_costs: Vec<(Cost, f64)>,
+}
+
+impl ReportOptions {
+    /// Whether `record` is within every cost limit.
+    fn admits(&self, record: &RewardRecord) -> bool {
+        self.max_costs.iter().all(|&(cost, limit)| {
+            record
+                .result
+                .as_ref()
+                .and_then(|result| result.costs.get(cost))
+                .is_some_and(|value| value <= limit)
+        })
+    }
+
+    fn limits_text(&self) -> String {
+        if self.max_costs.is_empty() {
+            return String::new();
+        }
+        let limits: Vec<String> = self
+            .max_costs
+            .iter()
+            .map(|(cost, limit)| format!("{cost} ≤ {}", cost.format(*limit)))
+            .collect();
+        format!(" Only children with {}.", limits.join(", "))
+    }
 }
 
 /// What was written.
@@ -358,7 +427,12 @@ macro_rules! plot_both {
 const PLOT_SIZE: (u32, u32) = (960, 420);
 
 /// Writes the report of `main` (and, side by side, `others`) into `out`.
-pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Result<ReportFiles> {
+pub fn write(
+    main: &ExperimentData,
+    others: &[ExperimentData],
+    options: &ReportOptions,
+    out: &Path,
+) -> Result<ReportFiles> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     font()?;
     let mut files = Vec::new();
@@ -379,7 +453,11 @@ pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Re
     if let Some(learning) = &learning {
         plot_both!(out, "learning-curves", files, draw_learning_curves(learning));
     }
-    let leaders = leaderboard(&main.records, 5);
+    let fronts = front::fronts(main);
+    for cost_front in &fronts {
+        plot_both!(out, cost_front.stem(), files, draw_front(cost_front));
+    }
+    let leaders = leaderboard(&main.records, 5, options);
     for (rank, record) in leaders.iter().enumerate() {
         let stem = format!("architecture-{}", rank + 1);
         let formats: &[(ExportFormat, &str)] = if record.spec.as_categorical().is_some() {
@@ -399,23 +477,30 @@ pub fn write(main: &ExperimentData, others: &[ExperimentData], out: &Path) -> Re
         leaders: &leaders,
         seconds: &seconds,
         learning: learning.as_ref(),
+        fronts: &fronts,
+        options,
     };
     std::fs::write(&page, html::page(main, others, &plots)).map_err(|e| Error::io(&page, e))?;
     files.push(page.clone());
     Ok(ReportFiles { page, files })
 }
 
-/// The best record of each architecture, best first.
-fn leaderboard(records: &[RewardRecord], count: usize) -> Vec<RewardRecord> {
+/// The best record of each architecture within the cost limits, best
+/// first, as `options` rank them.
+fn leaderboard(records: &[RewardRecord], count: usize, options: &ReportOptions) -> Vec<RewardRecord> {
+    let rank = |record: &RewardRecord| options.rank_by.key(record);
     let mut best: HashMap<&str, &RewardRecord> = HashMap::new();
-    for record in records.iter().filter(|r| r.status == RecordStatus::Ok) {
+    let admitted = records
+        .iter()
+        .filter(|r| r.status == RecordStatus::Ok && options.admits(r));
+    for record in admitted {
         let entry = best.entry(record.arch_id.as_str()).or_insert(record);
-        if record.reward > entry.reward {
+        if rank(record) > rank(entry) {
             *entry = record;
         }
     }
     let mut leaders: Vec<RewardRecord> = best.into_values().cloned().collect();
-    leaders.sort_by(|a, b| b.reward.total_cmp(&a.reward));
+    leaders.sort_by(|a, b| rank(b).total_cmp(&rank(a)));
     leaders.truncate(count);
     leaders
 }
