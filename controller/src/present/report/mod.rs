@@ -352,6 +352,8 @@ fn draw_learning_curves<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("epoch")
+        // One label per epoch: more would repeat the rounded numbers.
+        .x_labels(curves.budget.clamp(2, 20) as usize)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("validation metric")
         .draw()
