@@ -123,6 +123,7 @@ fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
             valid_loss: 1.0,
             valid_accuracy: Some(0.5),
             valid_perplexity: None,
+            valid_bits_per_char: None,
             metric: None,
             seconds: 1.0,
         }],

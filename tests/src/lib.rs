@@ -140,6 +140,15 @@ pub fn synth_cifar10(out: &Path, records_per_file: u32, test_records: u32) {
     );
 }
 
+/// Each line of a command's standard output as JSON (the tests' commands
+/// promise JSON lines; any other line panics).
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
 /// Runs a workspace binary expected to fail and returns its stderr.
 pub fn run_err(name: &str, args: &[&str]) -> String {
     let output = Command::new(binary(name))

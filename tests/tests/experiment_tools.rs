@@ -252,6 +252,91 @@ fn exported_pytorch_cnns_match_the_rust_parameter_counts() {
 }
 
 #[test]
+fn widening_adds_filters_to_the_retrained_and_the_exported_net() {
+    let store = store_arg();
+    let record = &reward_log("tools-rl")[0];
+    let id = &record["arch_id"].as_str().unwrap()[..12];
+    let found = record["result"]["param_count"].as_u64().unwrap();
+    // Re-evaluation trains the net with 40 more filters in every layer.
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "reevaluate",
+            "tools-rl",
+            "--store",
+            &store,
+            "--embedded",
+            "--arch",
+            id,
+            "--widen",
+            "40",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--name",
+            "tools-wide",
+            "--json",
+        ],
+    );
+    let summary = last_json(&output);
+    let widened_id = summary["results"][0]["architecture_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(&widened_id[..12], id, "the widened net has an id of its own");
+    let results = fixture()
+        .store
+        .join("experiments/tools-rl/reevaluations/tools-wide/results");
+    let entry = std::fs::read_dir(results).unwrap().next().unwrap().unwrap();
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+    let trained = result["param_count"].as_u64().unwrap();
+    assert!(trained > found, "{trained} parameters widened from {found}");
+    // The exported widened module has exactly the trained net's parameters,
+    // and every layer 40 filters more than the net as found.
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("wide.py");
+    let export = |format: &str, out: &Path| {
+        run_ok(
+            "nas-controller",
+            &[
+                "export",
+                id,
+                "--experiment",
+                "tools-rl",
+                "--store",
+                &store,
+                "--widen",
+                "40",
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+    };
+    export("pytorch", &module);
+    assert_eq!(pytorch_parameters(&module, ""), trained);
+    let spec_path = dir.path().join("wide.json");
+    export("json", &spec_path);
+    let wide: serde_json::Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
+    let filters = |spec: &serde_json::Value| -> Vec<u64> {
+        spec["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["filters"].as_u64().unwrap())
+            .collect()
+    };
+    let original: Vec<u64> = filters(&record["spec"]).iter().map(|f| f + 40).collect();
+    assert_eq!(filters(&wide), original);
+    assert_eq!(
+        wide["layers"].as_array().unwrap().len(),
+        record["spec"]["layers"].as_array().unwrap().len()
+    );
+}
+
+#[test]
 fn an_exported_pytorch_cell_matches_the_rust_parameter_count() {
     let dir = tempfile::tempdir().unwrap();
     // The worker's language model against the exported one.

@@ -149,6 +149,7 @@ fn language_model_parameter_counts_equal_a_hand_computation() {
             layers: 2,
             dropout: 0.0,
             tied,
+            init_range: language_model::INIT_RANGE,
         };
         assert_eq!(language_model::parameter_count(&options, 2), expected);
         let vs = nn::VarStore::new(Device::Cpu);
@@ -165,6 +166,7 @@ fn the_hidden_size_helper_lands_near_the_target() {
         layers: 2,
         dropout: 0.5,
         tied: true,
+        init_range: language_model::INIT_RANGE,
     };
     let hidden = language_model::hidden_for_parameters(&options, 8, 20_000_000);
     let count = language_model::parameter_count(&LanguageModelOptions { hidden, ..options }, 8);
@@ -260,6 +262,7 @@ fn every_sampled_cell_builds_and_runs_forward_and_backward() {
                 layers: 2,
                 dropout: 0.1,
                 tied: true,
+                init_range: language_model::INIT_RANGE,
             };
             let model = LanguageModel::new(&vs.root(), cell, options);
             let tokens = Tensor::randint(30, [2, 5], (Kind::Int64, Device::Cpu));

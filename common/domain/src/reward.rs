@@ -174,6 +174,7 @@ impl RewardFunction {
             valid_loss: 0.0,
             valid_accuracy: accuracy,
             valid_perplexity: perplexity,
+            valid_bits_per_char: None,
             metric: Some(metric),
             seconds,
         }

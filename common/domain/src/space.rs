@@ -75,11 +75,54 @@ pub struct CnnSpace {
     /// Whether the controller picks skip connections at anchor points; when
     /// false every layer feeds the next one only.
     pub skip_connections: bool,
-    /// Layers followed by a fixed max-pool, for every depth that has them.
+    /// Layers followed by a fixed max-pool, for every depth that has them
+    /// (convolution indices from 0, blocks expanded).
     #[serde(default)]
     pub max_pool_after: Vec<u16>,
-    /// The depth curriculum.
+    /// Convolutions per predicted layer. The paper's v3 predicts 13 layers
+    /// "each a fully connected block of 3 layers": the block's convolutions
+    /// share the predicted filters and kernel; each reads the block's
+    /// inputs (the last convolution of every earlier block its anchor
+    /// picks) and the block's earlier convolutions; the block's last
+    /// convolution is what later blocks and the classifier see. The depth
+    /// schedule and the anchors count blocks. 1: every layer is predicted.
+    #[serde(default = "one_layer")]
+    pub block_layers: u16,
+    /// The order of each layer's decisions.
+    #[serde(default)]
+    pub decision_order: DecisionOrder,
+    /// The depth curriculum (in blocks when `block_layers` > 1).
     pub depth: DepthSchedule,
+}
+
+fn one_layer() -> u16 {
+    1
+}
+
+/// The order of a CNN layer's decisions; each token is fed back as the
+/// next step's input, so the order changes what the controller conditions
+/// on. The anchor point (skip connections) comes last in both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOrder {
+    /// Filters, kernel height, kernel width, stride height, stride width
+    /// (this project's order since its first release).
+    #[default]
+    FiltersFirst,
+    /// The paper's text (§3.1): filter height, filter width, stride
+    /// height, stride width, number of filters.
+    Paper,
+}
+
+impl DecisionOrder {
+    /// The decisions of one layer, in this order.
+    pub fn kinds(self) -> [DecisionKind; 5] {
+        use DecisionKind::{Filters, KernelHeight, KernelWidth, StrideHeight, StrideWidth};
+        match self {
+            DecisionOrder::FiltersFirst => [Filters, KernelHeight, KernelWidth, StrideHeight, StrideWidth],
+            DecisionOrder::Paper => [KernelHeight, KernelWidth, StrideHeight, StrideWidth, Filters],
+        }
+    }
 }
 
 impl CnnSpace {
@@ -94,6 +137,8 @@ impl CnnSpace {
             stride_widths: vec![1],
             skip_connections: true,
             max_pool_after: Vec::new(),
+            block_layers: 1,
+            decision_order: DecisionOrder::FiltersFirst,
             depth: DepthSchedule {
                 start: 6,
                 step: 2,
@@ -112,17 +157,31 @@ impl CnnSpace {
         }
     }
 
-    /// NAS v3: 39 layers in three segments of 13 split by two max-pools.
+    /// NAS v3, as the paper's text describes it: "2 pooling layers at layer
+    /// 13 and layer 24" of a 39-layer net, which the controller predicts as
+    /// 13 layers "where each layer prediction is a fully connected block of
+    /// 3 layers", with filters {6, 12, 24, 36} instead of {24, 36, 48, 64}.
+    /// Read here as max-pools after the 13th and 24th convolutions (counted
+    /// from 1) and the block wiring of [`CnnSpace::block_layers`]; the text
+    /// says neither whether its count includes the pools nor how a block's
+    /// output reaches later blocks (README, Search spaces).
     pub fn paper_with_pooling() -> Self {
         CnnSpace {
-            max_pool_after: vec![12, 25],
-            depth: DepthSchedule::fixed(39),
+            filters: vec![6, 12, 24, 36],
+            max_pool_after: vec![12, 23],
+            block_layers: 3,
+            depth: DepthSchedule::fixed(13),
             ..Self::paper()
         }
     }
 
-    /// The max-pool positions that apply to a CNN of `layers` layers (a pool
-    /// after the last layer would be redundant with global pooling).
+    /// Convolutions in a CNN of `blocks` predicted layers.
+    pub fn layers_of(&self, blocks: usize) -> usize {
+        blocks * usize::from(self.block_layers)
+    }
+
+    /// The max-pool positions that apply to a CNN of `layers` convolutions
+    /// (a pool after the last layer would be redundant with global pooling).
     pub fn pool_positions(&self, layers: usize) -> Vec<u16> {
         self.max_pool_after
             .iter()
@@ -148,6 +207,19 @@ impl CnnSpace {
         }
         if depth.every == 0 {
             return Err(Error::InvalidSpace("depth.every must be at least 1".into()));
+        }
+        let block = usize::from(self.block_layers);
+        if block == 0 || self.layers_of(usize::from(depth.max)) > limits::MAX_LAYERS {
+            return Err(Error::InvalidSpace(format!(
+                "block_layers ({block}) must be at least 1, and depth.max ({}) blocks of it at most {} layers",
+                depth.max,
+                limits::MAX_LAYERS
+            )));
+        }
+        if block > 1 && (self.stride_heights != [1] || self.stride_widths != [1]) {
+            return Err(Error::InvalidSpace(
+                "a space of blocks (block_layers > 1) predicts no strides: stride lists must be [1]".into(),
+            ));
         }
         if self.max_pool_after.windows(2).any(|pair| pair[0] >= pair[1]) {
             return Err(Error::InvalidSpace(format!(

@@ -61,6 +61,7 @@ fn result_fields(job: &TrainJob) -> TrainResultFields {
             valid_loss: 1.2,
             valid_accuracy: Some(0.8),
             valid_perplexity: None,
+            valid_bits_per_char: None,
             metric: None,
             seconds: 3.0,
         }],
@@ -224,6 +225,7 @@ fn reward_functions_follow_the_paper() {
             valid_loss: 1.0,
             valid_accuracy: Some(acc),
             valid_perplexity: Some(100.0 - 10.0 * i as f64),
+            valid_bits_per_char: None,
             metric: None,
             seconds: 1.0,
         })

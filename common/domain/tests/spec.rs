@@ -34,6 +34,8 @@ fn spaces() -> Vec<SearchSpace> {
             stride_widths: vec![1],
             skip_connections: false,
             max_pool_after: vec![1],
+            block_layers: 1,
+            decision_order: nas_domain::space::DecisionOrder::Paper,
             depth: DepthSchedule::fixed(3),
         })
         .unwrap(),

@@ -1,7 +1,8 @@
 //! Command-line arguments shared by both services: how to reach the
 //! broker and the object store. Each flag also reads a `NAS_…` environment
 //! variable; secrets (the broker URI's password, S3 keys) come from the
-//! environment or files and are never printed.
+//! environment or files and are never printed. Also the parsers both
+//! command lines share ([`parse_count`]).
 
 use std::path::PathBuf;
 
@@ -172,6 +173,46 @@ impl TaskArg {
             TaskArg::Ptb => Task::PtbWord,
             TaskArg::PtbChar => Task::PtbChar,
             TaskArg::Custom => Task::Custom,
+        }
+    }
+}
+
+/// A count such as `20M`, `16.28M`, `500k` or `20000000`.
+pub fn parse_count(text: &str) -> std::result::Result<i64, String> {
+    let trimmed = text.trim();
+    let (number, scale) = match trimmed.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&trimmed[..at], 1e3),
+        Some((at, 'm' | 'M')) => (&trimmed[..at], 1e6),
+        Some((at, 'g' | 'G' | 'b' | 'B')) => (&trimmed[..at], 1e9),
+        _ => (trimmed, 1.0),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a count (write e.g. 20M, 500k or 20000000)"))?;
+    let count = (value * scale).round();
+    if !(1.0..=1e12).contains(&count) {
+        return Err(format!("{text:?} must be between 1 and 10^12"));
+    }
+    Ok(count as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_count;
+
+    #[test]
+    fn counts_take_a_suffix_and_reject_the_rest() {
+        for (text, expected) in [
+            ("20M", 20_000_000),
+            ("16.28M", 16_280_000),
+            ("500k", 500_000),
+            ("1500", 1500),
+            ("2G", 2_000_000_000),
+        ] {
+            assert_eq!(parse_count(text), Ok(expected), "{text}");
+        }
+        for bad in ["", "M", "twenty", "-3M", "0", "1e13"] {
+            assert!(parse_count(bad).is_err(), "{bad:?} parsed");
         }
     }
 }

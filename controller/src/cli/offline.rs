@@ -1,6 +1,7 @@
 //! `nas-controller sample`, `simulate`, `replay` and `reevaluate`: the
 //! controller's tools that work without a running search.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +32,18 @@ use super::{ControllerArgs, ExperimentArgs, SpaceArgs, queue_for};
 pub(super) struct SampleArgs {
     #[command(flatten)]
     space: SpaceArgs,
-    /// Number of CNN layers (default: the curriculum's first depth).
+    /// Number of CNN layers, or blocks in a space of blocks (default: the
+    /// curriculum's first depth).
     #[arg(long)]
     layers: Option<u16>,
     /// Seed of the fresh policy's initialisation and of the sample.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Print this many architectures, one JSON line each, for the seeds
+    /// SEED, SEED+1, … (a fresh policy per seed, or samples of the
+    /// checkpointed one).
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
     /// Sample from this controller checkpoint instead of a fresh policy
     /// (its own space is used).
     #[arg(long, value_name = "FILE")]
@@ -213,6 +220,11 @@ pub(super) struct ReevaluateArgs {
     /// Seconds without a result before a job is published again.
     #[arg(long, default_value_t = 21600)]
     job_timeout_seconds: u64,
+    /// Add this many filters to every layer of each CNN before training it
+    /// (the paper's "more filters": 40); the widened nets have ids of
+    /// their own in the results.
+    #[arg(long, value_name = "FILTERS", default_value_t = 0)]
+    widen: u16,
     /// Run --workers workers in this process over a local store.
     #[arg(long)]
     embedded: bool,
@@ -246,8 +258,22 @@ pub(super) async fn sample(args: SampleArgs) -> anyhow::Result<()> {
         }
         None => Reinforce::new(args.space.load()?, args.controller.config(), args.seed)?,
     };
-    let spec = controller.sample_spec(args.layers, args.seed)?;
-    println!("{}", serde_json::to_string_pretty(&spec)?);
+    let Some(count) = args.count else {
+        let spec = controller.sample_spec(args.layers, args.seed)?;
+        println!("{}", serde_json::to_string_pretty(&spec)?);
+        return Ok(());
+    };
+    let space = controller.space().clone();
+    let fresh = args.checkpoint.is_none();
+    let mut out = std::io::stdout().lock();
+    for seed in args.seed..args.seed.saturating_add(count) {
+        let spec = if fresh {
+            Reinforce::new(space.clone(), args.controller.config(), seed)?.sample_spec(args.layers, seed)?
+        } else {
+            controller.sample_spec(args.layers, seed)?
+        };
+        writeln!(out, "{}", serde_json::to_string(&spec)?)?;
+    }
     Ok(())
 }
 
@@ -665,6 +691,7 @@ impl ReevaluateArgs {
             test: self.test,
             in_flight: self.in_flight.max(1),
             job_timeout: Duration::from_secs(self.job_timeout_seconds.max(1)),
+            widen: self.widen,
         })
     }
 }
@@ -734,5 +761,14 @@ fn print_reevaluation(summary: &Summary) {
                 t.mean, t.std, t.count
             ))
         );
+        if let Some(bits) = &pick.bits_per_char {
+            println!(
+                "      in bits per character: validation {:.4} ± {:.4}{}",
+                bits.mean,
+                bits.std,
+                pick.test_bits_per_char
+                    .map_or(String::new(), |t| format!(", test {:.4} ± {:.4}", t.mean, t.std))
+            );
+        }
     }
 }

@@ -65,6 +65,10 @@ pub(super) struct ExportArgs {
     /// Write here instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Add this many filters to every layer of a CNN (the paper's "more
+    /// filters": 40).
+    #[arg(long, value_name = "FILTERS", default_value_t = 0)]
+    widen: u16,
 }
 
 /// Writes the HTML report of an experiment (and others side by side).
@@ -101,6 +105,11 @@ pub(super) async fn export(args: ExportArgs) -> anyhow::Result<()> {
             .context("give --experiment to look the architecture id up, or a spec file")?;
         let store = args.store.open(Some(PathBuf::from("runs"))).await?;
         export::find(&store, &experiment, &args.arch).await?
+    };
+    let spec = if args.widen > 0 {
+        spec.widened(args.widen)?
+    } else {
+        spec
     };
     let text = export::export(&spec, args.format)?;
     match &args.out {

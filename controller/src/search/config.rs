@@ -13,9 +13,10 @@
 use clap::Args;
 use clap::builder::TypedValueParser;
 use nas_domain::objective::{Costs, RewardShaping};
+use nas_domain::space::DecisionOrder;
 use nas_domain::{
     ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace,
-    StoppingConfig, StoppingRule, Task, TrainingBudget, TrialCommand,
+    SpaceDefinition, StoppingConfig, StoppingRule, Task, TrainingBudget, TrialCommand,
 };
 use nas_infra::args::TaskArg;
 use nas_infra::store::{ObjectStore, keys};
@@ -175,6 +176,12 @@ pub struct Overrides {
     /// Controller settings.
     #[arg(skip)]
     pub controller: Option<ReinforceConfig>,
+    /// Every default that differs from the paper back to the paper's value,
+    /// after the file and the other flags (README, "Where the defaults
+    /// differ from the paper").
+    #[arg(long, env = "NAS_PAPER_STRICT")]
+    #[serde(default)]
+    pub paper_strict: bool,
     /// Regularized-evolution settings.
     #[arg(skip)]
     pub evolution: Option<EvolutionConfig>,
@@ -207,9 +214,15 @@ pub struct Overrides {
     #[arg(skip)]
     pub hyperparameters: Option<Hyperparameters>,
     /// Hidden size of language-model children (`hyperparameters.hidden_size`).
-    #[arg(long, env = "NAS_HIDDEN")]
+    #[arg(long, env = "NAS_HIDDEN", conflicts_with = "params")]
     #[serde(skip)]
     pub hidden: Option<u32>,
+    /// Size language-model children to about this many parameters, e.g.
+    /// `20M`, the paper's "medium" size for GPU runs
+    /// (`hyperparameters.parameters`; instead of the CPU-sized hidden 200).
+    #[arg(long, env = "NAS_PARAMS", value_name = "COUNT", value_parser = nas_infra::args::parse_count)]
+    #[serde(skip)]
+    pub params: Option<i64>,
     /// How metrics become rewards.
     #[arg(skip)]
     pub reward: Option<RewardFunction>,
@@ -403,7 +416,38 @@ impl ExperimentConfig {
         self.budget.train_examples = o.budget.train_examples.or(self.budget.train_examples);
         self.budget.valid_examples = o.budget.valid_examples.or(self.budget.valid_examples);
         self.budget.max_seconds = o.budget.max_seconds.or(self.budget.max_seconds);
-        self.hyperparameters.hidden_size = o.hidden.or(self.hyperparameters.hidden_size);
+        if let Some(hidden) = o.hidden {
+            self.hyperparameters.hidden_size = Some(hidden);
+            self.hyperparameters.parameters = None;
+        }
+        if let Some(params) = o.params {
+            self.hyperparameters.parameters = u64::try_from(params).ok();
+            self.hyperparameters.hidden_size = None;
+        }
+        if o.paper_strict {
+            self.make_paper_strict();
+        }
+    }
+
+    /// The paper's values for every default that differs from them: its
+    /// controller ([`ReinforceConfig::paper_strict`]), every sample
+    /// trained (no reward reuse for duplicates), CNN children at a
+    /// constant learning rate (no drop inside the budget), and the
+    /// controller's paper decision order in CNN spaces.
+    pub fn make_paper_strict(&mut self) {
+        self.controller = ReinforceConfig::paper_strict(self.task);
+        self.reuse_rewards = false;
+        if self.task == Task::Cifar10 {
+            self.hyperparameters.lr_decay_epoch = Some(self.budget.epochs.max(1));
+        }
+        if let SpaceDefinition::Cnn(cnn) = &*self.space
+            && let Ok(space) = SearchSpace::cnn(CnnSpace {
+                decision_order: DecisionOrder::Paper,
+                ..cnn.clone()
+            })
+        {
+            self.space = space;
+        }
     }
 
     /// The reward the strategy learns from for a child whose reward
@@ -460,6 +504,7 @@ impl ExperimentConfig {
         if self.budget.epochs == 0 {
             return invalid("budget.epochs must be at least 1".into());
         }
+        self.hyperparameters.validate().map_err(Error::Config)?;
         self.reward.validate()?;
         self.stopping.validate()?;
         self.evolution.validate()?;

@@ -2,6 +2,7 @@
 //! a thin layer over the library ([`serve`] runs the job loop, [`train`]
 //! trains one spec from local files).
 
+mod estimate;
 mod serve;
 mod train;
 
@@ -35,6 +36,9 @@ enum Command {
         /// The job JSON.
         file: PathBuf,
     },
+    /// Print what specs would cost (parameters, activations per batch)
+    /// against the limits, before anything trains.
+    Estimate(estimate::EstimateArgs),
 }
 
 /// Where children train.
@@ -66,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Train(args)) => train::train(args).await,
         Some(Command::CheckJob { file }) => check_job(&file),
+        Some(Command::Estimate(args)) => estimate::estimate(&args),
         Some(Command::Serve(args)) => serve::serve(args).await,
         None => serve::serve(cli.serve).await,
     }

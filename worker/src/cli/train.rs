@@ -47,9 +47,17 @@ pub(super) struct TrainArgs {
     /// (default 5,000, or a tenth of smaller sets).
     #[arg(long, value_name = "N")]
     valid_size: Option<usize>,
-    /// Hidden size of the language model (default 200).
-    #[arg(long)]
+    /// Hidden size of the language model (default 200, a CPU-sized model
+    /// of about 3 M parameters).
+    #[arg(long, conflicts_with = "params")]
     hidden: Option<i64>,
+    /// Size the language model to this many parameters (e.g. 20M, the
+    /// paper's "medium" size): the hidden size nearest it.
+    #[arg(long, value_name = "COUNT", value_parser = nas_infra::args::parse_count)]
+    params: Option<i64>,
+    /// Dropout of the language model (default 0.2).
+    #[arg(long)]
+    dropout: Option<f64>,
     /// Mini-batch size (default 128 for CIFAR-10, 20 for PTB).
     #[arg(long)]
     batch_size: Option<i64>,
@@ -124,6 +132,8 @@ impl TrainArgs {
             batch_size: self.batch_size,
             learning_rate: self.learning_rate,
             hidden: self.hidden,
+            parameters: self.params,
+            dropout: self.dropout,
             precision: self.precision.map(|p| match p {
                 PrecisionArg::F32 => Precision::F32,
                 PrecisionArg::Bf16 => Precision::Bf16,
@@ -182,10 +192,13 @@ fn report_json(spec: &ArchSpec, task: Task, run: &LocalRun) -> serde_json::Value
             if let Some(perplexity) = e.valid_perplexity {
                 value["val_perplexity"] = json!(perplexity);
             }
+            if let Some(bits) = e.valid_bits_per_char {
+                value["val_bits_per_char"] = json!(bits);
+            }
             value
         })
         .collect();
-    json!({
+    let mut value = json!({
         "status": status,
         "reason": reason,
         "reward": reward,
@@ -200,7 +213,13 @@ fn report_json(spec: &ArchSpec, task: Task, run: &LocalRun) -> serde_json::Value
         "arch_id": spec.id().as_str(),
         "task": task,
         "device": report.device,
-    })
+    });
+    if task == Task::PtbChar {
+        // The metric is the best validation perplexity: in bits, log2 of it.
+        value["bits_per_char"] = json!(metric.map(f64::log2));
+        value["test_bits_per_char"] = json!(report.test_metric.map(f64::log2));
+    }
+    value
 }
 
 fn print_report(task: Task, report: &TrainReport) {
@@ -211,8 +230,14 @@ fn print_report(task: Task, report: &TrainReport) {
                 e.epoch, e.train_loss, accuracy, e.seconds
             ),
             (_, Some(perplexity)) => println!(
-                "epoch {:>3}: train loss {:.4}, val perplexity {:.2} ({:.1} s)",
-                e.epoch, e.train_loss, perplexity, e.seconds
+                "epoch {:>3}: train loss {:.4}, val perplexity {:.2}{} ({:.1} s)",
+                e.epoch,
+                e.train_loss,
+                perplexity,
+                e.valid_bits_per_char
+                    .map(|bits| format!(", {bits:.4} bits per character"))
+                    .unwrap_or_default(),
+                e.seconds
             ),
             _ => println!("epoch {:>3}: train loss {:.4}", e.epoch, e.train_loss),
         }

@@ -80,6 +80,8 @@ pub struct Corpus {
     pub valid: Tensor,
     /// Test tokens, when requested.
     pub test: Option<Tensor>,
+    /// Words or characters.
+    pub level: Level,
 }
 
 impl Corpus {
@@ -129,6 +131,7 @@ pub fn load(dir: &Path, level: Level, with_test: bool, device: Device) -> Result
         train: to_tensor(train),
         valid: to_tensor(valid),
         test: test.map(to_tensor),
+        level,
     })
 }
 

@@ -28,6 +28,9 @@ pub struct LanguageModelOptions {
     pub dropout: f64,
     /// Tie the decoder's weights to the embedding.
     pub tied: bool,
+    /// The embedding (and an untied decoder) start uniform in
+    /// `±init_range` (default [`INIT_RANGE`]).
+    pub init_range: f64,
 }
 
 /// The language model.
@@ -47,17 +50,21 @@ enum Decoder {
 pub type State = Vec<(Tensor, Tensor)>;
 
 /// The initialisation range of embedding and decoder weights.
-const INIT_RANGE: f64 = 0.1;
+/// The default initialisation range of the embedding and decoder.
+pub const INIT_RANGE: f64 = 0.1;
 
 impl LanguageModel {
     /// Builds the model of `cell` under `path`.
     pub fn new(path: &nn::Path, cell: &CellArch, options: LanguageModelOptions) -> Self {
         let LanguageModelOptions {
-            vocabulary, hidden, ..
+            vocabulary,
+            hidden,
+            init_range,
+            ..
         } = options;
         let uniform = nn::Init::Uniform {
-            lo: -INIT_RANGE,
-            up: INIT_RANGE,
+            lo: -init_range,
+            up: init_range,
         };
         let embedding = nn::embedding(
             path / "embedding",

@@ -159,7 +159,8 @@ enum Scored {
 }
 
 /// The parameter count of the child the job describes (CIFAR-10 shapes, or
-/// a 10,000-word language model of hidden size 200 unless the job says); 0
+/// a 10,000-word language model of hidden size 200 unless the job sizes
+/// it by hidden size or parameters); 0
 /// for categorical specs, whose network only their trainer knows.
 fn parameters(job: &TrainJob) -> u64 {
     let count = match job.spec.architecture() {
@@ -171,8 +172,18 @@ fn parameters(job: &TrainJob) -> u64 {
                 layers: 2,
                 dropout: 0.0,
                 tied: true,
+                init_range: language_model::INIT_RANGE,
             };
-            language_model::parameter_count(&options, i64::from(cell.leaves))
+            let leaves = i64::from(cell.leaves);
+            let hidden = match job
+                .hyperparameters
+                .parameters
+                .and_then(|count| i64::try_from(count).ok())
+            {
+                Some(target) => language_model::hidden_for_parameters(&options, leaves, target),
+                None => options.hidden,
+            };
+            language_model::parameter_count(&LanguageModelOptions { hidden, ..options }, leaves)
         }
         Architecture::Categorical(_) => 0,
     };

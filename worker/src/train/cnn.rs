@@ -19,6 +19,7 @@ use super::sgd::{Sgd, SgdConfig};
 use super::{TrainReport, TrainSettings, epoch_order, named_trainable};
 use crate::data::cifar10::{Augmentation, Cifar10, ImageBatcher, Split};
 use crate::model::cnn::{CnnChild, CnnOptions, CnnShapes, ImageShape, Precision};
+use crate::model::guardrails;
 use crate::{Error, Result};
 
 const BATCH: i64 = 128;
@@ -36,9 +37,7 @@ pub fn train_cnn(
 ) -> Result<TrainReport> {
     let batch = settings.batch_size.unwrap_or(BATCH);
     let options = options_for(arch, settings);
-    settings
-        .limits
-        .check_cnn(arch, ImageShape::CIFAR10, options.classes, batch)?;
+    check_limits(arch, settings)?;
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(settings.device);
     let model = CnnChild::new(&vs.root(), arch, ImageShape::CIFAR10, options);
@@ -80,6 +79,17 @@ pub fn train_cnn(
 }
 
 /// Precision and memory layout for `arch` on the settings' device.
+/// The parameters and activation estimate of `arch` on CIFAR-10 under
+/// `settings` (its batch size), or the error naming the limit it passes;
+/// training checks this before it allocates anything.
+pub fn check_limits(arch: &CnnArch, settings: &TrainSettings) -> Result<guardrails::Cost> {
+    let batch = settings.batch_size.unwrap_or(BATCH);
+    let classes = CnnOptions::default().classes;
+    settings
+        .limits
+        .check_cnn(arch, ImageShape::CIFAR10, classes, batch)
+}
+
 fn options_for(arch: &CnnArch, settings: &TrainSettings) -> CnnOptions {
     let cuda = matches!(settings.device, Device::Cuda(_));
     CnnOptions {
@@ -147,6 +157,7 @@ impl EpochTraining for CnnTraining<'_> {
             loss,
             accuracy: Some(accuracy),
             perplexity: None,
+            bits_per_char: None,
         }
     }
 

@@ -69,6 +69,8 @@ pub struct Validation {
     pub accuracy: Option<f64>,
     /// Perplexity (language models).
     pub perplexity: Option<f64>,
+    /// Bits per character (character-level language models).
+    pub bits_per_char: Option<f64>,
 }
 
 impl Validation {
@@ -114,6 +116,7 @@ pub fn run_epochs(
             valid_loss: validation.loss,
             valid_accuracy: validation.accuracy,
             valid_perplexity: validation.perplexity.filter(|p| p.is_finite()),
+            valid_bits_per_char: validation.bits_per_char.filter(|b| b.is_finite()),
             metric: None,
             seconds: epoch_start.elapsed().as_secs_f64(),
         });

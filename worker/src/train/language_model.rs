@@ -2,7 +2,8 @@
 //! plain SGD, learning rate 5, gradients clipped to a global norm of 0.25,
 //! batch 20, truncated BPTT over 35 steps, dropout 0.2, tied embeddings;
 //! the learning rate is divided by 4 after an epoch that did not improve
-//! the validation perplexity. These are the settings of PyTorch's
+//! the validation perplexity (and once after epoch `lr_decay_epoch`, when
+//! a job sets it). These are the settings of PyTorch's
 //! word-language-model example except the learning rate: its 20 makes many
 //! sampled cells diverge in the first epoch, 5 trains 11 of 12
 //! fresh-policy samples on synthetic PTB. A resumed child restarts its
@@ -21,7 +22,8 @@ use super::costs;
 use super::epochs::{EpochTraining, Interrupt, Run, Validation, run_epochs};
 use super::sgd::{Sgd, SgdConfig};
 use super::{TrainReport, TrainSettings, named_trainable};
-use crate::data::ptb::{self, Corpus};
+use crate::data::ptb::{self, Corpus, Level};
+use crate::model::guardrails;
 use crate::model::language_model::{self, LanguageModel, LanguageModelOptions, State};
 use crate::{Error, Result};
 
@@ -34,6 +36,39 @@ const DROPOUT: f64 = 0.2;
 const HIDDEN: i64 = 200;
 const LAYERS: i64 = 2;
 
+/// The language model around `cell` for a vocabulary of `vocabulary`
+/// words: hidden size 200 (the CPU default), `settings.hidden`, or the
+/// hidden size whose model is nearest `settings.parameters` (the paper's
+/// ~20 M "medium" size for GPU runs) when that is given.
+pub fn model_options(cell: &CellArch, settings: &TrainSettings, vocabulary: i64) -> LanguageModelOptions {
+    let options = LanguageModelOptions {
+        vocabulary,
+        hidden: settings.hidden.unwrap_or(HIDDEN),
+        layers: LAYERS,
+        dropout: settings.dropout.unwrap_or(DROPOUT),
+        tied: true,
+        init_range: settings.init_range.unwrap_or(language_model::INIT_RANGE),
+    };
+    match settings.parameters {
+        Some(target) => LanguageModelOptions {
+            hidden: language_model::hidden_for_parameters(&options, i64::from(cell.leaves), target),
+            ..options
+        },
+        None => options,
+    }
+}
+
+/// The parameters and activation estimate of the language model around
+/// `cell` under `settings`, or the error naming the limit it passes;
+/// training checks this before it allocates anything.
+pub fn check_limits(cell: &CellArch, settings: &TrainSettings, vocabulary: i64) -> Result<guardrails::Cost> {
+    let batch = settings.batch_size.unwrap_or(BATCH);
+    let options = model_options(cell, settings, vocabulary);
+    settings
+        .limits
+        .check_language_model(&options, i64::from(cell.leaves), batch, STEPS)
+}
+
 /// Trains a language model around `cell`, from scratch or from `resume`;
 /// `settings.train_tokens` limits the training stream.
 pub fn train_language_model(
@@ -43,16 +78,14 @@ pub fn train_language_model(
     resume: Option<&ChildCheckpoint>,
 ) -> Result<TrainReport> {
     let batch = settings.batch_size.unwrap_or(BATCH);
-    let options = LanguageModelOptions {
-        vocabulary: corpus.vocabulary.len() as i64,
-        hidden: settings.hidden.unwrap_or(HIDDEN),
-        layers: LAYERS,
-        dropout: DROPOUT,
-        tied: true,
-    };
-    settings
-        .limits
-        .check_language_model(&options, i64::from(cell.leaves), batch, STEPS)?;
+    let vocabulary = corpus.vocabulary.len() as i64;
+    let options = model_options(cell, settings, vocabulary);
+    check_limits(cell, settings, vocabulary)?;
+    tracing::info!(
+        hidden = options.hidden,
+        parameters = language_model::parameter_count(&options, i64::from(cell.leaves)),
+        "language model"
+    );
     let available = corpus.train.size()[0];
     let tokens = settings.train_tokens.unwrap_or(available).min(available);
     if tokens < batch * 2 {
@@ -149,14 +182,19 @@ impl EpochTraining for LanguageModelTraining<'_> {
             loss,
             accuracy: None,
             perplexity: Some(loss.exp()),
+            bits_per_char: (self.corpus.level == Level::Char).then_some(loss / std::f64::consts::LN_2),
         }
     }
 
     fn end_epoch(&mut self, run: &mut Run<'_>, validation: &Validation) {
         let perplexity = validation.perplexity.unwrap_or(f64::INFINITY);
-        if run.progress.best.is_none_or(|best| perplexity < best) {
+        let improved = run.progress.best.is_none_or(|best| perplexity < best);
+        if improved {
             run.progress.best = Some(perplexity);
-        } else {
+        }
+        // A scheduled drop counts once even when the epoch did not improve.
+        let scheduled = run.settings.lr_decay_epoch == Some(run.progress.epoch);
+        if !improved || scheduled {
             run.progress.learning_rate /= 4.0;
         }
     }

@@ -68,6 +68,15 @@ pub struct TrainSettings {
     pub precision: Option<Precision>,
     /// Hidden size of the language model.
     pub hidden: Option<i64>,
+    /// Language models: pick the hidden size whose model is nearest this
+    /// many parameters (instead of `hidden`).
+    pub parameters: Option<i64>,
+    /// Language models: dropout on embeddings, between layers and before
+    /// the decoder (default 0.2).
+    pub dropout: Option<f64>,
+    /// Language models: the embedding starts uniform in `±init_range`
+    /// (default 0.1).
+    pub init_range: Option<f64>,
     /// Seed of initialisation, data order and augmentation.
     pub seed: u64,
     /// Where to train.
@@ -105,6 +114,9 @@ impl TrainSettings {
             bn_epsilon: None,
             precision: None,
             hidden: None,
+            parameters: None,
+            dropout: None,
+            init_range: None,
             seed: 0,
             device: Device::Cpu,
             max_seconds: None,

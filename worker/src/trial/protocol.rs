@@ -153,6 +153,7 @@ impl Protocol {
             valid_loss: report.valid_loss.unwrap_or(0.0),
             valid_accuracy: report.valid_accuracy,
             valid_perplexity: report.valid_perplexity,
+            valid_bits_per_char: None,
             metric: report.metric,
             seconds: now.saturating_duration_since(self.last_report).as_secs_f64(),
         });

@@ -77,6 +77,17 @@ pub struct Hyperparameters {
     /// Hidden size of a language-model child (cells only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_size: Option<u32>,
+    /// Size a language-model child to about this many parameters (the
+    /// hidden size nearest it; cells only, instead of `hidden_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<u64>,
+    /// Dropout of a language-model child (cells only), in [0, 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<f64>,
+    /// A language-model child's embedding starts uniform in ±this (cells
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_range: Option<f64>,
 }
 
 /// A user command that trains the child instead of the worker's own
@@ -205,7 +216,7 @@ impl TryFrom<TrainJobFields> for TrainJob {
             )));
         }
         validate_budget(&job.budget).map_err(invalid)?;
-        validate_hyperparameters(&job.hyperparameters).map_err(invalid)?;
+        job.hyperparameters.validate().map_err(invalid)?;
         job.reward.validate()?;
         Ok(TrainJob(job))
     }
@@ -265,14 +276,33 @@ fn validate_budget(budget: &TrainingBudget) -> std::result::Result<(), String> {
     }
 }
 
+impl Hyperparameters {
+    /// Checks every given value's range, and that the model is sized one
+    /// way only.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        validate_hyperparameters(self)
+    }
+}
+
 fn validate_hyperparameters(h: &Hyperparameters) -> std::result::Result<(), String> {
-    if h.hidden_size == Some(0) || h.lr_decay_epoch == Some(0) {
-        return Err("hyperparameters.hidden_size and lr_decay_epoch must be at least 1 when given".into());
+    if h.hidden_size == Some(0) || h.lr_decay_epoch == Some(0) || h.parameters == Some(0) {
+        return Err(
+            "hyperparameters.hidden_size, parameters and lr_decay_epoch must be at least 1 when given".into(),
+        );
+    }
+    if h.hidden_size.is_some() && h.parameters.is_some() {
+        return Err("hyperparameters.hidden_size and parameters both size the model: give one".into());
+    }
+    if let Some(dropout) = h.dropout
+        && !(0.0..1.0).contains(&dropout)
+    {
+        return Err(format!("hyperparameters.dropout {dropout} must be in [0, 1)"));
     }
     for (name, value) in [
         ("learning_rate", h.learning_rate),
         ("weight_decay", h.weight_decay),
         ("bn_epsilon", h.bn_epsilon),
+        ("init_range", h.init_range),
     ] {
         if let Some(value) = value
             && (!value.is_finite() || value < 0.0 || (name != "weight_decay" && value == 0.0))

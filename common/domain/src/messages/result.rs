@@ -31,6 +31,11 @@ pub struct EpochMetrics {
     /// Validation perplexity (language modelling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_perplexity: Option<f64>,
+    /// Validation bits per character (character-level language modelling):
+    /// the mean validation loss in bits, `valid_loss / ln 2`, which is
+    /// `log2(valid_perplexity)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_bits_per_char: Option<f64>,
     /// The metric a trial command reports (or a table surrogate answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<f64>,

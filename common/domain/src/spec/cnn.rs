@@ -5,7 +5,10 @@
 //! layers that feed it (the skip connections sampled at its anchor point).
 //! Layer `i` may only take inputs from layers `0..i`; a layer with no input
 //! takes the image. Max-pool layers sit after the layers listed in
-//! `max_pool_after`. How a worker turns this into a network (padding,
+//! `max_pool_after`. In a space of blocks (`block_layers` > 1) one
+//! prediction makes a block of densely wired layers (see
+//! [`CnnSpace::block_layers`]); `decode` expands it and `encode` accepts
+//! only specs wired that way. How a worker turns this into a network (padding,
 //! concatenation, the classifier) is documented in the worker's `cnn` module.
 
 use serde::{Deserialize, Serialize};
@@ -72,15 +75,14 @@ impl CnnArch {
         self.encode(space).map(drop)
     }
 
-    /// The decision plan for a CNN of `layers` layers in `space`.
-    pub fn plan(space: &CnnSpace, layers: usize) -> Plan {
+    /// The decision plan for a CNN of `blocks` predicted layers in `space`
+    /// (layers, unless the space has blocks).
+    pub fn plan(space: &CnnSpace, blocks: usize) -> Plan {
         let mut steps = Vec::new();
-        for index in 0..layers {
-            push_choice(&mut steps, DecisionKind::Filters, space.filters.len());
-            push_choice(&mut steps, DecisionKind::KernelHeight, space.kernel_heights.len());
-            push_choice(&mut steps, DecisionKind::KernelWidth, space.kernel_widths.len());
-            push_choice(&mut steps, DecisionKind::StrideHeight, space.stride_heights.len());
-            push_choice(&mut steps, DecisionKind::StrideWidth, space.stride_widths.len());
+        for index in 0..blocks {
+            for kind in space.decision_order.kinds() {
+                push_choice(&mut steps, kind, options(space, kind));
+            }
             if space.skip_connections {
                 steps.push(Step::Anchor { candidates: index });
             }
@@ -88,35 +90,44 @@ impl CnnArch {
         Plan::new(steps)
     }
 
-    /// Decodes a CNN of `layers` layers from controller actions.
-    pub fn decode(space: &CnnSpace, layers: usize, actions: &Actions) -> Result<Self> {
-        check_depth(space, layers)?;
-        Self::plan(space, layers).check(actions)?;
+    /// Decodes a CNN of `blocks` predicted layers from controller actions.
+    pub fn decode(space: &CnnSpace, blocks: usize, actions: &Actions) -> Result<Self> {
+        check_depth(space, blocks)?;
+        Self::plan(space, blocks).check(actions)?;
+        let block = usize::from(space.block_layers);
         let mut reader = TokenReader::new(actions);
-        let mut built = Vec::with_capacity(layers);
-        for index in 0..layers {
-            let filters = reader.choose(&space.filters);
-            let kernel_height = reader.choose(&space.kernel_heights);
-            let kernel_width = reader.choose(&space.kernel_widths);
-            let stride_height = reader.choose(&space.stride_heights);
-            let stride_width = reader.choose(&space.stride_widths);
-            let inputs = if space.skip_connections {
-                mask_to_inputs(&reader.mask(index))
-            } else if index == 0 {
-                Vec::new()
-            } else {
-                vec![layer_index(index - 1)]
+        let mut built = Vec::with_capacity(space.layers_of(blocks));
+        for index in 0..blocks {
+            let mut predicted = ConvLayer {
+                filters: 0,
+                kernel_height: 0,
+                kernel_width: 0,
+                stride_height: 0,
+                stride_width: 0,
+                inputs: Vec::new(),
             };
-            built.push(ConvLayer {
-                filters,
-                kernel_height,
-                kernel_width,
-                stride_height,
-                stride_width,
-                inputs,
-            });
+            for kind in space.decision_order.kinds() {
+                match kind {
+                    DecisionKind::Filters => predicted.filters = reader.choose(&space.filters),
+                    DecisionKind::KernelHeight => {
+                        predicted.kernel_height = reader.choose(&space.kernel_heights)
+                    }
+                    DecisionKind::KernelWidth => predicted.kernel_width = reader.choose(&space.kernel_widths),
+                    DecisionKind::StrideHeight => {
+                        predicted.stride_height = reader.choose(&space.stride_heights)
+                    }
+                    _ => predicted.stride_width = reader.choose(&space.stride_widths),
+                }
+            }
+            let sources: Vec<usize> = if space.skip_connections {
+                let mask = reader.mask(index);
+                (0..index).filter(|&source| mask[source]).collect()
+            } else {
+                index.checked_sub(1).into_iter().collect()
+            };
+            built.extend(expand_block(&predicted, index, &sources, block));
         }
-        let max_pool_after = space.pool_positions(layers);
+        let max_pool_after = space.pool_positions(built.len());
         let arch = CnnArch {
             layers: built,
             max_pool_after,
@@ -128,7 +139,14 @@ impl CnnArch {
     /// Encodes this CNN as the actions that produce it in `space`.
     pub fn encode(&self, space: &CnnSpace) -> Result<Actions> {
         let layers = self.layers.len();
-        check_depth(space, layers)?;
+        let block = usize::from(space.block_layers);
+        if !layers.is_multiple_of(block) {
+            return Err(Error::NotInSpace(format!(
+                "{layers} layers are not whole blocks of {block} layers"
+            )));
+        }
+        let blocks = layers / block;
+        check_depth(space, blocks)?;
         let expected_pools = space.pool_positions(layers);
         if self.max_pool_after != expected_pools {
             return Err(Error::NotInSpace(format!(
@@ -137,26 +155,97 @@ impl CnnArch {
             )));
         }
         let mut writer = TokenWriter::default();
-        for (index, layer) in self.layers.iter().enumerate() {
-            writer.choose("filters", &space.filters, &layer.filters)?;
-            writer.choose("kernel height", &space.kernel_heights, &layer.kernel_height)?;
-            writer.choose("kernel width", &space.kernel_widths, &layer.kernel_width)?;
-            writer.choose("stride height", &space.stride_heights, &layer.stride_height)?;
-            writer.choose("stride width", &space.stride_widths, &layer.stride_width)?;
-            if space.skip_connections {
-                writer.mask((0..index).map(|source| layer.inputs.contains(&layer_index(source))));
-            } else {
-                let chain: Vec<u16> = index.checked_sub(1).map(layer_index).into_iter().collect();
-                if layer.inputs != chain {
-                    return Err(Error::NotInSpace(format!(
-                        "layer {index} has skip connections {:?} but this space has none",
-                        layer.inputs
-                    )));
+        for (index, group) in self.layers.chunks(block).enumerate() {
+            let first = &group[0];
+            for kind in space.decision_order.kinds() {
+                match kind {
+                    DecisionKind::Filters => writer.choose("filters", &space.filters, &first.filters)?,
+                    DecisionKind::KernelHeight => {
+                        writer.choose("kernel height", &space.kernel_heights, &first.kernel_height)?;
+                    }
+                    DecisionKind::KernelWidth => {
+                        writer.choose("kernel width", &space.kernel_widths, &first.kernel_width)?;
+                    }
+                    DecisionKind::StrideHeight => {
+                        writer.choose("stride height", &space.stride_heights, &first.stride_height)?;
+                    }
+                    _ => writer.choose("stride width", &space.stride_widths, &first.stride_width)?,
                 }
+            }
+            let sources = block_sources(first, index, block)?;
+            if space.skip_connections {
+                writer.mask((0..index).map(|source| sources.contains(&source)));
+            } else if sources != index.checked_sub(1).into_iter().collect::<Vec<_>>() {
+                return Err(Error::NotInSpace(format!(
+                    "layer {} has skip connections {:?} but this space has none",
+                    index * block,
+                    first.inputs
+                )));
+            }
+            let expected = expand_block(first, index, &sources, block);
+            if let Some(offset) = (0..block).find(|&offset| group[offset] != expected[offset]) {
+                return Err(Error::NotInSpace(format!(
+                    "layer {} is not wired as layer {offset} of a block of {block} (expected {:?})",
+                    index * block + offset,
+                    expected[offset]
+                )));
             }
         }
         Ok(writer.finish())
     }
+}
+
+/// How many options `space` offers for the CNN decision `kind`.
+fn options(space: &CnnSpace, kind: DecisionKind) -> usize {
+    match kind {
+        DecisionKind::Filters => space.filters.len(),
+        DecisionKind::KernelHeight => space.kernel_heights.len(),
+        DecisionKind::KernelWidth => space.kernel_widths.len(),
+        DecisionKind::StrideHeight => space.stride_heights.len(),
+        _ => space.stride_widths.len(),
+    }
+}
+
+/// The `block` layers of predicted block `index` whose inputs are the last
+/// layers of the blocks `sources` (the image when none): each layer has
+/// `predicted`'s filters, kernel and stride and reads the block's inputs
+/// and the block's earlier layers.
+fn expand_block(predicted: &ConvLayer, index: usize, sources: &[usize], block: usize) -> Vec<ConvLayer> {
+    let first = index * block;
+    let block_inputs: Vec<u16> = sources
+        .iter()
+        .map(|&source| layer_index(source * block + block - 1))
+        .collect();
+    (0..block)
+        .map(|offset| {
+            let mut inputs = block_inputs.clone();
+            inputs.extend((first..first + offset).map(layer_index));
+            ConvLayer {
+                inputs,
+                ..predicted.clone()
+            }
+        })
+        .collect()
+}
+
+/// The blocks whose last layers feed `first`, the first layer of block
+/// `index`; an error when it reads anything else.
+fn block_sources(first: &ConvLayer, index: usize, block: usize) -> Result<Vec<usize>> {
+    first
+        .inputs
+        .iter()
+        .map(|&input| {
+            let input = usize::from(input);
+            if input % block == block - 1 && input / block < index {
+                Ok(input / block)
+            } else {
+                Err(Error::NotInSpace(format!(
+                    "layer {} reads layer {input}, which is not the last layer of an earlier block of {block}",
+                    index * block
+                )))
+            }
+        })
+        .collect()
 }
 
 fn validate_layer(index: usize, layer: &ConvLayer) -> Result<()> {
@@ -188,14 +277,6 @@ fn check_increasing(what: &str, values: &[u16], bound: usize) -> Result<()> {
     Ok(())
 }
 
-fn mask_to_inputs(mask: &[bool]) -> Vec<u16> {
-    mask.iter()
-        .enumerate()
-        .filter(|(_, chosen)| **chosen)
-        .map(|(source, _)| layer_index(source))
-        .collect()
-}
-
 fn layer_index(index: usize) -> u16 {
     // Depths are validated against limits::MAX_LAYERS, far below u16::MAX.
     u16::try_from(index).unwrap_or(u16::MAX)
@@ -205,14 +286,19 @@ fn invalid(reason: String) -> Error {
     Error::InvalidSpec(reason)
 }
 
-/// A depth outside the space's schedule is not in the space, in either
-/// direction of the actions ↔ spec mapping.
-fn check_depth(space: &CnnSpace, layers: usize) -> Result<()> {
-    if space.depth.allows(layers) {
+/// A depth (in blocks) outside the space's schedule is not in the space, in
+/// either direction of the actions ↔ spec mapping.
+fn check_depth(space: &CnnSpace, blocks: usize) -> Result<()> {
+    if space.depth.allows(blocks) {
         return Ok(());
     }
+    let unit = if space.block_layers > 1 {
+        "blocks"
+    } else {
+        "layers"
+    };
     Err(Error::NotInSpace(format!(
-        "{layers} layers is outside the depth range {}..={} of this space",
+        "{blocks} {unit} is outside the depth range {}..={} of this space",
         space.depth.start, space.depth.max
     )))
 }

@@ -177,7 +177,11 @@ impl ArchSpec {
 
     /// The decision plan that produced this spec's actions in `space`.
     pub fn plan(&self, space: &SearchSpace) -> Plan {
-        space.plan(self.depth())
+        let depth = match &**space {
+            SpaceDefinition::Cnn(cnn) => self.depth() / usize::from(cnn.block_layers),
+            _ => self.depth(),
+        };
+        space.plan(depth)
     }
 
     /// The spec format version.
@@ -206,6 +210,23 @@ impl ArchSpec {
             Architecture::Cell(cell) => usize::from(cell.leaves),
             Architecture::Categorical(arch) => arch.decisions.len(),
         }
+    }
+
+    /// This CNN with `extra` more filters in every layer: the paper's
+    /// "more filters" for the final training of its best net (+40). An
+    /// error for cells and categorical specs, or past the filter limit.
+    pub fn widened(&self, extra: u16) -> Result<Self> {
+        let cnn = self.as_cnn().ok_or_else(|| {
+            Error::InvalidSpec("only CNN children can be widened (more filters per layer)".into())
+        })?;
+        let mut wider = cnn.clone();
+        for layer in &mut wider.layers {
+            layer.filters = layer
+                .filters
+                .checked_add(extra)
+                .ok_or_else(|| Error::InvalidSpec(format!("{} + {extra} filters overflow", layer.filters)))?;
+        }
+        Self::cnn(wider)
     }
 
     /// The CNN, if this is one.

@@ -56,6 +56,9 @@ pub struct Plan {
     pub in_flight: usize,
     /// A job without a result after this long is published again.
     pub job_timeout: Duration,
+    /// Filters added to every layer of each CNN (the paper's "more
+    /// filters"); 0 trains the nets as found.
+    pub widen: u16,
 }
 
 /// One planned training.

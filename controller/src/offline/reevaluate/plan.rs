@@ -39,8 +39,9 @@ pub enum Grid {
     /// The experiment's own.
     Experiment,
     /// The paper's final grid: learning rate, weight decay, batch-norm
-    /// epsilon and the epoch of learning-rate decay (learning rate for
-    /// cells).
+    /// epsilon and the epoch of learning-rate decay (for cells: learning
+    /// rate, dropout, initialisation range and the epoch of a scheduled
+    /// learning-rate drop).
     Final,
 }
 
@@ -73,13 +74,26 @@ pub fn grid(config: &ExperimentConfig, epochs: u32, grid: Grid) -> Vec<Hyperpara
         }
         // A custom trainer's hyperparameters are its own business.
         Task::Custom => vec![base],
-        Task::PtbWord | Task::PtbChar => [2.5, 5.0, 10.0]
-            .into_iter()
-            .map(|learning_rate| Hyperparameters {
-                learning_rate: Some(learning_rate),
-                ..base.clone()
-            })
-            .collect(),
+        Task::PtbWord | Task::PtbChar => {
+            let mut points = Vec::new();
+            for learning_rate in [2.5, 5.0, 10.0] {
+                for dropout in [0.2, 0.5] {
+                    for init_range in [0.04, 0.1] {
+                        for decay in [epochs.div_ceil(2), (3 * epochs).div_ceil(4)] {
+                            points.push(Hyperparameters {
+                                learning_rate: Some(learning_rate),
+                                dropout: Some(dropout),
+                                init_range: Some(init_range),
+                                lr_decay_epoch: Some(decay.max(1)),
+                                ..base.clone()
+                            });
+                        }
+                    }
+                }
+            }
+            points.dedup();
+            points
+        }
     }
 }
 
@@ -163,7 +177,12 @@ pub(super) async fn plan_jobs(
     if !jobs.is_empty() {
         return Ok(jobs);
     }
-    for spec in select(store, &plan.experiment, &plan.selection).await? {
+    for found in select(store, &plan.experiment, &plan.selection).await? {
+        let spec = if plan.widen > 0 {
+            found.widened(plan.widen)?
+        } else {
+            found
+        };
         for (grid_point, hyperparameters) in points.iter().enumerate() {
             for seed_index in 0..plan.seeds {
                 let planned = ReevaluationJob {

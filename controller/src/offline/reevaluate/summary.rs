@@ -1,10 +1,11 @@
 //! The re-evaluation's summary: mean ± standard deviation of the metric,
 //! the reward and (when asked) the test metric per architecture and grid
-//! point, and the pick, the best mean validation reward.
+//! point (for character-level PTB also in bits per character, the unit the
+//! paper reports), and the pick, the best mean validation reward.
 
 use std::collections::{BTreeMap, HashMap};
 
-use nas_domain::{ArchId, ExperimentName, Hyperparameters, JobId, Outcome, TrainResult};
+use nas_domain::{ArchId, ExperimentName, Hyperparameters, JobId, Outcome, Task, TrainResult};
 use serde::{Deserialize, Serialize};
 
 use super::{Plan, ReevaluationJob};
@@ -52,6 +53,13 @@ pub struct GridResult {
     pub reward: Statistic,
     /// The test metric over seeds, when asked.
     pub test_metric: Option<Statistic>,
+    /// Character-level PTB: the validation metric in bits per character
+    /// (log2 of each run's perplexity) over seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits_per_char: Option<Statistic>,
+    /// Character-level PTB, when asked: the test bits per character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_bits_per_char: Option<Statistic>,
     /// Trainings that failed.
     pub failed: usize,
 }
@@ -96,6 +104,11 @@ pub fn summarize(
             _ => group.3 += 1,
         }
     }
+    let in_bits = jobs.iter().any(|planned| planned.job.task == Task::PtbChar);
+    let bits = |perplexities: &[f64]| {
+        let bits: Vec<f64> = perplexities.iter().map(|p| p.log2()).collect();
+        Statistic::of(&bits)
+    };
     let mut rows: Vec<GridResult> = groups
         .into_iter()
         .map(
@@ -106,6 +119,8 @@ pub fn summarize(
                 metric: Statistic::of(&metrics),
                 reward: Statistic::of(&rewards),
                 test_metric: plan.test.then(|| Statistic::of(&tests)),
+                bits_per_char: in_bits.then(|| bits(&metrics)),
+                test_bits_per_char: (in_bits && plan.test).then(|| bits(&tests)),
                 failed,
             },
         )

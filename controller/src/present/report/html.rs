@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::front::CostFront;
 use super::{Curves, ExperimentData, LearningCurves, ReportOptions};
+use nas_domain::Task;
 use nas_domain::objective::Cost;
 
 use crate::offline::reevaluate::Summary;
@@ -168,7 +169,9 @@ fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord
             rank + 1,
             record.arch_id.short(),
             record.reward,
-            record.metric.map_or("-".into(), |m| format!("{m:.4}")),
+            record
+                .metric
+                .map_or("-".into(), |m| metric_text(main.config.task, m)),
         );
     }
     page.push_str("</table>\n");
@@ -187,6 +190,16 @@ fn leaderboard(page: &mut String, main: &ExperimentData, leaders: &[RewardRecord
     }
 }
 
+/// A metric as the leaderboard shows it: character-level perplexities also
+/// in bits per character, the unit the paper reports.
+fn metric_text(task: Task, metric: f64) -> String {
+    if task == Task::PtbChar {
+        format!("{metric:.4} ({:.4} bpc)", metric.log2())
+    } else {
+        format!("{metric:.4}")
+    }
+}
+
 fn reevaluation(page: &mut String, summary: &Summary) {
     let _ = writeln!(
         page,
@@ -195,17 +208,25 @@ fn reevaluation(page: &mut String, summary: &Summary) {
         escape(summary.run.as_str())
     );
     for row in &summary.results {
-        let test = row
+        let mut test = row
             .test_metric
             .map_or("-".into(), |t| format!("{:.4} ± {:.4}", t.mean, t.std));
+        if let Some(bits) = row.test_bits_per_char {
+            let _ = write!(test, " ({:.4} ± {:.4} bpc)", bits.mean, bits.std);
+        }
+        let metric = match row.bits_per_char {
+            Some(bits) => format!(
+                "{:.4} ± {:.4} ({:.4} ± {:.4} bpc)",
+                row.metric.mean, row.metric.std, bits.mean, bits.std
+            ),
+            None => format!("{:.4} ± {:.4}", row.metric.mean, row.metric.std),
+        };
         let _ = writeln!(
             page,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.4} ± {:.4}</td><td>{:.4} ± {:.4}</td><td>{test}</td>\
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{metric}</td><td>{:.4} ± {:.4}</td><td>{test}</td>\
              <td>{}</td><td>{}</td></tr>",
             row.architecture_id.short(),
             row.grid_point,
-            row.metric.mean,
-            row.metric.std,
             row.reward.mean,
             row.reward.std,
             row.metric.count,

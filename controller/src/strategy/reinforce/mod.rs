@@ -12,14 +12,15 @@
 //! `−1/m Σ_k (R_k − b)·log P_k − β·H̄` is minimised with one Adam step after
 //! global gradient-norm clipping, and then the baseline absorbs the batch's
 //! rewards one by one: `b ← d·b + (1 − d)·R`. The baseline starts at the
-//! first batch's mean reward, so the first advantages are centred.
+//! first batch's mean reward, so the first advantages are centred, or at
+//! `baseline_start` when set (the paper's moving average starts at 0).
 
 pub mod adam;
 pub mod policy;
 
 use std::collections::BTreeSet;
 
-use nas_domain::{ArchKind, ArchSpec, CnnSpace, DepthSchedule, Plan, SearchSpace, SpaceDefinition};
+use nas_domain::{ArchKind, ArchSpec, CnnSpace, DepthSchedule, Plan, SearchSpace, SpaceDefinition, Task};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -93,6 +94,8 @@ pub struct ReinforceConfig {
     pub learning_rate: f64,
     /// Decay `d` of the moving-average baseline.
     pub baseline_decay: f64,
+    /// Where the baseline starts; `None`: at the first batch's mean reward.
+    pub baseline_start: Option<f64>,
     /// Weight `β` of the entropy bonus that keeps the policy exploring.
     pub entropy_weight: f64,
     /// Largest global gradient norm; larger gradients are scaled down.
@@ -121,6 +124,7 @@ impl Default for ReinforceConfig {
             batch_size: 8,
             learning_rate: 0.01,
             baseline_decay: 0.95,
+            baseline_start: None,
             entropy_weight: 0.01,
             grad_clip: Some(5.0),
             reward_transform: RewardTransform::BatchRank,
@@ -146,6 +150,24 @@ impl ReinforceConfig {
             ..ReinforceConfig::default()
         }
     }
+
+    /// The paper's controller with nothing it does not state: Adam at 6e-4
+    /// (5e-4 for Penn Treebank), `m` = 8 (10 for PTB, where the parameter
+    /// server applied an update once 10 gradients had arrived), `R − b`
+    /// with a moving average that starts at 0, no entropy bonus, no
+    /// gradient clipping, unbounded logits at temperature 1, no redraws.
+    pub fn paper_strict(task: Task) -> Self {
+        let ptb = matches!(task, Task::PtbWord | Task::PtbChar);
+        ReinforceConfig {
+            batch_size: if ptb { 10 } else { 8 },
+            learning_rate: if ptb { 5e-4 } else { 6e-4 },
+            baseline_start: Some(0.0),
+            entropy_weight: 0.0,
+            grad_clip: None,
+            redraws: 0,
+            ..Self::paper()
+        }
+    }
 }
 
 impl ReinforceConfig {
@@ -158,6 +180,8 @@ impl ReinforceConfig {
                 "baseline_decay {} must be in [0, 1)",
                 self.baseline_decay
             ))
+        } else if self.baseline_start.is_some_and(|start| !start.is_finite()) {
+            Some(format!("baseline_start {:?} must be finite", self.baseline_start))
         } else if !self.entropy_weight.is_finite() || self.entropy_weight < 0.0 {
             Some(format!(
                 "entropy_weight {} must be finite and non-negative",
@@ -349,7 +373,11 @@ impl Reinforce {
         let config = &self.state.config;
         let count = batch.len() as f64;
         let mean_reward = batch.iter().map(|o| o.reward).sum::<f64>() / count;
-        let baseline = self.state.baseline.unwrap_or(mean_reward);
+        let baseline = self
+            .state
+            .baseline
+            .or(config.baseline_start)
+            .unwrap_or(mean_reward);
         let mut objective = Tensor::zeros([], (Kind::Float, tch::Device::Cpu));
         let mut entropy_total = 0.0;
         let rewards: Vec<f64> = batch.iter().map(|o| o.reward).collect();
