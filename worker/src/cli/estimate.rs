@@ -4,7 +4,6 @@
 //! spec per line (JSON lines, as `nas-controller sample --count` prints)
 //! or one JSON document; exits non-zero when any spec is over a limit.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -126,13 +125,8 @@ fn check(spec: &ArchSpec, settings: &TrainSettings, vocabulary: i64) -> nas_work
 
 /// One JSON document, or one spec per non-empty line.
 fn read_specs(file: &PathBuf) -> anyhow::Result<Vec<ArchSpec>> {
-    let text = if file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        text
-    } else {
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
-    };
+    let text = String::from_utf8(super::read_input(file)?)
+        .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
     if let Ok(spec) = ArchSpec::from_json(&text) {
         return Ok(vec![spec]);
     }

@@ -76,14 +76,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn check_job(file: &PathBuf) -> anyhow::Result<()> {
-    let bytes = if file.as_os_str() == "-" {
+/// The bytes of `file`, or of standard input for `-`.
+fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes)?;
-        bytes
+        Ok(bytes)
     } else {
-        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
-    };
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
+fn check_job(file: &PathBuf) -> anyhow::Result<()> {
+    let bytes = read_input(file)?;
     let job = nas_worker::check_job(&bytes).context("the job is invalid")?;
     println!(
         "job {} attempt {}: {:?} on {:?}, architecture {}",
