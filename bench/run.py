@@ -34,6 +34,11 @@ Sections (all by default; `--only a,b` picks some):
               and random search for accuracy against latency (MnasNet's
               shaped reward), 500 samples, 10 seeds: hypervolume of the front
               found against the table's true front
+  staleness   REINFORCE with 8, 64 and 256 children in flight (asynchronous
+              simulation, log-normal training times), rewards kept, dropped
+              past 8 versions or importance-weighted: samples to the top 0.1%
+              and test value at 500 on NAS-Bench-Graph cora (2,000 samples,
+              20 seeds) and the best reward on the synthetic CNN oracle
 
 It expects the binaries in target/release (or --bin-dir), RabbitMQ at
 NAS_BROKER_URI (default local guest) and an S3 server in NAS_S3_* (make
@@ -58,7 +63,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular",
-            "early_stopping", "pareto"]
+            "early_stopping", "pareto", "staleness"]
 TABLES = ["cora", "citeseer", "pubmed"]
 
 
@@ -315,6 +320,9 @@ class Bench:
     def pareto(self):
         pareto_section(self)
 
+    def staleness(self):
+        staleness_section(self)
+
     def memory(self):
         """Section 7: a worker's peak memory during a 15-layer CNN child."""
         spec = os.path.join(BENCH, "specs", "cnn15.json")
@@ -569,6 +577,72 @@ def pareto_section(bench):
                           "seeds": bench.args.pareto_seeds, "tables": report})
 
 
+STALENESS_IN_FLIGHT = [8, 64, 256]
+STALENESS_SETTINGS = ["keep", "drop:8", "importance:1"]
+
+
+def staleness_section(bench):
+    """Section 11: what stale rewards cost REINFORCE with 8, 64 and 256
+    children in flight (asynchronous simulation: log-normal training times),
+    and what dropping them or weighting them by importance changes, on a
+    NAS-Bench-Graph table and the synthetic CNN oracle."""
+    name = bench.args.staleness_table
+    path = os.path.join(bench.args.tables, f"{name}.jsonl.gz")
+    seeds = str(bench.args.staleness_seeds)
+    tabular_flags = ["--oracle", f"table:{path}#valid_perf", "--test-column", "test_perf", "--space-file",
+                     os.path.join(BENCH, "spaces", "nas-bench-graph.toml"), "--missing-reward", "0",
+                     "--budget", str(bench.args.staleness_budget), "--seeds", seeds]
+    synthetic_flags = ["--oracle", "synthetic", "--space", "cnn", "--budget", str(bench.args.search_budget),
+                       "--seeds", seeds]
+
+    def simulate(flags, strategies, extra):
+        out = subprocess.run([bench.tool("nas-controller"), "simulate", *flags, "--strategies", strategies,
+                              *extra, "--json"], check=True, capture_output=True, text=True)
+        return json.loads(out.stdout)
+
+    def top01(data, strategy):
+        row = next(r for r in data["tabular"]["strategies"] if r["strategy"] == strategy)
+        hit = next(h for h in row["hitting"] if h["fraction"] == 0.001)
+        test = next(p["mean"] for p in row["picked"] if p["after"] == 500)
+        return hit, test, row["runs"]
+
+    report = {"table": name, "random": {}, "runs": []}
+    random_table = simulate(tabular_flags, "random", [])
+    hit, test, _ = top01(random_table, "random")
+    report["random"][name] = {"samples_to_top01": hit["median"], "test_at_500": test}
+    bench.row(f"staleness.{name}.random.samples_to_top01", hit["median"], "samples", "reported", True,
+              f"quartiles {hit['lower_quartile']}..{hit['upper_quartile']}; test at 500 {test:.4f}")
+    random_synthetic = simulate(synthetic_flags, "random", [])["summary"][0]
+    report["random"]["synthetic"] = {"median_best": random_synthetic["median_best_reward"]}
+    for in_flight in STALENESS_IN_FLIGHT:
+        for setting in STALENESS_SETTINGS:
+            extra = ["--in-flight", str(in_flight), "--staleness", setting]
+            table = simulate(tabular_flags, "reinforce", extra)
+            synthetic = simulate(synthetic_flags, "reinforce", extra)["summary"][0]
+            hit, test, runs = top01(table, "reinforce")
+            summary = table["summary"][0]
+            label = f"staleness.in_flight_{in_flight}.{setting.replace(':', '_')}"
+            censored = f"{hit['censored']} of {runs} censored (>{table['budget']})"
+            bench.row(f"{label}.{name}.samples_to_top01", hit["median"] if hit["median"] is not None
+                      else float(table["budget"] + 1), "samples", "reported", True,
+                      f"quartiles {hit['lower_quartile']}..{hit['upper_quartile']}, {censored}; "
+                      f"mean staleness {summary['mean_staleness']:.1f} versions, "
+                      f"{summary['stale_dropped_share']:.0%} dropped")
+            bench.row(f"{label}.{name}.test_at_500", test, "accuracy", "reported", True)
+            bench.row(f"{label}.synthetic.median_best", synthetic["median_best_reward"], "reward", "reported",
+                      True, f"last 100 {synthetic['median_mean_last_100']:.4f}, mean staleness "
+                      f"{synthetic['mean_staleness']:.1f}, {synthetic['stale_dropped_share']:.0%} dropped")
+            report["runs"].append({
+                "in_flight": in_flight, "staleness": setting,
+                name: {"samples_to_top01": hit, "test_at_500": test, "mean_staleness": summary["mean_staleness"],
+                       "stale_dropped_share": summary["stale_dropped_share"]},
+                "synthetic": {key: synthetic[key] for key in ["median_best_reward", "median_mean_last_100",
+                                                               "mean_staleness", "stale_dropped_share"]},
+            })
+    bench.save("staleness", {"seeds": bench.args.staleness_seeds, "budget": bench.args.staleness_budget,
+                             "synthetic_budget": bench.args.search_budget, **report})
+
+
 def curve_predictiveness(path):
     """Correlation of each epoch's accuracy with the final one, and the rank
     at each epoch of the table's best architectures."""
@@ -658,6 +732,9 @@ def main():
     parser.add_argument("--pareto-objective", default="mnas:latency:0.005")
     parser.add_argument("--pareto-budget", type=int, default=500)
     parser.add_argument("--pareto-seeds", type=int, default=10)
+    parser.add_argument("--staleness-table", default="cora", choices=TABLES)
+    parser.add_argument("--staleness-budget", type=int, default=2000)
+    parser.add_argument("--staleness-seeds", type=int, default=20)
     args = parser.parse_args()
     selected = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(selected) - set(SECTIONS))

@@ -19,6 +19,7 @@ fn reinforce_beats_random_search_on_the_synthetic_oracle() {
         reinforce: ReinforceConfig::default(),
         evolution: Default::default(),
         threads: 2,
+        in_flight: None,
     };
     let runs = simulate::run(&simulation, &SyntheticOracle::default()).unwrap();
     assert_eq!(runs.len(), 20);

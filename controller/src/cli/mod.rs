@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nas_controller::embedded::{self, Embedding, Workers};
-use nas_controller::strategy::reinforce::{ReinforceConfig, RewardTransform};
+use nas_controller::search::config::staleness_parser;
+use nas_controller::strategy::reinforce::{ReinforceConfig, RewardTransform, Staleness};
 use nas_domain::{CellSpace, CnnSpace, ExperimentName, SearchSpace};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::queue::JobQueue;
@@ -188,6 +189,11 @@ struct ControllerArgs {
     /// Redraws of a sample whose architecture was proposed before.
     #[arg(long)]
     redraws: Option<u32>,
+    /// What a step does with rewards an older policy sampled: `keep`,
+    /// `drop:K` (leave out those more than K versions old) or
+    /// `importance[:CLIP]` (weight by min(P_now / P_sampled, CLIP)).
+    #[arg(long, value_parser = staleness_parser)]
+    staleness: Option<Staleness>,
 }
 
 impl ControllerArgs {
@@ -208,6 +214,7 @@ impl ControllerArgs {
         set!(policy.temperature <- self.temperature);
         set!(policy.hidden <- self.hidden);
         set!(redraws <- self.redraws);
+        set!(staleness <- self.staleness);
         if let Some(c) = self.tanh_constant {
             config.policy.tanh_constant = (c > 0.0).then_some(c);
         }

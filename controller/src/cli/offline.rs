@@ -19,7 +19,7 @@ use nas_controller::search::config;
 use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::checkpoint::Checkpoint;
 use nas_controller::strategy::evolution::EvolutionConfig;
-use nas_controller::strategy::reinforce::{Reinforce, RewardTransform};
+use nas_controller::strategy::reinforce::{Reinforce, RewardTransform, Staleness};
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
 use nas_domain::{ExperimentName, StoppedReward, StoppingRule};
@@ -85,6 +85,12 @@ pub(super) struct SimulateArgs {
     /// Threads to spread runs over (default: available cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Children training at once, as with that many workers: each takes a
+    /// random time and its reward arrives when it finishes, often several
+    /// policy versions after it was sampled (see `--staleness`). Default:
+    /// synchronous rounds of the controller's batch size.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "stopping")]
+    in_flight: Option<u64>,
     /// Evolution: children kept alive (P).
     #[arg(long, default_value_t = EvolutionConfig::default().population)]
     population: usize,
@@ -307,6 +313,7 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        in_flight: args.in_flight.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let started = std::time::Instant::now();
     let test_column = args.test_column.clone();
@@ -341,6 +348,9 @@ pub(super) async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     print_simulation(&summary);
+    if let Some(in_flight) = simulation.in_flight {
+        print_staleness(&summary, in_flight, &simulation.reinforce.staleness);
+    }
     if let Some(tabular) = &tabular {
         print_tabular(tabular, simulation.budget);
     }
@@ -567,6 +577,21 @@ fn print_simulation(summary: &[StrategySummary]) {
             row.median_mean_first_100,
             row.best_reward_range.0,
             row.best_reward_range.1
+        );
+    }
+}
+
+fn print_staleness(summary: &[StrategySummary], in_flight: usize, staleness: &Staleness) {
+    println!(
+        "\n{in_flight} in flight, staleness {}: mean policy versions between sampling and reward",
+        staleness.label()
+    );
+    for row in summary {
+        println!(
+            "{:<10} {:>8.2} versions, {:>5.1}% of rewards left out of the gradient",
+            row.strategy.name(),
+            row.mean_staleness,
+            100.0 * row.stale_dropped_share
         );
     }
 }

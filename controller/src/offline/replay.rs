@@ -24,7 +24,7 @@ use crate::search::config::{self, ExperimentConfig};
 use crate::search::reward_log::{self, RewardRecord};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::reinforce::RewardTransform;
-use crate::strategy::{self, Observation, StepReport, Strategy};
+use crate::strategy::{self, StepReport, Strategy};
 use crate::{Error, Result};
 
 /// Settings a replay may change.
@@ -108,13 +108,7 @@ async fn checkpoint(store: &ObjectStore, key: &str) -> Result<Checkpoint> {
 fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<StepReport>> {
     let mut steps = Vec::new();
     for record in records {
-        let observation = Observation {
-            actions: record.actions.clone(),
-            depth: record.depth,
-            policy_version: record.policy_version,
-            reward: record.reward,
-        };
-        if let Some(step) = strategy.observe(observation)? {
+        if let Some(step) = strategy.observe(record.observation())? {
             steps.push(step);
         }
     }

@@ -3,11 +3,20 @@
 //!
 //! Each (strategy, seed) run proposes `batch_size` children at a time, has
 //! the oracle score them, and feeds the rewards back, until the budget is
-//! spent. Runs are independent and spread over threads; libtorch's own
-//! intra-op threading is set to one thread, which suits the controller's tiny
+//! spent. With `in_flight` set, a run works as the search service does
+//! instead: that many children are training at once, each for a random time
+//! (log-normal, σ = 0.5, so most take between 0.4 and 2.7 times the median),
+//! and each one that finishes is learned from before its replacement is
+//! sampled; rewards then arrive several policy versions after their
+//! children were sampled, and the runs measure what that staleness costs.
+//! Runs are independent and spread over threads; libtorch's own intra-op
+//! threading is set to one thread, which suits the controller's tiny
 //! tensors.
 
 use std::sync::Mutex;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use nas_domain::{ArchSpec, SearchSpace};
 use serde::Serialize;
@@ -15,7 +24,7 @@ use serde::Serialize;
 use crate::Result;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::reinforce::ReinforceConfig;
-use crate::strategy::{self, Observation, StrategyKind, StrategySettings};
+use crate::strategy::{self, Observation, Proposal, Strategy, StrategyKind, StrategySettings};
 use nas_domain::oracle::Oracle;
 
 /// What to simulate.
@@ -35,6 +44,9 @@ pub struct Simulation {
     pub evolution: EvolutionConfig,
     /// Worker threads (at least 1).
     pub threads: usize,
+    /// Children training at once, finishing in random order; `None`:
+    /// synchronous rounds of the controller's batch size.
+    pub in_flight: Option<usize>,
 }
 
 /// The rewards of one run.
@@ -44,15 +56,20 @@ pub struct Run {
     pub strategy: StrategyKind,
     /// The seed.
     pub seed: u64,
-    /// The reward of every child, in sampling order.
+    /// The reward of every child, in the order they arrived (sampling order
+    /// in synchronous rounds).
     pub rewards: Vec<f64>,
     /// The best reward found.
     pub best_reward: f64,
     /// Mean reward of the last 100 children (all, when fewer).
     pub mean_last_100: f64,
-    /// Every child's architecture, in sampling order.
+    /// Every child's architecture, in the order of `rewards`.
     #[serde(skip)]
     pub specs: Vec<ArchSpec>,
+    /// Mean policy versions between a child's sampling and its reward.
+    pub mean_staleness: f64,
+    /// Rewards the strategy left out of its gradient for their staleness.
+    pub stale_dropped: u64,
 }
 
 /// Medians over seeds for one strategy.
@@ -70,6 +87,11 @@ pub struct StrategySummary {
     pub median_mean_first_100: f64,
     /// Smallest and largest best reward over seeds.
     pub best_reward_range: (f64, f64),
+    /// Mean over runs of the policy versions between a child's sampling
+    /// and its reward.
+    pub mean_staleness: f64,
+    /// The share of rewards left out of the gradient for their staleness.
+    pub stale_dropped_share: f64,
 }
 
 /// Runs every (strategy, seed) pair.
@@ -115,18 +137,22 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
         evolution: simulation.evolution.clone(),
     };
     let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
-    let round = simulation.reinforce.batch_size;
-    let mut rewards = Vec::with_capacity(simulation.budget);
-    let mut specs = Vec::with_capacity(simulation.budget);
-    while rewards.len() < simulation.budget {
-        let count = round.min(simulation.budget - rewards.len());
-        for proposal in strategy.propose(count)? {
-            let reward = oracle.reward(&proposal.spec)?;
-            rewards.push(reward);
-            strategy.observe(Observation::of(&proposal, reward))?;
-            specs.push(proposal.spec);
-        }
+    let mut learner = Learner {
+        strategy: strategy.as_mut(),
+        oracle,
+        simulation,
+        rewards: Vec::with_capacity(simulation.budget),
+        specs: Vec::with_capacity(simulation.budget),
+        ages: Vec::with_capacity(simulation.budget),
+    };
+    match simulation.in_flight {
+        None => learner.rounds()?,
+        Some(in_flight) => learner.asynchronous(in_flight, seed)?,
     }
+    let Learner {
+        rewards, specs, ages, ..
+    } = learner;
+    let staleness = &simulation.reinforce.staleness;
     Ok(Run {
         strategy: kind,
         seed,
@@ -134,7 +160,102 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
         mean_last_100: mean(&rewards[rewards.len().saturating_sub(100)..]),
         rewards,
         specs,
+        mean_staleness: mean(&ages.iter().map(|&age| age as f64).collect::<Vec<_>>()),
+        stale_dropped: if kind == StrategyKind::Reinforce {
+            ages.iter().filter(|&&age| staleness.drops(age)).count() as u64
+        } else {
+            0
+        },
     })
+}
+
+/// One run's strategy and what it has been told so far.
+struct Learner<'a> {
+    strategy: &'a mut dyn Strategy,
+    oracle: &'a dyn Oracle,
+    simulation: &'a Simulation,
+    /// Rewards in the order they arrived.
+    rewards: Vec<f64>,
+    specs: Vec<ArchSpec>,
+    /// Policy versions between each child's sampling and its reward.
+    ages: Vec<u64>,
+}
+
+/// The log-normal spread of the children's training times.
+const DURATION_SIGMA: f64 = 0.5;
+
+/// The random stream of a run's training times (apart from the samples').
+const DURATION_STREAM: u64 = u64::MAX - 1;
+
+impl Learner<'_> {
+    /// Scores `proposal` and feeds its reward to the strategy.
+    fn finish(&mut self, proposal: Proposal) -> Result<()> {
+        let reward = self.oracle.reward(&proposal.spec)?;
+        let age = self
+            .strategy
+            .policy_version()
+            .saturating_sub(proposal.policy_version);
+        self.strategy.observe(Observation::of(&proposal, reward))?;
+        self.rewards.push(reward);
+        self.ages.push(age);
+        self.specs.push(proposal.spec);
+        Ok(())
+    }
+
+    /// Synchronous rounds of the controller's batch size.
+    fn rounds(&mut self) -> Result<()> {
+        let budget = self.simulation.budget;
+        while self.rewards.len() < budget {
+            let count = self
+                .simulation
+                .reinforce
+                .batch_size
+                .min(budget - self.rewards.len());
+            for proposal in self.strategy.propose(count)? {
+                self.finish(proposal)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `in_flight` children training at once; whichever finishes first is
+    /// learned from, then its replacement is sampled.
+    fn asynchronous(&mut self, in_flight: usize, seed: u64) -> Result<()> {
+        let budget = self.simulation.budget;
+        let mut durations = strategy::sample_rng(seed, DURATION_STREAM);
+        let first = in_flight.max(1).min(budget);
+        let mut running: Vec<(f64, Proposal)> = self
+            .strategy
+            .propose(first)?
+            .into_iter()
+            .map(|proposal| (duration(&mut durations), proposal))
+            .collect();
+        let mut proposed = first;
+        while let Some(next) = running
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
+            .map(|(index, _)| index)
+        {
+            let (now, proposal) = running.swap_remove(next);
+            self.finish(proposal)?;
+            if proposed < budget {
+                proposed += 1;
+                for proposal in self.strategy.propose(1)? {
+                    running.push((now + duration(&mut durations), proposal));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A training time: log-normal with median 1 (Box–Muller).
+fn duration(rng: &mut ChaCha8Rng) -> f64 {
+    let u: f64 = 1.0 - rng.random::<f64>();
+    let v: f64 = rng.random();
+    let normal = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+    (DURATION_SIGMA * normal).exp()
 }
 
 /// Per-strategy medians over seeds, in the order the strategies were given.
@@ -159,6 +280,13 @@ pub fn summarize(simulation: &Simulation, runs: &[Run]) -> Vec<StrategySummary> 
                 best_reward_range: (
                     best.iter().copied().fold(f64::INFINITY, f64::min),
                     best.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                ),
+                mean_staleness: mean(&mine.iter().map(|run| run.mean_staleness).collect::<Vec<_>>()),
+                stale_dropped_share: mean(
+                    &mine
+                        .iter()
+                        .map(|run| run.stale_dropped as f64 / run.rewards.len().max(1) as f64)
+                        .collect::<Vec<_>>(),
                 ),
             }
         })

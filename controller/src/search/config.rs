@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
-use crate::strategy::reinforce::ReinforceConfig;
+use crate::strategy::reinforce::{ReinforceConfig, Staleness};
 use crate::{Error, Result};
 
 /// Everything that defines a search.
@@ -182,6 +182,13 @@ pub struct Overrides {
     #[arg(long, env = "NAS_PAPER_STRICT")]
     #[serde(default)]
     pub paper_strict: bool,
+    /// What the controller does with rewards an older policy sampled
+    /// (`controller.staleness`): `keep`, `drop:K` (leave out those more than
+    /// K versions old) or `importance[:CLIP]` (weight each by
+    /// min(P_now / P_sampled, CLIP)).
+    #[arg(long, env = "NAS_STALENESS", value_parser = staleness_parser, conflicts_with = "paper_strict")]
+    #[serde(skip)]
+    pub staleness: Option<Staleness>,
     /// Regularized-evolution settings.
     #[arg(skip)]
     pub evolution: Option<EvolutionConfig>,
@@ -246,6 +253,11 @@ pub struct Overrides {
 
 fn objective_parser(text: &str) -> std::result::Result<RewardShaping, String> {
     RewardShaping::from_text(text).map_err(|error| error.to_string())
+}
+
+/// `--staleness`: [`Staleness::from_name`].
+pub fn staleness_parser(text: &str) -> std::result::Result<Staleness, String> {
+    Staleness::from_name(text).map_err(|error| error.to_string())
 }
 
 fn rule_parser(name: &str) -> std::result::Result<StoppingRule, String> {
@@ -392,6 +404,7 @@ impl ExperimentConfig {
         set!(space <- o.space);
         set!(strategy <- o.strategy);
         set!(controller <- o.controller);
+        set!(controller.staleness <- o.staleness);
         set!(evolution <- o.evolution);
         set!(seed <- o.seed);
         set!(children <- o.children);

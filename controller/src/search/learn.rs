@@ -6,7 +6,6 @@
 use futures::{StreamExt, TryStreamExt};
 use nas_infra::store::keys;
 
-use super::reward_log::RewardRecord;
 use super::{PolicyPointer, Search};
 use crate::strategy::{Observation, Strategy};
 use crate::{Error, Result};
@@ -56,16 +55,6 @@ impl StrategySlot {
     }
 }
 
-/// The observation a reward record gives its strategy.
-pub(super) fn observation_of(record: &RewardRecord) -> Observation {
-    Observation {
-        actions: record.actions.clone(),
-        depth: record.depth,
-        policy_version: record.policy_version,
-        reward: record.reward,
-    }
-}
-
 impl Search {
     /// Feeds observations in order, each with the first reward sequence
     /// number after it; checkpoints after every completed step (the
@@ -99,6 +88,8 @@ impl Search {
                 baseline = report.baseline,
                 entropy = report.entropy,
                 staleness = report.max_staleness,
+                stale_dropped = report.stale_dropped,
+                importance_weight = report.importance_weight,
                 "policy step"
             );
             checkpoints.push((report.step, bytes, next_sequence));

@@ -75,6 +75,10 @@ pub struct Sample {
     pub depth: usize,
     /// Position in the strategy's sample sequence.
     pub sample_index: u64,
+    /// The log-probability the sampling policy gave the tokens (REINFORCE;
+    /// absent in records written before it was stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_prob: Option<f64>,
 }
 
 /// A search's job record (`jobs/<batch>.jsonl`).

@@ -106,6 +106,7 @@ impl Search {
                 actions: proposal.actions,
                 depth: proposal.depth,
                 sample_index: proposal.sample_index,
+                log_prob: proposal.log_prob,
             },
             published_at: now(),
         })

@@ -7,7 +7,6 @@
 
 use nas_infra::store::keys;
 
-use super::learn::observation_of;
 use super::reward_log;
 use super::{PolicyPointer, Sample, Search};
 use crate::strategy::checkpoint::Checkpoint;
@@ -29,7 +28,7 @@ impl Search {
             self.tally.count(record);
             self.observe_finished(record);
             if record.sequence >= replay_from {
-                observations.push((observation_of(record), record.sequence + 1));
+                observations.push((record.observation(), record.sequence + 1));
             }
         }
         if let Some(live) = &self.live {

@@ -6,7 +6,6 @@ use nas_domain::{JobId, Outcome, StoppedReward, TrainResult};
 use nas_infra::queue::Message;
 
 use super::Search;
-use super::learn::observation_of;
 use super::reward_log::{self, RecordStatus, RewardRecord};
 use crate::Result;
 use crate::jobs::record::now;
@@ -176,7 +175,7 @@ impl Search {
             self.metrics.observe(record);
             self.metrics
                 .show_saved(self.tally.epochs_saved, self.tally.seconds_saved);
-            observations.push((observation_of(record), record.sequence + 1));
+            observations.push((record.observation(), record.sequence + 1));
         }
         let stepped = self.learn(observations).await?;
         Ok(records
@@ -206,6 +205,7 @@ impl Search {
             depth: entry.payload.depth,
             sample_index: entry.payload.sample_index,
             policy_version: entry.job.policy_version,
+            log_prob: entry.payload.log_prob,
             published_at: Some(entry.published_at),
             recorded_at: now(),
             result: child.result,

@@ -19,6 +19,7 @@ use nas_infra::store::{ObjectStore, keys};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+use crate::strategy::Observation;
 
 /// How a logged child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,10 @@ pub struct RewardRecord {
     pub sample_index: u64,
     /// The policy version that sampled it.
     pub policy_version: u64,
+    /// The log-probability the sampling policy gave its tokens (REINFORCE;
+    /// absent in logs written before it was stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_prob: Option<f64>,
     /// Seconds since the Unix epoch when its job was last published (absent
     /// in logs written before this field existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +79,19 @@ pub struct RewardRecord {
     pub recorded_at: f64,
     /// The worker's result, when there was one.
     pub result: Option<TrainResult>,
+}
+
+impl RewardRecord {
+    /// The observation this record gives its strategy.
+    pub fn observation(&self) -> Observation {
+        Observation {
+            actions: self.actions.clone(),
+            depth: self.depth,
+            policy_version: self.policy_version,
+            log_prob: self.log_prob,
+            reward: self.reward,
+        }
+    }
 }
 
 /// Writes records logged together (before their results are

@@ -116,6 +116,7 @@ fn proposal(space: &SearchSpace, actions: Actions, depth: usize, index: u64) -> 
     Ok(Proposal {
         spec: ArchSpec::from_actions(space, depth, &actions)?,
         actions,
+        log_prob: None,
         depth,
         policy_version: 0,
         sample_index: index,

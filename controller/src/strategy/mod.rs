@@ -69,6 +69,9 @@ pub struct Proposal {
     pub spec: ArchSpec,
     /// The tokens that encode it.
     pub actions: Actions,
+    /// The natural log of the probability the sampling policy gave these
+    /// tokens (strategies without a policy: none).
+    pub log_prob: Option<f64>,
     /// Its depth (CNN layers or cell leaves), which fixes the plan.
     pub depth: usize,
     /// The policy version that sampled it.
@@ -86,6 +89,9 @@ pub struct Observation {
     pub depth: usize,
     /// The policy version that sampled it.
     pub policy_version: u64,
+    /// The log-probability the sampling policy gave its tokens, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_prob: Option<f64>,
     /// The reward.
     pub reward: f64,
 }
@@ -97,6 +103,7 @@ impl Observation {
             actions: proposal.actions.clone(),
             depth: proposal.depth,
             policy_version: proposal.policy_version,
+            log_prob: proposal.log_prob,
             reward,
         }
     }
@@ -119,6 +126,16 @@ pub struct StepReport {
     pub entropy: f64,
     /// How many policy versions behind the oldest sample of the batch was.
     pub max_staleness: u64,
+    /// Rewards left out of the gradient for their staleness so far.
+    #[serde(default)]
+    pub stale_dropped: u64,
+    /// Mean importance weight of the batch (1 unless weighting).
+    #[serde(default = "one")]
+    pub importance_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A search strategy (see the module docs).

@@ -74,6 +74,7 @@ impl Strategy for RandomSearch {
             proposals.push(Proposal {
                 spec,
                 actions,
+                log_prob: None,
                 depth,
                 policy_version: 0,
                 sample_index: index,

@@ -14,9 +14,13 @@
 //! rewards one by one: `b ← d·b + (1 − d)·R`. The baseline starts at the
 //! first batch's mean reward, so the first advantages are centred, or at
 //! `baseline_start` when set (the paper's moving average starts at 0).
+//! What a step does with rewards sampled by an older policy is the
+//! [`staleness`] setting: keep them, drop them, or weight them by a
+//! truncated importance ratio.
 
 pub mod adam;
 pub mod policy;
+pub mod staleness;
 
 use std::collections::BTreeSet;
 
@@ -30,6 +34,7 @@ use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, Strateg
 use crate::{Error, Result};
 use adam::{Adam, AdamConfig};
 use policy::{Policy, PolicyConfig, Sampled};
+pub use staleness::Staleness;
 
 /// How rewards become advantages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -106,6 +111,8 @@ pub struct ReinforceConfig {
     /// before is drawn again (from the same random stream) before the
     /// duplicate is accepted; 0 proposes duplicates as they come.
     pub redraws: u32,
+    /// What a step does with rewards sampled by an older policy.
+    pub staleness: Staleness,
     /// The controller network.
     pub policy: PolicyConfig,
 }
@@ -129,6 +136,7 @@ impl Default for ReinforceConfig {
             grad_clip: Some(5.0),
             reward_transform: RewardTransform::BatchRank,
             redraws: 0,
+            staleness: Staleness::Keep,
             policy: PolicyConfig::default(),
         }
     }
@@ -197,7 +205,10 @@ impl ReinforceConfig {
         };
         match problem {
             Some(problem) => Err(Error::Config(problem)),
-            None => self.policy.validate(),
+            None => {
+                self.staleness.validate()?;
+                self.policy.validate()
+            }
         }
     }
 
@@ -223,6 +234,9 @@ struct ReinforceState {
     /// when duplicates are redrawn.
     #[serde(default)]
     proposed: BTreeSet<u64>,
+    /// Rewards left out of the gradient so far for their staleness.
+    #[serde(default)]
+    stale_dropped: u64,
 }
 
 /// The REINFORCE strategy: policy, optimiser and baseline.
@@ -258,6 +272,7 @@ impl Reinforce {
                 baseline: None,
                 pending: Vec::new(),
                 proposed: BTreeSet::new(),
+                stale_dropped: 0,
             },
             policy,
             parameters,
@@ -382,6 +397,7 @@ impl Reinforce {
         let mut entropy_total = 0.0;
         let rewards: Vec<f64> = batch.iter().map(|o| o.reward).collect();
         let advantages = config.reward_transform.advantages(&rewards, baseline);
+        let mut weight_total = 0.0;
         let mut depths: Vec<usize> = batch.iter().map(|o| o.depth).collect();
         depths.sort_unstable();
         depths.dedup();
@@ -391,7 +407,16 @@ impl Reinforce {
             let plan = self.state.space.plan(depth);
             let actions: Vec<_> = group.iter().map(|o| &o.actions).collect();
             let scored = self.policy.score(&plan, &actions)?;
-            let group_advantages: Vec<f32> = members.iter().map(|&i| advantages[i] as f32).collect();
+            let now = Vec::<f64>::try_from(scored.log_prob.detach().to_kind(Kind::Double))?;
+            let group_advantages: Vec<f32> = members
+                .iter()
+                .zip(now)
+                .map(|(&i, now)| {
+                    let weight = config.staleness.weight(now, batch[i].log_prob);
+                    weight_total += weight;
+                    (advantages[i] * weight) as f32
+                })
+                .collect();
             let group_advantages = Tensor::from_slice(&group_advantages);
             let entropy = scored.entropy.sum(Kind::Float);
             entropy_total += entropy.double_value(&[]);
@@ -417,6 +442,8 @@ impl Reinforce {
             grad_norm,
             entropy: entropy_total / count,
             max_staleness: self.state.steps - 1 - oldest.min(self.state.steps - 1),
+            stale_dropped: self.state.stale_dropped,
+            importance_weight: weight_total / count,
         })
     }
 }
@@ -446,6 +473,7 @@ impl Strategy for Reinforce {
                 proposals.push(Proposal {
                     spec,
                     actions: sampled.actions,
+                    log_prob: Some(sampled.log_prob),
                     depth,
                     policy_version: self.state.steps,
                     sample_index: index,
@@ -462,6 +490,11 @@ impl Strategy for Reinforce {
                 "reward {} is not finite",
                 observation.reward
             )));
+        }
+        let age = self.state.steps.saturating_sub(observation.policy_version);
+        if self.state.config.staleness.drops(age) {
+            self.state.stale_dropped += 1;
+            return Ok(None);
         }
         self.state.pending.push(observation);
         if self.state.pending.len() < self.state.config.batch_size {
