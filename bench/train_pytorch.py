@@ -12,8 +12,15 @@ pad-and-crop plus flip augmentation, validation after the epoch), on CIFAR-10
 read from the official binary archive or folder.
 
 Prints one JSON object: params, throughput (training images per second),
-train_seconds, val_accuracy. Used by `make bench` (bench/run.py) to compare against
-the Rust worker on the same spec, data, threads and batch size.
+train_seconds, val_accuracy, device, precision and, on CUDA, the peak GPU
+memory. Used by `make bench` (bench/run.py) and `bench/gpu.sh` to compare
+against the Rust worker on the same spec, data, threads and batch size.
+
+`--device cuda` keeps the data on the GPU (uploaded once, augmented there);
+`--precision bf16` runs the forward pass under bf16 autocast; `--compile`
+wraps the model in `torch.compile`. The first `--warmup-steps` steps (cuDNN
+autotuning, compilation) are not timed, and the clock is read only after
+`torch.cuda.synchronize()`, so the figure is the steady state.
 """
 import argparse
 import json
@@ -60,10 +67,11 @@ def read_cifar(path):
 def augment(images, offsets):
     """Pad by 4, random 32x32 crop and horizontal flip, as one gather."""
     b, c, s, _ = images.shape
+    device = images.device
     padded = F.pad(images, (4, 4, 4, 4))
-    rows = torch.randint(0, 9, (b, 1)) + offsets
-    flip = torch.rand(b, 1) < 0.5
-    cols = torch.randint(0, 9, (b, 1)) + torch.where(flip, offsets.flip(0), offsets)
+    rows = torch.randint(0, 9, (b, 1), device=device) + offsets
+    flip = torch.rand(b, 1, device=device) < 0.5
+    cols = torch.randint(0, 9, (b, 1), device=device) + torch.where(flip, offsets.flip(0), offsets)
     out = padded.gather(2, rows.view(b, 1, s, 1).expand(b, c, s, s + 8))
     return out.gather(3, cols.view(b, 1, 1, s).expand(b, c, s, s))
 
@@ -80,11 +88,26 @@ def main():
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--channels-last", action="store_true",
-                        help="train on channels-last activations, as nas-worker does")
+                        help="train on channels-last activations and weights, as nas-worker does")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                        help="bf16: the forward pass under bf16 autocast")
+    parser.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    parser.add_argument("--warmup-steps", type=int, default=0,
+                        help="training steps run before the clock starts (not counted)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
     with open(args.spec) as f:
         spec = json.load(f)
 
@@ -94,49 +117,71 @@ def main():
     train_idx = order[args.valid_size:][: args.train_subset].sort().values
     if args.valid_subset:
         valid_idx = valid_idx[: args.valid_subset]
-    train_x, train_y = images[train_idx], labels[train_idx]
-    valid_x, valid_y = images[valid_idx], labels[valid_idx]
+    train_x, train_y = images[train_idx].to(device), labels[train_idx].to(device)
+    valid_x, valid_y = images[valid_idx].to(device), labels[valid_idx].to(device)
     stats = train_x.double() / 255
     mean = stats.mean((0, 2, 3)).float().view(1, 3, 1, 1)
     std = stats.std((0, 2, 3), unbiased=False).float().view(1, 3, 1, 1)
     del stats
 
-    model = Child(spec)
+    model = Child(spec).to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    offsets = torch.arange(32)
-    trained, train_time = 0, 0.0
+    forward = torch.compile(model) if args.compile else model
+    offsets = torch.arange(32, device=device)
+
+    def step(idx):
+        x = (train_x[idx].float() / 255 - mean) / std
+        x = augment(x, offsets)
+        if args.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            loss = F.cross_entropy(forward(x), train_y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    for _ in range(args.warmup_steps):
+        step(torch.randperm(len(train_y), device=device)[: args.batch_size])
+    sync()
+    trained, train_time, epoch_seconds = 0, 0.0, []
     for _ in range(args.epochs):
         model.train()
         start = time.perf_counter()
-        perm = torch.randperm(len(train_y))
+        perm = torch.randperm(len(train_y), device=device)
         for i in range(0, len(train_y), args.batch_size):
             idx = perm[i:i + args.batch_size]
             if len(idx) < 2:
                 break
-            x = (train_x[idx].float() / 255 - mean) / std
-            x = augment(x, offsets)
-            if args.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(model(x), train_y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            step(idx)
             trained += len(idx)
-        train_time += time.perf_counter() - start
+        sync()
+        epoch_seconds.append(time.perf_counter() - start)
+        train_time += epoch_seconds[-1]
     model.eval()
     correct = 0
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
         for i in range(0, len(valid_y), 500):
             x = (valid_x[i:i + 500].float() / 255 - mean) / std
-            correct += (model(x).argmax(1) == valid_y[i:i + 500]).sum().item()
+            if args.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            correct += (forward(x).argmax(1) == valid_y[i:i + 500]).sum().item()
     print(json.dumps({
         "params": params,
         "throughput": trained / train_time,
         "train_seconds": train_time,
+        "epoch_seconds": epoch_seconds,
         "val_accuracy": correct / max(len(valid_y), 1),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "device": str(device),
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "compiled": args.compile,
+        "peak_gpu_bytes": torch.cuda.max_memory_allocated(device) if cuda else None,
     }))
 
 

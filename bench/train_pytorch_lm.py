@@ -15,8 +15,11 @@ truncated BPTT over 35 steps), on Penn Treebank read from the official text
 files.
 
 Prints one JSON object: params, throughput (training tokens per second),
-train_seconds, val_perplexity. Used by `make bench` to compare against the
-Rust worker on the same spec, data, threads and batch size.
+train_seconds, val_perplexity, device. Used by `make bench` and
+`bench/gpu.sh` to compare against the Rust worker on the same spec, data,
+threads and batch size. `--device cuda` keeps the tokens on the GPU; the
+first `--warmup-steps` windows are not timed and the clock is read after
+`torch.cuda.synchronize()`.
 """
 import argparse
 import json
@@ -91,10 +94,19 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    parser.add_argument("--warmup-steps", type=int, default=0,
+                        help="training windows run before the clock starts (not counted)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
     with open(args.spec) as f:
         spec = json.load(f)
     train, valid, vocabulary = load_ptb(args.data)
@@ -102,15 +114,14 @@ def main():
         train = train[: args.train_subset]
     if args.valid_subset:
         valid = valid[: args.valid_subset]
-    model = LanguageModel(spec, vocabulary, args.hidden)
+    train, valid = train.to(device), valid.to(device)
+    model = LanguageModel(spec, vocabulary, args.hidden).to(device)
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     opt = torch.optim.SGD(model.parameters(), lr=args.learning_rate)
     streams = batchify(train, args.batch_size)
     model.train()
-    trained = 0
-    start = time.perf_counter()
-    state = model.zero_state(args.batch_size)
-    for inputs, targets in windows(streams):
+
+    def step(inputs, targets, state):
         state = [(h.detach(), c.detach()) for h, c in state]
         logits, state = model(inputs, state)
         loss = F.cross_entropy(logits, targets.reshape(-1))
@@ -118,7 +129,19 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
         opt.step()
+        return state
+
+    state = model.zero_state(args.batch_size)
+    for _, (inputs, targets) in zip(range(args.warmup_steps), windows(streams)):
+        state = step(inputs, targets, state)
+    sync()
+    trained = 0
+    start = time.perf_counter()
+    state = model.zero_state(args.batch_size)
+    for inputs, targets in windows(streams):
+        state = step(inputs, targets, state)
         trained += targets.numel()
+    sync()
     train_time = time.perf_counter() - start
     print(json.dumps({
         "params": params,
@@ -127,6 +150,7 @@ def main():
         "val_perplexity": evaluate(model, batchify(valid, EVAL_BATCH)),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "device": str(device),
     }))
 
 

@@ -48,7 +48,7 @@ fn experiment_file(experiment: &str) -> String {
     let links = serde_json::to_string(&LINKS).unwrap();
     let mut text = format!(
         "experiment = \"{experiment}\"\nchildren = 40\nin_flight = 4\njob_timeout_seconds = 60\n\
-         [controller]\nbatch_size = 4\n[space]\nkind = \"categorical\"\n\
+         [controller]\nbatch_size = 4\n[controller.staleness]\nmode = \"importance\"\n[space]\nkind = \"categorical\"\n\
          [[space.decisions]]\nname = \"link\"\noptions = {links}\n"
     );
     for i in 0..4 {
@@ -93,6 +93,10 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
             .map(|i| decisions[format!("ops[{i}]")].as_str().unwrap())
             .collect();
         let key = format!("{}/{}", decisions["link"].as_str().unwrap(), ops.join(","));
+        // The sampling policy's log-probability travels with each child:
+        // the importance weights (and their replay) read it.
+        let log_prob = record.value["log_prob"].as_f64();
+        assert!(log_prob.is_some_and(|p| p < 0.0), "{}", record.value);
         match (record.status.as_str(), values.get(&key)) {
             ("ok" | "reused", Some(&value)) => {
                 assert_eq!(record.value["reward"].as_f64(), Some(value), "{}", record.value);
@@ -106,7 +110,8 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
         }
     }
     assert!(rewarded >= 30, "{rewarded} of 40 rewarded");
-    // The recorded search replays to the very same policy.
+    // The recorded search, importance weights included, replays to the
+    // very same policy.
     let output = run_ok(
         "nas-controller",
         &[

@@ -78,7 +78,9 @@ class LanguageModel(nn.Module):
         self.decoder_bias = nn.Parameter(torch.zeros(vocabulary))
 
     def zero_state(self, batch):
-        return [(torch.zeros(batch, self.hidden), torch.zeros(batch, self.hidden)) for _ in self.layers]
+        device = self.decoder_bias.device
+        return [(torch.zeros(batch, self.hidden, device=device), torch.zeros(batch, self.hidden, device=device))
+                for _ in self.layers]
 
     def forward(self, tokens, state=None):
         if state is None:
