@@ -110,6 +110,12 @@ class Bench:
             env["NAS_STORE_DIR"] = os.path.join(self.work, "store")
         return env
 
+    def reference_device(self):
+        """The PyTorch scripts' device flags: on a GPU, a few untimed warm-up steps."""
+        if self.args.device == "cpu":
+            return []
+        return ["--device", self.args.device, "--warmup-steps", "5"]
+
     def cifar_dir(self):
         """The real CIFAR-10, extracted once into the work folder."""
         target = os.path.join(self.work, "cifar10")
@@ -131,9 +137,9 @@ class Bench:
             path = os.path.join(BENCH, "specs", f"{spec}.json")
             common = ["--spec", path, "--data", cifar, "--train-subset", str(images),
                       "--valid-subset", "256", "--batch-size", "128", *threads]
-            worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "cifar10", "--device", "cpu",
-                                       "--json", *common])
-            script = [sys.executable, os.path.join(BENCH, "train_pytorch.py"), *common]
+            worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "cifar10", "--device",
+                                       self.args.device, "--json", *common])
+            script = [sys.executable, os.path.join(BENCH, "train_pytorch.py"), *common, *self.reference_device()]
             eager, _ = self.run_json(script)
             channels_last, _ = self.run_json([*script, "--channels-last"])
             entry = {"spec": spec, "images": images, "worker": worker["throughput"], "pytorch": eager["throughput"],
@@ -154,9 +160,10 @@ class Bench:
             path = os.path.join(BENCH, "specs", f"{spec}.json")
             common = ["--spec", path, "--data", ptb, "--train-subset", str(self.args.ptb_tokens),
                       "--valid-subset", "2000", "--batch-size", "20", *threads]
-            worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "ptb", "--device", "cpu",
-                                       "--json", *common])
-            eager, _ = self.run_json([sys.executable, os.path.join(BENCH, "train_pytorch_lm.py"), *common])
+            worker, _ = self.run_json([self.tool("nas-worker"), "train", "--task", "ptb", "--device",
+                                       self.args.device, "--json", *common])
+            eager, _ = self.run_json([sys.executable, os.path.join(BENCH, "train_pytorch_lm.py"), *common,
+                                      *self.reference_device()])
             entry = {"spec": spec, "worker": worker["throughput"], "pytorch": eager["throughput"],
                      "params": worker["params"], "same_params": worker["params"] == eager["params"]}
             rnn.append(entry)
@@ -327,7 +334,7 @@ class Bench:
         """Section 7: a worker's peak memory during a 15-layer CNN child."""
         spec = os.path.join(BENCH, "specs", "cnn15.json")
         report, usage = self.run_json_usage([self.tool("nas-worker"), "train", "--task", "cifar10",
-                                             "--device", "cpu", "--spec", spec, "--data", self.cifar_dir(),
+                                             "--device", self.args.device, "--spec", spec, "--data", self.cifar_dir(),
                                              "--train-subset", "256", "--valid-subset", "128",
                                              "--threads", str(self.threads), "--json"])
         self.save("memory", {"worker_15_layers": {"peak_rss_kib": usage.ru_maxrss, "peak_heap_kib": usage.anon_kib,
@@ -714,6 +721,8 @@ def main():
     parser.add_argument("--cifar", default=os.path.join(ROOT, "..", "shared", "data", "cifar-10-binary.tar.gz"))
     parser.add_argument("--ptb", default=os.path.join(ROOT, "..", "shared", "data", "ptb"))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cpu",
+                        help="where the train and memory sections train: cpu or cuda (bench/gpu.sh does more)")
     parser.add_argument("--cnn-images", type=int, default=512,
                         help="training images of the 12-layer child (x2 for 6 layers, x4 for 3)")
     parser.add_argument("--ptb-tokens", type=int, default=28000)
