@@ -8,6 +8,9 @@ seconds after every epoch.
         --data ../shared/data/cifar-10-binary.tar.gz --out bench/tables/cifar10-tiny-curves.jsonl
 
 Rows already in --out are kept (the recording resumes where it stopped).
+`--shard K/N` records every N-th architecture from the K-th (0-based), so
+N processes with one thread each can share the cores and append to the same
+file; each row is written in one append.
 """
 import argparse, itertools, json, os, subprocess, sys, tempfile
 
@@ -26,6 +29,17 @@ def specs():
                "max_pool_after": []}
 
 
+def shard(text):
+    """`K/N` with 0 <= K < N."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shard {text!r} is not K/N")
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"shard {text!r}: K must be in 0..N-1")
+    return k, n
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker", required=True)
@@ -35,6 +49,8 @@ def main():
     parser.add_argument("--train-subset", type=int, default=4000)
     parser.add_argument("--valid-subset", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, help="the worker's default (128) when unset")
+    parser.add_argument("--shard", type=shard, default=(0, 1), metavar="K/N")
     args = parser.parse_args()
     done = set()
     if os.path.exists(args.out):
@@ -42,7 +58,7 @@ def main():
             done = {json.loads(line)["spec_index"] for line in f if line.strip()}
     with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as out:
         for index, spec in enumerate(specs()):
-            if index in done:
+            if index in done or index % args.shard[1] != args.shard[0]:
                 continue
             path = os.path.join(tmp, "spec.json")
             with open(path, "w") as f:
@@ -50,6 +66,8 @@ def main():
             cmd = [args.worker, "train", "--spec", path, "--task", "cifar10", "--data", args.data,
                    "--epochs", str(args.epochs), "--train-subset", str(args.train_subset),
                    "--valid-subset", str(args.valid_subset), "--threads", str(args.threads), "--json"]
+            if args.batch_size is not None:
+                cmd += ["--batch-size", str(args.batch_size)]
             run = subprocess.run(cmd, capture_output=True, text=True, check=True)
             report = json.loads(run.stdout.strip().splitlines()[-1])
             row = {"spec_index": index, "arch_id": report["arch_id"], "params": report["params"],
