@@ -27,8 +27,9 @@ Sections (all by default; `--only a,b` picks some):
   early_stopping
               the stopping rules (none, median, asha) with REINFORCE and
               random search on the recorded CIFAR-10 learning curves
-              (bench/tables/cifar10-tiny-curves.jsonl), 20 seeds at equal
-              training seconds: seconds to the top-1% architecture, the best
+              (bench/tables/cifar10-tiny-curves-10k.jsonl, and the older
+              cifar10-tiny-curves.jsonl), 20 seeds at equal training seconds
+              (1.3 times the table's cost): seconds to the top-1% architecture, the best
               validation found, and how well early epochs predict the last
   pareto      multi-objective search on the NAS-Bench-Graph tables: REINFORCE
               and random search for accuracy against latency (MnasNet's
@@ -513,50 +514,82 @@ def tabular_section(bench):
 
 
 STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:3:3"]
+# The recorded learning-curve tables (bench/record_curves.py): the first is
+# the one the issue's goal is measured on, the second is kept for contrast.
+STOPPING_TABLES = [
+    ("cifar10-tiny-curves-10k", "10,000 training images per epoch at batch 64, 5,000 validation images", True),
+    ("cifar10-tiny-curves", "4,000 training images per epoch at batch 128, 1,000 validation images", False),
+]
 
 
 def early_stopping_section(bench):
-    """Section 9: the stopping rules on the recorded learning curves."""
-    table = os.path.join(BENCH, "tables", "cifar10-tiny-curves.jsonl")
-    seconds = bench.args.stopping_seconds
+    """Section 9: the stopping rules on the recorded learning curves, at a
+    budget of `--stopping-budget` times the seconds of training every
+    architecture of the table once."""
+    report = {}
+    for name, recorded, goal in STOPPING_TABLES:
+        table = os.path.join(BENCH, "tables", f"{name}.jsonl")
+        seconds = round(bench.args.stopping_budget * table_seconds(table), -2)
+        data = simulate_stopping(bench, table, seconds)
+        rows = {(row["strategy"], row["rule"]): row for row in data["summaries"]}
+        for (strategy, rule), row in rows.items():
+            to_top = row["median_seconds_to_top"]
+            bench.row(f"early_stopping.{name}.{strategy}.{rule}.seconds_to_top1",
+                      to_top if to_top is not None else float(seconds + 1), "train-s", "reported", True,
+                      f"quartiles {row['quartiles_seconds_to_top']}, {row['censored']} of {row['runs']} censored; "
+                      f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
+        for strategy in ["reinforce", "random"]:
+            stopping_goal_rows(bench, name, rows, strategy, seconds, goal and strategy == "reinforce")
+        predictive = curve_predictiveness(table)
+        bench.row(f"early_stopping.{name}.corr_epoch1_final", predictive["correlation"][0], "pearson",
+                  "reported", True, "how well epoch 1 predicts the final (best of the last 5 epochs) accuracy")
+        bench.row(f"early_stopping.{name}.corr_epoch3_final", predictive["correlation"][2], "pearson",
+                  "reported", True)
+        del data["runs"]
+        report[name] = {"table": os.path.relpath(table, ROOT), "recorded": recorded, "goal": goal,
+                        "training_seconds": seconds, "simulation": data, "predictiveness": predictive}
+    bench.save("early_stopping", {"seeds": bench.args.stopping_seeds, "budget": bench.args.stopping_budget,
+                                  "tables": report})
+
+
+def table_seconds(path):
+    """Seconds of training every architecture of a curve table once."""
+    with open(path) as f:
+        return sum(sum(json.loads(line)["epoch_seconds"]) for line in f if line.strip())
+
+
+def simulate_stopping(bench, table, seconds):
+    """`nas-controller simulate` of every rule and strategy on one table."""
     out = subprocess.run([bench.tool("nas-controller"), "simulate", "--oracle", f"curves:{table}#valid_accuracy",
                           "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
                           "--strategies", "reinforce,random", "--stopping", ",".join(STOPPING_RULES),
                           "--gpu-seconds", str(seconds), "--budget", "1000",
                           "--seeds", str(bench.args.stopping_seeds), "--json"],
                          check=True, capture_output=True, text=True)
-    data = json.loads(out.stdout)
-    rows = {(row["strategy"], row["rule"]): row for row in data["summaries"]}
-    for (strategy, rule), row in rows.items():
-        to_top = row["median_seconds_to_top"]
-        bench.row(f"early_stopping.{strategy}.{rule}.seconds_to_top1", to_top if to_top is not None
-                  else float(seconds + 1), "train-s", "reported", True,
-                  f"quartiles {row['quartiles_seconds_to_top']}, {row['censored']} of {row['runs']} censored; "
-                  f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
-    for strategy in ["reinforce", "random"]:
-        none = rows[(strategy, "none")]
-        stopping = [r for (s, rule), r in rows.items() if s == strategy and rule != "none"
-                    and r["median_seconds_to_top"] is not None]
-        best = min(stopping, key=lambda r: r["median_seconds_to_top"])
-        ratio = best["median_seconds_to_top"] / none["median_seconds_to_top"]
-        goal = strategy == "reinforce"
-        bench.row(f"early_stopping.{strategy}.best_rule_vs_none", ratio, "ratio",
-                  "<= 0.333" if goal else "reported", ratio <= 1 / 3 if goal else True,
-                  f"{best['rule']}: {best['median_seconds_to_top']:.0f} s vs none "
-                  f"{none['median_seconds_to_top']:.0f} s to the top 1% (median over seeds)")
-        gap = best["median_best_metric"] - none["median_best_metric"]
-        bench.row(f"early_stopping.{strategy}.best_rule_metric_vs_none", gap, "accuracy",
-                  ">= 0" if goal else "reported", gap >= -1e-9 if goal else True,
-                  f"{best['rule']} {best['median_best_metric']:.4f} vs none {none['median_best_metric']:.4f} "
-                  f"after {seconds:.0f} training seconds")
-    predictive = curve_predictiveness(table)
-    bench.row("early_stopping.table.corr_epoch1_final", predictive["correlation"][0], "pearson", "reported", True,
-              "how well epoch 1 predicts the final (best of the last 5 epochs) accuracy")
-    bench.row("early_stopping.table.corr_epoch3_final", predictive["correlation"][2], "pearson", "reported", True)
-    del data["runs"]
-    bench.save("early_stopping", {"seeds": bench.args.stopping_seeds, "training_seconds": seconds,
-                                  "table": os.path.relpath(table, ROOT), "simulation": data,
-                                  "predictiveness": predictive})
+    return json.loads(out.stdout)
+
+
+def stopping_goal_rows(bench, name, rows, strategy, seconds, goal):
+    """The best rule against `none`: seconds to the top 1% and the best
+    validation at the budget (a goal on the first table with REINFORCE)."""
+    none = rows[(strategy, "none")]
+    stopping = [r for (s, rule), r in rows.items() if s == strategy and rule != "none"
+                and r["median_seconds_to_top"] is not None]
+    if none["median_seconds_to_top"] is None or not stopping:
+        bench.row(f"early_stopping.{name}.{strategy}.best_rule_vs_none", None, "ratio",
+                  "<= 0.333" if goal else "reported", not goal, "a median run never reached the top 1%")
+        return
+    best = min(stopping, key=lambda r: r["median_seconds_to_top"])
+    ratio = best["median_seconds_to_top"] / none["median_seconds_to_top"]
+    bench.row(f"early_stopping.{name}.{strategy}.best_rule_vs_none", ratio, "ratio",
+              "<= 0.333" if goal else "reported", ratio <= 1 / 3 if goal else True,
+              f"{best['rule']}: {best['median_seconds_to_top']:.0f} s vs none "
+              f"{none['median_seconds_to_top']:.0f} s to the top 1% (median over seeds)")
+    gap = best["median_best_metric"] - none["median_best_metric"]
+    bench.row(f"early_stopping.{name}.{strategy}.best_rule_metric_vs_none", gap, "accuracy",
+              ">= 0" if goal else "reported", gap >= -1e-9 if goal else True,
+              f"{best['rule']} {best['median_best_metric']:.4f} vs none {none['median_best_metric']:.4f} "
+              f"after {seconds:.0f} training seconds")
 
 
 def pareto_section(bench):
@@ -737,7 +770,8 @@ def main():
     parser.add_argument("--tabular-budget", type=int, default=2000)
     parser.add_argument("--tabular-seeds", type=int, default=40)
     parser.add_argument("--stopping-seeds", type=int, default=20)
-    parser.add_argument("--stopping-seconds", type=float, default=2000.0)
+    parser.add_argument("--stopping-budget", type=float, default=1.3,
+                        help="early_stopping: training seconds per run, in multiples of training the whole table once")
     parser.add_argument("--pareto-objective", default="mnas:latency:0.005")
     parser.add_argument("--pareto-budget", type=int, default=500)
     parser.add_argument("--pareto-seeds", type=int, default=10)
