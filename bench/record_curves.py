@@ -5,7 +5,11 @@ on real CIFAR-10, one row per architecture with its validation accuracy and
 seconds after every epoch.
 
     python3 bench/record_curves.py --worker target/release/nas-worker \
-        --data ../shared/data/cifar-10-binary.tar.gz --out bench/tables/cifar10-tiny-curves.jsonl
+        --data ../shared/data/cifar-10-binary.tar.gz --out bench/tables/cifar10-tiny-curves-10k.jsonl \
+        --train-subset 10000 --valid-subset 5000 --batch-size 64 --shard 0/2   # and 1/2 beside it
+
+(bench/tables/cifar10-tiny-curves.jsonl was recorded with the defaults:
+4,000 training and 1,000 validation images at batch 128.)
 
 Rows already in --out are kept (the recording resumes where it stopped).
 `--shard K/N` records every N-th architecture from the K-th (0-based), so
