@@ -29,8 +29,9 @@ Sections (all by default; `--only a,b` picks some):
               random search on the recorded CIFAR-10 learning curves
               (bench/tables/cifar10-tiny-curves-10k.jsonl, and the older
               cifar10-tiny-curves.jsonl), 20 seeds at equal training seconds
-              (1.3 times the table's cost): seconds to the top-1% architecture, the best
-              validation found, and how well early epochs predict the last
+              (1.3 times the table's cost): seconds to the top-1%
+              architecture, the best validation found, and how well early
+              epochs predict the last
   pareto      multi-objective search on the NAS-Bench-Graph tables: REINFORCE
               and random search for accuracy against latency (MnasNet's
               shaped reward), 500 samples, 10 seeds: hypervolume of the front
