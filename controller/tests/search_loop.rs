@@ -1,15 +1,19 @@
 //! The search service driven one message at a time, over the in-process
 //! queue and a local store: results are counted once, preemptions
-//! republished, dead letters and strangers handled, and a resumed search
-//! continues exactly where the stopped one was.
+//! republished, dead letters and strangers handled, a resumed search
+//! continues exactly where the stopped one was, and a stopped architecture
+//! sampled again reuses its reward or trains again, as configured.
 
 #![allow(clippy::unwrap_used)]
 
 use nas_controller::Error;
 use nas_controller::search::config::{self, Overrides};
 use nas_controller::search::metrics::ControllerMetrics;
+use nas_controller::search::reward_log::{self, RecordStatus};
 use nas_controller::search::{JobRecord, ResultOutcome, ResumeMode, Search};
-use nas_domain::{EpochMetrics, ExperimentName, JobId, Outcome, TrainJob, TrainResult, TrainResultFields};
+use nas_domain::{
+    EpochMetrics, ExperimentName, JobId, Outcome, SampledAgain, TrainJob, TrainResult, TrainResultFields,
+};
 use nas_infra::queue::{InProcessQueue, JobQueue, Subscription};
 use nas_infra::store::{LocalStore, ObjectStore, keys};
 use nas_infra::telemetry::Telemetry;
@@ -94,6 +98,28 @@ impl Rig {
             indices.extend(records.iter().map(|r| (r.job.job_id, r.payload.sample_index)));
         }
         indices
+    }
+}
+
+/// An experiment over a space of one architecture, so every child after the
+/// first repeats it, stopped by ASHA; `sampled_again` is `reuse` or
+/// `retrain`.
+fn one_architecture(sampled_again: &str) -> String {
+    format!(
+        "experiment = \"unit\"\ntask = \"cifar10\"\nchildren = 3\nin_flight = 1\n\
+         [budget]\nepochs = 2\n[controller]\nbatch_size = 2\n\
+         [stopping]\nrule = \"asha\"\nsampled_again = \"{sampled_again}\"\n\
+         [space]\nkind = \"cnn\"\nfilters = [8]\nkernel_heights = [1]\nkernel_widths = [1]\n\
+         stride_heights = [1]\nstride_widths = [1]\nskip_connections = false\n\
+         depth = {{ start = 1, step = 0, every = 1, max = 1 }}\n"
+    )
+}
+
+fn stopped_after_one_epoch(reward: f64) -> Outcome {
+    Outcome::Stopped {
+        reward,
+        metric: reward.cbrt(),
+        epochs_done: 1,
     }
 }
 
@@ -303,4 +329,70 @@ async fn a_search_stops_at_its_time_budget_while_no_result_comes() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_stopped_architecture_sampled_again_reuses_its_reward_after_a_restart() {
+    let mut rig = Rig::new().await;
+    let config = one_architecture("reuse");
+    let (mut search, _) = rig.open(&config, ResumeMode::New).await.unwrap();
+    search.publish_more().await.unwrap();
+    let job = rig.next_job().await;
+    rig.answer(&mut search, &job, stopped_after_one_epoch(0.1)).await;
+    // The stopped reward is known again from the reward log after a restart.
+    drop(search);
+    let (mut search, _) = rig.open(&config, ResumeMode::Auto).await.unwrap();
+    search.publish_more().await.unwrap();
+    let summary = search.summary();
+    let counts = (
+        summary.children_published,
+        summary.children_stopped,
+        summary.children_reused,
+    );
+    assert_eq!(counts, (3, 1, 2), "{summary:?}");
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(300), rig.jobs.next()).await;
+    assert!(waiting.is_err(), "a stopped architecture was published again");
+    let log = reward_log::read_all(&rig.store, &experiment()).await.unwrap();
+    let reused: Vec<_> = log
+        .iter()
+        .filter(|record| record.status == RecordStatus::Reused)
+        .collect();
+    assert_eq!(reused.len(), 2);
+    for record in reused {
+        assert_eq!(record.reward, 0.1);
+        let reason = record.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("stopped early"), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_architecture_sampled_again_trains_again_when_told_to() {
+    let mut rig = Rig::new().await;
+    let (mut search, _) = rig
+        .open(&one_architecture("retrain"), ResumeMode::New)
+        .await
+        .unwrap();
+    search.publish_more().await.unwrap();
+    let first = rig.next_job().await;
+    rig.answer(&mut search, &first, stopped_after_one_epoch(0.1))
+        .await;
+    search.publish_more().await.unwrap();
+    let second = rig.next_job().await;
+    assert_eq!(second.spec.id(), first.spec.id());
+    assert_ne!(second.job_id, first.job_id);
+    assert_eq!(search.summary().children_reused, 0);
+}
+
+#[test]
+fn sampled_again_accepts_reuse_and_retrain_only() {
+    for (text, accepted) in [("reuse", true), ("retrain", true), ("again", false), ("", false)] {
+        let file = Overrides::from_toml(
+            &format!("[stopping]\nrule = \"asha\"\nsampled_again = \"{text}\"\n"),
+            "test",
+        );
+        assert_eq!(file.is_ok(), accepted, "{text:?}: {:?}", file.err());
+    }
+    assert_eq!(SampledAgain::from_name("retrain").unwrap(), SampledAgain::Retrain);
+    let error = SampledAgain::from_name("again").unwrap_err().to_string();
+    assert!(error.contains("reuse or retrain"), "{error}");
 }

@@ -52,4 +52,4 @@ pub use space::{
     CategoricalDecision, CategoricalSpace, CellSpace, CnnSpace, DepthSchedule, SearchSpace, SpaceDefinition,
 };
 pub use spec::{ArchId, ArchKind, ArchSpec, Architecture, CategoricalArch, Choice};
-pub use stopping::{Decision, StoppedReward, Stopper, StoppingConfig, StoppingRule};
+pub use stopping::{Decision, SampledAgain, StoppedReward, Stopper, StoppingConfig, StoppingRule};

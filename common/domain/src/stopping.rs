@@ -26,6 +26,13 @@
 //! child's reward at its full budget, most for architectures that learn
 //! slowly but end well, so the strategy is pushed towards fast starters;
 //! a penalty also hides how close a stopped child came.
+//!
+//! An architecture stopped before that the strategy samples again
+//! ([`SampledAgain`]) reuses the reward it taught when it was stopped, as a
+//! trained one reuses its reward, or trains again from scratch. Reusing
+//! makes a stop final for that architecture: the partial reward's bias
+//! stays with it, and an architecture a rung judged wrongly (another seed
+//! would have passed it) is not tried again.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -205,6 +212,40 @@ pub enum StoppedReward {
     Penalty(f64),
 }
 
+/// What an architecture stopped before does when it is sampled again
+/// (with `reuse_rewards`; without it every child trains).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SampledAgain {
+    /// It reuses the reward it taught when it was stopped (the default): the
+    /// curve that was stopped would most likely be stopped again.
+    #[default]
+    Reuse,
+    /// It trains again from scratch, with another seed.
+    Retrain,
+}
+
+impl SampledAgain {
+    /// `reuse` or `retrain`, as a command line gives it.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "reuse" => Ok(SampledAgain::Reuse),
+            "retrain" => Ok(SampledAgain::Retrain),
+            other => Err(Error::InvalidConfig(format!(
+                "stopping.sampled_again {other:?} is not reuse or retrain"
+            ))),
+        }
+    }
+
+    /// The setting's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SampledAgain::Reuse => "reuse",
+            SampledAgain::Retrain => "retrain",
+        }
+    }
+}
+
 /// An experiment's early stopping (`[stopping]` in its configuration).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StoppingConfig {
@@ -214,6 +255,9 @@ pub struct StoppingConfig {
     /// What a stopped child's reward is.
     #[serde(default)]
     pub stopped_reward: StoppedReward,
+    /// What a stopped architecture sampled again does.
+    #[serde(default)]
+    pub sampled_again: SampledAgain,
 }
 
 impl StoppingConfig {
@@ -366,4 +410,68 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     let low = position.floor() as usize;
     let high = position.ceil() as usize;
     sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asha_judges_only_at_its_rungs_against_the_children_before() {
+        let rule = StoppingRule::from_name("asha:1:3").unwrap();
+        let mut stopper: Stopper<u32> = Stopper::new(rule, 10);
+        assert_eq!(stopper.rungs(), &[1, 3, 9]);
+        // The first child at a rung always goes on.
+        assert_eq!(stopper.observe(&0, &[0.1, 0.2], Mode::Decide), Decision::Continue);
+        // Below the first child at rung 1: stopped there, not at epoch 2.
+        assert_eq!(
+            stopper.observe(&1, &[0.05, 0.9], Mode::Decide),
+            Decision::Stop { epoch: 1 }
+        );
+        assert_eq!(stopper.observe(&2, &[0.3], Mode::Decide), Decision::Continue);
+        // Restoring records without deciding.
+        assert_eq!(stopper.observe(&3, &[0.0], Mode::Restore), Decision::Continue);
+        assert_eq!(stopper.reached(1), 4);
+    }
+
+    #[test]
+    fn median_waits_for_its_minimum_of_children() {
+        let rule = StoppingRule::from_name("median:1:2").unwrap();
+        let mut stopper: Stopper<u32> = Stopper::new(rule, 4);
+        assert_eq!(stopper.observe(&0, &[0.5], Mode::Decide), Decision::Continue);
+        assert_eq!(stopper.observe(&1, &[0.1], Mode::Decide), Decision::Continue);
+        assert_eq!(
+            stopper.observe(&2, &[0.2], Mode::Decide),
+            Decision::Stop { epoch: 1 }
+        );
+    }
+
+    #[test]
+    fn a_stopping_table_reads_what_a_stopped_architecture_sampled_again_does() {
+        let config: StoppingConfig = toml::from_str("rule = \"asha\"\nreduction = 2").unwrap();
+        assert_eq!(config.sampled_again, SampledAgain::Reuse);
+        assert_eq!(
+            config.rule,
+            StoppingRule::Asha {
+                min_epochs: 1,
+                reduction: 2
+            }
+        );
+        let config: StoppingConfig =
+            toml::from_str("rule = \"median\"\nsampled_again = \"retrain\"").unwrap();
+        assert_eq!(config.sampled_again, SampledAgain::Retrain);
+        for bad in [
+            "rule = \"asha\"\nsampled_again = \"never\"",
+            "rule = \"asha\"\nsampled_agian = \"reuse\"",
+        ] {
+            assert!(toml::from_str::<StoppingConfig>(bad).is_err(), "{bad}");
+        }
+        for (name, expected) in [
+            ("reuse", Some(SampledAgain::Reuse)),
+            ("retrain", Some(SampledAgain::Retrain)),
+            ("Reuse", None),
+        ] {
+            assert_eq!(SampledAgain::from_name(name).ok(), expected, "{name}");
+        }
+    }
 }

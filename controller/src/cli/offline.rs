@@ -22,7 +22,7 @@ use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::reinforce::{Reinforce, RewardTransform, Staleness};
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
-use nas_domain::{ExperimentName, StoppedReward, StoppingRule};
+use nas_domain::{ExperimentName, SampledAgain, StoppedReward, StoppingRule};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
@@ -109,6 +109,10 @@ pub(super) struct SimulateArgs {
     /// partial curve's reward).
     #[arg(long, value_name = "REWARD", requires = "stopping")]
     stopped_penalty: Option<f64>,
+    /// With `--stopping`: what a stopped architecture sampled again does,
+    /// `reuse` its reward (the default, as a search does) or `retrain`.
+    #[arg(long, value_name = "WHAT", default_value = "reuse", value_parser = parse_sampled_again, requires = "stopping")]
+    sampled_again: SampledAgain,
     /// With a `table:FILE#COLUMN` oracle: search for the metric traded
     /// against costs, `mnas:COST:TARGET[:ALPHA:BETA]` or
     /// `sum:COST:TARGET[:WEIGHT]` (terms joined by `+`); the fronts found
@@ -146,6 +150,10 @@ fn parse_cost_column(text: &str) -> Result<(Cost, String), String> {
 
 fn parse_rule(name: &str) -> Result<StoppingRule, String> {
     StoppingRule::from_name(name).map_err(|error| error.to_string())
+}
+
+fn parse_sampled_again(name: &str) -> Result<SampledAgain, String> {
+    SampledAgain::from_name(name).map_err(|error| error.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -458,6 +466,7 @@ async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Resu
         stopped_reward: args
             .stopped_penalty
             .map_or(StoppedReward::Partial, StoppedReward::Penalty),
+        sampled_again: args.sampled_again,
         seconds,
         max_children: args.budget,
         seeds: (args.first_seed..args.first_seed + args.seeds).collect(),
@@ -475,12 +484,14 @@ async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Resu
         return Ok(());
     }
     println!(
-        "{} architectures × {} epochs; top 1%: reward ≥ {:.5} ({} rows); {:.0} training seconds per run; {:.1} s",
+        "{} architectures × {} epochs; top 1%: reward ≥ {:.5} ({} rows); {:.0} training seconds per run; \
+         stopped architectures sampled again: {}; {:.1} s",
         report.rows,
         report.epochs,
         report.top_reward,
         report.top_rows,
         report.seconds,
+        report.sampled_again.name(),
         started.elapsed().as_secs_f64()
     );
     println!(

@@ -10,7 +10,9 @@
 //!   epochs); a stopped one by [`StoppingConfig::reward_of_stopped`].
 //! - As in a search with `reuse_rewards` (the default), an architecture
 //!   sampled again after it completed reuses its reward and costs nothing;
-//!   one that was stopped trains again.
+//!   one that was stopped does what [`SampledAgain`] says: reuses the
+//!   reward it taught (free), or trains again (the table holds one curve
+//!   per architecture, so a rule most likely stops it again).
 //! - Children are trained one at a time, in sampling order.
 //!
 //! The figures, per strategy and rule (median and quartiles over seeds):
@@ -24,7 +26,7 @@ use std::collections::HashMap;
 use nas_domain::oracle::CurveTable;
 use nas_domain::stopping::{Mode, Stopper};
 use nas_domain::{
-    ArchId, Decision, RewardFunction, SearchSpace, StoppedReward, StoppingConfig, StoppingRule,
+    ArchId, Decision, RewardFunction, SampledAgain, SearchSpace, StoppedReward, StoppingConfig, StoppingRule,
 };
 use serde::Serialize;
 
@@ -45,6 +47,8 @@ pub struct StoppingSimulation {
     pub rules: Vec<StoppingRule>,
     /// What stopped children are rewarded.
     pub stopped_reward: StoppedReward,
+    /// What a stopped architecture sampled again does.
+    pub sampled_again: SampledAgain,
     /// Training seconds per run.
     pub seconds: f64,
     /// At most this many children per run (reused ones are free).
@@ -74,6 +78,8 @@ pub struct StoppingRun {
     pub trained: usize,
     /// Children stopped early.
     pub stopped: usize,
+    /// Children that reused a stopped architecture's reward.
+    pub reused_stopped: usize,
     /// Epochs trained.
     pub epochs: u64,
     /// Training seconds spent.
@@ -122,6 +128,8 @@ pub struct StoppingReport {
     pub top_rows: usize,
     /// Training seconds per run.
     pub seconds: f64,
+    /// What a stopped architecture sampled again did.
+    pub sampled_again: SampledAgain,
     /// Per strategy and rule.
     pub summaries: Vec<StoppingSummary>,
     /// Every run.
@@ -171,6 +179,7 @@ pub fn run(simulation: &StoppingSimulation, table: &CurveTable) -> Result<Stoppi
         top_reward,
         top_rows: rewards.iter().take_while(|&&r| r >= top_reward).count(),
         seconds: simulation.seconds,
+        sampled_again: simulation.sampled_again,
         summaries,
         runs,
     })
@@ -196,11 +205,15 @@ fn run_one(
     let config = StoppingConfig {
         rule,
         stopped_reward: simulation.stopped_reward,
+        sampled_again: simulation.sampled_again,
     };
     let reward_function = simulation.reward;
     let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
     let mut stopper: Stopper<usize> = Stopper::new(rule, epochs as u32);
     let mut completed: HashMap<ArchId, (f64, f64)> = HashMap::new();
+    // The reward each stopped architecture taught (the best, if stopped
+    // more than once).
+    let mut stopped: HashMap<ArchId, f64> = HashMap::new();
     let mut run = StoppingRun {
         strategy: kind,
         rule: rule.label(),
@@ -208,6 +221,7 @@ fn run_one(
         children: 0,
         trained: 0,
         stopped: 0,
+        reused_stopped: 0,
         epochs: 0,
         seconds: 0.0,
         seconds_to_top: None,
@@ -222,6 +236,13 @@ fn run_one(
             run.children += 1;
             let id = proposal.spec.id();
             if let Some(&(reward, _)) = completed.get(&id) {
+                strategy.observe(Observation::of(&proposal, reward))?;
+                continue;
+            }
+            if config.sampled_again == SampledAgain::Reuse
+                && let Some(&reward) = stopped.get(&id)
+            {
+                run.reused_stopped += 1;
                 strategy.observe(Observation::of(&proposal, reward))?;
                 continue;
             }
@@ -246,7 +267,10 @@ fn run_one(
             let reward = reward_function.reward(&all[..trained])?;
             if trained < epochs {
                 run.stopped += 1;
-                strategy.observe(Observation::of(&proposal, config.reward_of_stopped(reward)))?;
+                let taught = config.reward_of_stopped(reward);
+                let best = stopped.entry(id).or_insert(taught);
+                *best = best.max(taught);
+                strategy.observe(Observation::of(&proposal, taught))?;
                 continue;
             }
             stopper.observe(&child, &scores, Mode::Restore);

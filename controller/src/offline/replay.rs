@@ -271,11 +271,14 @@ pub async fn replay(
 
 /// Shapes the reward of every trained or stopped child in `records` again
 /// with `objective`, from the raw reward and the costs its result keeps;
-/// a reused reward becomes the new reward of the architecture it reuses.
+/// a reused reward becomes the new reward of the architecture it reuses
+/// (the best trained to the end, else the best stopped, as the search
+/// chose it).
 /// Failed children keep the experiment's failure reward; an error names
 /// the first trained child whose result lacks a cost the objective needs.
 fn reshape(records: &mut [RewardRecord], config: &ExperimentConfig, objective: &RewardShaping) -> Result<()> {
-    let mut best: HashMap<ArchId, f64> = HashMap::new();
+    let mut trained: HashMap<ArchId, f64> = HashMap::new();
+    let mut stopped: HashMap<ArchId, f64> = HashMap::new();
     for record in records.iter_mut() {
         let raw = match record
             .result
@@ -297,10 +300,17 @@ fn reshape(records: &mut [RewardRecord], config: &ExperimentConfig, objective: &
                     record.sequence, record.job_id
                 ))
             })?;
+            let best = if record.status == reward_log::RecordStatus::Stopped {
+                &mut stopped
+            } else {
+                &mut trained
+            };
             let entry = best.entry(record.arch_id.clone()).or_insert(record.reward);
             *entry = entry.max(record.reward);
         } else if record.status == reward_log::RecordStatus::Reused
-            && let Some(reward) = best.get(&record.arch_id)
+            && let Some(reward) = trained
+                .get(&record.arch_id)
+                .or_else(|| stopped.get(&record.arch_id))
         {
             record.reward = *reward;
         }

@@ -1,14 +1,15 @@
 //! What a search has learned so far, counted from its reward records: how
 //! many children were rewarded, reused or failed, and the best reward of
 //! every architecture (the leaderboard, and the rewards reused for
-//! identical architectures); and the Pareto front of the trained children
+//! identical architectures, those of stopped ones too where the experiment
+//! reuses them, [`SampledAgain`]); and the Pareto front of the trained children
 //! against a cost ([`pareto_front`]), for the report and re-evaluation.
 
 use std::collections::HashMap;
 
 use nas_domain::objective::pareto::{self, Point};
 use nas_domain::objective::{Cost, Costs};
-use nas_domain::{ArchId, ArchSpec, TrainResult};
+use nas_domain::{ArchId, ArchSpec, SampledAgain, TrainResult};
 use serde::{Deserialize, Serialize};
 
 use super::reward_log::{RecordStatus, RewardRecord};
@@ -52,7 +53,21 @@ pub struct Tally {
     /// The full budget's epochs.
     budget_epochs: u32,
     entries: HashMap<ArchId, LeaderboardEntry>,
+    /// The best reward (and partial metric) each architecture taught when
+    /// it was stopped.
+    stopped_rewards: HashMap<ArchId, (f64, Option<f64>)>,
     best: Option<f64>,
+}
+
+/// A reward known without training, and where it comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Known {
+    /// The reward.
+    pub reward: f64,
+    /// The metric behind it (a partial one for a stopped architecture).
+    pub metric: Option<f64>,
+    /// Whether it is a stopped child's reward.
+    pub stopped: bool,
 }
 
 /// The children trained to the end (a stopped child's metric is a partial
@@ -132,6 +147,13 @@ impl Tally {
             }
             RecordStatus::Stopped => {
                 self.stopped += 1;
+                let best = self
+                    .stopped_rewards
+                    .entry(record.arch_id.clone())
+                    .or_insert((record.reward, record.metric));
+                if record.reward > best.0 {
+                    *best = (record.reward, record.metric);
+                }
                 if let Some(result) = &record.result {
                     let (epochs, seconds) = saved_by_stopping(result, self.budget_epochs);
                     self.epochs_saved += u64::from(epochs);
@@ -142,9 +164,25 @@ impl Tally {
         }
     }
 
-    /// The best reward and metric of a trained architecture.
-    pub fn known(&self, id: &ArchId) -> Option<(f64, Option<f64>)> {
-        self.entries.get(id).map(|entry| (entry.reward, entry.metric))
+    /// The reward a child of architecture `id` reuses: the best of those
+    /// trained to the end, else (when `sampled_again` reuses them) the best
+    /// a stopped one taught.
+    pub fn known(&self, id: &ArchId, sampled_again: SampledAgain) -> Option<Known> {
+        if let Some(entry) = self.entries.get(id) {
+            return Some(Known {
+                reward: entry.reward,
+                metric: entry.metric,
+                stopped: false,
+            });
+        }
+        match sampled_again {
+            SampledAgain::Reuse => self.stopped_rewards.get(id).map(|&(reward, metric)| Known {
+                reward,
+                metric,
+                stopped: true,
+            }),
+            SampledAgain::Retrain => None,
+        }
     }
 
     /// The best reward of any child so far.

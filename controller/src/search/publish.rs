@@ -1,8 +1,9 @@
 //! Proposals become jobs: the strategy proposes children until the target
 //! number is in flight; their records are written (one object per batch)
 //! before anything is published; a child whose architecture was trained
-//! before reuses that reward instead of training again (unless the search
-//! trains duplicates); the rest go to the tracker.
+//! (or stopped, [`nas_domain::SampledAgain`]) before reuses that reward
+//! instead of training again (unless the search trains duplicates); the
+//! rest go to the tracker.
 
 use nas_domain::messages::MESSAGE_VERSION;
 use nas_domain::{DatasetRef, JobId, TrainJob, TrainJobFields};
@@ -54,21 +55,27 @@ impl Search {
             let known = self
                 .config
                 .reuse_rewards
-                .then(|| self.tally.known(&record.job.spec.id()))
+                .then(|| {
+                    self.tally
+                        .known(&record.job.spec.id(), self.config.stopping.sampled_again)
+                })
                 .flatten();
             let job_id = record.job.job_id;
             let entry = InFlight::from(record);
             match known {
-                Some((reward, metric)) => {
+                Some(known) => {
                     self.tracker.track(entry);
+                    let reason = if known.stopped {
+                        "an identical architecture was stopped early before; its reward is reused"
+                    } else {
+                        "an identical architecture was trained before; its reward is reused"
+                    };
                     reused.push(Finished {
                         job_id,
                         status: RecordStatus::Reused,
-                        reward,
-                        metric,
-                        reason: Some(
-                            "an identical architecture was trained before; its reward is reused".into(),
-                        ),
+                        reward: known.reward,
+                        metric: known.metric,
+                        reason: Some(reason.into()),
                         result: None,
                     });
                 }

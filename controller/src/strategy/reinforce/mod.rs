@@ -424,9 +424,16 @@ impl Reinforce {
                 (scored.log_prob * group_advantages).sum(Kind::Float) + entropy * config.entropy_weight;
         }
         let loss = -objective / count;
-        loss.backward();
-        let grad_norm = adam::clip_grad_norm(&self.parameters, config.grad_clip);
-        self.adam.step(&mut self.parameters);
+        // A space whose every decision has one choice leaves nothing to
+        // learn: the log-probabilities are constants, with no gradient.
+        let grad_norm = if loss.requires_grad() {
+            loss.backward();
+            let norm = adam::clip_grad_norm(&self.parameters, config.grad_clip);
+            self.adam.step(&mut self.parameters);
+            norm
+        } else {
+            0.0
+        };
         let decay = config.baseline_decay;
         let updated = batch
             .iter()
