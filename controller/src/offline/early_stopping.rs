@@ -253,17 +253,7 @@ fn run_one(
             run.trained += 1;
             let all = curve.epochs(epochs, &reward_function);
             let scores = reward_function.scores(&all);
-            let mut trained = epochs;
-            for epoch in 1..=epochs {
-                run.seconds += curve.seconds[epoch - 1];
-                run.epochs += 1;
-                if epoch < epochs
-                    && let Decision::Stop { .. } = stopper.observe(&child, &scores[..epoch], Mode::Decide)
-                {
-                    trained = epoch;
-                    break;
-                }
-            }
+            let trained = train_child(&mut run, &mut stopper, child, &scores, &curve.seconds);
             let reward = reward_function.reward(&all[..trained])?;
             if trained < epochs {
                 run.stopped += 1;
@@ -287,6 +277,29 @@ fn run_one(
     }
     run.best_metric = best.map(|(_, metric)| metric);
     Ok(run)
+}
+
+/// Trains child number `child` epoch by epoch along its recorded `scores`
+/// and `seconds`, paying each epoch and showing it to the stopper; the
+/// epochs it trained (all of them unless the stopper stopped it).
+fn train_child(
+    run: &mut StoppingRun,
+    stopper: &mut Stopper<usize>,
+    child: usize,
+    scores: &[f64],
+    seconds: &[f64],
+) -> usize {
+    let epochs = scores.len();
+    for epoch in 1..=epochs {
+        run.seconds += seconds[epoch - 1];
+        run.epochs += 1;
+        if epoch < epochs
+            && let Decision::Stop { .. } = stopper.observe(&child, &scores[..epoch], Mode::Decide)
+        {
+            return epoch;
+        }
+    }
+    epochs
 }
 
 fn summarize(strategy: StrategyKind, rule: String, runs: &[&StoppingRun]) -> StoppingSummary {
