@@ -42,7 +42,7 @@ fn setup(stem: &str, children: u32, stopping: &str) -> Pipeline {
         .append(true)
         .open(&pipeline.config)
         .unwrap();
-    // Every child trains again: a stopped architecture is not reused.
+    // A stopped architecture sampled again reuses its reward (the default).
     writeln!(config, "\n[stopping]\n{stopping}").unwrap();
     pipeline
 }
