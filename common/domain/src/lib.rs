@@ -20,7 +20,8 @@
 //!    stands in for the workers in simulations.
 //! 5. While a child trains, its worker reports every epoch
 //!    ([`messages::EpochProgress`]); a [`stopping`] rule may stop it
-//!    early ([`messages::StopJob`]).
+//!    early ([`messages::StopJob`]), or ASHA pauses it at a rung until it
+//!    is [`promotion`] material.
 //! 6. The result carries the child's [`objective::Costs`]; an experiment's
 //!    [`objective::RewardShaping`] trades its reward against them, and
 //!    [`objective::pareto`] finds the children no other one beats.
@@ -35,6 +36,7 @@ mod error;
 pub mod messages;
 pub mod objective;
 pub mod oracle;
+pub mod promotion;
 pub mod reward;
 pub mod space;
 pub mod spec;

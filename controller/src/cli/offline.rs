@@ -22,6 +22,7 @@ use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::reinforce::{Reinforce, RewardTransform, Staleness};
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
+use nas_domain::promotion::AshaMode;
 use nas_domain::{ExperimentName, SampledAgain, StoppedReward, StoppingRule};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
@@ -113,6 +114,12 @@ pub(super) struct SimulateArgs {
     /// `reuse` its reward (the default, as a search does) or `retrain`.
     #[arg(long, value_name = "WHAT", default_value = "reuse", value_parser = parse_sampled_again, requires = "stopping")]
     sampled_again: SampledAgain,
+    /// With `--stopping`: whether ASHA rules `stop` the children below a
+    /// rung's top for good on arrival (the default, as the controller does)
+    /// or pause them and `promote` them later (Li et al.'s ASHA, simulated
+    /// only: the controller does not run it yet).
+    #[arg(long, value_name = "MODE", default_value = "stop", value_parser = parse_asha_mode, requires = "stopping")]
+    asha: AshaMode,
     /// With a `table:FILE#COLUMN` oracle: search for the metric traded
     /// against costs, `mnas:COST:TARGET[:ALPHA:BETA]` or
     /// `sum:COST:TARGET[:WEIGHT]` (terms joined by `+`); the fronts found
@@ -150,6 +157,10 @@ fn parse_cost_column(text: &str) -> Result<(Cost, String), String> {
 
 fn parse_rule(name: &str) -> Result<StoppingRule, String> {
     StoppingRule::from_name(name).map_err(|error| error.to_string())
+}
+
+fn parse_asha_mode(name: &str) -> Result<AshaMode, String> {
+    AshaMode::from_name(name).map_err(|error| error.to_string())
 }
 
 fn parse_sampled_again(name: &str) -> Result<SampledAgain, String> {
@@ -467,6 +478,7 @@ async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Resu
             .stopped_penalty
             .map_or(StoppedReward::Partial, StoppedReward::Penalty),
         sampled_again: args.sampled_again,
+        asha: args.asha,
         seconds,
         max_children: args.budget,
         seeds: (args.first_seed..args.first_seed + args.seeds).collect(),
@@ -485,13 +497,14 @@ async fn simulate_stopping(args: SimulateArgs, missing: Missing) -> anyhow::Resu
     }
     println!(
         "{} architectures × {} epochs; top 1%: reward ≥ {:.5} ({} rows); {:.0} training seconds per run; \
-         stopped architectures sampled again: {}; {:.1} s",
+         stopped architectures sampled again: {}; asha: {}; {:.1} s",
         report.rows,
         report.epochs,
         report.top_reward,
         report.top_rows,
         report.seconds,
         report.sampled_again.name(),
+        report.asha.name(),
         started.elapsed().as_secs_f64()
     );
     println!(

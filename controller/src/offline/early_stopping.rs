@@ -14,6 +14,12 @@
 //!   reward it taught (free), or trains again (the table holds one curve
 //!   per architecture, so a rule most likely stops it again).
 //! - Children are trained one at a time, in sampling order.
+//! - With [`AshaMode::Promote`] an ASHA rule pauses every child at each
+//!   rung instead ([`Promotions`]): before each new child, the rungs
+//!   promote every paused child they can, and a promoted child pays only
+//!   the epochs from its rung on. The strategy learns a child's reward when
+//!   it first pauses; a child promoted to the end later counts as completed
+//!   (found, best, reused) from then on.
 //!
 //! The figures, per strategy and rule (median and quartiles over seeds):
 //! training seconds until an architecture of the table's top 1% (by its
@@ -24,6 +30,7 @@
 use std::collections::HashMap;
 
 use nas_domain::oracle::CurveTable;
+use nas_domain::promotion::{AshaMode, Promotion, Promotions};
 use nas_domain::stopping::{Mode, Stopper};
 use nas_domain::{
     ArchId, Decision, RewardFunction, SampledAgain, SearchSpace, StoppedReward, StoppingConfig, StoppingRule,
@@ -49,6 +56,8 @@ pub struct StoppingSimulation {
     pub stopped_reward: StoppedReward,
     /// What a stopped architecture sampled again does.
     pub sampled_again: SampledAgain,
+    /// Whether ASHA stops or pauses the children below its rungs' top.
+    pub asha: AshaMode,
     /// Training seconds per run.
     pub seconds: f64,
     /// At most this many children per run (reused ones are free).
@@ -130,6 +139,8 @@ pub struct StoppingReport {
     pub seconds: f64,
     /// What a stopped architecture sampled again did.
     pub sampled_again: SampledAgain,
+    /// Whether ASHA stopped or paused the children below its rungs' top.
+    pub asha: AshaMode,
     /// Per strategy and rule.
     pub summaries: Vec<StoppingSummary>,
     /// Every run.
@@ -180,6 +191,7 @@ pub fn run(simulation: &StoppingSimulation, table: &CurveTable) -> Result<Stoppi
         top_rows: rewards.iter().take_while(|&&r| r >= top_reward).count(),
         seconds: simulation.seconds,
         sampled_again: simulation.sampled_again,
+        asha: simulation.asha,
         summaries,
         runs,
     })
@@ -207,14 +219,8 @@ fn run_one(
         stopped_reward: simulation.stopped_reward,
         sampled_again: simulation.sampled_again,
     };
-    let reward_function = simulation.reward;
-    let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
-    let mut stopper: Stopper<usize> = Stopper::new(rule, epochs as u32);
-    let mut completed: HashMap<ArchId, (f64, f64)> = HashMap::new();
-    // The reward each stopped architecture taught (the best, if stopped
-    // more than once).
-    let mut stopped: HashMap<ArchId, f64> = HashMap::new();
-    let mut run = StoppingRun {
+    let strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
+    let run = StoppingRun {
         strategy: kind,
         rule: rule.label(),
         seed,
@@ -227,56 +233,223 @@ fn run_one(
         seconds_to_top: None,
         best_metric: None,
     };
-    let mut best: Option<(f64, f64)> = None;
-    'search: while run.seconds < simulation.seconds && run.children < simulation.max_children {
-        for proposal in strategy.propose(simulation.reinforce.batch_size)? {
-            if run.seconds >= simulation.seconds || run.children >= simulation.max_children {
-                break 'search;
-            }
-            run.children += 1;
-            let id = proposal.spec.id();
-            if let Some(&(reward, _)) = completed.get(&id) {
-                strategy.observe(Observation::of(&proposal, reward))?;
-                continue;
-            }
-            if config.sampled_again == SampledAgain::Reuse
-                && let Some(&reward) = stopped.get(&id)
-            {
-                run.reused_stopped += 1;
-                strategy.observe(Observation::of(&proposal, reward))?;
-                continue;
-            }
-            let curve = table
-                .curve(&proposal.spec)
-                .ok_or_else(|| table.not_in_table(&proposal.spec))?;
-            let child = run.trained;
-            run.trained += 1;
-            let all = curve.epochs(epochs, &reward_function);
-            let scores = reward_function.scores(&all);
-            let trained = train_child(&mut run, &mut stopper, child, &scores, &curve.seconds);
-            let reward = reward_function.reward(&all[..trained])?;
-            if trained < epochs {
-                run.stopped += 1;
-                let taught = config.reward_of_stopped(reward);
-                let best = stopped.entry(id).or_insert(taught);
-                *best = best.max(taught);
-                strategy.observe(Observation::of(&proposal, taught))?;
-                continue;
-            }
-            stopper.observe(&child, &scores, Mode::Restore);
-            let metric = reward_function.best_metric(&all)?;
-            completed.insert(id, (reward, metric));
-            if best.is_none_or(|(r, _)| reward > r) {
-                best = Some((reward, metric));
-            }
-            if reward >= top_reward && run.seconds_to_top.is_none() {
-                run.seconds_to_top = Some(run.seconds);
-            }
-            strategy.observe(Observation::of(&proposal, reward))?;
+    let search = Search {
+        simulation,
+        table,
+        config,
+        epochs,
+        top_reward,
+    };
+    match Promotions::new(rule, epochs as u32) {
+        Some(promotions) if simulation.asha == AshaMode::Promote => {
+            search.run_promoting(strategy, promotions, run)
         }
+        _ => search.run_stopping(strategy, run),
     }
-    run.best_metric = best.map(|(_, metric)| metric);
-    Ok(run)
+}
+
+/// What a run reads.
+struct Search<'a> {
+    simulation: &'a StoppingSimulation,
+    table: &'a CurveTable,
+    config: StoppingConfig,
+    epochs: usize,
+    top_reward: f64,
+}
+
+/// A child trained so far: its architecture and recorded curve.
+struct Child {
+    id: ArchId,
+    all: Vec<nas_domain::EpochMetrics>,
+    scores: Vec<f64>,
+    seconds: Vec<f64>,
+}
+
+/// What a run found: the reward and final metric of each
+/// architecture that completed its budget, and of the best.
+#[derive(Default)]
+struct Found {
+    completed: HashMap<ArchId, (f64, f64)>,
+    best: Option<(f64, f64)>,
+    /// Children that completed their budget.
+    children: usize,
+}
+
+impl Search<'_> {
+    /// One run with the rule's stops: each child trains epoch by epoch
+    /// until the rule stops it or its budget ends.
+    fn run_stopping(
+        &self,
+        mut strategy: Box<dyn strategy::Strategy>,
+        mut run: StoppingRun,
+    ) -> Result<StoppingRun> {
+        let simulation = self.simulation;
+        let reward_function = simulation.reward;
+        let mut stopper: Stopper<usize> = Stopper::new(self.config.rule, self.epochs as u32);
+        let mut found = Found::default();
+        // The reward each stopped architecture taught (the best, if stopped
+        // more than once).
+        let mut stopped: HashMap<ArchId, f64> = HashMap::new();
+        'search: while run.seconds < simulation.seconds && run.children < simulation.max_children {
+            for proposal in strategy.propose(simulation.reinforce.batch_size)? {
+                if run.seconds >= simulation.seconds || run.children >= simulation.max_children {
+                    break 'search;
+                }
+                run.children += 1;
+                let id = proposal.spec.id();
+                if let Some(&(reward, _)) = found.completed.get(&id) {
+                    strategy.observe(Observation::of(&proposal, reward))?;
+                    continue;
+                }
+                if self.config.sampled_again == SampledAgain::Reuse
+                    && let Some(&reward) = stopped.get(&id)
+                {
+                    run.reused_stopped += 1;
+                    strategy.observe(Observation::of(&proposal, reward))?;
+                    continue;
+                }
+                let curve = self
+                    .table
+                    .curve(&proposal.spec)
+                    .ok_or_else(|| self.table.not_in_table(&proposal.spec))?;
+                let child = run.trained;
+                run.trained += 1;
+                let all = curve.epochs(self.epochs, &reward_function);
+                let scores = reward_function.scores(&all);
+                let trained = train_child(&mut run, &mut stopper, child, &scores, &curve.seconds);
+                let reward = reward_function.reward(&all[..trained])?;
+                if trained < self.epochs {
+                    run.stopped += 1;
+                    let taught = self.config.reward_of_stopped(reward);
+                    let best = stopped.entry(id).or_insert(taught);
+                    *best = best.max(taught);
+                    strategy.observe(Observation::of(&proposal, taught))?;
+                    continue;
+                }
+                stopper.observe(&child, &scores, Mode::Restore);
+                let metric = reward_function.best_metric(&all)?;
+                found.completed.insert(id, (reward, metric));
+                found.children += 1;
+                if found.best.is_none_or(|(r, _)| reward > r) {
+                    found.best = Some((reward, metric));
+                }
+                if reward >= self.top_reward && run.seconds_to_top.is_none() {
+                    run.seconds_to_top = Some(run.seconds);
+                }
+                strategy.observe(Observation::of(&proposal, reward))?;
+            }
+        }
+        run.best_metric = found.best.map(|(_, metric)| metric);
+        Ok(run)
+    }
+
+    /// One run with ASHA's promotions: before each new child, the rungs
+    /// promote every paused child they can.
+    fn run_promoting(
+        &self,
+        mut strategy: Box<dyn strategy::Strategy>,
+        mut promotions: Promotions<usize>,
+        mut run: StoppingRun,
+    ) -> Result<StoppingRun> {
+        let simulation = self.simulation;
+        let mut children: Vec<Child> = Vec::new();
+        let mut found = Found::default();
+        // The reward each paused architecture taught when it first paused.
+        let mut paused: HashMap<ArchId, f64> = HashMap::new();
+        let spent =
+            |run: &StoppingRun| run.seconds >= simulation.seconds || run.children >= simulation.max_children;
+        'search: while !spent(&run) {
+            for proposal in strategy.propose(simulation.reinforce.batch_size)? {
+                while let Some(promotion) = promotions.promote() {
+                    if spent(&run) {
+                        break 'search;
+                    }
+                    self.promote(
+                        &mut run,
+                        &mut promotions,
+                        &children[promotion.child],
+                        promotion,
+                        &mut found,
+                    )?;
+                }
+                if spent(&run) {
+                    break 'search;
+                }
+                run.children += 1;
+                let id = proposal.spec.id();
+                if let Some(&(reward, _)) = found.completed.get(&id) {
+                    strategy.observe(Observation::of(&proposal, reward))?;
+                    continue;
+                }
+                if self.config.sampled_again == SampledAgain::Reuse
+                    && let Some(&reward) = paused.get(&id)
+                {
+                    run.reused_stopped += 1;
+                    strategy.observe(Observation::of(&proposal, reward))?;
+                    continue;
+                }
+                let curve = self
+                    .table
+                    .curve(&proposal.spec)
+                    .ok_or_else(|| self.table.not_in_table(&proposal.spec))?;
+                let all = curve.epochs(self.epochs, &simulation.reward);
+                let child = Child {
+                    id: id.clone(),
+                    scores: simulation.reward.scores(&all),
+                    seconds: curve.seconds.clone(),
+                    all,
+                };
+                let rung = promotions.first_rung() as usize;
+                pay(&mut run, &child.seconds[..rung]);
+                promotions.arrive(&children.len(), rung as u32, child.scores[rung - 1]);
+                let taught = self
+                    .config
+                    .reward_of_stopped(simulation.reward.reward(&child.all[..rung])?);
+                let best = paused.entry(id).or_insert(taught);
+                *best = best.max(taught);
+                children.push(child);
+                run.trained += 1;
+                strategy.observe(Observation::of(&proposal, taught))?;
+            }
+        }
+        run.stopped = run.trained - found.children;
+        run.best_metric = found.best.map(|(_, metric)| metric);
+        Ok(run)
+    }
+
+    /// Trains a promoted child from its rung to the next (or to the end).
+    fn promote(
+        &self,
+        run: &mut StoppingRun,
+        promotions: &mut Promotions<usize>,
+        child: &Child,
+        promotion: Promotion<usize>,
+        found: &mut Found,
+    ) -> Result<()> {
+        let (from, to) = (promotion.from as usize, promotion.to as usize);
+        pay(run, &child.seconds[from..to]);
+        if to < self.epochs {
+            promotions.arrive(&promotion.child, promotion.to, child.scores[to - 1]);
+            return Ok(());
+        }
+        let reward = self.simulation.reward.reward(&child.all)?;
+        let metric = self.simulation.reward.best_metric(&child.all)?;
+        found.completed.insert(child.id.clone(), (reward, metric));
+        found.children += 1;
+        if found.best.is_none_or(|(r, _)| reward > r) {
+            found.best = Some((reward, metric));
+        }
+        if reward >= self.top_reward && run.seconds_to_top.is_none() {
+            run.seconds_to_top = Some(run.seconds);
+        }
+        Ok(())
+    }
+}
+
+/// Pays for the epochs whose recorded `seconds` are given.
+fn pay(run: &mut StoppingRun, seconds: &[f64]) {
+    run.seconds += seconds.iter().sum::<f64>();
+    run.epochs += seconds.len() as u64;
 }
 
 /// Trains child number `child` epoch by epoch along its recorded `scores`
@@ -331,5 +504,59 @@ fn summarize(strategy: StrategyKind, rule: String, runs: &[&StoppingRun]) -> Sto
         median_trained: values(&|run| run.trained as f64),
         median_stopped_fraction: values(&|run| run.stopped as f64 / run.trained.max(1) as f64),
         median_seconds_per_child: values(&|run| run.seconds / run.trained.max(1) as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use nas_domain::oracle::Missing;
+
+    use super::*;
+
+    fn simulation(rules: &str, asha: AshaMode) -> (StoppingSimulation, CurveTable) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let space_text = std::fs::read_to_string(root.join("bench/spaces/tiny-cnn.toml")).unwrap();
+        let space: SearchSpace = toml::from_str(&space_text).unwrap();
+        let table = CurveTable::load(
+            &root.join("bench/tables/cifar10-tiny-curves-10k.jsonl"),
+            "valid_accuracy",
+            Missing::Fail,
+        )
+        .unwrap();
+        let simulation = StoppingSimulation {
+            space,
+            strategies: vec![StrategyKind::Random],
+            rules: rules
+                .split(',')
+                .map(|rule| StoppingRule::from_name(rule).unwrap())
+                .collect(),
+            stopped_reward: StoppedReward::Partial,
+            sampled_again: SampledAgain::Reuse,
+            asha,
+            seconds: 1_500.0,
+            max_children: 1_000,
+            seeds: (0..4).collect(),
+            reward: table.reward_function,
+            reinforce: ReinforceConfig::default(),
+            evolution: EvolutionConfig::default(),
+        };
+        (simulation, table)
+    }
+
+    #[test]
+    fn promoting_asha_completes_only_children_from_the_top_of_its_rungs() {
+        let (simulation, table) = simulation("asha:1:3", AshaMode::Promote);
+        let promoting = run(&simulation, &table).unwrap();
+        assert_eq!(promoting.asha, AshaMode::Promote);
+        for run in &promoting.runs {
+            // Rungs at 1, 3 and 9: a child completes only from the top
+            // third of its rungs (a promoted child may drop out of the top
+            // later, so more than a 27th of them can complete).
+            assert!(run.trained - run.stopped <= run.trained / 9, "{run:?}");
+        }
+        // The budget trains the whole space, so its best completes.
+        assert!(promoting.runs.iter().all(|run| run.seconds_to_top.is_some()));
     }
 }
