@@ -273,9 +273,26 @@ struct Found {
     best: Option<(f64, f64)>,
     /// Children that completed their budget.
     children: usize,
+    /// The reward each architecture stopped (or paused) taught, the best if
+    /// it was stopped more than once.
+    stopped: HashMap<ArchId, f64>,
 }
 
 impl Search<'_> {
+    /// The reward a child of `id` reuses instead of training: a completed
+    /// architecture's, else (with `sampled_again = reuse`) a stopped one's.
+    fn reused(&self, found: &Found, id: &ArchId, run: &mut StoppingRun) -> Option<f64> {
+        if let Some(&(reward, _)) = found.completed.get(id) {
+            return Some(reward);
+        }
+        let reward = found.stopped.get(id).copied();
+        if self.config.sampled_again == SampledAgain::Reuse && reward.is_some() {
+            run.reused_stopped += 1;
+            return reward;
+        }
+        None
+    }
+
     /// One run with the rule's stops: each child trains epoch by epoch
     /// until the rule stops it or its budget ends.
     fn run_stopping(
@@ -287,9 +304,6 @@ impl Search<'_> {
         let reward_function = simulation.reward;
         let mut stopper: Stopper<usize> = Stopper::new(self.config.rule, self.epochs as u32);
         let mut found = Found::default();
-        // The reward each stopped architecture taught (the best, if stopped
-        // more than once).
-        let mut stopped: HashMap<ArchId, f64> = HashMap::new();
         'search: while run.seconds < simulation.seconds && run.children < simulation.max_children {
             for proposal in strategy.propose(simulation.reinforce.batch_size)? {
                 if run.seconds >= simulation.seconds || run.children >= simulation.max_children {
@@ -297,14 +311,7 @@ impl Search<'_> {
                 }
                 run.children += 1;
                 let id = proposal.spec.id();
-                if let Some(&(reward, _)) = found.completed.get(&id) {
-                    strategy.observe(Observation::of(&proposal, reward))?;
-                    continue;
-                }
-                if self.config.sampled_again == SampledAgain::Reuse
-                    && let Some(&reward) = stopped.get(&id)
-                {
-                    run.reused_stopped += 1;
+                if let Some(reward) = self.reused(&found, &id, &mut run) {
                     strategy.observe(Observation::of(&proposal, reward))?;
                     continue;
                 }
@@ -321,7 +328,7 @@ impl Search<'_> {
                 if trained < self.epochs {
                     run.stopped += 1;
                     let taught = self.config.reward_of_stopped(reward);
-                    let best = stopped.entry(id).or_insert(taught);
+                    let best = found.stopped.entry(id).or_insert(taught);
                     *best = best.max(taught);
                     strategy.observe(Observation::of(&proposal, taught))?;
                     continue;
@@ -354,8 +361,6 @@ impl Search<'_> {
         let simulation = self.simulation;
         let mut children: Vec<Child> = Vec::new();
         let mut found = Found::default();
-        // The reward each paused architecture taught when it first paused.
-        let mut paused: HashMap<ArchId, f64> = HashMap::new();
         let spent =
             |run: &StoppingRun| run.seconds >= simulation.seconds || run.children >= simulation.max_children;
         'search: while !spent(&run) {
@@ -377,14 +382,7 @@ impl Search<'_> {
                 }
                 run.children += 1;
                 let id = proposal.spec.id();
-                if let Some(&(reward, _)) = found.completed.get(&id) {
-                    strategy.observe(Observation::of(&proposal, reward))?;
-                    continue;
-                }
-                if self.config.sampled_again == SampledAgain::Reuse
-                    && let Some(&reward) = paused.get(&id)
-                {
-                    run.reused_stopped += 1;
+                if let Some(reward) = self.reused(&found, &id, &mut run) {
                     strategy.observe(Observation::of(&proposal, reward))?;
                     continue;
                 }
@@ -405,7 +403,7 @@ impl Search<'_> {
                 let taught = self
                     .config
                     .reward_of_stopped(simulation.reward.reward(&child.all[..rung])?);
-                let best = paused.entry(id).or_insert(taught);
+                let best = found.stopped.entry(id).or_insert(taught);
                 *best = best.max(taught);
                 children.push(child);
                 run.trained += 1;
