@@ -28,10 +28,11 @@ Sections (all by default; `--only a,b` picks some):
               the stopping rules (none, median, asha) with REINFORCE and
               random search on the recorded CIFAR-10 learning curves
               (bench/tables/cifar10-tiny-curves-10k.jsonl, and the older
-              cifar10-tiny-curves.jsonl), 20 seeds at equal training seconds
+              cifar10-tiny-curves.jsonl), 50 seeds at equal training seconds
               (1.3 times the table's cost): seconds to the top-1%
               architecture, the best validation found, and how well early
-              epochs predict the last
+              epochs predict the last; ASHA with promotions (simulated only)
+              reported beside them
   pareto      multi-objective search on the NAS-Bench-Graph tables: REINFORCE
               and random search for accuracy against latency (MnasNet's
               shaped reward), 500 samples, 10 seeds: hypervolume of the front
@@ -515,6 +516,9 @@ def tabular_section(bench):
 
 
 STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:3:3"]
+# ASHA with promotions (`simulate --asha promote`): simulated only, the
+# controller does not run it yet; reported beside the rules it runs.
+PROMOTING_RULES = ["none", "asha:1:3", "asha:1:2"]
 # The recorded learning-curve tables (bench/record_curves.py): the first is
 # the one the issue's goal is measured on, the second is kept for contrast.
 STOPPING_TABLES = [
@@ -541,6 +545,7 @@ def early_stopping_section(bench):
                       f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
         for strategy in ["reinforce", "random"]:
             stopping_goal_rows(bench, name, rows, strategy, seconds, goal and strategy == "reinforce")
+        promotions = report_promotions(bench, name, table, seconds, rows) if goal else None
         predictive = curve_predictiveness(table)
         bench.row(f"early_stopping.{name}.corr_epoch1_final", predictive["correlation"][0], "pearson",
                   "reported", True, "how well epoch 1 predicts the final (best of the last 5 epochs) accuracy")
@@ -549,6 +554,8 @@ def early_stopping_section(bench):
         del data["runs"]
         report[name] = {"table": os.path.relpath(table, ROOT), "recorded": recorded, "goal": goal,
                         "training_seconds": seconds, "simulation": data, "predictiveness": predictive}
+        if promotions is not None:
+            report[name]["promotions_simulated_only"] = promotions
     bench.save("early_stopping", {"seeds": bench.args.stopping_seeds, "budget": bench.args.stopping_budget,
                                   "tables": report})
 
@@ -559,11 +566,28 @@ def table_seconds(path):
         return sum(sum(json.loads(line)["epoch_seconds"]) for line in f if line.strip())
 
 
-def simulate_stopping(bench, table, seconds):
-    """`nas-controller simulate` of every rule and strategy on one table."""
+def report_promotions(bench, name, table, seconds, stopping_rows):
+    """ASHA with promotions, simulated on the goal table with REINFORCE:
+    reported, not a goal (the controller does not run it yet)."""
+    data = simulate_stopping(bench, table, seconds, rules=PROMOTING_RULES, strategies="reinforce",
+                             asha="promote")
+    rows = {row["rule"]: row for row in data["summaries"]}
+    none = rows["none"]["median_seconds_to_top"]
+    for rule in PROMOTING_RULES[1:]:
+        row, stopping = rows[rule], stopping_rows[("reinforce", rule)]
+        to_top = row["median_seconds_to_top"]
+        ratio = to_top / none if to_top is not None and none else None
+        bench.row(f"early_stopping.{name}.reinforce.{rule}.promote_vs_none", ratio, "ratio", "reported", True,
+                  f"simulated only: {to_top} s vs none {none:.0f} s to the top 1%, {row['censored']} censored, "
+                  f"best {row['median_best_metric']:.4f}; stopping {stopping['median_seconds_to_top']} s")
+    return data["summaries"]
+
+
+def simulate_stopping(bench, table, seconds, rules=STOPPING_RULES, strategies="reinforce,random", asha="stop"):
+    """`nas-controller simulate` of the rules and strategies on one table."""
     out = subprocess.run([bench.tool("nas-controller"), "simulate", "--oracle", f"curves:{table}#valid_accuracy",
                           "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
-                          "--strategies", "reinforce,random", "--stopping", ",".join(STOPPING_RULES),
+                          "--strategies", strategies, "--stopping", ",".join(rules), "--asha", asha,
                           "--gpu-seconds", str(seconds), "--budget", "1000",
                           "--seeds", str(bench.args.stopping_seeds), "--json"],
                          check=True, capture_output=True, text=True)
@@ -770,7 +794,7 @@ def main():
     parser.add_argument("--tables", default=os.path.join(ROOT, "..", "shared", "data", "nas-bench-graph"))
     parser.add_argument("--tabular-budget", type=int, default=2000)
     parser.add_argument("--tabular-seeds", type=int, default=40)
-    parser.add_argument("--stopping-seeds", type=int, default=20)
+    parser.add_argument("--stopping-seeds", type=int, default=50)
     parser.add_argument("--stopping-budget", type=float, default=1.3,
                         help="early_stopping: training seconds per run, in multiples of training the whole table once")
     parser.add_argument("--pareto-objective", default="mnas:latency:0.005")
