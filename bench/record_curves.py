@@ -11,6 +11,11 @@ seconds after every epoch.
 (bench/tables/cifar10-tiny-curves.jsonl was recorded with the defaults:
 4,000 training and 1,000 validation images at batch 128.)
 
+`--filters 8,16,24,32` records the larger space of
+bench/spaces/small-cnn.toml (512 architectures); `--reuse TABLE` copies the
+rows of a table recorded the same way over the default filters (8 and 16)
+instead of training those architectures again.
+
 Rows already in --out are kept (the recording resumes where it stopped).
 `--shard K/N` records every N-th architecture from the K-th (0-based), so
 N processes with one thread each can share the cores and append to the same
@@ -21,16 +26,31 @@ import argparse, itertools, json, os, subprocess, sys, tempfile
 FILTERS, KERNELS = [8, 16], [1, 3]
 
 
-def specs():
-    """The 128 specs of tiny-cnn.toml: 2 layers, each 8 or 16 filters and a
-    1 or 3 kernel in each direction; the second layer may skip from the first."""
+def specs(filters=FILTERS):
+    """The specs of tiny-cnn.toml (128 with the default filters): 2 layers,
+    each with one of `filters` and a 1 or 3 kernel in each direction; the
+    second layer may skip from the first."""
     layer = lambda f, h, w, inputs: {"filters": f, "kernel_height": h, "kernel_width": w,
                                      "stride_height": 1, "stride_width": 1, "inputs": inputs}
-    choices = list(itertools.product(FILTERS, KERNELS, KERNELS))
+    choices = list(itertools.product(filters, KERNELS, KERNELS))
     for first, second, skip in itertools.product(choices, choices, [False, True]):
         yield {"version": 1, "kind": "cnn",
                "layers": [layer(*first, []), layer(*second, [0] if skip else [])],
                "max_pool_after": []}
+
+
+def reused_rows(path, filters):
+    """The rows of a table over the default filters, by their spec's index
+    in the space over `filters`."""
+    with open(path) as f:
+        old = {row["spec_index"]: row for row in map(json.loads, f) if row}
+    index_of = {json.dumps(spec, sort_keys=True): i for i, spec in enumerate(specs())}
+    rows = {}
+    for index, spec in enumerate(specs(filters)):
+        old_index = index_of.get(json.dumps(spec, sort_keys=True))
+        if old_index is not None and old_index in old:
+            rows[index] = dict(old[old_index], spec_index=index)
+    return rows
 
 
 def shard(text):
@@ -55,13 +75,24 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, help="the worker's default (128) when unset")
     parser.add_argument("--shard", type=shard, default=(0, 1), metavar="K/N")
+    parser.add_argument("--filters", default=",".join(map(str, FILTERS)),
+                        type=lambda text: [int(part) for part in text.split(",")])
+    parser.add_argument("--reuse", help="a table recorded the same way over the default filters")
     args = parser.parse_args()
     done = set()
     if os.path.exists(args.out):
         with open(args.out) as f:
             done = {json.loads(line)["spec_index"] for line in f if line.strip()}
     with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as out:
-        for index, spec in enumerate(specs()):
+        if args.reuse and args.shard[0] == 0:
+            for index, row in sorted(reused_rows(args.reuse, args.filters).items()):
+                if index not in done:
+                    out.write(json.dumps(row) + "\n")
+                    done.add(index)
+            out.flush()
+        elif args.reuse:
+            done |= set(reused_rows(args.reuse, args.filters))
+        for index, spec in enumerate(specs(args.filters)):
             if index in done or index % args.shard[1] != args.shard[0]:
                 continue
             path = os.path.join(tmp, "spec.json")
