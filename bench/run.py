@@ -27,8 +27,10 @@ Sections (all by default; `--only a,b` picks some):
   early_stopping
               the stopping rules (none, median, asha) with REINFORCE and
               random search on the recorded CIFAR-10 learning curves
-              (bench/tables/cifar10-tiny-curves-10k.jsonl, and the older
-              cifar10-tiny-curves.jsonl), 50 seeds at equal training seconds
+              (bench/tables/cifar10-small-curves-10k.jsonl, 512
+              architectures, and cifar10-tiny-curves-10k.jsonl, 128; the
+              older cifar10-tiny-curves.jsonl for contrast), 50 seeds at
+              equal training seconds
               (1.3 times the table's cost): seconds to the top-1%
               architecture, the best validation found, and how well early
               epochs predict the last; ASHA with promotions (simulated only)
@@ -519,11 +521,17 @@ STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:3:3"]
 # ASHA with promotions (`simulate --asha promote`): simulated only, the
 # controller does not run it yet; reported beside the rules it runs.
 PROMOTING_RULES = ["none", "asha:1:3", "asha:1:2"]
-# The recorded learning-curve tables (bench/record_curves.py): the first is
-# the one the issue's goal is measured on, the second is kept for contrast.
+# The recorded learning-curve tables (bench/record_curves.py): name, the
+# search space its rows cover (bench/spaces/), how it was recorded, and
+# whether the issue's goal is measured on it (the others are kept for
+# contrast).
 STOPPING_TABLES = [
-    ("cifar10-tiny-curves-10k", "10,000 training images per epoch at batch 64, 5,000 validation images", True),
-    ("cifar10-tiny-curves", "4,000 training images per epoch at batch 128, 1,000 validation images", False),
+    ("cifar10-small-curves-10k", "small-cnn", "512 architectures, 10,000 training images per epoch at batch 64, "
+     "5,000 validation images", True),
+    ("cifar10-tiny-curves-10k", "tiny-cnn", "128 architectures, 10,000 training images per epoch at batch 64, "
+     "5,000 validation images", True),
+    ("cifar10-tiny-curves", "tiny-cnn", "128 architectures, 4,000 training images per epoch at batch 128, "
+     "1,000 validation images", False),
 ]
 
 
@@ -532,10 +540,11 @@ def early_stopping_section(bench):
     budget of `--stopping-budget` times the seconds of training every
     architecture of the table once."""
     report = {}
-    for name, recorded, goal in STOPPING_TABLES:
+    for name, space, recorded, goal in STOPPING_TABLES:
         table = os.path.join(BENCH, "tables", f"{name}.jsonl")
+        space = os.path.join(BENCH, "spaces", f"{space}.toml")
         seconds = round(bench.args.stopping_budget * table_seconds(table), -2)
-        data = simulate_stopping(bench, table, seconds)
+        data = simulate_stopping(bench, table, space, seconds)
         rows = {(row["strategy"], row["rule"]): row for row in data["summaries"]}
         for (strategy, rule), row in rows.items():
             to_top = row["median_seconds_to_top"]
@@ -545,7 +554,7 @@ def early_stopping_section(bench):
                       f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
         for strategy in ["reinforce", "random"]:
             stopping_goal_rows(bench, name, rows, strategy, seconds, goal and strategy == "reinforce")
-        promotions = report_promotions(bench, name, table, seconds, rows) if goal else None
+        promotions = report_promotions(bench, name, table, space, seconds, rows) if goal else None
         predictive = curve_predictiveness(table)
         bench.row(f"early_stopping.{name}.corr_epoch1_final", predictive["correlation"][0], "pearson",
                   "reported", True, "how well epoch 1 predicts the final (best of the last 5 epochs) accuracy")
@@ -566,10 +575,10 @@ def table_seconds(path):
         return sum(sum(json.loads(line)["epoch_seconds"]) for line in f if line.strip())
 
 
-def report_promotions(bench, name, table, seconds, stopping_rows):
+def report_promotions(bench, name, table, space, seconds, stopping_rows):
     """ASHA with promotions, simulated on the goal table with REINFORCE:
     reported, not a goal (the controller does not run it yet)."""
-    data = simulate_stopping(bench, table, seconds, rules=PROMOTING_RULES, strategies="reinforce",
+    data = simulate_stopping(bench, table, space, seconds, rules=PROMOTING_RULES, strategies="reinforce",
                              asha="promote")
     rows = {row["rule"]: row for row in data["summaries"]}
     none = rows["none"]["median_seconds_to_top"]
@@ -583,10 +592,12 @@ def report_promotions(bench, name, table, seconds, stopping_rows):
     return data["summaries"]
 
 
-def simulate_stopping(bench, table, seconds, rules=STOPPING_RULES, strategies="reinforce,random", asha="stop"):
-    """`nas-controller simulate` of the rules and strategies on one table."""
+def simulate_stopping(bench, table, space, seconds, rules=STOPPING_RULES, strategies="reinforce,random",
+                      asha="stop"):
+    """`nas-controller simulate` of the rules and strategies on one table
+    of the space `space` (a space file)."""
     out = subprocess.run([bench.tool("nas-controller"), "simulate", "--oracle", f"curves:{table}#valid_accuracy",
-                          "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
+                          "--space-file", space,
                           "--strategies", strategies, "--stopping", ",".join(rules), "--asha", asha,
                           "--gpu-seconds", str(seconds), "--budget", "1000",
                           "--seeds", str(bench.args.stopping_seeds), "--json"],
