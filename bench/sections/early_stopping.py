@@ -1,0 +1,226 @@
+"""The stopping rules (none, median, asha) with REINFORCE and random search
+on the recorded CIFAR-10 learning curves, 50 seeds at equal training
+seconds: seconds to the top-1% architecture, the best validation found,
+and how well early epochs predict the last; ASHA with promotions
+(simulated only) reported beside them."""
+import json
+import os
+import statistics
+
+from lib.context import BENCH, ROOT
+from lib.markdown import num, quartiles, table
+from lib.rows import Rows, goal
+
+NAME = "early_stopping"
+# asha:1:20 (one rung, after epoch 1; one child in 20 goes on) was picked
+# on seeds 0-49 and 1000-1099 of the 512-architecture table and checked on
+# seeds 2000-2099 (docs/src/benchmarks/early_stopping.md).
+STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:1:20"]
+# ASHA with promotions (`simulate --asha promote`): simulated only, the
+# controller does not run it yet; reported beside the rules it runs.
+PROMOTING_RULES = ["none", "asha:1:3", "asha:1:2"]
+# The recorded learning-curve tables (bench/record_curves.py): name, the
+# search space its rows cover (bench/spaces/), how it was recorded, and
+# whether the issue's goal is measured on it (the others are kept for
+# contrast).
+STOPPING_TABLES = [
+    ("cifar10-small-curves-10k", "small-cnn", "512 architectures, 10,000 training images per epoch at batch 64, "
+     "5,000 validation images", True),
+    ("cifar10-tiny-curves-10k", "tiny-cnn", "128 architectures, 10,000 training images per epoch at batch 64, "
+     "5,000 validation images", False),
+    ("cifar10-tiny-curves", "tiny-cnn", "128 architectures, 4,000 training images per epoch at batch 128, "
+     "1,000 validation images", False),
+]
+SWEEP = os.path.join(BENCH, "results", "early_stopping_sweep.json")
+
+
+def measure(ctx):
+    """The rules on each table at a budget of `--stopping-budget` times the
+    seconds of training every architecture of the table once."""
+    report = {}
+    for name, space, recorded, has_goal in STOPPING_TABLES:
+        table_path = os.path.join(BENCH, "tables", f"{name}.jsonl")
+        space = os.path.join(BENCH, "spaces", f"{space}.toml")
+        seconds = round(ctx.args.stopping_budget * table_seconds(table_path), -2)
+        data = simulate_stopping(ctx, table_path, space, seconds)
+        del data["runs"]
+        report[name] = {"table": os.path.relpath(table_path, ROOT), "recorded": recorded, "goal": has_goal,
+                        "training_seconds": seconds, "simulation": data,
+                        "predictiveness": curve_predictiveness(table_path)}
+        if has_goal:
+            # ASHA with promotions, with REINFORCE: reported, not a goal.
+            report[name]["promotions_simulated_only"] = simulate_stopping(
+                ctx, table_path, space, seconds, rules=PROMOTING_RULES, strategies="reinforce",
+                asha="promote")["summaries"]
+    return {"seeds": ctx.args.stopping_seeds, "budget": ctx.args.stopping_budget, "tables": report}
+
+
+def simulate_stopping(ctx, table_path, space, seconds, rules=STOPPING_RULES, strategies="reinforce,random",
+                      asha="stop"):
+    """`nas-controller simulate` of the rules and strategies on one table
+    of the space `space` (a space file)."""
+    return ctx.simulate("--oracle", f"curves:{table_path}#valid_accuracy", "--space-file", space,
+                        "--strategies", strategies, "--stopping", ",".join(rules), "--asha", asha,
+                        "--gpu-seconds", str(seconds), "--budget", "1000", "--seeds", str(ctx.args.stopping_seeds))
+
+
+def table_seconds(path):
+    """Seconds of training every architecture of a curve table once."""
+    with open(path) as f:
+        return sum(sum(json.loads(line)["epoch_seconds"]) for line in f if line.strip())
+
+
+def curve_predictiveness(path):
+    """Correlation of each epoch's accuracy with the final one, and the rank
+    at each epoch of the table's best architectures."""
+    with open(path) as f:
+        curves = [json.loads(line)["valid_accuracy"] for line in f if line.strip()]
+    final = [max(c[-5:]) for c in curves]
+    epochs = min(len(c) for c in curves)
+    correlation = [statistics.correlation([c[e] for c in curves], final) for e in range(epochs)]
+    best = sorted(range(len(curves)), key=lambda i: final[i], reverse=True)[:2]
+    ranks = []
+    for e in range(epochs):
+        so_far = [max(c[:e + 1]) for c in curves]
+        order = sorted(range(len(curves)), key=lambda i: so_far[i], reverse=True)
+        ranks.append([order.index(i) + 1 for i in best])
+    return {"rows": len(curves), "correlation": correlation, "top_ranks_by_epoch": ranks}
+
+
+def rows(data):
+    out = Rows(NAME, data)
+    for name, report in data["tables"].items():
+        seconds = report["training_seconds"]
+        by = {(row["strategy"], row["rule"]): row for row in report["simulation"]["summaries"]}
+        for (strategy, rule), row in by.items():
+            to_top = row["median_seconds_to_top"]
+            out.add(f"early_stopping.{name}.{strategy}.{rule}.seconds_to_top1",
+                    to_top if to_top is not None else float(seconds + 1), "train-s",
+                    note=f"quartiles {row['quartiles_seconds_to_top']}, {row['censored']} of {row['runs']} censored; "
+                         f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
+        for strategy in ["reinforce", "random"]:
+            goal_rows(out, name, by, strategy, seconds, report["goal"] and strategy == "reinforce")
+        for rule, row in promotions(report).items():
+            to_top, none = row["median_seconds_to_top"], row["none"]
+            out.add(f"early_stopping.{name}.reinforce.{rule}.promote_vs_none", row["ratio"], "ratio",
+                    note=f"simulated only: {to_top} s vs none {none:.0f} s to the top 1%, {row['censored']} censored, "
+                         f"best {row['median_best_metric']:.4f}; "
+                         f"stopping {by[('reinforce', rule)]['median_seconds_to_top']} s")
+        correlation = report["predictiveness"]["correlation"]
+        out.add(f"early_stopping.{name}.corr_epoch1_final", correlation[0], "pearson",
+                note="how well epoch 1 predicts the final (best of the last 5 epochs) accuracy")
+        out.add(f"early_stopping.{name}.corr_epoch3_final", correlation[2], "pearson")
+    return out.list
+
+
+def promotions(report):
+    """ASHA with promotions against `none`, by rule (empty on the tables
+    without them): the summary plus `none` and `ratio`."""
+    summaries = {row["rule"]: row for row in report.get("promotions_simulated_only", [])}
+    if not summaries:
+        return {}
+    none = summaries["none"]["median_seconds_to_top"]
+    result = {}
+    for rule, row in summaries.items():
+        if rule != "none":
+            to_top = row["median_seconds_to_top"]
+            result[rule] = {**row, "none": none, "ratio": to_top / none if to_top is not None and none else None}
+    return result
+
+
+def goal_rows(out, name, by, strategy, seconds, has_goal):
+    """The best rule against `none`: seconds to the top 1% and the best
+    validation at the budget (a goal on the first table with REINFORCE)."""
+    none = by[(strategy, "none")]
+    stopping = [r for (s, rule), r in by.items() if s == strategy and rule != "none"
+                and r["median_seconds_to_top"] is not None]
+    ratio_goal = goal("<=", 0.333) if has_goal else None
+    if none["median_seconds_to_top"] is None or not stopping:
+        out.add(f"early_stopping.{name}.{strategy}.best_rule_vs_none", None, "ratio", ratio_goal,
+                note="a median run never reached the top 1%")
+        return
+    best = min(stopping, key=lambda r: r["median_seconds_to_top"])
+    out.add(f"early_stopping.{name}.{strategy}.best_rule_vs_none",
+            best["median_seconds_to_top"] / none["median_seconds_to_top"], "ratio", ratio_goal,
+            note=f"{best['rule']}: {best['median_seconds_to_top']:.0f} s vs none "
+                 f"{none['median_seconds_to_top']:.0f} s to the top 1% (median over seeds)")
+    gap = best["median_best_metric"] - none["median_best_metric"]
+    out.add(f"early_stopping.{name}.{strategy}.best_rule_metric_vs_none", gap, "accuracy",
+            goal(">=", 0) if has_goal else None, met=gap >= -1e-9 if has_goal else None,
+            note=f"{best['rule']} {best['median_best_metric']:.4f} vs none {none['median_best_metric']:.4f} "
+                 f"after {seconds:.0f} training seconds")
+
+
+def run(ctx):
+    return rows(ctx.save(NAME, measure(ctx)))
+
+
+STRATEGY_NAMES = {"reinforce": "REINFORCE", "random": "random"}
+
+
+def rules_table(summaries):
+    """Seconds to the top 1%, ratio to `none`, best validation, children and
+    stopped share, per strategy and rule."""
+    none = {r["strategy"]: r["median_seconds_to_top"] for r in summaries if r["rule"] == "none"}
+    lines = []
+    for r in summaries:
+        to_top = r["median_seconds_to_top"]
+        ratio = "1" if r["rule"] == "none" else \
+            (f"{to_top / none[r['strategy']]:.3f}" if to_top is not None and none[r["strategy"]] else "–")
+        censored = f", {r['censored']} cens." if r["censored"] else ""
+        lines.append([STRATEGY_NAMES.get(r["strategy"], r["strategy"]), f"`{r['rule']}`",
+                      f"{num(to_top, 0)} {quartiles(r['quartiles_seconds_to_top'])}{censored}", ratio,
+                      f"{r['median_best_metric']:.4f}", num(r["median_trained"], 0),
+                      f"{r['median_stopped_fraction']:.0%}"])
+    return table(["strategy", "rule", "seconds to the top 1%, median [IQR]", "ratio to `none`", "best validation",
+                  "children trained", "stopped"], lines)
+
+
+def curves_table(data):
+    lines = []
+    for name, space, _, _ in STOPPING_TABLES:
+        report = data["tables"][name]
+        rows_count = report["predictiveness"]["rows"]
+        correlation = report["predictiveness"]["correlation"]
+        lines.append([f"`{name}.jsonl`", f"`{space}.toml`", report["recorded"],
+                      f"{table_seconds(os.path.join(ROOT, report['table'])) / rows_count:.1f}",
+                      f"{correlation[0]:.2f} / {correlation[2]:.2f}", num(report["training_seconds"], 0)])
+    return table(["table", "space", "recorded", "seconds per child", "corr. epoch 1 / 3 with the final",
+                  "bench budget, training seconds"], lines)
+
+
+def sweep_table():
+    """REINFORCE's ratio to `none` per rule and seed block, from the sweep
+    file (runs made apart from the bench, kept with their commands)."""
+    with open(SWEEP) as f:
+        sweep = json.load(f)
+    blocks, cells = [], {}
+    for run in sweep["runs"]:
+        if run["seeds"] not in blocks:
+            blocks.append(run["seeds"])
+        promote = "--asha promote" in run["args"]
+        none = {r["strategy"]: r["median_seconds_to_top"] for r in run["summaries"] if r["rule"] == "none"}
+        for r in run["summaries"]:
+            if r["rule"] == "none":
+                key = ("`none`, seconds", None)
+                value = num(r["median_seconds_to_top"], 0)
+            else:
+                label = f"`{r['rule']}`"
+                if promote:
+                    label = f"ASHA with promotions, {label}"
+                elif r["strategy"] != "reinforce":
+                    label = f"{r['strategy']} search: {label}"
+                key, value = (label, None), f"{r['median_seconds_to_top'] / none[r['strategy']]:.3f}"
+            if r["strategy"] == "reinforce" or key[0] != "`none`, seconds":
+                cells.setdefault(key[0], {})[run["seeds"]] = value
+    return table(["rule (REINFORCE unless named)", *blocks],
+                 [[label, *[by_block.get(b, "") for b in blocks]] for label, by_block in cells.items()])
+
+
+def doc_tables(data):
+    tables = {"curves": curves_table(data), "sweep": sweep_table()}
+    for name, report in data["tables"].items():
+        tables[name] = rules_table(report["simulation"]["summaries"])
+        if "promotions_simulated_only" in report:
+            tables[f"{name}.promotions"] = rules_table(report["promotions_simulated_only"])
+    return tables
