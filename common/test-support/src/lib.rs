@@ -1,0 +1,38 @@
+//! Helpers the workspace's tests share, in one place: a dev-dependency of
+//! the worker's and the cross-crate tests (`nas-tests`).
+//!
+//! `nas-domain`'s own tests cannot depend on this crate without a cycle
+//! (it depends on `nas-domain`), so they include the modules that need
+//! nothing of it but `nas-domain`'s public API by path:
+//! `#[path = "../../test-support/src/actions.rs"] mod actions;`.
+
+pub mod actions;
+pub mod pareto;
+
+use std::sync::{Mutex, MutexGuard};
+
+pub use actions::random_actions;
+
+/// A process-wide turn: tests that must not overlap (they train with
+/// libtorch's process-wide random generator, or share a broker's queues)
+/// hold it while they run. A test that panicked while holding it does
+/// not block the others.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The last line of a command's standard output, parsed as JSON (the
+/// `--json` summary every command prints last); panics, quoting the text,
+/// when there is none or it is not JSON.
+pub fn last_json_line(stdout: &str) -> serde_json::Value {
+    let Some(line) = stdout.lines().last() else {
+        panic!("no output where a JSON summary was expected");
+    };
+    serde_json::from_str(line).unwrap_or_else(|error| panic!("the last line is not JSON ({error}): {stdout}"))
+}
+
+/// [`last_json_line`] of a finished command's standard output.
+pub fn last_json(output: &std::process::Output) -> serde_json::Value {
+    last_json_line(&String::from_utf8_lossy(&output.stdout))
+}
