@@ -158,18 +158,19 @@ def run(ctx):
 STRATEGY_NAMES = {"reinforce": "REINFORCE", "random": "random"}
 
 
-def rules_table(summaries):
+def rules_table(summaries, seconds):
     """Seconds to the top 1%, ratio to `none`, best validation, children and
-    stopped share, per strategy and rule."""
+    stopped share, per strategy and rule, at a budget of `seconds`."""
     none = {r["strategy"]: r["median_seconds_to_top"] for r in summaries if r["rule"] == "none"}
     lines = []
     for r in summaries:
         to_top = r["median_seconds_to_top"]
         ratio = "1" if r["rule"] == "none" else \
             (f"{to_top / none[r['strategy']]:.3f}" if to_top is not None and none[r["strategy"]] else "–")
-        censored = f", {r['censored']} cens." if r["censored"] else ""
-        lines.append([STRATEGY_NAMES.get(r["strategy"], r["strategy"]), f"`{r['rule']}`",
-                      f"{num(to_top, 0)} {quartiles(r['quartiles_seconds_to_top'])}{censored}", ratio,
+        censored = f", {r['censored']} of {r['runs']} cens." if r["censored"] else ""
+        found = f">{num(seconds, 0)}" if to_top is None else \
+            f"{num(to_top, 0)} {quartiles(r['quartiles_seconds_to_top'])}"
+        lines.append([STRATEGY_NAMES.get(r["strategy"], r["strategy"]), f"`{r['rule']}`", found + censored, ratio,
                       f"{r['median_best_metric']:.4f}", num(r["median_trained"], 0),
                       f"{r['median_stopped_fraction']:.0%}"])
     return table(["strategy", "rule", "seconds to the top 1%, median [IQR]", "ratio to `none`", "best validation",
@@ -189,38 +190,46 @@ def curves_table(data):
                   "bench budget, training seconds"], lines)
 
 
+def rule_order(rule):
+    """asha before median, then by the rule's numbers."""
+    kind, *numbers = rule.split(":")
+    return kind, tuple(int(n) for n in numbers)
+
+
 def sweep_table():
-    """REINFORCE's ratio to `none` per rule and seed block, from the sweep
-    file (runs made apart from the bench, kept with their commands)."""
+    """REINFORCE's ratio to `none` per rule and seed block (random search
+    and ASHA with promotions after it), from the sweep file: runs made
+    apart from the bench, kept with their commands."""
     with open(SWEEP) as f:
         sweep = json.load(f)
     blocks, cells = [], {}
     for run in sweep["runs"]:
-        if run["seeds"] not in blocks:
-            blocks.append(run["seeds"])
-        promote = "--asha promote" in run["args"]
+        blocks += [] if run["seeds"] in blocks else [run["seeds"]]
+        group = 2 if "--asha promote" in run["args"] else None
         none = {r["strategy"]: r["median_seconds_to_top"] for r in run["summaries"] if r["rule"] == "none"}
         for r in run["summaries"]:
             if r["rule"] == "none":
-                key = ("`none`, seconds", None)
-                value = num(r["median_seconds_to_top"], 0)
+                key, value = (0, "", ()), num(none["reinforce"], 0)
             else:
-                label = f"`{r['rule']}`"
-                if promote:
-                    label = f"ASHA with promotions, {label}"
-                elif r["strategy"] != "reinforce":
-                    label = f"{r['strategy']} search: {label}"
-                key, value = (label, None), f"{r['median_seconds_to_top'] / none[r['strategy']]:.3f}"
-            if r["strategy"] == "reinforce" or key[0] != "`none`, seconds":
-                cells.setdefault(key[0], {})[run["seeds"]] = value
-    return table(["rule (REINFORCE unless named)", *blocks],
-                 [[label, *[by_block.get(b, "") for b in blocks]] for label, by_block in cells.items()])
+                key = (group or (1 if r["strategy"] == "reinforce" else 3), *rule_order(r["rule"]))
+                value = f"{r['median_seconds_to_top'] / none[r['strategy']]:.3f}"
+            cells.setdefault(key, {"rule": r["rule"]})[run["seeds"]] = value
+    labels = {0: "`none`, seconds", 1: "`{}`", 2: "ASHA with promotions, `{}`", 3: "random search: `{}`"}
+    caption = (f"From `{os.path.relpath(SWEEP, ROOT)}` (runs made apart from the bench, each with its command; "
+               f"`make bench` does not rewrite it), {sweep['date']}, {sweep['machine']}; each run is "
+               f"`{sweep['common']}` plus its own flags:")
+    return caption, table(["rule (REINFORCE unless named)", *blocks],
+                 [[labels[key[0]].format(by_block["rule"]), *[by_block.get(b, "") for b in blocks]]
+                  for key, by_block in sorted(cells.items())])
 
 
 def doc_tables(data):
+    """Tables by key; a (caption, table) pair where the table does not
+    come from this section's results file."""
     tables = {"curves": curves_table(data), "sweep": sweep_table()}
     for name, report in data["tables"].items():
-        tables[name] = rules_table(report["simulation"]["summaries"])
+        seconds = report["training_seconds"]
+        tables[name] = rules_table(report["simulation"]["summaries"], seconds)
         if "promotions_simulated_only" in report:
-            tables[f"{name}.promotions"] = rules_table(report["promotions_simulated_only"])
+            tables[f"{name}.promotions"] = rules_table(report["promotions_simulated_only"], seconds)
     return tables

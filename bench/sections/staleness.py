@@ -94,5 +94,9 @@ def doc_tables(data):
                       f"{num(hit['median'])} {quartiles((hit['lower_quartile'], hit['upper_quartile']))}{censored}",
                       f"{table_run['test_at_500']:.4f}", f"{synthetic['median_best_reward']:.4f}",
                       f"{synthetic['median_mean_last_100']:.4f}"])
+    random = data["random"]
     return {"runs": table(["in flight", "staleness", "age", "dropped", f"{name}: to top 0.1%", "test @500",
-                           "synthetic best", "last 100"], lines)}
+                           "synthetic best", "last 100"], lines),
+            "random": table(["strategy", f"{name}: to top 0.1%", "test @500", "synthetic best"],
+                            [["random search", num(random[name]["samples_to_top01"]),
+                              f"{random[name]['test_at_500']:.4f}", f"{random['synthetic']['median_best']:.4f}"]])}
