@@ -164,7 +164,7 @@ run-local-down: ## Stop the Compose services and delete their volumes
 	docker compose --env-file local.env down --volumes
 
 .PHONY: bench
-bench: build services ## The benchmark suite, under 15 minutes (writes bench/results/, prints the summary)
+bench: build services ## The benchmark suite, about an hour on 2 cores (writes bench/results/, prints the summary; then python3 bench/docs.py)
 	. "$$(tests/services/garage.sh env)" && $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 .PHONY: clean
