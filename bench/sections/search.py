@@ -55,6 +55,6 @@ def run(ctx):
 
 def doc_tables(data):
     return {oracle: table(["strategy", "median best reward", "min..max over seeds", "seeds"],
-                          [[strategy, f"**{r['median_best']:.4f}**", f"{r['min_best']:.4f}..{r['max_best']:.4f}",
+                          [[strategy, f"{r['median_best']:.4f}", f"{r['min_best']:.4f}..{r['max_best']:.4f}",
                             r["seeds"]] for strategy, r in report["table"].items()])
             for oracle, report in data["oracles"].items()}

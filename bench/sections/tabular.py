@@ -4,7 +4,7 @@ of the pick after 50..500 samples, one SVG per table."""
 import os
 
 from lib.context import BENCH, ROOT, TABLES
-from lib.markdown import num, quartiles, table
+from lib.markdown import num, table
 from lib.plots import curves_by_strategy, write_curves_svg
 from lib.rows import Rows, goal
 
@@ -70,9 +70,11 @@ def run(ctx):
 
 
 def hitting_cell(hit, budget):
-    median = f">{budget}" if hit["median"] is None else num(hit["median"])
+    """Median [quartiles] samples to a fraction; censored runs as >budget."""
+    low, median, high = [f">{num(budget)}" if v is None else num(v)
+                         for v in (hit["lower_quartile"], hit["median"], hit["upper_quartile"])]
     censored = f", {hit['censored']} cens." if hit["censored"] else ""
-    return f"{median} {quartiles((hit['lower_quartile'], hit['upper_quartile']))}{censored}"
+    return f"{median} [{low}, {high}]{censored}"
 
 
 def doc_tables(data):
