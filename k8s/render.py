@@ -7,7 +7,10 @@ and directories with a kustomization.yaml), `namespace`, `labels` (with
 `includeSelectors` and `includeTemplates`), `images` (`newName`, `newTag`)
 and `patches` with a `target` (kind, name) and an inline JSON 6902 patch
 (`add`, `remove`, `replace`). Anything else is an error, so a manifest that
-starts using another feature fails validation instead of being skipped.
+starts using another feature fails validation instead of being skipped; so
+is a patch or an `images` entry that matches nothing (kustomize would skip
+an `images` entry silently: an overlay naming `nas-controller` after the
+base renamed it to `ghcr.io/nas-rl/nas-controller` changed nothing).
 
     python3 k8s/render.py k8s/overlays/local > rendered.yaml
 """
@@ -51,7 +54,7 @@ def render(directory):
     for label in kustomization.get("labels", []):
         apply_labels(documents, label)
     for image in kustomization.get("images", []):
-        apply_image(documents, image)
+        apply_image(documents, image, path)
     namespace = kustomization.get("namespace")
     if namespace:
         for doc in documents:
@@ -78,14 +81,35 @@ def containers_of(doc):
     return spec.get("containers", []) + spec.get("initContainers", [])
 
 
-def apply_image(documents, image):
+def split_image(reference):
+    """`name[:tag][@digest]` into its three parts (a registry port is not a tag)."""
+    name, _, digest = reference.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    return name, tag, digest
+
+
+def apply_image(documents, image, origin):
+    """Kustomize's `images`: an entry matches containers whose image name
+    (without tag or digest) is exactly `name` as the resources stand at this
+    level, after the images transformers of the levels below. An entry that
+    matches nothing is an error here (kustomize ignores it silently)."""
+    matched = False
     for doc in documents:
         for container in containers_of(doc):
-            name, _, tag = container.get("image", "").partition(":")
-            if name == image["name"]:
-                new = image.get("newName", name)
-                new_tag = image.get("newTag", tag)
-                container["image"] = f"{new}:{new_tag}" if new_tag else new
+            name, tag, digest = split_image(container.get("image", ""))
+            if name != image["name"]:
+                continue
+            matched = True
+            new = image.get("newName", name)
+            new_tag = image.get("newTag", tag)
+            reference = f"{new}:{new_tag}" if new_tag else new
+            container["image"] = f"{reference}@{digest}" if digest else reference
+    if not matched:
+        raise RenderError(f"{origin}: images entry {image['name']!r} matches no container image")
 
 
 def apply_patch(documents, patch, origin):

