@@ -302,7 +302,7 @@ def check_policies(overlay, documents):
             continue
         if not pod.get("securityContext", {}).get("runAsNonRoot"):
             problem(where, "pods must run as non-root")
-        for container in pod.get("containers", []):
+        for container in pod.get("initContainers", []) + pod.get("containers", []):
             if "requests" not in container.get("resources", {}) or "limits" not in container.get("resources", {}):
                 problem(where, f"container {container['name']} lacks resource requests or limits")
             security = container.get("securityContext", {})
