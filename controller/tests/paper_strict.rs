@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::float_cmp)]
 
-use nas_controller::search::config::{ExperimentConfig, Overrides};
+use nas_controller::experiment::config::{ExperimentConfig, Overrides};
 use nas_controller::strategy::reinforce::{ReinforceConfig, RewardTransform};
 use nas_domain::space::DecisionOrder;
 use nas_domain::{SpaceDefinition, Task};

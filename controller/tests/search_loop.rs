@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used)]
 
 use nas_controller::Error;
-use nas_controller::search::config::{self, Overrides};
+use nas_controller::experiment::config::{self, Overrides};
 use nas_controller::search::metrics::ControllerMetrics;
-use nas_controller::search::reward_log::{self, RecordStatus};
+use nas_controller::experiment::reward_log::{self, RecordStatus};
 use nas_controller::search::{JobRecord, ResultOutcome, ResumeMode, Search};
 use nas_domain::{
     EpochMetrics, ExperimentName, JobId, Outcome, SampledAgain, TrainJob, TrainResult, TrainResultFields,

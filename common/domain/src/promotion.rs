@@ -34,6 +34,15 @@ pub enum AshaMode {
     Promote,
 }
 
+impl std::str::FromStr for AshaMode {
+    type Err = Error;
+
+    /// [`AshaMode::from_name`], so a command line can take one directly.
+    fn from_str(text: &str) -> Result<Self> {
+        Self::from_name(text)
+    }
+}
+
 impl AshaMode {
     /// `stop` or `promote`, as a command line gives it.
     pub fn from_name(name: &str) -> Result<Self> {

@@ -225,6 +225,24 @@ pub enum SampledAgain {
     Retrain,
 }
 
+impl std::str::FromStr for SampledAgain {
+    type Err = Error;
+
+    /// [`SampledAgain::from_name`], so a command line can take one directly.
+    fn from_str(text: &str) -> Result<Self> {
+        Self::from_name(text)
+    }
+}
+
+impl std::str::FromStr for StoppingRule {
+    type Err = Error;
+
+    /// [`StoppingRule::from_name`], so a command line can take one directly.
+    fn from_str(text: &str) -> Result<Self> {
+        Self::from_name(text)
+    }
+}
+
 impl SampledAgain {
     /// `reuse` or `retrain`, as a command line gives it.
     pub fn from_name(name: &str) -> Result<Self> {

@@ -8,6 +8,8 @@
 //! - [`telemetry`]: `/healthz`, `/readyz` and Prometheus `/metrics`.
 //! - [`args`]: the command-line arguments both services share (broker,
 //!   store, task), which open the adapters above.
+//! - [`reference`]: the book's CLI reference pages, generated from the
+//!   command lines.
 //! - [`process`], [`logging`] and [`shutdown`]: a binary's `main`, its
 //!   logs, and the token SIGTERM cancels.
 //!
@@ -19,6 +21,7 @@ mod error;
 pub mod logging;
 pub mod process;
 pub mod queue;
+pub mod reference;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

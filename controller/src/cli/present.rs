@@ -9,12 +9,12 @@ use anyhow::Context;
 use clap::Args;
 use nas_controller::present::export::{self, ExportFormat};
 use nas_controller::present::report::{self, RankBy, ReportOptions};
-use nas_controller::search::{config, reward_log};
+use nas_controller::experiment::{config, reward_log};
 use nas_domain::objective::Cost;
 use nas_domain::{ArchSpec, ExperimentName};
 use nas_infra::args::StoreArgs;
 
-use super::ExperimentArgs;
+use super::args::ExperimentArgs;
 
 #[derive(Debug, Args)]
 pub(super) struct ReportArgs {
@@ -58,7 +58,7 @@ pub(super) struct ExportArgs {
     #[arg(long, value_enum, default_value = "json")]
     format: ExportFormat,
     /// The experiment whose reward log holds the architecture.
-    #[arg(long)]
+    #[arg(long, env = "NAS_EXPERIMENT", value_name = "NAME")]
     experiment: Option<ExperimentName>,
     #[command(flatten)]
     store: StoreArgs,
@@ -74,7 +74,7 @@ pub(super) struct ExportArgs {
 /// Writes the HTML report of an experiment (and others side by side).
 pub(super) async fn report(args: ReportArgs) -> anyhow::Result<()> {
     let store = args.experiment.store().await?;
-    let main = report::load(&store, &args.experiment.experiment).await?;
+    let main = report::load(&store, &args.experiment.name()?).await?;
     let mut others = Vec::new();
     for name in &args.compare {
         others.push(report::load(&store, name).await?);
@@ -121,10 +121,11 @@ pub(super) async fn export(args: ExportArgs) -> anyhow::Result<()> {
 
 /// Prints the reward log as JSON lines, in sequence order.
 pub(super) async fn print_log(args: ExperimentArgs) -> anyhow::Result<()> {
+    let experiment = args.name()?;
     let store = args.store().await?;
-    let records = reward_log::read_all(&store, &args.experiment).await?;
+    let records = reward_log::read_all(&store, &experiment).await?;
     if records.is_empty() {
-        config::load(&store, &args.experiment).await?;
+        config::load(&store, &experiment).await?;
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for record in &records {

@@ -10,15 +10,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nas_controller::embedded::Embedding;
 use nas_controller::present::live;
-use nas_controller::search::config::{self, Overrides};
+use nas_controller::experiment::config::{self, Overrides};
 use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{Progress, ResumeMode, Search, SearchSummary};
 use nas_infra::args::{BrokerArgs, StoreArgs};
 use nas_infra::telemetry::Telemetry;
 
-use super::{SpaceArgs, SpacePreset, queue_for};
+use super::args::{EmbeddingArgs, Output, OutputArgs, SpaceArgs};
 
 /// Settings of `search`. Each flag overrides the `--config` file and reads a
 /// `NAS_…` environment variable.
@@ -36,26 +35,14 @@ pub(super) struct SearchArgs {
     /// restart the controller, like a Kubernetes Deployment).
     #[arg(long, env = "NAS_RESUME_IF_EXISTS")]
     resume_if_exists: bool,
-    /// Built-in search space (default: cnn for CIFAR-10, rnn for PTB).
-    #[arg(long, env = "NAS_SPACE", value_enum)]
-    space: Option<SpacePreset>,
-    /// A search space from a TOML or JSON file.
-    #[arg(long, value_name = "FILE", conflicts_with = "space")]
-    space_file: Option<PathBuf>,
+    #[command(flatten)]
+    space: SpaceArgs,
     /// Train every child, even when an identical architecture was trained
     /// before (by default its reward is reused).
     #[arg(long, env = "NAS_TRAIN_DUPLICATES")]
     train_duplicates: bool,
-    /// Run the controller and --workers workers in this process, with an
-    /// in-process queue and a local store (default ./runs).
-    #[arg(long)]
-    embedded: bool,
-    /// Workers of the embedded mode.
-    #[arg(long, default_value_t = 2, requires = "embedded")]
-    workers: usize,
-    /// Embedded mode: the data to copy into the store when it lacks the data set.
-    #[arg(long, value_name = "PATH", requires = "embedded")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    embedding: EmbeddingArgs,
     /// Address of /healthz, /readyz, /metrics and the live report (`/`).
     #[arg(long, env = "NAS_METRICS_ADDR", default_value = "127.0.0.1:9100")]
     metrics_addr: SocketAddr,
@@ -63,9 +50,8 @@ pub(super) struct SearchArgs {
     /// results arrive; 0 turns it off.
     #[arg(long, env = "NAS_LIVE_REPORT_SECONDS", default_value_t = 10)]
     live_report_seconds: u64,
-    /// Print one JSON object (last line) with the counts and the leaderboard.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     broker: BrokerArgs,
     #[command(flatten)]
@@ -87,13 +73,7 @@ impl SearchArgs {
         if self.train_duplicates {
             flags.reuse_rewards = Some(false);
         }
-        if self.space.is_some() || self.space_file.is_some() {
-            let space = SpaceArgs {
-                space: self.space.unwrap_or(SpacePreset::Cnn),
-                space_file: self.space_file.clone(),
-            };
-            flags.space = Some(space.load()?);
-        }
+        flags.space = self.space.given()?;
         Ok((file, flags))
     }
 
@@ -113,17 +93,18 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let shutdown = nas_infra::shutdown::on_signals();
     let telemetry = Telemetry::default();
     let metrics = ControllerMetrics::new(&telemetry);
-    let fallback = args.embedded.then(|| PathBuf::from("runs"));
-    let store = args.store.open(fallback).await?;
+    let store = args.store.open(args.embedding.fallback_store()).await?;
     let config = config::settle(&store, &layers, args.mode()).await?;
-    let embedding = args.embedded.then(|| Embedding {
-        workers: args.workers,
-        data: args.data.clone(),
-        dataset: config.dataset.clone(),
-        task: config.task,
-        delivery_limit: args.broker.delivery_limit,
-    });
-    let (queue, workers) = queue_for(embedding, &args.broker, &store, &telemetry, &shutdown).await?;
+    let (queue, workers) = args
+        .embedding
+        .queue(
+            (config.dataset.clone(), config.task),
+            &args.broker,
+            &store,
+            &telemetry,
+            &shutdown,
+        )
+        .await?;
     let address = telemetry.serve(args.metrics_addr, shutdown.clone()).await?;
     let live = (args.live_report_seconds > 0).then(|| {
         tracing::info!("the live report is at http://{address}/");
@@ -139,7 +120,8 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let config = search.config();
     tracing::info!(experiment = %config.experiment, task = ?config.task,
         strategy = config.strategy.name(), children = config.children, "searching");
-    let bar = progress_bar(args.json);
+    let output = args.output.get();
+    let bar = progress_bar(output);
     let summary = search
         .run_until_stopped(shutdown.clone(), |progress| show(&bar, progress))
         .await?;
@@ -148,12 +130,12 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     if let Some(workers) = workers {
         workers.join().await;
     }
-    print_summary(&summary, args.json)
+    print_summary(&summary, output)
 }
 
-/// A progress bar on a terminal (hidden otherwise, and with `--json`).
-fn progress_bar(json: bool) -> ProgressBar {
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) || json {
+/// A progress bar on a terminal (hidden otherwise, and with `--output json`).
+fn progress_bar(output: Output) -> ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) || output == Output::Json {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
@@ -173,8 +155,8 @@ fn show(bar: &ProgressBar, progress: &Progress) {
     bar.set_message(format!("best reward {best}, {} in flight", progress.in_flight));
 }
 
-fn print_summary(summary: &SearchSummary, as_json: bool) -> anyhow::Result<()> {
-    if as_json {
+fn print_summary(summary: &SearchSummary, output: Output) -> anyhow::Result<()> {
+    if output == Output::Json {
         println!("{}", serde_json::to_string(summary)?);
         return Ok(());
     }

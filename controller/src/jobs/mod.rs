@@ -18,11 +18,10 @@
 //!   subscription to the children's progress and hands over the progress
 //!   of jobs in flight ([`Event::Progress`]), acking the rest.
 //!
-//! A new attempt is written to the [`record::JobLog`] before it goes out
+//! A new attempt is written to the [`JobLog`](crate::experiment::job_log::JobLog) before it goes out
 //! when the owner gave one (the search does; re-evaluation re-plans from
 //! its own table). Owners drive it with [`JobTracker::next_event`].
 
-pub mod record;
 mod screen;
 pub mod streams;
 
@@ -39,7 +38,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
-use record::{JobLog, JobRecord, now};
+use crate::experiment::job_log::{JobLog, JobRecord, now};
 use streams::{Feed, Slot};
 
 /// Publications (and acks) awaiting their confirms at once.

@@ -19,9 +19,9 @@ use nas_domain::{ArchId, ExperimentName, Outcome, StoppedReward};
 use nas_infra::store::{ObjectStore, keys};
 use serde::Serialize;
 
-use crate::search::PolicyPointer;
-use crate::search::config::{self, ExperimentConfig};
-use crate::search::reward_log::{self, RewardRecord};
+use crate::experiment::PolicyPointer;
+use crate::experiment::config::{self, ExperimentConfig};
+use crate::experiment::reward_log::{self, RewardRecord};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::reinforce::RewardTransform;
 use crate::strategy::{self, StepReport, Strategy};

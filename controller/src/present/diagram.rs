@@ -14,7 +14,7 @@ use std::fmt::Write;
 use nas_domain::spec::{CellArch, CnnArch};
 use nas_domain::{ArchSpec, Architecture};
 
-use crate::present::export::{final_layers, layer_label, node_label};
+use super::labels::{layer_label, node_label};
 
 const BOX_WIDTH: f64 = 260.0;
 const BOX_HEIGHT: f64 = 28.0;
@@ -99,7 +99,7 @@ fn cnn_svg(cnn: &CnnArch) -> String {
                 .map(|&input| (usize::from(input) + 1, index + 1)),
         );
     }
-    edges.extend(final_layers(cnn).into_iter().map(|index| (index + 1, count + 1)));
+    edges.extend(cnn.final_layers().into_iter().map(|index| (index + 1, count + 1)));
     let mut right = 0;
     let mut left = 0;
     for (from, to) in edges {

@@ -7,11 +7,11 @@
 
 use std::fmt::Write;
 
-use nas_domain::spec::{Activation, CellArch, CnnArch, Combination};
 use nas_domain::{ArchSpec, Architecture, ExperimentName};
 use nas_infra::store::ObjectStore;
 
-use crate::search::reward_log;
+use super::labels::{layer_label, node_label};
+use crate::experiment::reward_log;
 use crate::{Error, Result};
 
 /// The export formats.
@@ -63,63 +63,6 @@ pub fn export(spec: &ArchSpec, format: ExportFormat) -> Result<String> {
     })
 }
 
-/// A one-line description of a CNN layer.
-pub fn layer_label(cnn: &CnnArch, index: usize) -> String {
-    let layer = &cnn.layers[index];
-    let mut label = format!(
-        "{index}: {}×{} conv, {}",
-        layer.kernel_height, layer.kernel_width, layer.filters
-    );
-    if (layer.stride_height, layer.stride_width) != (1, 1) {
-        let _ = write!(label, ", stride {}×{}", layer.stride_height, layer.stride_width);
-    }
-    if cnn
-        .max_pool_after
-        .iter()
-        .any(|&after| usize::from(after) == index)
-    {
-        label.push_str(", max-pool");
-    }
-    label
-}
-
-/// The label of a cell node (`add, tanh`).
-pub fn node_label(cell: &CellArch, index: usize) -> String {
-    let node = cell.nodes[index];
-    format!(
-        "{index}: {}, {}",
-        combination(node.combination),
-        activation(node.activation)
-    )
-}
-
-fn combination(combination: Combination) -> &'static str {
-    match combination {
-        Combination::Add => "add",
-        Combination::Mul => "mul",
-    }
-}
-
-fn activation(activation: Activation) -> &'static str {
-    match activation {
-        Activation::Identity => "identity",
-        Activation::Tanh => "tanh",
-        Activation::Sigmoid => "sigmoid",
-        Activation::Relu => "relu",
-    }
-}
-
-/// The layers no later layer reads (they feed the classifier).
-pub fn final_layers(cnn: &CnnArch) -> Vec<usize> {
-    (0..cnn.layers.len())
-        .filter(|&i| {
-            !cnn.layers
-                .iter()
-                .any(|layer| layer.inputs.iter().any(|&input| usize::from(input) == i))
-        })
-        .collect()
-}
-
 fn dot(spec: &ArchSpec) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", spec.id().short());
@@ -139,7 +82,7 @@ fn dot(spec: &ArchSpec) -> String {
                     let _ = writeln!(out, "  l{input} -> l{index};");
                 }
             }
-            for index in final_layers(cnn) {
+            for index in cnn.final_layers() {
                 let _ = writeln!(out, "  l{index} -> output;");
             }
         }

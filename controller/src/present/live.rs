@@ -3,7 +3,7 @@
 //! arrive (at most once per interval, off the async runtime).
 //!
 //! The search hands every reward record it logs (and, on resume, those it
-//! read back) to a [`LiveFeed`]; a task keeps them and, when some are new
+//! read back) to the sender [`start`] returns; a task keeps them and, when some are new
 //! and the interval has passed, renders the report into a temporary
 //! folder and publishes its files with [`Telemetry::set_pages`]. The page
 //! reloads itself every interval.
@@ -18,39 +18,26 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::report::{self, ExperimentData, ReportOptions};
-use crate::search::config::ExperimentConfig;
-use crate::search::reward_log::RewardRecord;
+use crate::experiment::config::ExperimentConfig;
+use crate::experiment::reward_log::{RecordSender, RewardRecord};
 use crate::{Error, Result};
 
-/// Where a search sends the records the live report shows.
-#[derive(Clone, Debug)]
-pub struct LiveFeed(mpsc::UnboundedSender<Vec<RewardRecord>>);
-
-impl LiveFeed {
-    /// Adds `records` (logged in sequence order) to the report.
-    pub fn send(&self, records: &[RewardRecord]) {
-        if !records.is_empty() {
-            // The renderer ends only at shutdown; then nothing needs it.
-            let _ = self.0.send(records.to_vec());
-        }
-    }
-}
-
 /// Starts rendering the live report of the experiment of `config` into
-/// `telemetry`'s pages, at most once per `interval`, until `shutdown`.
+/// `telemetry`'s pages, at most once per `interval`, until `shutdown`;
+/// the search sends its records to the sender returned.
 pub fn start(
     config: ExperimentConfig,
     telemetry: Telemetry,
     interval: Duration,
     shutdown: CancellationToken,
-) -> LiveFeed {
+) -> RecordSender {
     let (sender, receiver) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         if let Err(error) = render_until_stopped(config, &telemetry, receiver, interval, shutdown).await {
             tracing::warn!(%error, "the live report stopped");
         }
     });
-    LiveFeed(sender)
+    sender
 }
 
 async fn render_until_stopped(

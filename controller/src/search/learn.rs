@@ -6,7 +6,8 @@
 use futures::{StreamExt, TryStreamExt};
 use nas_infra::store::keys;
 
-use super::{PolicyPointer, Search};
+use super::Search;
+use crate::experiment::PolicyPointer;
 use crate::strategy::{Observation, Strategy};
 use crate::{Error, Result};
 

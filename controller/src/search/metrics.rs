@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, linear_buckets};
 
-use super::reward_log::{RecordStatus, RewardRecord};
+use crate::experiment::reward_log::{RecordStatus, RewardRecord};
 use crate::jobs::TrackerCounters;
 
 /// Counters and gauges of one search.

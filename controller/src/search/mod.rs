@@ -34,15 +34,11 @@
 //! sample index, and waits for the jobs that have no reward yet, publishing
 //! them again when they time out.
 
-pub mod config;
-pub mod leaderboard;
 mod learn;
 pub mod metrics;
-pub mod progress_log;
 mod publish;
 mod restore;
 mod results;
-pub mod reward_log;
 mod stopping;
 
 use std::time::{Duration, Instant};
@@ -55,16 +51,16 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
-use crate::jobs::record::{self, JobLog};
+use crate::experiment::job_log::{self, JobLog};
 use crate::jobs::{Event, JobTracker, pause};
-use crate::present::live::LiveFeed;
-use config::ExperimentConfig;
-use leaderboard::{LeaderboardEntry, Tally};
+use crate::experiment::config::{self, ExperimentConfig};
+use crate::experiment::leaderboard::{LeaderboardEntry, Tally};
+use crate::experiment::reward_log::RecordSender;
 use learn::StrategySlot;
 use metrics::ControllerMetrics;
 
 pub use crate::jobs::ResultOutcome;
-pub use config::ResumeMode;
+pub use crate::experiment::config::ResumeMode;
 
 /// What the strategy needs of a published job to learn from its reward.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,19 +78,7 @@ pub struct Sample {
 }
 
 /// A search's job record (`jobs/<batch>.jsonl`).
-pub type JobRecord = record::JobRecord<Sample>;
-
-/// `policy/latest.json`: the newest checkpoint and the first reward
-/// sequence number it does not contain.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PolicyPointer {
-    /// Policy steps taken at the checkpoint.
-    pub step: u64,
-    /// The checkpoint's key.
-    pub key: String,
-    /// Rewards with this sequence number or later came after it.
-    pub next_sequence: u64,
-}
+pub type JobRecord = job_log::JobRecord<Sample>;
 
 /// What a search did.
 #[derive(Clone, Debug, Serialize)]
@@ -165,7 +149,7 @@ pub struct Search {
     stopper: Stopper<JobId>,
     stops: stopping::Stops,
     metrics: ControllerMetrics,
-    live: Option<LiveFeed>,
+    live: Option<RecordSender>,
     started: Instant,
 }
 
@@ -179,7 +163,7 @@ impl Search {
         queue: JobQueue,
         store: ObjectStore,
         metrics: ControllerMetrics,
-        live: Option<LiveFeed>,
+        live: Option<RecordSender>,
     ) -> Result<Self> {
         let experiment = config.experiment.clone();
         store

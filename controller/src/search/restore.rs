@@ -7,8 +7,8 @@
 
 use nas_infra::store::keys;
 
-use super::reward_log;
-use super::{PolicyPointer, Sample, Search};
+use super::{Sample, Search};
+use crate::experiment::{PolicyPointer, reward_log};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::{self, Strategy};
 use crate::{Error, Result};
@@ -31,8 +31,9 @@ impl Search {
                 observations.push((record.observation(), record.sequence + 1));
             }
         }
-        if let Some(live) = &self.live {
-            live.send(&records);
+        if let Some(live) = self.live.as_ref().filter(|_| !records.is_empty()) {
+            // The listener ends only at shutdown; then nothing needs it.
+            let _ = live.send(records.clone());
         }
         let replayed = observations.len();
         self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);

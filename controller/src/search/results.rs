@@ -6,9 +6,9 @@ use nas_domain::{JobId, Outcome, StoppedReward, TrainResult};
 use nas_infra::queue::Message;
 
 use super::Search;
-use super::reward_log::{self, RecordStatus, RewardRecord};
+use crate::experiment::reward_log::{self, RecordStatus, RewardRecord};
 use crate::Result;
-use crate::jobs::record::now;
+use crate::experiment::job_log::now;
 use crate::jobs::{Arrival, DeadLetter, ResultOutcome};
 
 /// A finished child on its way into the reward log.
@@ -164,8 +164,9 @@ impl Search {
         // gaps in the sequence are harmless, duplicates would not be.
         self.next_sequence += records.len() as u64;
         reward_log::append(&self.store, &self.config.experiment, &records).await?;
-        if let Some(live) = &self.live {
-            live.send(&records);
+        if let Some(live) = self.live.as_ref().filter(|_| !records.is_empty()) {
+            // The listener ends only at shutdown; then nothing needs it.
+            let _ = live.send(records.clone());
         }
         let mut observations = Vec::with_capacity(records.len());
         for record in &records {

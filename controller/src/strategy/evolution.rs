@@ -21,7 +21,7 @@ use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, Strateg
 use crate::{Error, Result};
 
 /// Evolution settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvolutionConfig {
     /// Children kept alive (P).

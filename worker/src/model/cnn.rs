@@ -165,7 +165,7 @@ impl CnnShapes {
                 conv_size,
             });
         }
-        let final_layers = unconsumed(arch);
+        let final_layers = arch.final_layers();
         let final_channels = final_layers.iter().map(|&i| layers[i].out_channels).sum();
         CnnShapes {
             layers,
@@ -406,13 +406,3 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     (a + b - 1) / b
 }
 
-/// Layers no later layer reads, in order (always includes the last).
-fn unconsumed(arch: &CnnArch) -> Vec<usize> {
-    let mut consumed = vec![false; arch.layers.len()];
-    for layer in &arch.layers {
-        for &input in &layer.inputs {
-            consumed[usize::from(input)] = true;
-        }
-    }
-    (0..arch.layers.len()).filter(|&i| !consumed[i]).collect()
-}

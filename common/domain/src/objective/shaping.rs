@@ -156,6 +156,15 @@ impl From<RewardShaping> for RewardShapingFields {
     }
 }
 
+impl std::str::FromStr for RewardShaping {
+    type Err = Error;
+
+    /// [`RewardShaping::from_text`], so a command line can take one directly.
+    fn from_str(text: &str) -> Result<Self> {
+        Self::from_text(text)
+    }
+}
+
 impl RewardShaping {
     /// A shaping of `kind` over `costs` (checked).
     pub fn new(kind: ShapingKind, costs: Vec<CostTerm>) -> Result<Self> {

@@ -69,6 +69,20 @@ impl CnnArch {
         check_increasing("max_pool_after", &self.max_pool_after, count.saturating_sub(1))
     }
 
+    /// The layers no later layer reads, in order: they feed the classifier
+    /// (the last layer always among them).
+    pub fn final_layers(&self) -> Vec<usize> {
+        let mut consumed = vec![false; self.layers.len()];
+        for layer in &self.layers {
+            for &input in &layer.inputs {
+                if let Some(flag) = consumed.get_mut(usize::from(input)) {
+                    *flag = true;
+                }
+            }
+        }
+        (0..self.layers.len()).filter(|&i| !consumed[i]).collect()
+    }
+
     /// Checks that every value is one the space offers and the depth and
     /// pooling match it.
     pub fn check_in(&self, space: &CnnSpace) -> Result<()> {

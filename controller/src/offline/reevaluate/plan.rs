@@ -15,9 +15,9 @@ use nas_infra::store::{ObjectStore, keys};
 use super::{Plan, ReevaluationJob};
 use nas_domain::objective::Cost;
 
-use crate::search::config::ExperimentConfig;
-use crate::search::leaderboard::pareto_front;
-use crate::search::reward_log::{self, RecordStatus};
+use crate::experiment::config::ExperimentConfig;
+use crate::experiment::leaderboard::pareto_front;
+use crate::experiment::reward_log::{self, RecordStatus};
 use crate::{Error, Result};
 
 /// Which architectures to re-evaluate.

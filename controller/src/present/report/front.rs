@@ -9,8 +9,8 @@ use plotters::prelude::*;
 
 use super::{ExperimentData, plot_error};
 use crate::Result;
-use crate::search::leaderboard::pareto_front;
-use crate::search::reward_log::{RecordStatus, RewardRecord};
+use crate::experiment::leaderboard::pareto_front;
+use crate::experiment::reward_log::{RecordStatus, RewardRecord};
 
 /// One cost's front.
 pub(super) struct CostFront<'a> {

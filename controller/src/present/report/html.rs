@@ -11,8 +11,8 @@ use nas_domain::Task;
 use nas_domain::objective::Cost;
 
 use crate::offline::reevaluate::Summary;
-use crate::search::leaderboard::saved_by_stopping;
-use crate::search::reward_log::{RecordStatus, RewardRecord};
+use crate::experiment::leaderboard::saved_by_stopping;
+use crate::experiment::reward_log::{RecordStatus, RewardRecord};
 
 /// HTML-escapes `text`.
 pub(super) fn escape(text: &str) -> String {

@@ -35,8 +35,8 @@ use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 use crate::present::export::{self, ExportFormat};
-use crate::search::config::ExperimentConfig;
-use crate::search::reward_log::{RecordStatus, RewardRecord};
+use crate::experiment::config::ExperimentConfig;
+use crate::experiment::reward_log::{RecordStatus, RewardRecord};
 use crate::{Error, Result};
 use front::draw_front;
 
@@ -512,8 +512,8 @@ pub async fn load(
     store: &nas_infra::store::ObjectStore,
     experiment: &ExperimentName,
 ) -> Result<ExperimentData> {
-    let config = crate::search::config::load(store, experiment).await?;
-    let records = crate::search::reward_log::read_all(store, experiment).await?;
+    let config = crate::experiment::config::load(store, experiment).await?;
+    let records = crate::experiment::reward_log::read_all(store, experiment).await?;
     let prefix = nas_infra::store::keys::reevaluations_prefix(experiment);
     let mut reevaluations = Vec::new();
     for key in store.list(&prefix).await? {

@@ -37,7 +37,7 @@ use policy::{Policy, PolicyConfig, Sampled};
 pub use staleness::Staleness;
 
 /// How rewards become advantages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RewardTransform {
     /// `R − b`, with `b` the moving-average baseline (the paper).
@@ -90,7 +90,7 @@ impl RewardTransform {
 }
 
 /// REINFORCE settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReinforceConfig {
     /// Rewards per policy-gradient step, `m` (paper: 8).

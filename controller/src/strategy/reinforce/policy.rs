@@ -30,7 +30,7 @@ use tch::{Device, Kind, Tensor};
 use crate::{Error, Result};
 
 /// Shape and sampling settings of the controller network.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// Hidden units per LSTM layer (paper: 35).

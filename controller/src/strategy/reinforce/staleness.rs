@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// How stale rewards enter a step (see the module docs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Staleness {
     /// Every reward counts in full, however old its sample.
@@ -38,6 +38,15 @@ pub enum Staleness {
 
 fn one() -> f64 {
     1.0
+}
+
+impl std::str::FromStr for Staleness {
+    type Err = Error;
+
+    /// [`Staleness::from_name`], so a command line can take one directly.
+    fn from_str(text: &str) -> Result<Self> {
+        Self::from_name(text)
+    }
 }
 
 impl Staleness {

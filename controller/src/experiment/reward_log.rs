@@ -21,6 +21,11 @@ use serde::{Deserialize, Serialize};
 use crate::Result;
 use crate::strategy::Observation;
 
+/// Where a search sends every reward record it logs (and, on resume, those
+/// it read back), in sequence order: a plain channel, so the search knows
+/// nothing of who listens (the live report).
+pub type RecordSender = tokio::sync::mpsc::UnboundedSender<Vec<RewardRecord>>;
+
 /// How a logged child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
