@@ -1,0 +1,526 @@
+//! An experiment's configuration: what is searched, how children train,
+//! and the search's budget. Stored as `experiments/<name>/config.json` so a
+//! resumed search continues with exactly the same settings.
+//!
+//! There is one configuration type, [`ExperimentConfig`], with its
+//! defaults ([`ExperimentConfig::defaults`]), and one set of optional
+//! [`Overrides`]. The overrides are filled by a TOML file (`--config`), by
+//! command-line flags and `NAS_…` variables (clap reads both into the same
+//! struct), and on `--resume` the budget part of them applies to the
+//! stored configuration. [`ExperimentConfig::resolve`] merges the sources
+//! in one place: defaults for the task, then the file, then the flags.
+
+use clap::Args;
+use clap::builder::TypedValueParser;
+use nas_domain::objective::{Costs, RewardShaping};
+use nas_domain::space::DecisionOrder;
+use nas_domain::{
+    ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace,
+    SpaceDefinition, StoppingConfig, StoppingRule, Task, TrainingBudget, TrialCommand,
+};
+use nas_infra::args::TaskArg;
+use nas_infra::store::{ObjectStore, keys};
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::StrategyKind;
+use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::reinforce::{ReinforceConfig, Staleness};
+use crate::{Error, Result};
+
+/// Everything that defines a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// The experiment's name (its prefix in the store).
+    pub experiment: ExperimentName,
+    /// What children are trained on.
+    pub task: Task,
+    /// The data set's name in the store.
+    pub dataset: String,
+    /// The search space.
+    pub space: SearchSpace,
+    /// The search strategy.
+    pub strategy: StrategyKind,
+    /// Controller settings (REINFORCE).
+    pub controller: ReinforceConfig,
+    /// Regularized-evolution settings.
+    #[serde(default)]
+    pub evolution: EvolutionConfig,
+    /// Seed of the strategy and of the children.
+    pub seed: u64,
+    /// Children to train in total.
+    pub children: u64,
+    /// Stop publishing after this many hours.
+    pub max_hours: Option<f64>,
+    /// Jobs kept in flight.
+    pub in_flight: usize,
+    /// A job without a result after this many seconds is published again.
+    pub job_timeout_seconds: u64,
+    /// The reward a failed child gets.
+    pub failed_reward: f64,
+    /// Whether a child whose architecture was trained before reuses that
+    /// reward instead of training again.
+    #[serde(default = "reuse_by_default")]
+    pub reuse_rewards: bool,
+    /// How long each child trains.
+    pub budget: TrainingBudget,
+    /// Training overrides for every child.
+    pub hyperparameters: Hyperparameters,
+    /// How metrics become rewards.
+    pub reward: RewardFunction,
+    /// Train children with this command instead of the workers' models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialCommand>,
+    /// Which children stop before their full budget (`[stopping]`; none by
+    /// default, as in the paper).
+    #[serde(default)]
+    pub stopping: StoppingConfig,
+    /// How costs shape the reward the strategy learns from (`[objective]`;
+    /// none by default: the reward is the metric's, as in the paper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<RewardShaping>,
+}
+
+/// The stored configuration of `experiment`; an error naming the store
+/// when there is none.
+pub async fn load(store: &ObjectStore, experiment: &ExperimentName) -> Result<ExperimentConfig> {
+    store
+        .get_json(&keys::experiment_config(experiment))
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "there is no experiment {experiment} in {}",
+                store.describe()
+            ))
+        })
+}
+
+/// Whether a search starts a new experiment or continues a stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Start a new experiment; fail when one of that name exists.
+    New,
+    /// Continue the stored experiment; fail when there is none.
+    Resume,
+    /// Continue it when it exists, else start it (for restarting services).
+    Auto,
+}
+
+/// The configuration a search runs with: a new experiment's resolved from
+/// `layers` (lowest precedence first), or the stored one's with the
+/// resumable part of the highest layer (the flags and variables), as
+/// `mode` says. [`Search::open`](super::Search::open) writes it.
+pub async fn settle(
+    store: &ObjectStore,
+    layers: &[&Overrides],
+    mode: ResumeMode,
+) -> Result<ExperimentConfig> {
+    let config = ExperimentConfig::resolve(layers)?;
+    let experiment = config.experiment.clone();
+    let key = keys::experiment_config(&experiment);
+    let stored: Option<ExperimentConfig> = store.get_json(&key).await?;
+    let settled = match (stored, mode) {
+        (Some(_), ResumeMode::New) => {
+            return Err(Error::Config(format!(
+                "experiment {experiment} already exists in {}; resume it with --resume or pick another --experiment",
+                store.describe()
+            )));
+        }
+        (None, ResumeMode::Resume) => {
+            return Err(Error::NotFound(format!(
+                "there is no experiment {experiment} in {} to resume",
+                store.describe()
+            )));
+        }
+        (Some(mut stored), ResumeMode::Resume | ResumeMode::Auto) => {
+            if let Some(flags) = layers.last() {
+                stored.apply(&flags.resumable());
+            }
+            stored.validate()?;
+            stored
+        }
+        (None, ResumeMode::New | ResumeMode::Auto) => config,
+    };
+    Ok(settled)
+}
+
+/// The longest time budget: ten years.
+const MAX_HOURS: f64 = 24.0 * 365.0 * 10.0;
+
+fn reuse_by_default() -> bool {
+    true
+}
+
+/// Optional settings, from a TOML file, the command line or `NAS_…`
+/// variables; each field overrides the same field of
+/// [`ExperimentConfig`]. Flags without a field here (`--space`,
+/// `--train-duplicates`) are turned into one by the command line.
+#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// The experiment's name (its prefix in the store and its queues).
+    #[arg(long, env = "NAS_EXPERIMENT")]
+    pub experiment: Option<ExperimentName>,
+    /// What children train on.
+    #[arg(long, env = "NAS_TASK", value_parser = task_parser())]
+    pub task: Option<Task>,
+    /// The data set's name in the store.
+    #[arg(long, env = "NAS_DATASET")]
+    pub dataset: Option<String>,
+    /// The search space.
+    #[arg(skip)]
+    pub space: Option<SearchSpace>,
+    /// The search strategy.
+    #[arg(long, env = "NAS_STRATEGY", value_enum)]
+    pub strategy: Option<StrategyKind>,
+    /// Controller settings.
+    #[arg(skip)]
+    pub controller: Option<ReinforceConfig>,
+    /// Every default that differs from the paper back to the paper's value,
+    /// after the file and the other flags (README, "Where the defaults
+    /// differ from the paper").
+    #[arg(long, env = "NAS_PAPER_STRICT")]
+    #[serde(default)]
+    pub paper_strict: bool,
+    /// What the controller does with rewards an older policy sampled
+    /// (`controller.staleness`): `keep`, `drop:K` (leave out those more than
+    /// K versions old) or `importance[:CLIP]` (weight each by
+    /// min(P_now / P_sampled, CLIP)).
+    #[arg(long, env = "NAS_STALENESS", value_parser = staleness_parser, conflicts_with = "paper_strict")]
+    #[serde(skip)]
+    pub staleness: Option<Staleness>,
+    /// Regularized-evolution settings.
+    #[arg(skip)]
+    pub evolution: Option<EvolutionConfig>,
+    /// Seed of the strategy and the children.
+    #[arg(long, env = "NAS_SEED")]
+    pub seed: Option<u64>,
+    /// Children to train in total.
+    #[arg(long, env = "NAS_CHILDREN")]
+    pub children: Option<u64>,
+    /// Stop after this many hours (in-flight results wait for --resume).
+    #[arg(long, env = "NAS_MAX_HOURS")]
+    pub max_hours: Option<f64>,
+    /// Jobs kept in flight (about the number of workers).
+    #[arg(long, env = "NAS_IN_FLIGHT")]
+    pub in_flight: Option<usize>,
+    /// Seconds without a result before a job is published again.
+    #[arg(long, env = "NAS_JOB_TIMEOUT_SECONDS")]
+    pub job_timeout_seconds: Option<u64>,
+    /// The reward of a failed child.
+    #[arg(long, env = "NAS_FAILED_REWARD")]
+    pub failed_reward: Option<f64>,
+    /// Whether identical architectures reuse the reward of the first.
+    #[arg(skip)]
+    pub reuse_rewards: Option<bool>,
+    /// How long each child trains.
+    #[command(flatten)]
+    #[serde(default)]
+    pub budget: BudgetOverrides,
+    /// Training overrides for every child.
+    #[arg(skip)]
+    pub hyperparameters: Option<Hyperparameters>,
+    /// Hidden size of language-model children (`hyperparameters.hidden_size`).
+    #[arg(long, env = "NAS_HIDDEN", conflicts_with = "params")]
+    #[serde(skip)]
+    pub hidden: Option<u32>,
+    /// Size language-model children to about this many parameters, e.g.
+    /// `20M`, the paper's "medium" size for GPU runs
+    /// (`hyperparameters.parameters`; instead of the CPU-sized hidden 200).
+    #[arg(long, env = "NAS_PARAMS", value_name = "COUNT", value_parser = nas_infra::args::parse_count)]
+    #[serde(skip)]
+    pub params: Option<i64>,
+    /// How metrics become rewards.
+    #[arg(skip)]
+    pub reward: Option<RewardFunction>,
+    /// The trial command (TOML `[trial]`).
+    #[arg(skip)]
+    pub trial: Option<TrialCommand>,
+    /// Early stopping (TOML `[stopping]`).
+    #[arg(skip)]
+    pub stopping: Option<StoppingConfig>,
+    /// The early-stopping rule, with its default settings (`none`,
+    /// `median`, `asha`; `stopping.rule`).
+    #[arg(long = "stopping", env = "NAS_STOPPING", value_parser = rule_parser)]
+    #[serde(skip)]
+    pub stopping_rule: Option<StoppingRule>,
+    /// Reward shaping by costs (TOML `[objective]`; on the command line
+    /// `mnas:COST:TARGET[:ALPHA:BETA]` or `sum:COST:TARGET[:WEIGHT]`, terms
+    /// joined by `+`, e.g. `mnas:parameters:1e6:0:-1`).
+    #[arg(long = "objective", env = "NAS_OBJECTIVE", value_parser = objective_parser)]
+    pub objective: Option<RewardShaping>,
+}
+
+fn objective_parser(text: &str) -> std::result::Result<RewardShaping, String> {
+    RewardShaping::from_text(text).map_err(|error| error.to_string())
+}
+
+/// `--staleness`: [`Staleness::from_name`].
+pub fn staleness_parser(text: &str) -> std::result::Result<Staleness, String> {
+    Staleness::from_name(text).map_err(|error| error.to_string())
+}
+
+fn rule_parser(name: &str) -> std::result::Result<StoppingRule, String> {
+    StoppingRule::from_name(name).map_err(|error| error.to_string())
+}
+
+/// The training budget's part of [`Overrides`] (TOML `[budget]`).
+#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetOverrides {
+    /// Epochs per child.
+    #[arg(long, env = "NAS_EPOCHS")]
+    pub epochs: Option<u32>,
+    /// Mini-batch size of the children.
+    #[arg(long, env = "NAS_BATCH_SIZE")]
+    pub batch_size: Option<u32>,
+    /// Training images (CIFAR-10) or tokens (PTB) per child.
+    #[arg(long = "train-subset", env = "NAS_TRAIN_SUBSET")]
+    pub train_examples: Option<u64>,
+    /// Validation images (or tokens) per child.
+    #[arg(long = "valid-subset", env = "NAS_VALID_SUBSET")]
+    pub valid_examples: Option<u64>,
+    /// Stop a child after the epoch during which this many seconds passed.
+    #[arg(skip)]
+    pub max_seconds: Option<f64>,
+    /// Also score every child on the test set.
+    #[arg(skip)]
+    pub evaluate_test: Option<bool>,
+}
+
+/// `--task`: the names of [`TaskArg`] (`cifar10`, `ptb`, `ptb-char`).
+fn task_parser() -> impl TypedValueParser<Value = Task> {
+    clap::builder::EnumValueParser::<TaskArg>::new().map(TaskArg::task)
+}
+
+impl Overrides {
+    /// Parses a TOML configuration file's text, naming `origin` in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|error| Error::Config(format!("{origin}: {error}")))
+    }
+
+    /// Only what a resumed experiment may change: the budget of the search
+    /// (children, hours, jobs in flight, the job timeout).
+    pub fn resumable(&self) -> Overrides {
+        Overrides {
+            children: self.children,
+            max_hours: self.max_hours,
+            in_flight: self.in_flight,
+            job_timeout_seconds: self.job_timeout_seconds,
+            ..Overrides::default()
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// The defaults for `task`: the paper's space and budget, REINFORCE,
+    /// 100 children, 8 in flight, a 6-hour job timeout. A custom task has
+    /// no default space: see [`ExperimentConfig::with_space`].
+    pub fn defaults(task: Task) -> Result<Self> {
+        let space = match task {
+            Task::Cifar10 => SearchSpace::cnn(CnnSpace::paper())?,
+            Task::PtbWord | Task::PtbChar => SearchSpace::cell(CellSpace::paper())?,
+            Task::Custom => {
+                return Err(Error::Config(
+                    "task custom has no default search space: declare one in the experiment file \
+                     ([space] kind = \"categorical\" with [[space.decisions]])"
+                        .into(),
+                ));
+            }
+        };
+        Self::with_space(task, space)
+    }
+
+    /// The defaults for `task` searching `space`.
+    pub fn with_space(task: Task, space: SearchSpace) -> Result<Self> {
+        let dataset = match task {
+            Task::Cifar10 => "cifar10",
+            Task::PtbWord | Task::PtbChar => "ptb",
+            Task::Custom => "custom",
+        };
+        Ok(ExperimentConfig {
+            experiment: "default".parse()?,
+            task,
+            dataset: dataset.into(),
+            space,
+            strategy: StrategyKind::Reinforce,
+            controller: ReinforceConfig::default(),
+            evolution: EvolutionConfig::default(),
+            seed: 0,
+            children: 100,
+            max_hours: None,
+            in_flight: 8,
+            job_timeout_seconds: 6 * 3600,
+            failed_reward: 0.0,
+            reuse_rewards: true,
+            budget: TrainingBudget::default_for(task),
+            hyperparameters: Hyperparameters::default(),
+            reward: RewardFunction::default_for_task(task),
+            trial: None,
+            stopping: StoppingConfig::default(),
+            objective: None,
+        })
+    }
+
+    /// The configuration of a new experiment: the defaults for the task,
+    /// then each source in `layers` from lowest to highest precedence (a
+    /// file, then the flags), validated.
+    pub fn resolve(layers: &[&Overrides]) -> Result<Self> {
+        let space = layers.iter().rev().find_map(|layer| layer.space.clone());
+        // A categorical space without a task is a custom search.
+        let implied = match &space {
+            Some(space) if space.kind() == ArchKind::Categorical => Task::Custom,
+            _ => Task::Cifar10,
+        };
+        let task = layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.task)
+            .unwrap_or(implied);
+        let mut config = match space {
+            Some(space) => ExperimentConfig::with_space(task, space)?,
+            None => ExperimentConfig::defaults(task)?,
+        };
+        for layer in layers {
+            config.apply(layer);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Writes every field `overrides` sets over this configuration.
+    pub fn apply(&mut self, overrides: &Overrides) {
+        macro_rules! set {
+            ($($field:ident).+ <- $value:expr) => {
+                if let Some(value) = $value.clone() {
+                    self.$($field).+ = value;
+                }
+            };
+        }
+        let o = overrides;
+        set!(experiment <- o.experiment);
+        set!(task <- o.task);
+        set!(dataset <- o.dataset);
+        set!(space <- o.space);
+        set!(strategy <- o.strategy);
+        set!(controller <- o.controller);
+        set!(controller.staleness <- o.staleness);
+        set!(evolution <- o.evolution);
+        set!(seed <- o.seed);
+        set!(children <- o.children);
+        set!(in_flight <- o.in_flight);
+        set!(job_timeout_seconds <- o.job_timeout_seconds);
+        set!(failed_reward <- o.failed_reward);
+        set!(reuse_rewards <- o.reuse_rewards);
+        set!(budget.epochs <- o.budget.epochs);
+        set!(budget.evaluate_test <- o.budget.evaluate_test);
+        set!(hyperparameters <- o.hyperparameters);
+        set!(reward <- o.reward);
+        set!(stopping <- o.stopping);
+        set!(stopping.rule <- o.stopping_rule);
+        if o.trial.is_some() {
+            self.trial.clone_from(&o.trial);
+        }
+        if o.objective.is_some() {
+            self.objective.clone_from(&o.objective);
+        }
+        self.max_hours = o.max_hours.or(self.max_hours);
+        self.budget.batch_size = o.budget.batch_size.or(self.budget.batch_size);
+        self.budget.train_examples = o.budget.train_examples.or(self.budget.train_examples);
+        self.budget.valid_examples = o.budget.valid_examples.or(self.budget.valid_examples);
+        self.budget.max_seconds = o.budget.max_seconds.or(self.budget.max_seconds);
+        if let Some(hidden) = o.hidden {
+            self.hyperparameters.hidden_size = Some(hidden);
+            self.hyperparameters.parameters = None;
+        }
+        if let Some(params) = o.params {
+            self.hyperparameters.parameters = u64::try_from(params).ok();
+            self.hyperparameters.hidden_size = None;
+        }
+        if o.paper_strict {
+            self.make_paper_strict();
+        }
+    }
+
+    /// The paper's values for every default that differs from them: its
+    /// controller ([`ReinforceConfig::paper_strict`]), every sample
+    /// trained (no reward reuse for duplicates), CNN children at a
+    /// constant learning rate (no drop inside the budget), and the
+    /// controller's paper decision order in CNN spaces.
+    pub fn make_paper_strict(&mut self) {
+        self.controller = ReinforceConfig::paper_strict(self.task);
+        self.reuse_rewards = false;
+        if self.task == Task::Cifar10 {
+            self.hyperparameters.lr_decay_epoch = Some(self.budget.epochs.max(1));
+        }
+        if let SpaceDefinition::Cnn(cnn) = &*self.space
+            && let Ok(space) = SearchSpace::cnn(CnnSpace {
+                decision_order: DecisionOrder::Paper,
+                ..cnn.clone()
+            })
+        {
+            self.space = space;
+        }
+    }
+
+    /// The reward the strategy learns from for a child whose reward
+    /// function gave `reward` and whose result reports `costs`: shaped by
+    /// the experiment's objective, when it has one; an error naming a cost
+    /// the objective needs and the result lacks.
+    pub fn shaped_reward(&self, reward: f64, costs: &Costs) -> nas_domain::Result<f64> {
+        match &self.objective {
+            Some(objective) => objective.shape(reward, costs),
+            None => Ok(reward),
+        }
+    }
+
+    /// The settings of every strategy.
+    pub fn strategy_settings(&self) -> crate::strategy::StrategySettings {
+        crate::strategy::StrategySettings {
+            reinforce: self.controller.clone(),
+            evolution: self.evolution.clone(),
+        }
+    }
+
+    /// Checks that the settings fit together.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |reason: String| Err(Error::Config(reason));
+        if !self.task.accepts(self.space.kind()) {
+            let trains = self
+                .task
+                .arch_kind()
+                .map_or("any".to_owned(), |kind| format!("{kind:?}"));
+            return invalid(format!(
+                "task {:?} trains {trains} children but the space is a {:?} space",
+                self.task,
+                self.space.kind()
+            ));
+        }
+        if let Some(trial) = &self.trial {
+            trial.validate().map_err(Error::Config)?;
+        }
+        if self.children == 0 || self.in_flight == 0 || self.job_timeout_seconds == 0 {
+            return invalid("children, in_flight and job_timeout_seconds must be at least 1".into());
+        }
+        if self
+            .max_hours
+            .is_some_and(|hours| !hours.is_finite() || hours <= 0.0 || hours > MAX_HOURS)
+        {
+            return invalid(format!(
+                "max_hours {:?} must be positive and at most {MAX_HOURS}",
+                self.max_hours
+            ));
+        }
+        if !self.failed_reward.is_finite() {
+            return invalid("failed_reward must be finite".into());
+        }
+        if self.budget.epochs == 0 {
+            return invalid("budget.epochs must be at least 1".into());
+        }
+        self.hyperparameters.validate().map_err(Error::Config)?;
+        self.reward.validate()?;
+        self.stopping.validate()?;
+        self.evolution.validate()?;
+        self.controller.validate()
+    }
+}
