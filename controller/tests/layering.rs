@@ -72,11 +72,16 @@ fn edges(depth: usize) -> BTreeMap<String, BTreeSet<String>> {
         let text = code(&std::fs::read_to_string(&file).expect("a source file reads"));
         let parent: Vec<String> = module[..module.len().saturating_sub(1)].to_vec();
         let mut targets = paths_after(&text, "crate::");
-        targets.extend(paths_after(&text, "super::").into_iter().map(|path| [parent.clone(), path].concat()));
+        targets.extend(
+            paths_after(&text, "super::")
+                .into_iter()
+                .map(|path| [parent.clone(), path].concat()),
+        );
         let from = cut(&module);
         for target in targets {
             let to = cut(&target);
-            let nested = to.is_empty() || from.starts_with(&format!("{to}::")) || to.starts_with(&format!("{from}::"));
+            let nested =
+                to.is_empty() || from.starts_with(&format!("{to}::")) || to.starts_with(&format!("{from}::"));
             if to != from && !nested {
                 graph.entry(from.clone()).or_default().insert(to);
             }
@@ -120,8 +125,16 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 #[test]
 fn folders_form_no_cycle() {
     let graph = edges(1);
-    assert!(graph.get("search").is_some_and(|uses| uses.contains("experiment")));
-    assert_eq!(cycle(&graph), None, "module cycle among the controller's folders: {graph:#?}");
+    assert!(
+        graph
+            .get("search")
+            .is_some_and(|uses| uses.contains("experiment"))
+    );
+    assert_eq!(
+        cycle(&graph),
+        None,
+        "module cycle among the controller's folders: {graph:#?}"
+    );
 }
 
 #[test]

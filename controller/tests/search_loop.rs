@@ -8,8 +8,8 @@
 
 use nas_controller::Error;
 use nas_controller::experiment::config::{self, Overrides};
-use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::experiment::reward_log::{self, RecordStatus};
+use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{JobRecord, ResultOutcome, ResumeMode, Search};
 use nas_domain::{
     EpochMetrics, ExperimentName, JobId, Outcome, SampledAgain, TrainJob, TrainResult, TrainResultFields,

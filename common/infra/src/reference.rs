@@ -43,8 +43,14 @@ fn write_command(out: &mut String, command: &Command, path: &str) {
                 "| {} | {} | {} | {} |",
                 name(arg),
                 defaults(arg),
-                arg.get_env().map_or(String::new(), |env| format!("`{}`", env.to_string_lossy())),
-                cell(&arg.get_long_help().or(arg.get_help()).map(ToString::to_string).unwrap_or_default())
+                arg.get_env()
+                    .map_or(String::new(), |env| format!("`{}`", env.to_string_lossy())),
+                cell(
+                    &arg.get_long_help()
+                        .or(arg.get_help())
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )
             );
         }
     }
@@ -54,7 +60,10 @@ fn write_command(out: &mut String, command: &Command, path: &str) {
         .collect();
     if !subcommands.is_empty() {
         out.push_str("\nSubcommands: ");
-        let names: Vec<String> = subcommands.iter().map(|sub| format!("`{}`", sub.get_name())).collect();
+        let names: Vec<String> = subcommands
+            .iter()
+            .map(|sub| format!("`{}`", sub.get_name()))
+            .collect();
         out.push_str(&names.join(", "));
         out.push_str(".\n");
     }
@@ -66,7 +75,13 @@ fn write_command(out: &mut String, command: &Command, path: &str) {
 fn name(arg: &clap::Arg) -> String {
     let value = arg
         .get_value_names()
-        .map(|names| names.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))
+        .map(|names| {
+            names
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
     let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
     match (arg.get_long(), arg.get_short()) {
@@ -95,7 +110,12 @@ fn defaults(arg: &clap::Arg) -> String {
         format!("`{}`", values.join(","))
     };
     if !possible.is_empty() && arg.get_num_args().is_some_and(|n| n.takes_values()) {
-        let _ = write!(text, "{}one of {}", if text.is_empty() { "" } else { "; " }, possible.join(", "));
+        let _ = write!(
+            text,
+            "{}one of {}",
+            if text.is_empty() { "" } else { "; " },
+            possible.join(", ")
+        );
     }
     text
 }
@@ -111,9 +131,10 @@ pub fn cell(text: &str) -> String {
 /// Whether the page at `path` holds `generated`; with
 /// `NAS_UPDATE_REFERENCE=1` it is rewritten instead. The error says how
 /// to bring the page up to date.
-pub fn check_page(path: &Path, generated: &str) -> std::result::Result<(), String> {
+pub fn check_page(path: &Path, generated: &str) -> Result<(), String> {
     if std::env::var("NAS_UPDATE_REFERENCE").is_ok_and(|value| value == "1") {
-        return std::fs::write(path, generated).map_err(|error| format!("writing {}: {error}", path.display()));
+        return std::fs::write(path, generated)
+            .map_err(|error| format!("writing {}: {error}", path.display()));
     }
     let current = std::fs::read_to_string(path).unwrap_or_default();
     if current == generated {

@@ -43,7 +43,10 @@ impl ExperimentArgs {
     pub(super) fn name(&self) -> anyhow::Result<ExperimentName> {
         match (&self.positional, &self.named) {
             (Some(name), _) => {
-                deprecated("naming the experiment as a positional argument", "--experiment NAME");
+                deprecated(
+                    "naming the experiment as a positional argument",
+                    "--experiment NAME",
+                );
                 Ok(name.clone())
             }
             (None, Some(name)) => Ok(name.clone()),

@@ -19,6 +19,7 @@ mod args;
 mod data;
 mod present;
 mod reevaluate;
+#[cfg(test)]
 mod reference;
 mod replay;
 mod sample;

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use nas_controller::experiment::{config, reward_log};
 use nas_controller::present::export::{self, ExportFormat};
 use nas_controller::present::report::{self, RankBy, ReportOptions};
-use nas_controller::experiment::{config, reward_log};
 use nas_domain::objective::Cost;
 use nas_domain::{ArchSpec, ExperimentName};
 use nas_infra::args::StoreArgs;

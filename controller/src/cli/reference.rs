@@ -36,6 +36,11 @@ pub(super) fn configuration_markdown() -> String {
     for (key, property) in root.into_iter().flatten() {
         rows(&mut out, &schema, key, property, cifar.get(key), ptb.get(key), 0);
     }
+    out.push_str(
+        "\nOne more key is read from a file or a flag but not stored: `paper_strict = true` \
+         (`--paper-strict`, `NAS_PAPER_STRICT`) sets every default that differs from the paper back \
+         to the paper's value after the other settings (see the controller reference).\n",
+    );
     out.push_str("\n## Defaults as TOML\n\nCIFAR-10 (`--task cifar10`):\n\n```toml\n");
     out.push_str(&as_toml(&cifar));
     out.push_str("```\n");
@@ -59,7 +64,11 @@ fn rows(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let whole = matches!(key, "space" | "reward" | "trial" | "objective");
-    let inner = resolved.get("properties").and_then(Value::as_object).filter(|_| !whole && depth < 2);
+    let mut inner = Map::new();
+    if !whole && depth < 2 {
+        properties(schema, resolved, &mut inner);
+    }
+    let inner = Some(&inner).filter(|inner| !inner.is_empty());
     let _ = writeln!(
         out,
         "| `{key}` | {} | {} | {} |",
@@ -77,6 +86,30 @@ fn rows(
             ptb.and_then(|value| value.get(name)),
             depth + 1,
         );
+    }
+}
+
+/// The keys of a table: its own properties and those of the variants it
+/// flattens (a tagged rule's `rule`, `min_epochs`, …), first description
+/// kept.
+fn properties(schema: &Value, table: &Value, out: &mut Map<String, Value>) {
+    for (key, property) in table
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        out.entry(key.clone()).or_insert_with(|| property.clone());
+    }
+    for combinator in ["allOf", "oneOf", "anyOf"] {
+        for variant in table
+            .get(combinator)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            properties(schema, resolve(schema, variant), out);
+        }
     }
 }
 
@@ -143,7 +176,9 @@ mod tests {
     use nas_infra::reference::{check_page, cli_markdown};
 
     fn page(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/src/reference").join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs/src/reference")
+            .join(name)
     }
 
     #[test]
@@ -157,8 +192,16 @@ mod tests {
     #[test]
     fn configuration_reference_matches_the_code() {
         let generated = super::configuration_markdown();
-        for key in ["`budget.epochs`", "`controller.learning_rate`", "`stopping.rule`", "`objective`"] {
-            assert!(generated.contains(key), "{key} missing from the configuration reference");
+        for key in [
+            "`budget.epochs`",
+            "`controller.learning_rate`",
+            "`stopping.rule`",
+            "`objective`",
+        ] {
+            assert!(
+                generated.contains(key),
+                "{key} missing from the configuration reference"
+            );
         }
         check_page(&page("configuration.md"), &generated).unwrap_or_else(|error| panic!("{error}"));
     }

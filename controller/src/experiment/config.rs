@@ -14,7 +14,7 @@ use nas_domain::objective::{Costs, RewardShaping};
 use nas_domain::space::DecisionOrder;
 use nas_domain::{
     ArchKind, CellSpace, CnnSpace, ExperimentName, Hyperparameters, RewardFunction, SearchSpace,
-    SpaceDefinition, StoppingConfig, StoppingRule, Task, TrainingBudget, TrialCommand,
+    SpaceDefinition, StoppingConfig, Task, TrainingBudget, TrialCommand,
 };
 use nas_infra::store::{ObjectStore, keys};
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use nas_domain::{ArchSpec, Architecture, ExperimentName};
 use nas_infra::store::ObjectStore;
 
-use super::labels::{layer_label, node_label};
+use super::labels::{activation, combination, layer_label, node_label};
 use crate::experiment::reward_log;
 use crate::{Error, Result};
 

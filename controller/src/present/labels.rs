@@ -35,14 +35,14 @@ pub fn node_label(cell: &CellArch, index: usize) -> String {
     )
 }
 
-fn combination(combination: Combination) -> &'static str {
+pub(super) fn combination(combination: Combination) -> &'static str {
     match combination {
         Combination::Add => "add",
         Combination::Mul => "mul",
     }
 }
 
-fn activation(activation: Activation) -> &'static str {
+pub(super) fn activation(activation: Activation) -> &'static str {
     match activation {
         Activation::Identity => "identity",
         Activation::Tanh => "tanh",

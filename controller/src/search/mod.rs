@@ -51,16 +51,16 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
+use crate::experiment::config::ExperimentConfig;
 use crate::experiment::job_log::{self, JobLog};
-use crate::jobs::{Event, JobTracker, pause};
-use crate::experiment::config::{self, ExperimentConfig};
 use crate::experiment::leaderboard::{LeaderboardEntry, Tally};
 use crate::experiment::reward_log::RecordSender;
+use crate::jobs::{Event, JobTracker, pause};
 use learn::StrategySlot;
 use metrics::ControllerMetrics;
 
-pub use crate::jobs::ResultOutcome;
 pub use crate::experiment::config::ResumeMode;
+pub use crate::jobs::ResultOutcome;
 
 /// What the strategy needs of a published job to learn from its reward.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,7 +154,7 @@ pub struct Search {
 }
 
 impl Search {
-    /// Opens the search of `config` (as [`config::settle`] settled it):
+    /// Opens the search of `config` (as [`settle`](crate::experiment::config::settle) settled it):
     /// the configuration is written to the store, and the strategy, the
     /// counts and the jobs in flight are restored from it. Every reward
     /// record, restored or new, goes to `live` too (the live report).

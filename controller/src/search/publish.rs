@@ -9,11 +9,11 @@ use nas_domain::messages::MESSAGE_VERSION;
 use nas_domain::{DatasetRef, JobId, TrainJob, TrainJobFields};
 
 use super::results::Finished;
-use crate::experiment::reward_log::RecordStatus;
 use super::{JobRecord, Sample, Search};
 use crate::Result;
-use crate::jobs::InFlight;
 use crate::experiment::job_log::now;
+use crate::experiment::reward_log::RecordStatus;
+use crate::jobs::InFlight;
 use crate::strategy::Proposal;
 
 impl Search {

@@ -6,9 +6,9 @@ use nas_domain::{JobId, Outcome, StoppedReward, TrainResult};
 use nas_infra::queue::Message;
 
 use super::Search;
-use crate::experiment::reward_log::{self, RecordStatus, RewardRecord};
 use crate::Result;
 use crate::experiment::job_log::now;
+use crate::experiment::reward_log::{self, RecordStatus, RewardRecord};
 use crate::jobs::{Arrival, DeadLetter, ResultOutcome};
 
 /// A finished child on its way into the reward log.

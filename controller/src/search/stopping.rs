@@ -22,11 +22,11 @@ use nas_domain::stopping::Mode;
 use nas_domain::{Decision, JobId, StopJob, StoppingRule};
 
 use super::Search;
+use crate::Result;
+use crate::experiment::job_log::now;
 use crate::experiment::progress_log::{self, ProgressRecord};
 use crate::experiment::reward_log::RewardRecord;
-use crate::Result;
 use crate::jobs::ProgressArrival;
-use crate::experiment::job_log::now;
 
 /// The stops decided so far: job → the epoch it was stopped after.
 pub(super) type Stops = HashMap<JobId, u32>;

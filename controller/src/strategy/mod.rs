@@ -29,7 +29,9 @@ use random::RandomSearch;
 use reinforce::{Reinforce, ReinforceConfig};
 
 /// The available strategies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StrategyKind {
     /// The LSTM controller trained with REINFORCE (Zoph & Le).

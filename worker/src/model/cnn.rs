@@ -405,4 +405,3 @@ fn same_padding(input: i64, stride: i64, kernel: i64) -> (i64, i64) {
 fn ceil_div(a: i64, b: i64) -> i64 {
     (a + b - 1) / b
 }
-

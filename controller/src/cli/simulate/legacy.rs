@@ -45,7 +45,12 @@ pub(super) struct LegacyArgs {
 impl LegacyArgs {
     /// The subcommand these flags mean.
     pub(super) fn into_command(self) -> anyhow::Result<SimulateCommand> {
-        let LegacyArgs { mut search, budget, stopping, .. } = self;
+        let LegacyArgs {
+            mut search,
+            budget,
+            stopping,
+            ..
+        } = self;
         if let Some(children) = budget {
             deprecated("`simulate --budget`", "--children");
             search.common.children = children;
@@ -55,7 +60,9 @@ impl LegacyArgs {
             || self.sampled_again.is_some()
             || self.asha.is_some();
         match (stopping.is_empty(), self.objective) {
-            (false, Some(_)) => bail!("--stopping and --objective are two modes: `simulate stopping` or `simulate pareto`"),
+            (false, Some(_)) => {
+                bail!("--stopping and --objective are two modes: `simulate stopping` or `simulate pareto`")
+            }
             (false, None) => {
                 deprecated("`simulate --stopping RULES`", "`simulate stopping --rules RULES`");
                 if search.in_flight.is_some() {

@@ -29,9 +29,9 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
+use crate::experiment::config;
 use crate::experiment::job_log::now;
 use crate::jobs::{Arrival, Event, InFlight, JobTracker, TrackerCounters, pause};
-use crate::experiment::config;
 pub use plan::{Grid, Selection, grid};
 pub use summary::{GridResult, Statistic, Summary, summarize};
 

@@ -10,9 +10,9 @@ use super::{Curves, ExperimentData, LearningCurves, ReportOptions};
 use nas_domain::Task;
 use nas_domain::objective::Cost;
 
-use crate::offline::reevaluate::Summary;
 use crate::experiment::leaderboard::saved_by_stopping;
 use crate::experiment::reward_log::{RecordStatus, RewardRecord};
+use crate::offline::reevaluate::Summary;
 
 /// HTML-escapes `text`.
 pub(super) fn escape(text: &str) -> String {

@@ -34,9 +34,9 @@ use nas_domain::objective::Cost;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
-use crate::present::export::{self, ExportFormat};
 use crate::experiment::config::ExperimentConfig;
 use crate::experiment::reward_log::{RecordStatus, RewardRecord};
+use crate::present::export::{self, ExportFormat};
 use crate::{Error, Result};
 use front::draw_front;
 

@@ -37,7 +37,9 @@ use policy::{Policy, PolicyConfig, Sampled};
 pub use staleness::Staleness;
 
 /// How rewards become advantages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RewardTransform {
     /// `R − b`, with `b` the moving-average baseline (the paper).
