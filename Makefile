@@ -148,6 +148,10 @@ $(DOCS_STAMP):
 	$(TOOLS_VENV)/bin/mdbook --version | grep -qx 'mdbook v$(MDBOOK_VERSION)'
 	touch $@
 
+.PHONY: reference
+reference: $(TORCH_STAMP) ## Regenerate the book's CLI and configuration reference pages from the code
+	NAS_UPDATE_REFERENCE=1 $(CARGO) test $(CARGO_FLAGS) -p nas-controller --bin nas-controller reference
+
 .PHONY: images
 images: ## Build the controller and worker images (needs a Docker engine)
 	docker build --target controller -t nas-controller:$(IMAGE_TAG) .
