@@ -1,11 +1,13 @@
-//! The tracker's two subscriptions (results and dead letters), each
-//! resubscribed on its own after it ends or fails, with exponential
-//! backoff that only a delivery resets: a stream that keeps ending costs a
-//! resubscription every few seconds, never a busy loop.
+//! The tracker's subscriptions (results, dead letters and, with early
+//! stopping, progress): a [`Slot`] per [`Feed`], each resubscribed on its
+//! own after it ends or fails by the one resubscription loop,
+//! [`nas_infra::queue::Resubscribing`] (exponential backoff that only a
+//! delivery resets: a stream that keeps ending costs a resubscription
+//! every few seconds, never a busy loop). The slot knows which queue its
+//! feed reads and how many deliveries it takes at a time.
 
-use futures::FutureExt;
 use nas_domain::ExperimentName;
-use nas_infra::queue::{JobQueue, Message, Subscription, backoff};
+use nas_infra::queue::{JobQueue, Message, Resubscribing};
 use tokio::time::Instant;
 
 /// Result messages taken in one batch when the broker has that many ready.
@@ -26,92 +28,69 @@ pub enum Feed {
     Progress,
 }
 
-/// One subscription, or when to try again.
+/// One feed's subscription, taken again through [`Resubscribing`].
 pub struct Slot {
     feed: Feed,
-    subscription: Option<Subscription>,
-    failures: u32,
-    retry_at: Instant,
+    stream: Resubscribing,
 }
 
 impl Slot {
     /// An empty slot, due at once.
     pub fn new(feed: Feed) -> Self {
+        let what = match feed {
+            Feed::Results => "results",
+            Feed::DeadLetters => "dead letters",
+            Feed::Progress => "progress",
+        };
         Slot {
             feed,
-            subscription: None,
-            failures: 0,
-            retry_at: Instant::now(),
+            stream: Resubscribing::new(what),
         }
     }
 
     /// When the slot wants to subscribe again (`None` while subscribed).
     pub fn retry_at(&self) -> Option<Instant> {
-        self.subscription.is_none().then_some(self.retry_at)
+        self.stream.retry_at()
     }
 
     /// Subscribes when the slot is empty and due.
     pub async fn ensure(&mut self, queue: &JobQueue, name: &ExperimentName) {
-        if self.subscription.is_some() || Instant::now() < self.retry_at {
-            return;
-        }
-        let subscribed = async {
+        let feed = self.feed;
+        let subscribe = || async move {
             queue.declare(Some(name)).await?;
-            match self.feed {
+            match feed {
                 Feed::Results => queue.results(name, RESULTS_PREFETCH).await,
                 Feed::DeadLetters => queue.dead_jobs(name, DEAD_PREFETCH).await,
                 Feed::Progress => queue.progress(name, RESULTS_PREFETCH).await,
             }
         };
-        match subscribed.await {
-            Ok(subscription) => {
-                match self.feed {
-                    Feed::Results => tracing::info!(experiment = %name, "subscribed to results"),
-                    Feed::DeadLetters => tracing::info!(experiment = %name, "subscribed to dead letters"),
-                    Feed::Progress => tracing::info!(experiment = %name, "subscribed to progress"),
-                }
-                self.subscription = Some(subscription);
-            }
-            Err(error) => {
-                tracing::warn!(%error, feed = ?self.feed, "cannot subscribe; retrying");
-                self.lost();
+        if self.stream.ensure(subscribe).await {
+            match feed {
+                Feed::Results => tracing::info!(experiment = %name, "subscribed to results"),
+                Feed::DeadLetters => tracing::info!(experiment = %name, "subscribed to dead letters"),
+                Feed::Progress => tracing::info!(experiment = %name, "subscribed to progress"),
             }
         }
     }
 
     /// The next delivery; never ready while the slot is empty.
     pub async fn next(&mut self) -> Option<nas_infra::Result<Message>> {
-        match self.subscription.as_mut() {
-            Some(subscription) => subscription.next().await,
-            None => std::future::pending().await,
-        }
+        self.stream.next().await
     }
 
     /// A delivery arrived: the stream is healthy.
     pub fn delivered(&mut self) {
-        self.failures = 0;
+        self.stream.delivered();
     }
 
     /// The subscription ended or failed: try again after a backoff.
     pub fn lost(&mut self) {
-        self.subscription = None;
-        self.retry_at = Instant::now() + backoff(self.failures);
-        self.failures = self.failures.saturating_add(1);
+        self.stream.lost();
     }
 
     /// `first` and whatever else the subscription has ready now, up to
     /// [`RESULT_BATCH`], without waiting.
     pub fn drain_ready(&mut self, first: Message) -> Vec<Message> {
-        let mut batch = vec![first];
-        let Some(subscription) = self.subscription.as_mut() else {
-            return batch;
-        };
-        while batch.len() < RESULT_BATCH {
-            match subscription.next().now_or_never() {
-                Some(Some(Ok(message))) => batch.push(message),
-                _ => break,
-            }
-        }
-        batch
+        self.stream.drain_ready(first, RESULT_BATCH)
     }
 }

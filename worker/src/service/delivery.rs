@@ -37,13 +37,19 @@ pub struct HeldDelivery {
 }
 
 impl HeldDelivery {
-    /// Holds `message`, received at `received`.
-    pub fn new(message: Message, received: Instant, ack_deadline: Option<Duration>) -> Self {
+    /// Holds `message`, received now.
+    pub fn new(message: Message, ack_deadline: Option<Duration>) -> Self {
         HeldDelivery {
             message: Some(message),
-            received,
+            received: Instant::now(),
             ack_deadline,
         }
+    }
+
+    /// When the message was received (a result's wall time and startup
+    /// time count from here).
+    pub fn received(&self) -> Instant {
+        self.received
     }
 
     /// The message body.

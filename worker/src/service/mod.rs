@@ -2,8 +2,17 @@
 //! publish the result, then ack.
 //!
 //! Layers: [`Worker::run_until_stopped`] (subscribe, resubscribe after a
-//! lost connection, stop on shutdown) → its loop → [`Worker::process_one`]
-//! (one delivery → one [`Outcome`]), which tests drive directly.
+//! lost connection through [`Resubscribing`], stop on shutdown) → its loop
+//! → [`Worker::process_one`] (one delivery → one [`Outcome`]), which tests
+//! drive directly.
+//!
+//! This file holds the loop and what every kind of job shares: the held
+//! delivery ([`delivery`]), publishing and remembering results
+//! (`result`), handing a job back, and waiting out a store outage. Each
+//! kind of job has its own part: a libtorch child (`libtorch`), a trial
+//! command (`trial`) and a surrogate's answer ([`surrogate`]); beside them
+//! the control queue (`control`: stops from the controller) and the
+//! progress a child reports after every epoch (`progress`).
 //!
 //! - An unparseable or invalid message is dead-lettered; the reason is
 //!   logged and counted.
@@ -31,32 +40,30 @@
 //! - A surrogate worker ([`surrogate`]) answers from an oracle instead,
 //!   trial command or not.
 //! - After every epoch a child completes, the worker publishes its curve so
-//!   far ([`EpochProgress`]) for the controller's stopping rule; beside the
+//!   far ([`nas_domain::EpochProgress`]) for the controller's stopping rule; beside the
 //!   jobs it consumes its own control queue ([`Worker::handle_stop`]): a
 //!   stop for a job it trains ends that child at the next batch boundary
 //!   as `stopped` (rewarded from its completed epochs), a stop for a job it
 //!   does not hold is ignored.
 
+mod control;
 pub mod delivery;
+mod libtorch;
 pub mod metrics;
+mod progress;
 mod result;
 pub mod surrogate;
 mod trial;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use std::collections::HashMap;
-
-use nas_domain::messages::{EpochProgressFields, MESSAGE_VERSION};
-use nas_domain::{
-    EpochMetrics, EpochProgress, JobId, Outcome as TrainOutcome, StopJob, TrainJob, TrainResult,
-};
-use nas_infra::queue::{JobQueue, Message, backoff};
+use nas_domain::{JobId, Outcome as TrainOutcome, TrainJob, TrainResult};
+use nas_infra::queue::{JobQueue, Message, Resubscribing, backoff};
 use nas_infra::store::{ObjectStore, keys};
 use tch::Device;
 use tokio::sync::Mutex;
@@ -64,14 +71,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::data::cache::DatasetCache;
 use crate::model::guardrails::Limits;
-use crate::train::checkpoint::ChildCheckpoint;
-use crate::train::job::{self, JobEnvironment, LoadedData};
-use crate::train::{EpochHook, TrainReport};
+use crate::train::TrainReport;
+use crate::train::job::LoadedData;
 use crate::{Error, Result};
+pub use control::StopOutcome;
 use delivery::HeldDelivery;
-use metrics::{RejectionLabel, StatusLabel, StopLabel, WorkerMetrics};
+use metrics::{RejectionLabel, StatusLabel, WorkerMetrics};
 use result::PartialResult;
-use surrogate::{Answer, Surrogate};
+use surrogate::Surrogate;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -129,15 +136,6 @@ pub enum Outcome {
     },
 }
 
-/// What became of a stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopOutcome {
-    /// The job trains here: its child stops at the next batch boundary.
-    Honoured,
-    /// This worker does not hold the job (finished, never had it): ignored.
-    NotHeld,
-}
-
 /// How many finished results a worker remembers for redeliveries.
 const REMEMBERED: usize = 64;
 
@@ -152,30 +150,6 @@ pub struct Worker {
     recent: std::sync::Mutex<VecDeque<TrainResult>>,
     /// The early-stop flag of every job training here.
     active: std::sync::Mutex<HashMap<JobId, Arc<AtomicBool>>>,
-}
-
-/// A job registered as training here; unregistered when dropped.
-struct Active<'w> {
-    worker: &'w Worker,
-    job_id: JobId,
-    flag: Arc<AtomicBool>,
-}
-
-impl Drop for Active<'_> {
-    fn drop(&mut self) {
-        self.worker
-            .active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.job_id);
-    }
-}
-
-/// What a job needs before its child trains: the local data set and,
-/// when it was preempted before, its checkpoint.
-struct Prepared {
-    directory: PathBuf,
-    resume: Option<ChildCheckpoint>,
 }
 
 impl Worker {
@@ -194,191 +168,62 @@ impl Worker {
         }
     }
 
-    /// Handles a stop from the controller (see the module docs).
-    pub fn handle_stop(&self, stop: &StopJob) -> StopOutcome {
-        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        match active.get(&stop.job_id) {
-            Some(flag) => {
-                tracing::info!(job_id = %stop.job_id, epoch = stop.epoch, rule = %stop.rule, "stopping the child early");
-                flag.store(true, Ordering::Relaxed);
-                self.metrics
-                    .stops
-                    .get_or_create(&StopLabel { outcome: "honoured" })
-                    .inc();
-                StopOutcome::Honoured
-            }
-            None => {
-                tracing::info!(job_id = %stop.job_id, "ignoring a stop for a job this worker does not hold");
-                self.metrics
-                    .stops
-                    .get_or_create(&StopLabel { outcome: "not_held" })
-                    .inc();
-                StopOutcome::NotHeld
-            }
-        }
-    }
-
-    /// Registers a job training here: its early-stop flag, unregistered
-    /// when the guard drops.
-    fn activate(&self, job_id: JobId) -> Active<'_> {
-        let flag = Arc::new(AtomicBool::new(false));
-        self.active
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(job_id, flag.clone());
-        Active {
-            worker: self,
-            job_id,
-            flag,
-        }
-    }
-
-    /// Consumes this worker's control queue until `shutdown`,
-    /// resubscribing after connection losses.
-    async fn serve_control(&self, shutdown: &CancellationToken) {
-        let mut attempt = 0;
-        while !shutdown.is_cancelled() {
-            let subscribed = tokio::select! {
-                subscription = self.queue.control(&self.config.worker_id) => subscription,
-                () = shutdown.cancelled() => return,
-            };
-            let mut subscription = match subscribed {
-                Ok(subscription) => {
-                    attempt = 0;
-                    subscription
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot subscribe to the control queue; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff(attempt)) => {}
-                        () = shutdown.cancelled() => return,
-                    }
-                    attempt += 1;
-                    continue;
-                }
-            };
-            loop {
-                let delivery = tokio::select! {
-                    delivery = subscription.next() => delivery,
-                    () = shutdown.cancelled() => return,
-                };
-                let Some(Ok(message)) = delivery else {
-                    tracing::warn!("the control subscription ended; subscribing again");
-                    break;
-                };
-                match StopJob::from_json(&message.body) {
-                    Ok(stop) => {
-                        self.handle_stop(&stop);
-                    }
-                    Err(error) => tracing::warn!(%error, "ignoring an invalid control message"),
-                }
-                if let Err(error) = message.ack().await {
-                    tracing::warn!(%error, "a control message could not be acknowledged");
-                }
-            }
-        }
-    }
-
-    /// A hook that publishes `job`'s progress after every epoch, and the
-    /// task that publishes it (awaited after training, so every progress
-    /// message goes out before the result).
-    fn progress_reporter(&self, job: &TrainJob) -> (EpochHook, tokio::task::JoinHandle<()>) {
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(Vec<EpochMetrics>, f64)>();
-        let hook = EpochHook(Arc::new(move |epochs: &[EpochMetrics], seconds: f64| {
-            let _ = sender.send((epochs.to_vec(), seconds));
-        }));
-        let queue = self.queue.clone();
-        let (job_id, experiment, attempt, arch_id) =
-            (job.job_id, job.experiment.clone(), job.attempt, job.spec.id());
-        let worker_id = self.config.worker_id.clone();
-        let task = tokio::spawn(async move {
-            while let Some((epochs, train_seconds)) = receiver.recv().await {
-                let progress = EpochProgress::new(EpochProgressFields {
-                    schema_version: MESSAGE_VERSION,
-                    job_id,
-                    experiment: experiment.clone(),
-                    attempt,
-                    arch_id: arch_id.clone(),
-                    epochs,
-                    train_seconds,
-                    worker_id: worker_id.clone(),
-                });
-                let published = match progress {
-                    Ok(progress) => queue.publish_progress(&progress).await.map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
-                };
-                if let Err(error) = published {
-                    tracing::warn!(%job_id, %error, "progress could not be published; the child goes on");
-                }
-            }
-        });
-        (hook, task)
-    }
-
     /// Serves jobs until `shutdown`, resubscribing after connection losses;
     /// `ready` hears whether the worker is subscribed.
     pub async fn run_until_stopped(&self, shutdown: CancellationToken, ready: impl Fn(bool)) -> Result<()> {
-        let mut attempt = 0;
+        let mut jobs = Resubscribing::new("jobs");
+        let subscribe = || async move {
+            self.queue.declare(None).await?;
+            self.queue.jobs(self.config.prefetch).await
+        };
         while !shutdown.is_cancelled() {
-            let subscribed = async {
-                self.queue.declare(None).await?;
-                self.queue.jobs(self.config.prefetch).await
-            };
-            let subscription = tokio::select! {
-                subscription = subscribed => subscription,
+            tokio::select! {
+                () = jobs.subscribed(subscribe) => {}
                 () = shutdown.cancelled() => break,
-            };
-            match subscription {
-                Ok(subscription) => {
-                    attempt = 0;
-                    ready(true);
-                    // The control queue lives exactly as long as serving: a
-                    // shutdown lets the job in hand finish its hand-back
-                    // before either ends (never dropped mid-job).
-                    let served = CancellationToken::new();
-                    let serving = async {
-                        self.serve(subscription, &shutdown).await;
-                        served.cancel();
-                    };
-                    tokio::join!(Box::pin(serving), Box::pin(self.serve_control(&served)));
-                    ready(false);
-                }
-                Err(error) => {
-                    ready(false);
-                    tracing::warn!(%error, transient = error.is_transient(), "cannot subscribe to jobs; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff(attempt)) => {}
-                        () = shutdown.cancelled() => break,
-                    }
-                    attempt += 1;
-                }
             }
+            ready(true);
+            // The control queue lives exactly as long as serving: a
+            // shutdown lets the job in hand finish its hand-back before
+            // either ends (never dropped mid-job).
+            let served = CancellationToken::new();
+            let serving = async {
+                self.serve(&mut jobs, &shutdown).await;
+                served.cancel();
+            };
+            tokio::join!(Box::pin(serving), Box::pin(self.serve_control(&served)));
+            ready(false);
         }
         self.queue.close().await;
         Ok(())
     }
 
-    /// Processes deliveries until the subscription ends or `shutdown`.
-    async fn serve(&self, mut subscription: nas_infra::queue::Subscription, shutdown: &CancellationToken) {
+    /// Processes deliveries until the subscription ends (then `jobs` is
+    /// due for a resubscription after its backoff) or `shutdown`.
+    async fn serve(&self, jobs: &mut Resubscribing, shutdown: &CancellationToken) {
         tracing::info!(worker = %self.config.worker_id, "waiting for jobs");
         loop {
             let delivery = tokio::select! {
-                delivery = subscription.next() => delivery,
+                delivery = jobs.next() => delivery,
                 () = shutdown.cancelled() => return,
             };
             match delivery {
-                Some(Ok(message)) => match self.process_one(message, shutdown).await {
-                    Ok(outcome) => tracing::info!(?outcome, "job done"),
-                    Err(error) => {
-                        tracing::error!(%error, "job could not be completed; it will be redelivered")
+                Some(Ok(message)) => {
+                    jobs.delivered();
+                    match self.process_one(message, shutdown).await {
+                        Ok(outcome) => tracing::info!(?outcome, "job done"),
+                        Err(error) => {
+                            tracing::error!(%error, "job could not be completed; it will be redelivered")
+                        }
                     }
-                },
+                }
                 Some(Err(error)) => {
                     tracing::warn!(%error, "lost the jobs subscription");
+                    jobs.lost();
                     return;
                 }
                 None => {
                     tracing::warn!("the jobs subscription ended; resubscribing");
+                    jobs.lost();
                     return;
                 }
             }
@@ -387,9 +232,8 @@ impl Worker {
 
     /// Handles one delivery (see the module docs).
     pub async fn process_one(&self, message: Message, shutdown: &CancellationToken) -> Result<Outcome> {
-        let received = Instant::now();
         self.metrics.received.inc();
-        let message = HeldDelivery::new(message, received, self.config.ack_deadline);
+        let message = HeldDelivery::new(message, self.config.ack_deadline);
         let job = match TrainJob::from_json(message.body()) {
             Ok(job) => job,
             Err(error) => {
@@ -410,34 +254,14 @@ impl Worker {
         }
         match &self.config.surrogate {
             Some(surrogate) => {
-                self.answer_from_surrogate(surrogate, &job, message, received, shutdown)
+                self.answer_from_surrogate(surrogate, &job, message, shutdown)
                     .await
             }
             None => match &job.trial {
-                Some(trial) => self.run_trial_job(&job, trial, message, received, shutdown).await,
-                None => self.train_job(&job, message, received, shutdown).await,
+                Some(trial) => self.run_trial_job(&job, trial, message, shutdown).await,
+                None => self.train_job(&job, message, shutdown).await,
             },
         }
-    }
-
-    /// Prepares, trains and reports one job.
-    async fn train_job(
-        &self,
-        job: &TrainJob,
-        mut message: HeldDelivery,
-        received: Instant,
-        shutdown: &CancellationToken,
-    ) -> Result<Outcome> {
-        let job_id = job.job_id;
-        tracing::info!(%job_id, attempt = job.attempt, arch = %job.spec.id().short(), "training");
-        let prepared = match self.prepare(job, shutdown).await {
-            Ok(prepared) => prepared,
-            Err(error) if error.is_transient() => return self.hand_back(message, job_id, error).await,
-            Err(error) => return self.fail(job, message, received, &error).await,
-        };
-        let trained = self.train(job, prepared, shutdown);
-        let report = message.during(job_id, trained).await;
-        self.report(job, message, received, report).await
     }
 
     /// Publishes what training (or a trial command) produced: a stopped
@@ -446,12 +270,11 @@ impl Worker {
         &self,
         job: &TrainJob,
         message: HeldDelivery,
-        received: Instant,
         trained: Result<TrainReport>,
     ) -> Result<Outcome> {
         match trained {
             Ok(report) if matches!(report.outcome, TrainOutcome::Preempted { .. }) => {
-                self.preempted(job, message, received, report).await
+                self.preempted(job, message, report).await
             }
             Ok(report) => {
                 if let TrainOutcome::Failed { reason } = &report.outcome {
@@ -462,62 +285,27 @@ impl Worker {
                     self.metrics.throughput.set(report.throughput);
                 }
                 self.metrics.train_seconds.inc_by(report.train_seconds);
-                let result = self.result(job, received, PartialResult::of_report(&report))?;
+                let result = self.result(job, &message, PartialResult::of_report(&report))?;
                 self.finish(message, result).await
             }
-            Err(error) => self.fail(job, message, received, &error).await,
+            Err(error) => self.fail(job, message, &error).await,
         }
     }
 
     /// Publishes a failed result for `error` and acks the job.
-    async fn fail(
-        &self,
-        job: &TrainJob,
-        message: HeldDelivery,
-        received: Instant,
-        error: &Error,
-    ) -> Result<Outcome> {
-        let result = self.result(job, received, PartialResult::failed(job, error.to_string()))?;
+    async fn fail(&self, job: &TrainJob, message: HeldDelivery, error: &Error) -> Result<Outcome> {
+        let result = self.result(job, &message, PartialResult::failed(job, error.to_string()))?;
         self.finish(message, result).await
     }
 
-    /// The job's data set and checkpoint, waiting out a store outage.
-    async fn prepare(&self, job: &TrainJob, shutdown: &CancellationToken) -> Result<Prepared> {
-        let directory = self
-            .with_patience(|| self.cache.ensure(&job.dataset.name), shutdown)
-            .await?;
-        let key = keys::child_checkpoint(&job.experiment, job.job_id);
-        let stored = self
-            .with_patience(|| async { Ok(self.store.get(&key).await?) }, shutdown)
-            .await?;
-        let resume = stored.and_then(|bytes| match ChildCheckpoint::from_bytes(&bytes) {
-            Ok(checkpoint) if checkpoint.arch_id == job.spec.id().as_str() => Some(checkpoint),
-            Ok(_) | Err(_) => {
-                tracing::warn!(job_id = %job.job_id, "ignoring a child checkpoint that does not fit the job");
-                None
-            }
-        });
-        if let Some(checkpoint) = &resume {
-            tracing::info!(job_id = %job.job_id, epoch = checkpoint.progress.epoch,
-                batch = checkpoint.progress.batches_done, "resuming from checkpoint");
-        }
-        Ok(Prepared { directory, resume })
-    }
-
     /// Saves a stopped child's checkpoint and tells the controller.
-    async fn preempted(
-        &self,
-        job: &TrainJob,
-        message: HeldDelivery,
-        received: Instant,
-        report: TrainReport,
-    ) -> Result<Outcome> {
+    async fn preempted(&self, job: &TrainJob, message: HeldDelivery, report: TrainReport) -> Result<Outcome> {
         if let Some(checkpoint) = &report.checkpoint {
             let bytes = checkpoint.to_bytes()?;
             let key = keys::child_checkpoint(&job.experiment, job.job_id);
             self.store.put(&key, bytes.into()).await?;
         }
-        let result = self.result(job, received, PartialResult::of_report(&report))?;
+        let result = self.result(job, &message, PartialResult::of_report(&report))?;
         self.queue.publish_result(&result).await?;
         message.ack().await?;
         self.metrics
@@ -525,102 +313,6 @@ impl Worker {
             .get_or_create(&StatusLabel { status: "preempted" })
             .inc();
         Ok(Outcome::Preempted { job_id: job.job_id })
-    }
-
-    /// A surrogate's answer: wait the configured delay (handing the job
-    /// back on shutdown), then publish the oracle's result.
-    async fn answer_from_surrogate(
-        &self,
-        surrogate: &Surrogate,
-        job: &TrainJob,
-        message: HeldDelivery,
-        received: Instant,
-        shutdown: &CancellationToken,
-    ) -> Result<Outcome> {
-        if let Some(curve) = surrogate.curve(job) {
-            return self
-                .answer_curve(surrogate, curve, job, message, received, shutdown)
-                .await;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(surrogate.delay) => {}
-            () = shutdown.cancelled() => {
-                return self.hand_back(message, job.job_id, Error::ShuttingDown).await;
-            }
-        }
-        let answer = surrogate.answer(job);
-        let result = self.result(job, received, PartialResult::of_answer(answer, surrogate.delay))?;
-        self.finish(message, result).await
-    }
-
-    /// A surrogate's answer from a learning curve: one epoch per delay, its
-    /// progress published after each, stopped when the controller says so.
-    async fn answer_curve(
-        &self,
-        surrogate: &Surrogate,
-        curve: std::result::Result<Vec<EpochMetrics>, String>,
-        job: &TrainJob,
-        message: HeldDelivery,
-        received: Instant,
-        shutdown: &CancellationToken,
-    ) -> Result<Outcome> {
-        let parameters = Surrogate::parameters(job);
-        let answer = |outcome, epochs| Answer {
-            outcome,
-            epochs,
-            parameters,
-        };
-        let curve = match curve {
-            Ok(curve) => curve,
-            Err(reason) => {
-                let failed = answer(TrainOutcome::Failed { reason }, Vec::new());
-                let result = self.result(job, received, PartialResult::of_answer(failed, Duration::ZERO))?;
-                return self.finish(message, result).await;
-            }
-        };
-        let active = self.activate(job.job_id);
-        let (hook, reporter) = self.progress_reporter(job);
-        let mut done = 0;
-        for epoch in 1..=curve.len() {
-            tokio::select! {
-                () = tokio::time::sleep(surrogate.delay) => {}
-                () = shutdown.cancelled() => {
-                    drop(hook);
-                    let _ = reporter.await;
-                    return self.hand_back(message, job.job_id, Error::ShuttingDown).await;
-                }
-            }
-            done = epoch;
-            (hook.0)(&curve[..epoch], surrogate.delay.as_secs_f64() * epoch as f64);
-            if epoch < curve.len() && active.flag.load(Ordering::Relaxed) {
-                break;
-            }
-        }
-        drop(hook);
-        let _ = reporter.await;
-        drop(active);
-        let epochs = curve[..done].to_vec();
-        let outcome = match job.reward.best_metric(&epochs) {
-            Ok(metric) if done < curve.len() => TrainOutcome::Stopped {
-                reward: job.reward.of_metric(metric),
-                metric,
-                epochs_done: done as u32,
-            },
-            Ok(metric) => TrainOutcome::Ok {
-                reward: job.reward.of_metric(metric),
-                metric,
-            },
-            Err(error) => TrainOutcome::Failed {
-                reason: error.to_string(),
-            },
-        };
-        let seconds = surrogate.delay * done as u32;
-        let result = self.result(
-            job,
-            received,
-            PartialResult::of_answer(answer(outcome, epochs), seconds),
-        )?;
-        self.finish(message, result).await
     }
 
     /// Publishes a final result, acks the job and remembers the result.
@@ -689,51 +381,13 @@ impl Worker {
         }
     }
 
-    /// Trains on a blocking thread; shutdown raises the child's stop flag.
-    async fn train(
-        &self,
-        job: &TrainJob,
-        prepared: Prepared,
-        shutdown: &CancellationToken,
-    ) -> Result<TrainReport> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let stop = stop.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                shutdown.cancelled().await;
-                stop.store(true, Ordering::Relaxed);
-            })
-        };
-        let active = self.activate(job.job_id);
-        let (hook, reporter) = self.progress_reporter(job);
-        let environment = JobEnvironment {
-            device: self.config.device,
-            limits: self.config.limits,
-            stop,
-            early_stop: active.flag.clone(),
-            on_epoch: Some(hook),
-        };
-        let mut data = self.data.lock().await;
-        let previous = data.take();
-        let job = job.clone();
-        self.metrics.in_flight.inc();
-        let trained = tokio::task::spawn_blocking(move || {
-            let Prepared { directory, resume } = prepared;
-            job::train_job(&job, &directory, previous, &environment, resume.as_ref())
-        })
-        .await;
-        self.metrics.in_flight.dec();
-        watcher.abort();
-        // The hook went with the environment: the reporter drains and ends.
-        let _ = reporter.await;
-        drop(active);
-        let (loaded, report) = trained?;
-        *data = loaded;
-        report
-    }
-
-    fn result(&self, job: &TrainJob, received: Instant, fields: PartialResult) -> Result<TrainResult> {
-        fields.into_result(job, received, self.config.device, &self.config.worker_id)
+    /// The result of `job`, held as `message`, from what produced it.
+    fn result(&self, job: &TrainJob, message: &HeldDelivery, fields: PartialResult) -> Result<TrainResult> {
+        fields.into_result(
+            job,
+            message.received(),
+            self.config.device,
+            &self.config.worker_id,
+        )
     }
 }

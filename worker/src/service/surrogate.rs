@@ -11,15 +11,27 @@
 //! - `curves:FILE#COLUMN`: a learning-curve table; the worker answers epoch
 //!   by epoch (the delay is per epoch), reporting progress after each, so
 //!   early stopping runs over the real queue ([`Surrogate::curve`]).
+//!
+//! The job loop's side ([`Worker::answer_from_surrogate`]) waits the delay
+//! (handing the job back on shutdown) and publishes the oracle's answer as
+//! a trained child's result; with a curve table it answers epoch by epoch,
+//! publishing the progress after each and ending early as `stopped` when
+//! the controller's stop comes.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nas_domain::oracle::{
     CurveTable, MetricTable, Missing, Oracle, OracleSource, RewardTable, SyntheticOracle,
 };
 use nas_domain::{Architecture, EpochMetrics, Outcome, TrainJob};
+use tokio_util::sync::CancellationToken;
 
+use super::Worker;
+use super::delivery::HeldDelivery;
+use super::result::PartialResult;
+use crate::Error;
 use crate::model::cnn::{CnnShapes, ImageShape};
 use crate::model::language_model::{self, LanguageModelOptions};
 
@@ -188,4 +200,98 @@ fn parameters(job: &TrainJob) -> u64 {
         Architecture::Categorical(_) => 0,
     };
     u64::try_from(count).unwrap_or(0)
+}
+
+impl Worker {
+    /// A surrogate's answer: wait the configured delay (handing the job
+    /// back on shutdown), then publish the oracle's result.
+    pub(super) async fn answer_from_surrogate(
+        &self,
+        surrogate: &Surrogate,
+        job: &TrainJob,
+        message: HeldDelivery,
+        shutdown: &CancellationToken,
+    ) -> crate::Result<super::Outcome> {
+        if let Some(curve) = surrogate.curve(job) {
+            return self.answer_curve(surrogate, curve, job, message, shutdown).await;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(surrogate.delay) => {}
+            () = shutdown.cancelled() => {
+                return self.hand_back(message, job.job_id, Error::ShuttingDown).await;
+            }
+        }
+        let answer = surrogate.answer(job);
+        let result = self.result(job, &message, PartialResult::of_answer(answer, surrogate.delay))?;
+        self.finish(message, result).await
+    }
+
+    /// A surrogate's answer from a learning curve: one epoch per delay, its
+    /// progress published after each, stopped when the controller says so.
+    async fn answer_curve(
+        &self,
+        surrogate: &Surrogate,
+        curve: Result<Vec<EpochMetrics>, String>,
+        job: &TrainJob,
+        message: HeldDelivery,
+        shutdown: &CancellationToken,
+    ) -> crate::Result<super::Outcome> {
+        let parameters = Surrogate::parameters(job);
+        let answer = |outcome, epochs| Answer {
+            outcome,
+            epochs,
+            parameters,
+        };
+        let curve = match curve {
+            Ok(curve) => curve,
+            Err(reason) => {
+                let failed = answer(Outcome::Failed { reason }, Vec::new());
+                let result = self.result(job, &message, PartialResult::of_answer(failed, Duration::ZERO))?;
+                return self.finish(message, result).await;
+            }
+        };
+        let active = self.activate(job.job_id);
+        let (hook, reporter) = self.progress_reporter(job);
+        let mut done = 0;
+        for epoch in 1..=curve.len() {
+            tokio::select! {
+                () = tokio::time::sleep(surrogate.delay) => {}
+                () = shutdown.cancelled() => {
+                    drop(hook);
+                    let _ = reporter.await;
+                    return self.hand_back(message, job.job_id, Error::ShuttingDown).await;
+                }
+            }
+            done = epoch;
+            (hook.0)(&curve[..epoch], surrogate.delay.as_secs_f64() * epoch as f64);
+            if epoch < curve.len() && active.flag.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        drop(hook);
+        let _ = reporter.await;
+        drop(active);
+        let epochs = curve[..done].to_vec();
+        let outcome = match job.reward.best_metric(&epochs) {
+            Ok(metric) if done < curve.len() => Outcome::Stopped {
+                reward: job.reward.of_metric(metric),
+                metric,
+                epochs_done: done as u32,
+            },
+            Ok(metric) => Outcome::Ok {
+                reward: job.reward.of_metric(metric),
+                metric,
+            },
+            Err(error) => Outcome::Failed {
+                reason: error.to_string(),
+            },
+        };
+        let seconds = surrogate.delay * done as u32;
+        let result = self.result(
+            job,
+            &message,
+            PartialResult::of_answer(answer(outcome, epochs), seconds),
+        )?;
+        self.finish(message, result).await
+    }
 }

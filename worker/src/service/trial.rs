@@ -6,7 +6,6 @@
 //! the job again.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use nas_domain::{Task, TrainJob, TrialCommand};
 use tokio_util::sync::CancellationToken;
@@ -27,7 +26,6 @@ impl Worker {
         job: &TrainJob,
         trial: &TrialCommand,
         mut message: HeldDelivery,
-        received: Instant,
         shutdown: &CancellationToken,
     ) -> Result<Outcome> {
         let job_id = job.job_id;
@@ -36,14 +34,14 @@ impl Worker {
         let data_dir = match self.trial_data(job, shutdown).await {
             Ok(data_dir) => data_dir,
             Err(error) if error.is_transient() => return self.hand_back(message, job_id, error).await,
-            Err(error) => return self.fail(job, message, received, &error).await,
+            Err(error) => return self.fail(job, message, &error).await,
         };
         let scratch = self.config.cache_dir.join(TRIALS_FOLDER);
         self.metrics.in_flight.inc();
         let trial_run = trial::run(job, trial, data_dir.as_deref(), &scratch, shutdown);
         let report = message.during(job_id, trial_run).await;
         self.metrics.in_flight.dec();
-        self.report(job, message, received, report).await
+        self.report(job, message, report).await
     }
 
     /// The local copy of the task's data set, when the task has one the

@@ -32,16 +32,20 @@
 //! The jobs exchange has a name of its own (before, it shared `nas.jobs`
 //! with the queue), so a broker user's rights on the jobs queue (which a
 //! worker needs to bind it) do not let it publish jobs.
+//!
+//! A subscription ends when its connection is lost; every client takes it
+//! again through [`Resubscribing`], the one resubscription loop (with
+//! [`backoff`]).
 
 mod in_process;
 mod rabbitmq;
-
-use std::time::Duration;
+mod resubscribe;
 
 use serde::{Deserialize, Serialize};
 
 pub use in_process::InProcessQueue;
 pub use rabbitmq::RabbitMq;
+pub use resubscribe::{Resubscribing, backoff};
 
 use crate::Result;
 use nas_domain::{EpochProgress, ExperimentName, StopJob, TrainJob, TrainResult};
@@ -327,9 +331,4 @@ impl Subscription {
             Subscription::InProcess(receiver) => receiver.next().await.map(Ok),
         }
     }
-}
-
-/// Exponential backoff between reconnection attempts: 0.2 s doubling to 10 s.
-pub fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(10))
 }
