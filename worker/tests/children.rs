@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 use nas_domain::spec::{CellArch, CnnArch};
-use nas_domain::{Actions, ArchSpec, CellSpace, CnnSpace, DepthSchedule, Plan, SearchSpace, Step};
+use nas_domain::{ArchSpec, CellSpace, CnnSpace, DepthSchedule, SearchSpace};
+use nas_test_support::random_actions;
 use nas_worker::model::cnn::{CnnChild, CnnOptions, CnnShapes, ImageShape};
 use nas_worker::model::language_model::{self, LanguageModel, LanguageModelOptions};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
@@ -182,17 +183,6 @@ fn the_hidden_size_helper_lands_near_the_target() {
         8,
     );
     assert!((one_more - 20_000_000).abs() >= (count - 20_000_000).abs());
-}
-
-fn random_actions(plan: &Plan, rng: &mut impl Rng) -> Actions {
-    let mut tokens = Vec::new();
-    for step in plan.steps() {
-        match *step {
-            Step::Choose { options, .. } => tokens.push(rng.random_range(0..options) as u16),
-            Step::Anchor { candidates } => tokens.extend((0..candidates).map(|_| rng.random_range(0..2u16))),
-        }
-    }
-    Actions::new(tokens)
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use nas_domain::datasets::synth;
 use nas_domain::spec::CnnArch;
 use nas_domain::{ArchSpec, Outcome};
+use nas_test_support::serial;
 use nas_worker::Error;
 use nas_worker::data::cifar10::{self, CifarOptions};
 use nas_worker::data::ptb::{self, Level};
@@ -29,13 +30,6 @@ const LSTM_LIKE_CELL: &str = r#"{"version":1,"kind":"cell","leaves":2,"nodes":[
     {"combination":"add","activation":"tanh"},{"combination":"add","activation":"sigmoid"},
     {"combination":"mul","activation":"tanh"}],
     "inject":{"combination":"add","activation":"identity"},"inject_node":0,"memory_node":0}"#;
-
-/// libtorch's random generator is process-wide: tests that train take turns,
-/// so a seeded run is not disturbed by another test's draws.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TRAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 fn cifar(dir: &std::path::Path) -> cifar10::Cifar10 {
     synth::write_cifar10(dir, 200, 10, 7).unwrap();

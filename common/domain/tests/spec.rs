@@ -4,21 +4,16 @@
 #![allow(clippy::unwrap_used)]
 
 use nas_domain::{
-    Actions, ArchSpec, CellSpace, CnnSpace, DepthSchedule, Error, Plan, SearchSpace, Step, spec::limits,
+    Actions, ArchSpec, CellSpace, CnnSpace, DepthSchedule, Error, SearchSpace, Step, spec::limits,
 };
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-fn random_actions(plan: &Plan, rng: &mut ChaCha8Rng) -> Actions {
-    let mut tokens = Vec::with_capacity(plan.tokens());
-    for step in plan.steps() {
-        match *step {
-            Step::Choose { options, .. } => tokens.push(rng.random_range(0..options) as u16),
-            Step::Anchor { candidates } => tokens.extend((0..candidates).map(|_| rng.random_range(0..2u16))),
-        }
-    }
-    Actions::new(tokens)
-}
+/// The shared `random_actions` (nas-test-support depends on this crate,
+/// so its module is included by path rather than as a dependency).
+#[path = "../../test-support/src/actions.rs"]
+mod actions;
+use actions::random_actions;
 
 fn spaces() -> Vec<SearchSpace> {
     vec![

@@ -36,3 +36,31 @@ pub fn last_json_line(stdout: &str) -> serde_json::Value {
 pub fn last_json(output: &std::process::Output) -> serde_json::Value {
     last_json_line(&String::from_utf8_lossy(&output.stdout))
 }
+
+/// Whether the process `pid` (as text, surrounding blanks allowed) is
+/// running; a zombie is not.
+pub fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the process `pid` is gone within `patience` (a killed process
+/// takes a moment to be reaped).
+pub fn gone_within(pid: &str, patience: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + patience;
+    while alive(pid) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}

@@ -38,7 +38,10 @@ pub fn hypervolume(points: &[(f64, f64)], reference: (f64, f64)) -> f64 {
     let mut area = 0.0;
     for x in costs.windows(2) {
         for y in metrics.windows(2) {
-            if inside.iter().any(|&(metric, cost)| cost <= x[0] && metric >= y[1]) {
+            if inside
+                .iter()
+                .any(|&(metric, cost)| cost <= x[0] && metric >= y[1])
+            {
                 area += (x[1] - x[0]) * (y[1] - y[0]);
             }
         }
