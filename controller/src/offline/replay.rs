@@ -18,6 +18,7 @@ use nas_domain::objective::RewardShaping;
 use nas_domain::{ArchId, ExperimentName, Outcome, StoppedReward};
 use nas_infra::store::{ObjectStore, keys};
 use serde::Serialize;
+use tch::{Kind, Tensor};
 
 use crate::experiment::PolicyPointer;
 use crate::experiment::config::{self, ExperimentConfig};
@@ -139,13 +140,27 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
         Ok((strategy.checkpoint()?, stored))
     })
     .await??;
-    Ok(compare(
+    compare(
         experiment.clone(),
         rewards,
         pointer.step,
         &recomputed,
         &stored,
-    ))
+    )
+}
+
+/// A checkpoint tensor's values; an error naming a tensor that is not
+/// `f32`, which checkpoints hold only (another type cannot be compared
+/// bit for bit, and must not pass as empty).
+fn values_of(side: &str, name: &str, tensor: &Tensor) -> Result<Vec<f32>> {
+    let kind = tensor.kind();
+    if kind != Kind::Float {
+        return Err(Error::Checkpoint(format!(
+            "{side} tensor {name} holds {kind:?}, not f32: it cannot be compared"
+        )));
+    }
+    Vec::<f32>::try_from(tensor.contiguous().view(-1))
+        .map_err(|error| Error::Checkpoint(format!("{side} tensor {name}: {error}")))
 }
 
 fn compare(
@@ -154,7 +169,7 @@ fn compare(
     step: u64,
     ours: &Checkpoint,
     stored: &Checkpoint,
-) -> Verification {
+) -> Result<Verification> {
     let mut scalars = 0;
     let mut differing = 0;
     let mut max_difference: f64 = 0.0;
@@ -162,10 +177,10 @@ fn compare(
     let names_match = ours.tensors.len() == stored.tensors.len()
         && ours.tensors.iter().zip(&stored.tensors).all(|(a, b)| a.0 == b.0);
     if names_match {
-        for ((_, a), (_, b)) in ours.tensors.iter().zip(&stored.tensors) {
+        for ((name, a), (_, b)) in ours.tensors.iter().zip(&stored.tensors) {
             tensors += 1;
-            let a = Vec::<f32>::try_from(a.view(-1)).unwrap_or_default();
-            let b = Vec::<f32>::try_from(b.view(-1)).unwrap_or_default();
+            let a = values_of("the recomputed", name, a)?;
+            let b = values_of("the stored", name, b)?;
             scalars += a.len();
             if a.len() != b.len() {
                 differing += a.len().max(b.len());
@@ -199,7 +214,7 @@ fn compare(
         _ => vec!["the states are not objects".into()],
     };
     let state_matches = state_differences.is_empty();
-    Verification {
+    Ok(Verification {
         experiment,
         rewards,
         step,
@@ -210,7 +225,7 @@ fn compare(
         state_matches,
         state_differences,
         identical: names_match && differing == 0 && state_matches,
-    }
+    })
 }
 
 /// Trains a strategy on the stored reward log with `settings`; returns the
@@ -324,5 +339,54 @@ fn short(value: Option<&serde_json::Value>) -> String {
         format!("{}…", &text[..400])
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp)]
+
+    use super::*;
+    use crate::strategy::StrategyKind;
+
+    fn checkpoint(tensors: Vec<(&str, Tensor)>) -> Checkpoint {
+        let named = tensors.into_iter().map(|(name, t)| (name.to_owned(), t)).collect();
+        Checkpoint::new(StrategyKind::Reinforce, serde_json::json!({"step": 1}), named)
+    }
+
+    fn verify(ours: &Checkpoint, stored: &Checkpoint) -> Result<Verification> {
+        compare("unit".parse().unwrap(), 8, 1, ours, stored)
+    }
+
+    #[test]
+    fn equal_tensors_are_identical_and_a_changed_scalar_is_counted() {
+        let values = [1.0f32, -2.5, 3.25];
+        let ours = checkpoint(vec![("policy.w", Tensor::from_slice(&values))]);
+        let same = checkpoint(vec![("policy.w", Tensor::from_slice(&values))]);
+        let verification = verify(&ours, &same).unwrap();
+        assert!(verification.identical, "{verification:?}");
+        assert_eq!((verification.tensors, verification.scalars), (1, 3));
+        let changed = checkpoint(vec![("policy.w", Tensor::from_slice(&[1.0f32, -2.0, 3.25]))]);
+        let verification = verify(&ours, &changed).unwrap();
+        assert!(!verification.identical);
+        assert_eq!((verification.differing, verification.max_difference), (1, 0.5));
+    }
+
+    #[test]
+    fn a_tensor_that_is_not_f32_is_an_error_naming_it_and_its_type() {
+        let ours = checkpoint(vec![("policy.w", Tensor::from_slice(&[1.0f32, 2.0]))]);
+        for (stored, kind) in [
+            (Tensor::from_slice(&[1.0f64, 2.0]), "Double"),
+            (Tensor::from_slice(&[1i64, 2]), "Int64"),
+        ] {
+            let stored = checkpoint(vec![("policy.w", stored)]);
+            let error = verify(&ours, &stored).unwrap_err().to_string();
+            assert!(
+                error.contains("the stored tensor policy.w holds") && error.contains(kind),
+                "{error}"
+            );
+            let error = verify(&stored, &ours).unwrap_err().to_string();
+            assert!(error.contains("the recomputed tensor policy.w holds"), "{error}");
+        }
     }
 }

@@ -18,8 +18,8 @@ use nas_domain::oracle::MetricTable;
 use serde::Serialize;
 
 use super::simulate::{Run, Simulation, mean};
-use crate::Result;
 use crate::strategy::StrategyKind;
+use crate::{Error, Result};
 
 /// When the picked architecture's test value is reported.
 pub const PICK_AFTER: [usize; 4] = [50, 100, 200, 500];
@@ -102,6 +102,9 @@ pub fn report(
     table: &MetricTable,
     test: &str,
 ) -> Result<TabularReport> {
+    if table.values(test).is_empty() {
+        return Err(no_test_value(table, test, "no row of the table has it"));
+    }
     let mut values = table.values(table.column());
     values.sort_by(|a, b| b.total_cmp(a));
     let thresholds: Vec<Threshold> = [0.01, 0.001]
@@ -145,14 +148,9 @@ fn summarize(
     let hitting = thresholds
         .iter()
         .map(|threshold| {
-            let hits: Vec<Option<usize>> = runs
+            let hits: Vec<Option<f64>> = runs
                 .iter()
-                .map(|run| {
-                    run.rewards
-                        .iter()
-                        .position(|&r| r >= threshold.metric)
-                        .map(|i| i + 1)
-                })
+                .map(|run| hitting_time(&run.rewards, threshold.metric))
                 .collect();
             Hitting {
                 fraction: threshold.fraction,
@@ -169,7 +167,24 @@ fn summarize(
         for run in runs {
             let best = best_index(&run.rewards[..after.min(run.rewards.len())]);
             if let Some(spec) = best.and_then(|i| run.specs.get(i)) {
-                tests.extend(table.value(spec, test)?);
+                let value = table.value(spec, test)?.ok_or_else(|| {
+                    let why = if table.metric(spec).ok().flatten().is_none() {
+                        "it is not in the table"
+                    } else {
+                        "its row has no number there"
+                    };
+                    no_test_value(
+                        table,
+                        test,
+                        &format!(
+                            "the pick of {} seed {} after {after} samples, {}: {why}",
+                            strategy.name(),
+                            run.seed,
+                            spec.id()
+                        ),
+                    )
+                })?;
+                tests.push(value);
             }
         }
         let average = mean(&tests);
@@ -189,6 +204,14 @@ fn summarize(
     })
 }
 
+/// The error for a test column without a value where one is needed.
+fn no_test_value(table: &MetricTable, test: &str, why: &str) -> Error {
+    Error::Config(format!(
+        "test column {test:?}: {why}; the table's numeric columns are {}",
+        table.numeric_columns().join(", ")
+    ))
+}
+
 /// The index of the first best reward.
 fn best_index(rewards: &[f64]) -> Option<usize> {
     let mut best: Option<usize> = None;
@@ -200,18 +223,27 @@ fn best_index(rewards: &[f64]) -> Option<usize> {
     best
 }
 
-/// The `q` quantile of hitting times with censored runs (`None`) above
-/// every finite one, interpolated between neighbours; `None` when it
-/// touches a censored run.
-pub fn censored_quantile(hits: &[Option<usize>], q: f64) -> Option<f64> {
+/// Samples until the first reward at or above `threshold` (1-based;
+/// `None`: never, censored).
+fn hitting_time(rewards: &[f64], threshold: f64) -> Option<f64> {
+    rewards
+        .iter()
+        .position(|&reward| reward >= threshold)
+        .map(|index| (index + 1) as f64)
+}
+
+/// The `q` quantile of hitting times (samples, seconds) with censored runs
+/// (`None`) above every finite one, interpolated between neighbours;
+/// `None` when it touches a censored run, or when there are no runs.
+pub fn censored_quantile(hits: &[Option<f64>], q: f64) -> Option<f64> {
     if hits.is_empty() {
         return None;
     }
-    let mut sorted: Vec<Option<usize>> = hits.to_vec();
-    sorted.sort_by_key(|hit| hit.unwrap_or(usize::MAX));
+    let mut sorted: Vec<Option<f64>> = hits.to_vec();
+    sorted.sort_by(|a, b| a.unwrap_or(f64::INFINITY).total_cmp(&b.unwrap_or(f64::INFINITY)));
     let position = q * (sorted.len() - 1) as f64;
     let (low, high) = (position.floor() as usize, position.ceil() as usize);
-    let (a, b) = (sorted[low]? as f64, sorted[high]? as f64);
+    let (a, b) = (sorted[low]?, sorted[high]?);
     Some(a + (b - a) * (position - low as f64))
 }
 
@@ -232,4 +264,163 @@ fn median_curve(runs: &[&Run]) -> Vec<f64> {
     (0..length)
         .map(|i| super::simulate::median(&curves.iter().map(|curve| curve[i]).collect::<Vec<_>>()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp)]
+
+    use nas_domain::oracle::Missing;
+    use nas_domain::{Actions, ArchSpec, SearchSpace};
+
+    use super::*;
+    use crate::strategy::evolution::EvolutionConfig;
+    use crate::strategy::reinforce::ReinforceConfig;
+
+    /// One decision `x` with options 0 to 9.
+    fn space() -> SearchSpace {
+        toml::from_str(
+            "kind = \"categorical\"\n[[decisions]]\nname = \"x\"\noptions = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
+        )
+        .unwrap()
+    }
+
+    /// Ten rows: x = 0 and 1 tie at the top (0.9) with different test
+    /// values; x = 3 has no test value.
+    fn table() -> MetricTable {
+        let valid = [0.9, 0.9, 0.5, 0.45, 0.4, 0.3, 0.25, 0.2, 0.1, 0.05];
+        let test = [0.8, 0.7, 0.45, f64::NAN, 0.35, 0.3, 0.2, 0.2, 0.1, 0.0];
+        let text: String = (0..10)
+            .map(|x| {
+                let mut row = serde_json::json!({"x": x, "valid": valid[x]});
+                if !test[x].is_nan() {
+                    row["test"] = serde_json::json!(test[x]);
+                }
+                format!("{row}\n")
+            })
+            .collect();
+        MetricTable::parse(&text, "valid", Missing::Fail).unwrap()
+    }
+
+    fn spec(x: u16) -> ArchSpec {
+        let space = space();
+        ArchSpec::from_actions(&space, space.depth_at(0), &Actions::new(vec![x])).unwrap()
+    }
+
+    /// A run of 60 children: `x` at the given (0-based) samples, x = 9
+    /// everywhere else.
+    fn run(seed: u64, at: &[(usize, u16)]) -> Run {
+        let table = table();
+        let mut choices = vec![9u16; 60];
+        for &(sample, x) in at {
+            choices[sample] = x;
+        }
+        let specs: Vec<ArchSpec> = choices.iter().map(|&x| spec(x)).collect();
+        let rewards: Vec<f64> = specs.iter().map(|s| table.metric(s).unwrap().unwrap()).collect();
+        Run {
+            strategy: StrategyKind::Random,
+            seed,
+            best_reward: rewards.iter().copied().fold(f64::MIN, f64::max),
+            mean_last_100: 0.0,
+            rewards,
+            specs,
+            mean_staleness: 0.0,
+            stale_dropped: 0,
+        }
+    }
+
+    fn simulation() -> Simulation {
+        Simulation {
+            space: space(),
+            strategies: vec![StrategyKind::Random],
+            budget: 60,
+            seeds: vec![0, 1, 2],
+            reinforce: ReinforceConfig::default(),
+            evolution: EvolutionConfig::default(),
+            threads: 1,
+            in_flight: None,
+        }
+    }
+
+    #[test]
+    fn censored_quantiles_interpolate_and_touching_a_censored_run_is_censored() {
+        let hits = [Some(3.0), Some(1.0), None, Some(2.0)];
+        // Sorted 1, 2, 3, censored: positions 0.75, 1.5, 2.25 of 3.
+        assert_eq!(censored_quantile(&hits, 0.25), Some(1.75));
+        assert_eq!(censored_quantile(&hits, 0.5), Some(2.5));
+        assert_eq!(censored_quantile(&hits, 0.75), None);
+        assert_eq!(censored_quantile(&hits, 0.0), Some(1.0));
+        assert_eq!(censored_quantile(&[Some(4.0)], 0.9), Some(4.0));
+        assert_eq!(censored_quantile(&[None, None], 0.0), None);
+        assert_eq!(censored_quantile(&[], 0.5), None);
+        assert_eq!(hitting_time(&[0.1, 0.5, 0.9, 0.9], 0.9), Some(3.0));
+        assert_eq!(hitting_time(&[0.1, 0.5], 0.9), None);
+        assert_eq!(best_index(&[0.2, 0.7, 0.7, 0.1]), Some(1));
+        assert_eq!(best_index(&[]), None);
+    }
+
+    #[test]
+    fn the_report_counts_hitting_times_with_censored_runs_and_the_picks_test_values() {
+        let table = table();
+        // Seed 0 first reaches the top (x = 1) at sample 7, seed 1 (x = 0)
+        // at sample 3, seed 2 never (its best is x = 2, 0.5).
+        let runs = [
+            run(0, &[(6, 1), (20, 0)]),
+            run(1, &[(2, 0), (30, 1)]),
+            run(2, &[(4, 2), (10, 5)]),
+        ];
+        let report = report(&simulation(), &runs, &table, "test").unwrap();
+        assert_eq!((report.rows, report.best_metric), (10, 0.9));
+        // Both tops: the rank-1 row's 0.9, which two rows reach.
+        for threshold in &report.thresholds {
+            assert_eq!((threshold.metric, threshold.rows), (0.9, 2), "{threshold:?}");
+        }
+        let summary = &report.strategies[0];
+        assert_eq!(summary.runs, 3);
+        let hitting = &summary.hitting[0];
+        // Sorted 3, 7, censored.
+        assert_eq!(hitting.censored, 1);
+        assert_eq!(hitting.median, Some(7.0));
+        assert_eq!(hitting.lower_quartile, Some(5.0));
+        assert_eq!(hitting.upper_quartile, None);
+        // After 50 samples the picks are x = 1 (the first 0.9 of seed 0),
+        // x = 0 and x = 2: test values 0.7, 0.8 and 0.45. The budget of 60
+        // has no pick after 100.
+        assert_eq!(summary.picked.len(), 1);
+        let picked = &summary.picked[0];
+        assert_eq!(picked.after, 50);
+        assert!((picked.mean - 0.65).abs() < 1e-12, "{picked:?}");
+        let std = ((0.05f64.powi(2) + 0.15f64.powi(2) + 0.2f64.powi(2)) / 3.0).sqrt();
+        assert!((picked.std - std).abs() < 1e-12, "{picked:?}");
+        // The median best so far of the three seeds: 0.05 while only seed
+        // 1 has its 0.9 (samples 3 and 4), 0.5 once seed 2 has its 0.5
+        // (sample 5), 0.9 once seed 0 has its 0.9 too (sample 7).
+        let curve = &summary.median_best_curve;
+        assert_eq!(curve.len(), 60);
+        assert_eq!((curve[0], curve[2], curve[4], curve[6]), (0.05, 0.05, 0.5, 0.9));
+    }
+
+    #[test]
+    fn a_missing_test_column_is_an_error_naming_the_columns() {
+        let table = table();
+        let runs = [run(0, &[(6, 1)])];
+        let error = report(&simulation(), &runs, &table, "test@500")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("\"test@500\"") && error.contains("numeric columns are test, valid, x"),
+            "{error}"
+        );
+        // A pick whose row lacks the column is named, not left out.
+        let runs = [run(0, &[(6, 1)]), run(4, &[(6, 3)])];
+        let error = report(&simulation(), &runs, &table, "test")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("the pick of random seed 4 after 50 samples")
+                && error.contains("its row has no number there")
+                && error.contains("test, valid, x"),
+            "{error}"
+        );
+    }
 }

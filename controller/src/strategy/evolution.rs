@@ -184,3 +184,183 @@ impl Strategy for Evolution {
         Checkpoint::of_state(StrategyKind::Evolution, &self.state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use nas_domain::oracle::{Oracle, SyntheticOracle};
+
+    use super::*;
+    use crate::strategy::random::RandomSearch;
+
+    /// A categorical space of `decisions` decisions with `options` options each.
+    fn categorical(decisions: usize, options: usize) -> SearchSpace {
+        let list: Vec<String> = (0..options).map(|o| o.to_string()).collect();
+        let mut text = String::from("kind = \"categorical\"\n");
+        for d in 0..decisions {
+            text.push_str(&format!(
+                "[[decisions]]\nname = \"d{d}\"\noptions = [{}]\n",
+                list.join(", ")
+            ));
+        }
+        toml::from_str(&text).unwrap()
+    }
+
+    /// The tests' tiny CNN space: 3 layers, skip connections (anchor bits).
+    fn tiny_cnn() -> SearchSpace {
+        let text = include_str!("../../../tests/fixtures/tiny-cnn-space.toml");
+        toml::from_str(text).unwrap()
+    }
+
+    /// Positions where two token sequences differ.
+    fn distance(a: &Actions, b: &Actions) -> usize {
+        assert_eq!(a.tokens().len(), b.tokens().len());
+        a.tokens().iter().zip(b.tokens()).filter(|(x, y)| x != y).count()
+    }
+
+    fn evolution(space: &SearchSpace, population: usize, sample: usize, seed: u64) -> Evolution {
+        Evolution::new(space.clone(), EvolutionConfig { population, sample }, seed).unwrap()
+    }
+
+    /// Feeds a member with every token `value` and `reward`.
+    fn observe_uniform(evolution: &mut Evolution, space: &SearchSpace, value: u16, reward: f64) -> Actions {
+        let actions = Actions::new(vec![value; space.plan(space.depth_at(0)).tokens()]);
+        evolution
+            .observe(Observation {
+                actions: actions.clone(),
+                depth: space.depth_at(0),
+                policy_version: 0,
+                log_prob: None,
+                reward,
+            })
+            .unwrap();
+        actions
+    }
+
+    /// The one member `child` is a one-decision mutation of (every other
+    /// member differs from it in more decisions).
+    fn parent_of(child: &Actions, members: &[Actions]) -> usize {
+        let neighbours: Vec<usize> = (0..members.len())
+            .filter(|&m| distance(child, &members[m]) == 1)
+            .collect();
+        assert_eq!(neighbours.len(), 1, "{child:?} neighbours {neighbours:?} of {members:?}");
+        neighbours[0]
+    }
+
+    #[test]
+    fn until_the_population_is_full_children_are_random_search_samples() {
+        let space = categorical(6, 5);
+        let mut evolution = evolution(&space, 8, 3, 7);
+        let mut random = RandomSearch::new(space, 7);
+        let ours: Vec<Actions> = evolution.propose(8).unwrap().into_iter().map(|p| p.actions).collect();
+        let theirs: Vec<Actions> = random.propose(8).unwrap().into_iter().map(|p| p.actions).collect();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn a_mutation_changes_exactly_one_decision_and_reaches_every_decision() {
+        for space in [categorical(6, 5), tiny_cnn()] {
+            let depth = space.depth_at(0);
+            let plan = space.plan(depth);
+            let parent = Member {
+                actions: random::uniform_actions(&plan, &mut strategy::sample_rng(1, 0)),
+                depth,
+                reward: 0.5,
+            };
+            let mut changed = vec![false; plan.tokens()];
+            for stream in 0..500 {
+                let child = mutate(&space, &parent, &mut strategy::sample_rng(2, stream));
+                plan.check(&child).unwrap();
+                assert_eq!(distance(&child, &parent.actions), 1, "{child:?}");
+                let at = (0..plan.tokens())
+                    .find(|&i| child.tokens()[i] != parent.actions.tokens()[i])
+                    .unwrap();
+                changed[at] = true;
+            }
+            assert!(changed.iter().all(|&c| c), "positions never mutated: {changed:?}");
+        }
+    }
+
+    #[test]
+    fn the_tournament_takes_the_best_of_its_sample() {
+        // Five members, pairwise 6 decisions apart, rewards 0 to 4: a child
+        // is a neighbour of exactly one of them, its parent. With 3 draws
+        // (with replacement) the best member wins a tournament with
+        // probability 1 − (4/5)³ = 0.49, the worst with (1/5)³ = 0.008; a
+        // random parent would be each one's in 5.
+        let space = categorical(6, 5);
+        let mut evolution = evolution(&space, 5, 3, 11);
+        let members: Vec<Actions> = (0..5u16)
+            .map(|k| observe_uniform(&mut evolution, &space, k, f64::from(k)))
+            .collect();
+        let mut parents = [0usize; 5];
+        for proposal in evolution.propose(400).unwrap() {
+            assert_eq!(proposal.depth, space.depth_at(0));
+            parents[parent_of(&proposal.actions, &members)] += 1;
+        }
+        let share = |k: usize| parents[k] as f64 / 400.0;
+        assert!(share(4) > 0.40 && share(4) < 0.58, "{parents:?}");
+        assert!(share(0) < 0.03, "{parents:?}");
+        assert!(parents.windows(2).all(|pair| pair[0] < pair[1]), "{parents:?}");
+    }
+
+    #[test]
+    fn ageing_removes_the_oldest_member_even_the_best() {
+        let space = categorical(6, 5);
+        let mut evolution = evolution(&space, 3, 3, 5);
+        let members: Vec<Actions> = [(0, 10.0), (1, 0.1), (2, 0.2), (3, 0.3)]
+            .into_iter()
+            .map(|(k, reward)| observe_uniform(&mut evolution, &space, k, reward))
+            .collect();
+        let alive: Vec<&Actions> = evolution.state.population.iter().map(|m| &m.actions).collect();
+        assert_eq!(alive, members[1..].iter().collect::<Vec<_>>());
+        for proposal in evolution.propose(200).unwrap() {
+            assert_ne!(parent_of(&proposal.actions, &members), 0, "a dead member had a child");
+        }
+    }
+
+    /// Proposes `children` children in rounds of 4, each observed with the
+    /// synthetic oracle's reward; returns their actions and rewards.
+    fn search(strategy: &mut dyn Strategy, children: usize) -> Vec<(Actions, f64)> {
+        let oracle = SyntheticOracle::default();
+        let mut seen = Vec::new();
+        while seen.len() < children {
+            for proposal in strategy.propose(4).unwrap() {
+                let reward = oracle.reward(&proposal.spec).unwrap();
+                strategy.observe(Observation::of(&proposal, reward)).unwrap();
+                seen.push((proposal.actions, reward));
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_restored_checkpoint_continues_the_same_children() {
+        let space = categorical(8, 6);
+        let mut original = evolution(&space, 10, 4, 3);
+        search(&mut original, 40);
+        let bytes = original.checkpoint().unwrap().to_bytes().unwrap();
+        let mut restored = Evolution::restore(&Checkpoint::from_bytes(&bytes).unwrap()).unwrap();
+        assert_eq!(search(&mut restored, 60), search(&mut original, 60));
+    }
+
+    #[test]
+    fn the_population_improves_on_an_oracle_where_random_search_stays_flat() {
+        // The synthetic oracle scores each categorical decision on its own,
+        // so the mutation of a good child is likely good: evolution's later
+        // children beat its first (random) ones and random search's.
+        let space = categorical(8, 6);
+        let mean = |rewards: &[(Actions, f64)]| rewards.iter().map(|r| r.1).sum::<f64>() / rewards.len() as f64;
+        for seed in 0..3 {
+            let evolved = search(&mut evolution(&space, 20, 5, seed), 400);
+            let random = search(&mut RandomSearch::new(space.clone(), seed), 400);
+            let (first, last) = (mean(&evolved[..20]), mean(&evolved[300..]));
+            let random_last = mean(&random[300..]);
+            assert!(
+                last > first + 0.05 && last > random_last + 0.05,
+                "seed {seed}: evolution {first:.4} → {last:.4}, random search {random_last:.4}"
+            );
+        }
+    }
+}

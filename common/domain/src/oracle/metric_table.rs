@@ -144,6 +144,20 @@ impl MetricTable {
             .and_then(number_of))
     }
 
+    /// The names of the numeric columns (those some row has a number in),
+    /// sorted: what an error about a missing column lists.
+    pub fn numeric_columns(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|row| row.iter().filter(|(_, value)| number_of(value).is_some()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Every row's values of two numeric columns, for the rows with both.
     pub fn pairs(&self, first: &str, second: &str) -> Vec<(f64, f64)> {
         self.rows

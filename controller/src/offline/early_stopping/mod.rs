@@ -15,9 +15,9 @@
 //!   per architecture, so a rule most likely stops it again).
 //! - Children are trained one at a time, in sampling order.
 //! - With [`AshaMode::Promote`] an ASHA rule pauses every child at each
-//!   rung instead ([`Promotions`]): before each new child, the rungs
-//!   promote every paused child they can, and a promoted child pays only
-//!   the epochs from its rung on. The strategy learns a child's reward when
+//!   rung instead ([`Promotions`](nas_domain::promotion::Promotions)):
+//!   before each new child, the rungs promote every paused child they
+//!   can, and a promoted child pays only the epochs from its rung on. The strategy learns a child's reward when
 //!   it first pauses; a child promoted to the end later counts as completed
 //!   (found, best, reused) from then on.
 //!
@@ -27,21 +27,20 @@
 //! within the budget; and the final validation metric of the best
 //! completed architecture when the budget runs out.
 
-use std::collections::HashMap;
+mod search;
 
 use nas_domain::oracle::CurveTable;
-use nas_domain::promotion::{AshaMode, Promotion, Promotions};
-use nas_domain::stopping::{Mode, Stopper};
-use nas_domain::{
-    ArchId, Decision, RewardFunction, SampledAgain, SearchSpace, StoppedReward, StoppingConfig, StoppingRule,
-};
+use nas_domain::promotion::AshaMode;
+use nas_domain::{RewardFunction, SampledAgain, SearchSpace, StoppedReward, StoppingConfig, StoppingRule};
 use serde::Serialize;
 
 use super::simulate::median;
+use super::tabular::censored_quantile;
 use crate::Result;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::reinforce::ReinforceConfig;
-use crate::strategy::{self, Observation, StrategyKind, StrategySettings};
+use crate::strategy::{self, StrategyKind, StrategySettings};
+use search::Search;
 
 /// What to simulate.
 #[derive(Clone, Debug)]
@@ -220,19 +219,6 @@ fn run_one(
         sampled_again: simulation.sampled_again,
     };
     let strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
-    let run = StoppingRun {
-        strategy: kind,
-        rule: rule.label(),
-        seed,
-        children: 0,
-        trained: 0,
-        stopped: 0,
-        reused_stopped: 0,
-        epochs: 0,
-        seconds: 0.0,
-        seconds_to_top: None,
-        best_metric: None,
-    };
     let search = Search {
         simulation,
         table,
@@ -240,256 +226,32 @@ fn run_one(
         epochs,
         top_reward,
     };
-    match Promotions::new(rule, epochs as u32) {
-        Some(promotions) if simulation.asha == AshaMode::Promote => {
-            search.run_promoting(strategy, promotions, run)
-        }
-        _ => search.run_stopping(strategy, run),
-    }
+    search.run(strategy, StoppingRun::new(kind, rule, seed))
 }
 
-/// What a run reads.
-struct Search<'a> {
-    simulation: &'a StoppingSimulation,
-    table: &'a CurveTable,
-    config: StoppingConfig,
-    epochs: usize,
-    top_reward: f64,
-}
-
-/// A child trained so far: its architecture and recorded curve.
-struct Child {
-    id: ArchId,
-    all: Vec<nas_domain::EpochMetrics>,
-    scores: Vec<f64>,
-    seconds: Vec<f64>,
-}
-
-/// What a run found: the reward and final metric of each
-/// architecture that completed its budget, and of the best.
-#[derive(Default)]
-struct Found {
-    completed: HashMap<ArchId, (f64, f64)>,
-    best: Option<(f64, f64)>,
-    /// Children that completed their budget.
-    children: usize,
-    /// The reward each architecture stopped (or paused) taught, the best if
-    /// it was stopped more than once.
-    stopped: HashMap<ArchId, f64>,
-}
-
-impl Search<'_> {
-    /// The reward a child of `id` reuses instead of training: a completed
-    /// architecture's, else (with `sampled_again = reuse`) a stopped one's.
-    fn reused(&self, found: &Found, id: &ArchId, run: &mut StoppingRun) -> Option<f64> {
-        if let Some(&(reward, _)) = found.completed.get(id) {
-            return Some(reward);
-        }
-        let reward = found.stopped.get(id).copied();
-        if self.config.sampled_again == SampledAgain::Reuse && reward.is_some() {
-            run.reused_stopped += 1;
-            return reward;
-        }
-        None
-    }
-
-    /// One run with the rule's stops: each child trains epoch by epoch
-    /// until the rule stops it or its budget ends.
-    fn run_stopping(
-        &self,
-        mut strategy: Box<dyn strategy::Strategy>,
-        mut run: StoppingRun,
-    ) -> Result<StoppingRun> {
-        let simulation = self.simulation;
-        let reward_function = simulation.reward;
-        let mut stopper: Stopper<usize> = Stopper::new(self.config.rule, self.epochs as u32);
-        let mut found = Found::default();
-        'search: while run.seconds < simulation.seconds && run.children < simulation.max_children {
-            for proposal in strategy.propose(simulation.reinforce.batch_size)? {
-                if run.seconds >= simulation.seconds || run.children >= simulation.max_children {
-                    break 'search;
-                }
-                run.children += 1;
-                let id = proposal.spec.id();
-                if let Some(reward) = self.reused(&found, &id, &mut run) {
-                    strategy.observe(Observation::of(&proposal, reward))?;
-                    continue;
-                }
-                let curve = self
-                    .table
-                    .curve(&proposal.spec)
-                    .ok_or_else(|| self.table.not_in_table(&proposal.spec))?;
-                let child = run.trained;
-                run.trained += 1;
-                let all = curve.epochs(self.epochs, &reward_function);
-                let scores = reward_function.scores(&all);
-                let trained = train_child(&mut run, &mut stopper, child, &scores, &curve.seconds);
-                let reward = reward_function.reward(&all[..trained])?;
-                if trained < self.epochs {
-                    run.stopped += 1;
-                    let taught = self.config.reward_of_stopped(reward);
-                    let best = found.stopped.entry(id).or_insert(taught);
-                    *best = best.max(taught);
-                    strategy.observe(Observation::of(&proposal, taught))?;
-                    continue;
-                }
-                stopper.observe(&child, &scores, Mode::Restore);
-                let metric = reward_function.best_metric(&all)?;
-                found.completed.insert(id, (reward, metric));
-                found.children += 1;
-                if found.best.is_none_or(|(r, _)| reward > r) {
-                    found.best = Some((reward, metric));
-                }
-                if reward >= self.top_reward && run.seconds_to_top.is_none() {
-                    run.seconds_to_top = Some(run.seconds);
-                }
-                strategy.observe(Observation::of(&proposal, reward))?;
-            }
-        }
-        run.best_metric = found.best.map(|(_, metric)| metric);
-        Ok(run)
-    }
-
-    /// One run with ASHA's promotions: before each new child, the rungs
-    /// promote every paused child they can.
-    fn run_promoting(
-        &self,
-        mut strategy: Box<dyn strategy::Strategy>,
-        mut promotions: Promotions<usize>,
-        mut run: StoppingRun,
-    ) -> Result<StoppingRun> {
-        let simulation = self.simulation;
-        let mut children: Vec<Child> = Vec::new();
-        let mut found = Found::default();
-        let spent =
-            |run: &StoppingRun| run.seconds >= simulation.seconds || run.children >= simulation.max_children;
-        'search: while !spent(&run) {
-            for proposal in strategy.propose(simulation.reinforce.batch_size)? {
-                while let Some(promotion) = promotions.promote() {
-                    if spent(&run) {
-                        break 'search;
-                    }
-                    self.promote(
-                        &mut run,
-                        &mut promotions,
-                        &children[promotion.child],
-                        promotion,
-                        &mut found,
-                    )?;
-                }
-                if spent(&run) {
-                    break 'search;
-                }
-                run.children += 1;
-                let id = proposal.spec.id();
-                if let Some(reward) = self.reused(&found, &id, &mut run) {
-                    strategy.observe(Observation::of(&proposal, reward))?;
-                    continue;
-                }
-                let curve = self
-                    .table
-                    .curve(&proposal.spec)
-                    .ok_or_else(|| self.table.not_in_table(&proposal.spec))?;
-                let all = curve.epochs(self.epochs, &simulation.reward);
-                let child = Child {
-                    id: id.clone(),
-                    scores: simulation.reward.scores(&all),
-                    seconds: curve.seconds.clone(),
-                    all,
-                };
-                let rung = promotions.first_rung() as usize;
-                pay(&mut run, &child.seconds[..rung]);
-                promotions.arrive(&children.len(), rung as u32, child.scores[rung - 1]);
-                let taught = self
-                    .config
-                    .reward_of_stopped(simulation.reward.reward(&child.all[..rung])?);
-                let best = found.stopped.entry(id).or_insert(taught);
-                *best = best.max(taught);
-                children.push(child);
-                run.trained += 1;
-                strategy.observe(Observation::of(&proposal, taught))?;
-            }
-        }
-        run.stopped = run.trained - found.children;
-        run.best_metric = found.best.map(|(_, metric)| metric);
-        Ok(run)
-    }
-
-    /// Trains a promoted child from its rung to the next (or to the end).
-    fn promote(
-        &self,
-        run: &mut StoppingRun,
-        promotions: &mut Promotions<usize>,
-        child: &Child,
-        promotion: Promotion<usize>,
-        found: &mut Found,
-    ) -> Result<()> {
-        let (from, to) = (promotion.from as usize, promotion.to as usize);
-        pay(run, &child.seconds[from..to]);
-        if to < self.epochs {
-            promotions.arrive(&promotion.child, promotion.to, child.scores[to - 1]);
-            return Ok(());
-        }
-        let reward = self.simulation.reward.reward(&child.all)?;
-        let metric = self.simulation.reward.best_metric(&child.all)?;
-        found.completed.insert(child.id.clone(), (reward, metric));
-        found.children += 1;
-        if found.best.is_none_or(|(r, _)| reward > r) {
-            found.best = Some((reward, metric));
-        }
-        if reward >= self.top_reward && run.seconds_to_top.is_none() {
-            run.seconds_to_top = Some(run.seconds);
-        }
-        Ok(())
-    }
-}
-
-/// Pays for the epochs whose recorded `seconds` are given.
-fn pay(run: &mut StoppingRun, seconds: &[f64]) {
-    run.seconds += seconds.iter().sum::<f64>();
-    run.epochs += seconds.len() as u64;
-}
-
-/// Trains child number `child` epoch by epoch along its recorded `scores`
-/// and `seconds`, paying each epoch and showing it to the stopper; the
-/// epochs it trained (all of them unless the stopper stopped it).
-fn train_child(
-    run: &mut StoppingRun,
-    stopper: &mut Stopper<usize>,
-    child: usize,
-    scores: &[f64],
-    seconds: &[f64],
-) -> usize {
-    let epochs = scores.len();
-    for epoch in 1..=epochs {
-        run.seconds += seconds[epoch - 1];
-        run.epochs += 1;
-        if epoch < epochs
-            && let Decision::Stop { .. } = stopper.observe(&child, &scores[..epoch], Mode::Decide)
-        {
-            return epoch;
+impl StoppingRun {
+    /// A run that has done nothing yet.
+    fn new(strategy: StrategyKind, rule: StoppingRule, seed: u64) -> Self {
+        StoppingRun {
+            strategy,
+            rule: rule.label(),
+            seed,
+            children: 0,
+            trained: 0,
+            stopped: 0,
+            reused_stopped: 0,
+            epochs: 0,
+            seconds: 0.0,
+            seconds_to_top: None,
+            best_metric: None,
         }
     }
-    epochs
 }
 
 fn summarize(strategy: StrategyKind, rule: String, runs: &[&StoppingRun]) -> StoppingSummary {
-    let mut hits: Vec<Option<f64>> = runs.iter().map(|run| run.seconds_to_top).collect();
-    // Censored runs sort last: they took more than the budget.
-    hits.sort_by(|a, b| match (a, b) {
-        (Some(a), Some(b)) => a.total_cmp(b),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
-    });
-    let at = |q: f64| -> Option<f64> {
-        if hits.is_empty() {
-            return None;
-        }
-        let position = q * (hits.len() - 1) as f64;
-        let (low, high) = (hits[position.floor() as usize], hits[position.ceil() as usize]);
-        Some(low? + (high? - low?) * position.fract())
-    };
+    // Censored runs (None) count as more than the budget.
+    let hits: Vec<Option<f64>> = runs.iter().map(|run| run.seconds_to_top).collect();
+    let at = |q: f64| censored_quantile(&hits, q);
     let values = |f: &dyn Fn(&StoppingRun) -> f64| median(&runs.iter().map(|run| f(run)).collect::<Vec<_>>());
     StoppingSummary {
         strategy,
@@ -502,59 +264,5 @@ fn summarize(strategy: StrategyKind, rule: String, runs: &[&StoppingRun]) -> Sto
         median_trained: values(&|run| run.trained as f64),
         median_stopped_fraction: values(&|run| run.stopped as f64 / run.trained.max(1) as f64),
         median_seconds_per_child: values(&|run| run.seconds / run.trained.max(1) as f64),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use nas_domain::oracle::Missing;
-
-    use super::*;
-
-    fn simulation(rules: &str, asha: AshaMode) -> (StoppingSimulation, CurveTable) {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let space_text = std::fs::read_to_string(root.join("bench/spaces/tiny-cnn.toml")).unwrap();
-        let space: SearchSpace = toml::from_str(&space_text).unwrap();
-        let table = CurveTable::load(
-            &root.join("bench/tables/cifar10-tiny-curves-10k.jsonl"),
-            "valid_accuracy",
-            Missing::Fail,
-        )
-        .unwrap();
-        let simulation = StoppingSimulation {
-            space,
-            strategies: vec![StrategyKind::Random],
-            rules: rules
-                .split(',')
-                .map(|rule| StoppingRule::from_name(rule).unwrap())
-                .collect(),
-            stopped_reward: StoppedReward::Partial,
-            sampled_again: SampledAgain::Reuse,
-            asha,
-            seconds: 1_500.0,
-            max_children: 1_000,
-            seeds: (0..4).collect(),
-            reward: table.reward_function,
-            reinforce: ReinforceConfig::default(),
-            evolution: EvolutionConfig::default(),
-        };
-        (simulation, table)
-    }
-
-    #[test]
-    fn promoting_asha_completes_only_children_from_the_top_of_its_rungs() {
-        let (simulation, table) = simulation("asha:1:3", AshaMode::Promote);
-        let promoting = run(&simulation, &table).unwrap();
-        assert_eq!(promoting.asha, AshaMode::Promote);
-        for run in &promoting.runs {
-            // Rungs at 1, 3 and 9: a child completes only from the top
-            // third of its rungs (a promoted child may drop out of the top
-            // later, so more than a 27th of them can complete).
-            assert!(run.trained - run.stopped <= run.trained / 9, "{run:?}");
-        }
-        // The budget trains the whole space, so its best completes.
-        assert!(promoting.runs.iter().all(|run| run.seconds_to_top.is_some()));
     }
 }
