@@ -9,7 +9,9 @@
 //! (`tests/services/garage.sh start` writes them; MinIO works too).
 //!
 //! [`pipeline`] sets up one experiment's services; [`chaos`] drives them
-//! through the fault scenarios of `make chaos` (the `nas-chaos` binary).
+//! through the fault scenarios of `make chaos` (the `nas-chaos` binary);
+//! [`tools`] keeps the small embedded searches the experiment-tools tests
+//! work on.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -19,6 +21,7 @@ use nas_infra::queue::{BrokerConfig, JobQueue, RabbitMq};
 
 pub mod chaos;
 pub mod pipeline;
+pub mod tools;
 use nas_infra::store::{ObjectStore, S3Config, S3Store};
 
 /// The path of a workspace binary built beside the running test

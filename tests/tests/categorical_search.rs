@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use nas_test_support::last_json;
 use nas_tests::pipeline::{Pipeline, summary_of};
 use nas_tests::run_ok;
 
@@ -121,8 +122,7 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
             "--json",
         ],
     );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let verification: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let verification = last_json(&output);
     assert_eq!(verification["identical"], true, "{verification}");
     assert_eq!(verification["rewards"], 40, "{verification}");
     assert_eq!(verification["step"], 10, "{verification}");

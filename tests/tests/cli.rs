@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use nas_domain::{ArchSpec, CellSpace, SearchSpace};
+use nas_test_support::last_json;
 use nas_tests::{run_err, run_ok, synth_cifar10};
 
 #[test]
@@ -83,9 +84,7 @@ fn simulate_json_has_one_run_per_strategy_and_seed() {
             "--json",
         ],
     );
-    let text = String::from_utf8(output.stdout).unwrap();
-    let last = text.lines().last().unwrap();
-    let value: serde_json::Value = serde_json::from_str(last).unwrap();
+    let value = last_json(&output);
     let runs = value["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
     for run in runs {
@@ -176,11 +175,6 @@ fn a_sampled_spec_travels_in_a_job_the_worker_accepts() {
     assert!(err.contains("unsupported train job version 9"), "{err}");
 }
 
-fn json_line(output: &std::process::Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
-}
-
 /// A cell that trains stably (the LSTM-like cell of the worker's tests).
 const LSTM_LIKE_CELL: &str = r#"{"version":1,"kind":"cell","leaves":2,"nodes":[
     {"combination":"add","activation":"tanh"},{"combination":"add","activation":"sigmoid"},
@@ -212,7 +206,7 @@ fn train_prints_the_promised_json_for_cifar10() {
         "--batch-size",
         "32",
     ];
-    let cifar = json_line(&run_ok("nas-worker", &[&args[..], &TRAIN_FLAGS].concat()));
+    let cifar = last_json(&run_ok("nas-worker", &[&args[..], &TRAIN_FLAGS].concat()));
     assert_eq!(cifar["status"], "ok", "{cifar}");
     for key in ["reward", "params", "train_seconds", "throughput"] {
         assert!(cifar[key].as_f64().unwrap() > 0.0, "{key} in {cifar}");
@@ -245,7 +239,7 @@ fn train_prints_the_promised_json_for_ptb_and_names_a_mismatched_task() {
     let args = [
         "train", "--spec", &spec, "--task", "ptb", "--data", &data, "--hidden", "16",
     ];
-    let ptb = json_line(&run_ok(
+    let ptb = last_json(&run_ok(
         "nas-worker",
         &[&args[..], &["--train-subset", "2000"], &TRAIN_FLAGS].concat(),
     ));

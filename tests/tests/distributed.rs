@@ -7,18 +7,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use nas_domain::ExperimentName;
 use nas_infra::store::keys;
+use nas_test_support::serial;
 use nas_tests::chaos::faults::rabbitmqctl;
 use nas_tests::pipeline::{Pipeline, PipelineOptions, block_on, job_id_in, summary_of};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Synthetic CIFAR-10 and a config for `children` tiny children of
 /// `epochs` epochs (`records` images per file, `in_flight` jobs at a time).
@@ -158,12 +153,10 @@ fn a_sigterm_hands_the_child_to_another_worker_which_resumes_it() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let job = job_id_in(&w1.log_text(), "training").unwrap();
-    let started = std::time::Instant::now();
     assert!(
         w1.terminate(Duration::from_secs(25)),
         "the worker did not stop within 25 s of SIGTERM"
     );
-    assert!(started.elapsed() < Duration::from_secs(25));
     let experiment: ExperimentName = setup.experiment.parse().unwrap();
     let job_id = nas_domain::JobId(job.parse().unwrap());
     assert!(

@@ -8,21 +8,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use nas_domain::messages::{MESSAGE_VERSION, StopJobFields};
 use nas_domain::{JobId, StopJob};
 use nas_infra::store::keys;
+use nas_test_support::{last_json, serial};
 use nas_tests::pipeline::{LoggedReward, Pipeline, PipelineOptions, block_on, wait_summary};
 use nas_tests::rabbitmq;
 
 const EPOCHS: u32 = 4;
-
-fn serial() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A pipeline of `children` tiny children of [`EPOCHS`] epochs, stopped by
 /// `stopping` (a TOML `[stopping]` body).
@@ -204,7 +199,6 @@ fn a_killed_controller_resumes_with_the_rungs_intact() {
         "nas-controller",
         &["replay", &pipeline.experiment, "--verify", "--json"],
     );
-    let text = String::from_utf8_lossy(&verify.stdout);
-    let verdict: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let verdict = last_json(&verify);
     assert_eq!(verdict["identical"], true, "{verdict}");
 }

@@ -1,14 +1,15 @@
 //! Multi-objective search on a benchmark table with costs: `simulate
 //! --objective` searches for the shaped reward, finds the table's true
-//! front (checked by brute force here) and scores every run's front by
-//! hypervolume; a cost without a column, or a column the table lacks, is
-//! named. A live embedded search serves its report, front included, at `/`
+//! front and scores every run's front by hypervolume (fronts, boxes and
+//! hypervolumes checked by brute force here); a cost without a column, or
+//! a column the table lacks, is named. A live embedded search serves its report, front included, at `/`
 //! on its metrics port while it runs.
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
+use nas_test_support::{last_json, pareto as brute};
 use nas_tests::{Service, free_port, http_get, run_err, run_ok, synth_cifar10};
 
 const LINKS: [&str; 3] = ["0000", "0012", "0123"];
@@ -57,16 +58,20 @@ fn space() -> String {
     text
 }
 
-/// The non-dominated (accuracy, latency) pairs, by brute force.
+/// The non-dominated (accuracy, latency) pairs, by brute force, best
+/// accuracy first.
 fn true_front(rows: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut front: Vec<(f64, f64)> = rows
-        .iter()
-        .copied()
-        .filter(|&(a, l)| !rows.iter().any(|&(b, m)| b >= a && m <= l && (b > a || m < l)))
-        .collect();
+    let mut front: Vec<(f64, f64)> = brute::non_dominated(rows).into_iter().map(|i| rows[i]).collect();
     front.sort_by(|x, y| y.0.total_cmp(&x.0));
-    front.dedup();
     front
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
 #[test]
@@ -98,8 +103,7 @@ fn a_shaped_search_finds_fronts_scored_against_the_tables() {
     let mut args = base.to_vec();
     args.extend(["--cost-column", "latency=latency_s", "--json"]);
     let output = run_ok("nas-controller", &args);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let report = last_json(&output);
     let pareto = &report["pareto"];
     assert_eq!(pareto["cost"], "latency");
     let found: Vec<(f64, f64)> = pareto["true_front"]
@@ -109,12 +113,65 @@ fn a_shaped_search_finds_fronts_scored_against_the_tables() {
         .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
         .collect();
     assert_eq!(found, true_front(&rows));
+    // The box: the worst accuracy and the largest latency, widened by a
+    // tenth of each range; the true hypervolume is the rows' area in it.
+    let (accuracies, latencies): (Vec<f64>, Vec<f64>) = rows.iter().copied().unzip();
+    let (worst, best) = (min(&accuracies), max(&accuracies));
+    let (cheapest, costliest) = (min(&latencies), max(&latencies));
+    let reference = (
+        worst - 0.1 * (best - worst),
+        costliest + 0.1 * (costliest - cheapest),
+    );
+    let reported = (
+        pareto["reference"][0].as_f64().unwrap(),
+        pareto["reference"][1].as_f64().unwrap(),
+    );
+    assert!(
+        (reported.0 - reference.0).abs() < 1e-12 && (reported.1 - reference.1).abs() < 1e-12,
+        "{reported:?} against {reference:?}"
+    );
+    let true_hypervolume = brute::hypervolume(&rows, reference);
+    let reported = pareto["true_hypervolume"].as_f64().unwrap();
+    assert!(
+        (reported - true_hypervolume).abs() < 1e-9 * true_hypervolume,
+        "{reported} against {true_hypervolume}"
+    );
     let strategies = pareto["strategies"].as_array().unwrap();
     assert_eq!(strategies.len(), 2);
     for row in strategies {
-        let ratio = row["median_ratio"].as_f64().unwrap();
-        assert!(ratio > 0.5 && ratio <= 1.0 + 1e-9, "{row}");
         assert_eq!(row["runs"], 3);
+        // The median run's front: rows of the table, none beating another,
+        // whose area over the true one is the median ratio (of 3 runs, the
+        // middle one's).
+        let front: Vec<(f64, f64)> = row["median_front"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
+            .collect();
+        assert!(!front.is_empty(), "{row}");
+        assert!(front.iter().all(|point| rows.contains(point)), "{row}");
+        assert_eq!(
+            brute::non_dominated(&front).len(),
+            front.len(),
+            "a dominated point: {row}"
+        );
+        let ratio = row["median_ratio"].as_f64().unwrap();
+        let expected = brute::hypervolume(&front, reference) / true_hypervolume;
+        assert!(
+            (ratio - expected).abs() < 1e-9,
+            "{ratio} against {expected}: {row}"
+        );
+        assert!(ratio > 0.0 && ratio <= 1.0 + 1e-9, "{row}");
+        let number = |value: &serde_json::Value| value.as_f64().unwrap();
+        let ordered = [
+            number(&row["range"][0]),
+            number(&row["quartiles"][0]),
+            ratio,
+            number(&row["quartiles"][1]),
+            number(&row["range"][1]),
+        ];
+        assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "{row}");
     }
     // Every child's reward is the shaped one: accuracy · (latency/0.003)^-0.07.
     let run = &report["runs"][0];

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use nas_test_support::last_json;
 use nas_tests::{json_lines, run_ok, synth_cifar10};
 
 #[test]
@@ -93,8 +94,7 @@ fn a_three_child_pooling_search_runs_on_the_cpu() {
             "--json",
         ],
     );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let summary = last_json(&output);
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["children_rewarded"], 3, "{summary}");
     assert_eq!(summary["children_failed"], 0, "{summary}");
@@ -147,8 +147,7 @@ fn train_cell(cell: &str, task: &str, data: &str, extra: &[&str]) -> serde_json:
         "--json",
     ];
     let output = run_ok("nas-worker", &[&common[..], extra].concat());
-    let text = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    last_json(&output)
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Re-evaluation shares the search's job tracker: when its dead-letter
 //! subscription ends (here the queue is deleted under it) it subscribes
-//! again and the run finishes, without spinning on the ended stream.
+//! again and the run finishes, without spinning on the ended stream: the
+//! end is noticed once and answered by one new subscription, where a loop
+//! polling the ended stream would notice it at every turn.
 
 #![allow(clippy::unwrap_used)]
 
@@ -80,14 +82,19 @@ fn a_reevaluation_resubscribes_after_its_dead_letter_stream_ends_and_does_not_sp
     }
     let wall = started.elapsed().as_secs_f64();
     let used = cpu - before;
-    assert!(
-        used < 0.5 * wall,
-        "the re-evaluation used {used:.2} CPU seconds in {wall:.2} s after its dead letters ended"
-    );
     let text = reevaluation.log_text();
+    let subscriptions = text.matches(subscribed).count();
+    let ends = text.matches("the dead-letter subscription ended").count()
+        + text.matches("lost the dead-letter subscription").count();
     assert!(
-        text.matches(subscribed).count() >= 2,
-        "it did not subscribe again:\n{text}"
+        (2..=4).contains(&subscriptions) && (1..=3).contains(&ends),
+        "one deleted queue: {ends} ends noticed, {subscriptions} subscriptions:\n{text}"
+    );
+    // Only a guard (the machine may be busy): a spinning process would
+    // keep a core busy the whole time.
+    assert!(
+        used < 0.9 * wall + 1.0,
+        "the re-evaluation used {used:.2} CPU seconds in {wall:.2} s after its dead letters ended"
     );
     let summary = summary_of(reevaluation.wait_output(Duration::from_secs(5))).expect("a summary");
     let trained: u64 = summary["results"]
