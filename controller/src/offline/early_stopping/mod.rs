@@ -28,6 +28,8 @@
 //! completed architecture when the budget runs out.
 
 mod search;
+#[cfg(test)]
+mod tests;
 
 use nas_domain::oracle::CurveTable;
 use nas_domain::promotion::AshaMode;

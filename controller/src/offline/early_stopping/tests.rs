@@ -47,7 +47,7 @@ fn table() -> CurveTable {
         .iter()
         .map(|(x, curve, seconds)| {
             let row = serde_json::json!({"arch_id": spec(*x).id().to_string(), "valid_accuracy": curve,
-                                         "epoch_seconds": [seconds; 4]});
+                                         "epoch_seconds": vec![*seconds; 4]});
             format!("{row}\n")
         })
         .collect();
@@ -67,7 +67,7 @@ impl Strategy for Scripted {
         StrategyKind::Random
     }
 
-    fn propose(&mut self, count: usize) -> crate::Result<Vec<Proposal>> {
+    fn propose(&mut self, count: usize) -> Result<Vec<Proposal>> {
         let proposals = (self.next..self.next + count as u64)
             .map(|index| {
                 let x = self.script[index as usize % self.script.len()];
@@ -85,7 +85,7 @@ impl Strategy for Scripted {
         Ok(proposals)
     }
 
-    fn observe(&mut self, observation: Observation) -> crate::Result<Option<StepReport>> {
+    fn observe(&mut self, observation: Observation) -> Result<Option<StepReport>> {
         self.taught.lock().unwrap().push(observation.reward);
         Ok(None)
     }
@@ -94,7 +94,7 @@ impl Strategy for Scripted {
         self.next = self.next.max(next);
     }
 
-    fn checkpoint(&self) -> crate::Result<Checkpoint> {
+    fn checkpoint(&self) -> Result<Checkpoint> {
         Checkpoint::of_state(StrategyKind::Random, &self.next)
     }
 }
