@@ -134,13 +134,14 @@ async fn exits_without_a_final_line_signals_and_missing_programs_fail() {
         reason_text.contains("signal 11 (SIGSEGV)") && reason_text.contains("dying"),
         "{reason_text}"
     );
-    // A protocol error kills the trial (which would sleep for 5 minutes).
-    let pid = dir.path().join("protocol-pid");
+    // A protocol error kills the trial and its child (which would sleep
+    // for 5 minutes).
+    let pids = dir.path().join("protocol-pids");
     let broken = job(
         dir.path(),
         &format!(
-            "echo $$ > {}\necho '{{\"epoch\": 2, \"metric\": 1}}'\nsleep 300\n",
-            pid.display()
+            "echo $$ > {0}\nsleep 300 &\necho $! >> {0}\necho '{{\"epoch\": 2, \"metric\": 1}}'\nwait\n",
+            pids.display()
         ),
         None,
         1.0,
@@ -149,11 +150,14 @@ async fn exits_without_a_final_line_signals_and_missing_programs_fail() {
         .await
         .expect("a protocol error ends the trial");
     assert!(reason(&report.outcome).contains("line 1: epoch 2 reported where 1 was expected"));
-    let pid = std::fs::read_to_string(pid).unwrap();
-    assert!(
-        gone_within(&pid, GUARD),
-        "the trial {pid} outlived its protocol error"
-    );
+    let pids = std::fs::read_to_string(pids).unwrap();
+    assert_eq!(pids.lines().count(), 2);
+    for pid in pids.lines() {
+        assert!(
+            gone_within(pid, GUARD),
+            "process {pid} of the trial outlived its protocol error"
+        );
+    }
     let mut missing = broken.trial.clone().unwrap();
     missing.command = vec!["/nonexistent/trainer".into()];
     let error = trial::run(
