@@ -151,6 +151,7 @@ $(DOCS_STAMP):
 .PHONY: reference
 reference: $(TORCH_STAMP) ## Regenerate the book's CLI and configuration reference pages from the code
 	NAS_UPDATE_REFERENCE=1 $(CARGO) test $(CARGO_FLAGS) -p nas-controller --bin nas-controller reference
+	NAS_UPDATE_REFERENCE=1 $(CARGO) test $(CARGO_FLAGS) -p nas-worker --bin nas-worker reference
 
 .PHONY: images
 images: ## Build the controller and worker images (needs a Docker engine)

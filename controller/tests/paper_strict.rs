@@ -11,7 +11,9 @@ use nas_domain::{SpaceDefinition, Task};
 
 fn strict(task: Task, file: &str) -> ExperimentConfig {
     let mut config = ExperimentConfig::defaults(task).unwrap();
-    config.apply(&Overrides::from_toml(file, "test").unwrap());
+    config
+        .apply(&Overrides::from_toml(file, "test").unwrap())
+        .unwrap();
     config.validate().unwrap();
     config
 }

@@ -2,7 +2,9 @@
 //! broker and the object store. Each flag also reads a `NAS_…` environment
 //! variable; secrets (the broker URI's password, S3 keys) come from the
 //! environment or files and are never printed. Also the parsers both
-//! command lines share ([`parse_count`]).
+//! command lines share ([`parse_count`]), and the one way both print a
+//! result ([`OutputArgs`]: `--output table|json`) and warn of a
+//! deprecated spelling ([`deprecated`]).
 
 use std::path::PathBuf;
 
@@ -194,6 +196,43 @@ pub fn parse_count(text: &str) -> std::result::Result<i64, String> {
         return Err(format!("{text:?} must be between 1 and 10^12"));
     }
     Ok(count as i64)
+}
+
+/// Warns that `old` still works for this release but will go: use `new`.
+pub fn deprecated(old: &str, new: &str) {
+    eprintln!("warning: {old} is deprecated and will be removed in the next release; use {new}");
+}
+
+/// How a command prints what it found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Tables and sentences for a person.
+    #[default]
+    Table,
+    /// One JSON object, on the last line.
+    Json,
+}
+
+/// `--output table|json` (and the deprecated `--json`).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// How to print the result.
+    #[arg(long, value_enum, default_value = "table")]
+    output: Output,
+    /// Print JSON (deprecated: --output json).
+    #[arg(long, hide = true)]
+    json: bool,
+}
+
+impl OutputArgs {
+    /// The output chosen.
+    pub fn get(&self) -> Output {
+        if self.json {
+            deprecated("--json", "--output json");
+            return Output::Json;
+        }
+        self.output
+    }
 }
 
 #[cfg(test)]

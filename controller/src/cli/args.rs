@@ -14,15 +14,11 @@ use nas_controller::embedded::{self, Embedding, Workers};
 use nas_controller::strategy::reinforce::{ReinforceConfig, RewardTransform, Staleness};
 use nas_domain::{CellSpace, CnnSpace, ExperimentName, SearchSpace, Task};
 use nas_infra::args::{BrokerArgs, StoreArgs};
+pub(super) use nas_infra::args::{Output, OutputArgs, deprecated};
 use nas_infra::queue::JobQueue;
 use nas_infra::store::ObjectStore;
 use nas_infra::telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
-
-/// Warns that `old` still works for this release but will go: use `new`.
-pub(super) fn deprecated(old: &str, new: &str) {
-    eprintln!("warning: {old} is deprecated and will be removed in the next release; use {new}");
-}
 
 /// Which stored experiment a command reads: `--experiment NAME` or
 /// `NAS_EXPERIMENT`, on every command.
@@ -57,38 +53,6 @@ impl ExperimentArgs {
     /// The store, `./runs` when none is configured (the embedded mode's).
     pub(super) async fn store(&self) -> anyhow::Result<ObjectStore> {
         Ok(self.store.open(Some(PathBuf::from("runs"))).await?)
-    }
-}
-
-/// How a command prints what it found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub(super) enum Output {
-    /// Tables and sentences for a person.
-    #[default]
-    Table,
-    /// One JSON object, on the last line.
-    Json,
-}
-
-/// `--output table|json` (and the deprecated `--json`).
-#[derive(Debug, Args)]
-pub(super) struct OutputArgs {
-    /// How to print the result.
-    #[arg(long, value_enum, default_value = "table")]
-    output: Output,
-    /// Print JSON (deprecated: --output json).
-    #[arg(long, hide = true)]
-    json: bool,
-}
-
-impl OutputArgs {
-    /// The output chosen.
-    pub(super) fn get(&self) -> Output {
-        if self.json {
-            deprecated("--json", "--output json");
-            return Output::Json;
-        }
-        self.output
     }
 }
 

@@ -8,7 +8,8 @@
 //! command-line flags and `NAS_…` variables (clap reads both into the same
 //! struct), and on `--resume` the budget part of them applies to the
 //! stored configuration. [`ExperimentConfig::resolve`] merges the sources
-//! in one place: defaults for the task, then the file, then the flags.
+//! in one place — defaults for the task, then the file, then the flags —
+//! as values, deserialized once (see [`layers`](super::layers)).
 
 use nas_domain::objective::{Costs, RewardShaping};
 use nas_domain::space::DecisionOrder;
@@ -133,7 +134,7 @@ pub async fn settle(
         }
         (Some(mut stored), ResumeMode::Resume | ResumeMode::Auto) => {
             if let Some(flags) = layers.last() {
-                stored.apply(&flags.resumable());
+                stored.apply(&flags.resumable())?;
             }
             stored.validate()?;
             stored
@@ -215,69 +216,43 @@ impl ExperimentConfig {
             .rev()
             .find_map(|layer| layer.task)
             .unwrap_or(implied);
-        let mut config = match space {
+        let defaults = match space {
             Some(space) => ExperimentConfig::with_space(task, space)?,
             None => ExperimentConfig::defaults(task)?,
         };
-        for layer in layers {
-            config.apply(layer);
-        }
+        let config = defaults.merged(layers)?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Writes every field `overrides` sets over this configuration.
-    pub fn apply(&mut self, overrides: &Overrides) {
-        macro_rules! set {
-            ($($field:ident).+ <- $value:expr) => {
-                if let Some(value) = $value.clone() {
-                    self.$($field).+ = value;
-                }
-            };
+    /// This configuration with every setting `overrides` gives written
+    /// over it (see [`layers`](super::layers)).
+    pub fn apply(&mut self, overrides: &Overrides) -> Result<()> {
+        *self = self.merged(&[overrides])?;
+        Ok(())
+    }
+
+    /// This configuration with the layers merged over it as values and
+    /// deserialized once, then the settings that act on the result
+    /// (`--hidden`, `--params`, `paper_strict`).
+    fn merged(&self, layers: &[&Overrides]) -> Result<Self> {
+        let value = super::layers::merged(super::layers::to_value(self)?, layers)?;
+        let mut config: ExperimentConfig = serde_json::from_value(value)
+            .map_err(|error| Error::Config(format!("the merged configuration: {error}")))?;
+        for layer in layers {
+            if let Some(hidden) = layer.hidden {
+                config.hyperparameters.hidden_size = Some(hidden);
+                config.hyperparameters.parameters = None;
+            }
+            if let Some(params) = layer.params {
+                config.hyperparameters.parameters = u64::try_from(params).ok();
+                config.hyperparameters.hidden_size = None;
+            }
         }
-        let o = overrides;
-        set!(experiment <- o.experiment);
-        set!(task <- o.task);
-        set!(dataset <- o.dataset);
-        set!(space <- o.space);
-        set!(strategy <- o.strategy);
-        set!(controller <- o.controller);
-        set!(controller.staleness <- o.staleness);
-        set!(evolution <- o.evolution);
-        set!(seed <- o.seed);
-        set!(children <- o.children);
-        set!(in_flight <- o.in_flight);
-        set!(job_timeout_seconds <- o.job_timeout_seconds);
-        set!(failed_reward <- o.failed_reward);
-        set!(reuse_rewards <- o.reuse_rewards);
-        set!(budget.epochs <- o.budget.epochs);
-        set!(budget.evaluate_test <- o.budget.evaluate_test);
-        set!(hyperparameters <- o.hyperparameters);
-        set!(reward <- o.reward);
-        set!(stopping <- o.stopping);
-        set!(stopping.rule <- o.stopping_rule);
-        if o.trial.is_some() {
-            self.trial.clone_from(&o.trial);
+        if layers.iter().any(|layer| layer.paper_strict) {
+            config.make_paper_strict();
         }
-        if o.objective.is_some() {
-            self.objective.clone_from(&o.objective);
-        }
-        self.max_hours = o.max_hours.or(self.max_hours);
-        self.budget.batch_size = o.budget.batch_size.or(self.budget.batch_size);
-        self.budget.train_examples = o.budget.train_examples.or(self.budget.train_examples);
-        self.budget.valid_examples = o.budget.valid_examples.or(self.budget.valid_examples);
-        self.budget.max_seconds = o.budget.max_seconds.or(self.budget.max_seconds);
-        if let Some(hidden) = o.hidden {
-            self.hyperparameters.hidden_size = Some(hidden);
-            self.hyperparameters.parameters = None;
-        }
-        if let Some(params) = o.params {
-            self.hyperparameters.parameters = u64::try_from(params).ok();
-            self.hyperparameters.hidden_size = None;
-        }
-        if o.paper_strict {
-            self.make_paper_strict();
-        }
+        Ok(config)
     }
 
     /// The paper's values for every default that differs from them: its
@@ -360,5 +335,58 @@ impl ExperimentConfig {
         self.stopping.validate()?;
         self.evolution.validate()?;
         self.controller.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nas_domain::StoppingRule;
+
+    use super::*;
+    use crate::strategy::reinforce::Staleness;
+
+    #[test]
+    fn a_file_then_the_flags_merge_over_the_defaults() {
+        let file = Overrides::from_toml(
+            "children = 7\n[controller]\nlearning_rate = 0.1\n[stopping]\nrule = \"median\"\nmin_children = 3\n",
+            "test.toml",
+        )
+        .unwrap();
+        let flags = Overrides {
+            children: Some(9),
+            staleness: Some(Staleness::Drop { max_versions: 4 }),
+            stopping_rule: Some(StoppingRule::from_name("asha:1:3").unwrap()),
+            hidden: Some(64),
+            ..Overrides::default()
+        };
+        let config = ExperimentConfig::resolve(&[&file, &flags]).unwrap();
+        let defaults = ExperimentConfig::defaults(Task::Cifar10).unwrap();
+        assert_eq!(config.children, 9);
+        assert_eq!(config.controller.learning_rate, 0.1);
+        assert_eq!(config.controller.batch_size, defaults.controller.batch_size);
+        assert_eq!(config.controller.staleness, Staleness::Drop { max_versions: 4 });
+        assert_eq!(config.stopping.rule, StoppingRule::from_name("asha:1:3").unwrap());
+        assert_eq!(config.hyperparameters.hidden_size, Some(64));
+        assert_eq!(config.budget, defaults.budget);
+    }
+
+    #[test]
+    fn a_resumed_search_takes_only_the_budget_from_the_flags() {
+        let mut stored = ExperimentConfig::defaults(Task::Cifar10).unwrap();
+        let flags = Overrides {
+            children: Some(500),
+            seed: Some(42),
+            ..Overrides::default()
+        };
+        stored.apply(&flags.resumable()).unwrap();
+        assert_eq!((stored.children, stored.seed), (500, 0));
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_file_is_an_error_naming_it() {
+        let error = Overrides::from_toml("childs = 3\n", "exp.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("childs") && error.contains("exp.toml"), "{error}");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! - [`config`]: the experiment's configuration (`config.json`), resolved
 //!   from defaults, a file, `NAS_…` variables and flags;
-//!   the optional settings are [`config::Overrides`];
+//!   the optional settings are [`config::Overrides`], merged as values;
 //! - [`job_log`]: the record of each published job (`jobs/<batch>.jsonl`);
 //! - [`reward_log`]: one record per finished child (`rewards/…`);
 //! - [`progress_log`]: learning curves of children in flight and the stops
@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod job_log;
+mod layers;
 pub mod leaderboard;
 mod overrides;
 pub mod progress_log;

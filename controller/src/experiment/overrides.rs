@@ -1,7 +1,8 @@
 //! The optional settings of an experiment ([`Overrides`]): a TOML file,
 //! the command line and `NAS_…` variables fill one each, and
 //! [`ExperimentConfig::resolve`](super::config::ExperimentConfig::resolve)
-//! writes them over the defaults, lowest precedence first.
+//! merges them over the defaults as values, lowest precedence first
+//! ([`layers`](super::layers)).
 
 use clap::Args;
 use clap::builder::TypedValueParser;
@@ -11,7 +12,7 @@ use nas_domain::{
     TrialCommand,
 };
 use nas_infra::args::TaskArg;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
@@ -22,7 +23,7 @@ use crate::{Error, Result};
 /// variables; each field overrides the same field of
 /// [`ExperimentConfig`]. Flags without a field here (`--space`,
 /// `--train-duplicates`) are turned into one by the command line.
-#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[derive(Args, Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     /// The experiment's name (its prefix in the store and its queues).
@@ -119,7 +120,7 @@ pub struct Overrides {
 }
 
 /// The training budget's part of [`Overrides`] (TOML `[budget]`).
-#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[derive(Args, Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetOverrides {
     /// Epochs per child.

@@ -140,13 +140,7 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
         Ok((strategy.checkpoint()?, stored))
     })
     .await??;
-    compare(
-        experiment.clone(),
-        rewards,
-        pointer.step,
-        &recomputed,
-        &stored,
-    )
+    compare(experiment.clone(), rewards, pointer.step, &recomputed, &stored)
 }
 
 /// A checkpoint tensor's values; an error naming a tensor that is not
@@ -350,7 +344,10 @@ mod tests {
     use crate::strategy::StrategyKind;
 
     fn checkpoint(tensors: Vec<(&str, Tensor)>) -> Checkpoint {
-        let named = tensors.into_iter().map(|(name, t)| (name.to_owned(), t)).collect();
+        let named = tensors
+            .into_iter()
+            .map(|(name, t)| (name.to_owned(), t))
+            .collect();
         Checkpoint::new(StrategyKind::Reinforce, serde_json::json!({"step": 1}), named)
     }
 

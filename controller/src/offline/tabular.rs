@@ -311,7 +311,7 @@ mod tests {
     /// everywhere else.
     fn run(seed: u64, at: &[(usize, u16)]) -> Run {
         let table = table();
-        let mut choices = vec![9u16; 60];
+        let mut choices = [9u16; 60];
         for &(sample, x) in at {
             choices[sample] = x;
         }

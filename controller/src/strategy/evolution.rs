@@ -244,7 +244,11 @@ mod tests {
         let neighbours: Vec<usize> = (0..members.len())
             .filter(|&m| distance(child, &members[m]) == 1)
             .collect();
-        assert_eq!(neighbours.len(), 1, "{child:?} neighbours {neighbours:?} of {members:?}");
+        assert_eq!(
+            neighbours.len(),
+            1,
+            "{child:?} neighbours {neighbours:?} of {members:?}"
+        );
         neighbours[0]
     }
 
@@ -253,8 +257,18 @@ mod tests {
         let space = categorical(6, 5);
         let mut evolution = evolution(&space, 8, 3, 7);
         let mut random = RandomSearch::new(space, 7);
-        let ours: Vec<Actions> = evolution.propose(8).unwrap().into_iter().map(|p| p.actions).collect();
-        let theirs: Vec<Actions> = random.propose(8).unwrap().into_iter().map(|p| p.actions).collect();
+        let ours: Vec<Actions> = evolution
+            .propose(8)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.actions)
+            .collect();
+        let theirs: Vec<Actions> = random
+            .propose(8)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.actions)
+            .collect();
         assert_eq!(ours, theirs);
     }
 
@@ -316,7 +330,11 @@ mod tests {
         let alive: Vec<&Actions> = evolution.state.population.iter().map(|m| &m.actions).collect();
         assert_eq!(alive, members[1..].iter().collect::<Vec<_>>());
         for proposal in evolution.propose(200).unwrap() {
-            assert_ne!(parent_of(&proposal.actions, &members), 0, "a dead member had a child");
+            assert_ne!(
+                parent_of(&proposal.actions, &members),
+                0,
+                "a dead member had a child"
+            );
         }
     }
 
@@ -351,7 +369,8 @@ mod tests {
         // so the mutation of a good child is likely good: evolution's later
         // children beat its first (random) ones and random search's.
         let space = categorical(8, 6);
-        let mean = |rewards: &[(Actions, f64)]| rewards.iter().map(|r| r.1).sum::<f64>() / rewards.len() as f64;
+        let mean =
+            |rewards: &[(Actions, f64)]| rewards.iter().map(|r| r.1).sum::<f64>() / rewards.len() as f64;
         for seed in 0..3 {
             let evolved = search(&mut evolution(&space, 20, 5, seed), 400);
             let random = search(&mut RandomSearch::new(space.clone(), seed), 400);

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use nas_domain::ArchSpec;
 use nas_domain::spec::Architecture;
+use nas_infra::args::{Output, OutputArgs};
 use nas_worker::model::guardrails::{Cost, Limits};
 use nas_worker::train::{TrainSettings, cnn, language_model};
 use serde_json::json;
@@ -38,9 +39,9 @@ pub(super) struct EstimateArgs {
     /// The activation limit, in GiB per batch.
     #[arg(long, default_value_t = 8.0)]
     max_activation_gib: f64,
-    /// One JSON object per spec instead of a line of text.
-    #[arg(long)]
-    json: bool,
+    /// One JSON object per spec (`json`) instead of a line of text.
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Prints each spec's cost and a summary; fails when a spec is over.
@@ -56,6 +57,7 @@ pub(super) fn estimate(args: &EstimateArgs) -> anyhow::Result<()> {
         },
         ..TrainSettings::new(1)
     };
+    let json = args.output.get() == Output::Json;
     let mut over = 0;
     let mut largest: Option<(Cost, String)> = None;
     for spec in &specs {
@@ -69,7 +71,7 @@ pub(super) fn estimate(args: &EstimateArgs) -> anyhow::Result<()> {
                 {
                     largest = Some((*cost, id.clone()));
                 }
-                if args.json {
+                if json {
                     json!({"arch_id": id, "ok": true, "params": cost.parameters,
                            "activation_gib": cost.activation_bytes as f64 / GIB})
                     .to_string()
@@ -84,7 +86,7 @@ pub(super) fn estimate(args: &EstimateArgs) -> anyhow::Result<()> {
             }
             Err(reason) => {
                 over += 1;
-                if args.json {
+                if json {
                     json!({"arch_id": id, "ok": false, "reason": reason.to_string()}).to_string()
                 } else {
                     format!("{} over: {reason}", &id[..12])

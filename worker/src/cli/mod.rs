@@ -100,3 +100,24 @@ fn check_job(file: &PathBuf) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod reference {
+    //! The book's page for this command line, generated from it: the test
+    //! fails when `docs/src/reference/cli-worker.md` drifts (`make
+    //! reference` rewrites it).
+
+    use std::path::PathBuf;
+
+    use clap::CommandFactory;
+    use nas_infra::reference::{check_page, cli_markdown};
+
+    #[test]
+    fn cli_reference_matches_the_code() {
+        super::Cli::command().debug_assert();
+        let generated = cli_markdown("nas-worker", &super::Cli::command());
+        assert!(generated.contains("## `nas-worker serve`"));
+        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/src/reference/cli-worker.md");
+        check_page(&page, &generated).unwrap_or_else(|error| panic!("{error}"));
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use nas_domain::{ArchSpec, Outcome, RewardFunction, Task};
-use nas_infra::args::TaskArg;
+use nas_infra::args::{Output, OutputArgs, TaskArg};
 use nas_worker::model::cnn::Precision;
 use nas_worker::model::guardrails::Limits;
 use nas_worker::train::local::{self, LocalData, LocalRun};
@@ -85,9 +85,8 @@ pub(super) struct TrainArgs {
     /// Also score the trained child on the test split.
     #[arg(long)]
     evaluate_test: bool,
-    /// Print one JSON object instead of a summary.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Trains the spec of `args` and prints the report.
@@ -118,7 +117,7 @@ pub(super) async fn train(args: TrainArgs) -> anyhow::Result<()> {
     let trained = spec.clone();
     let run = tokio::task::spawn_blocking(move || local::train_spec(&trained, task, &path, &data, &settings))
         .await??;
-    if args.json {
+    if args.output.get() == Output::Json {
         println!("{}", report_json(&spec, task, &run));
     } else {
         print_report(task, &run.report);

@@ -146,7 +146,9 @@ fn scripted(simulation: &StoppingSimulation, script: &[u16], max_children: usize
         epochs: 4,
         top_reward: 0.8,
     };
-    let run = search.run(strategy, StoppingRun::new(StrategyKind::Random, rule, 0)).unwrap();
+    let run = search
+        .run(strategy, StoppingRun::new(StrategyKind::Random, rule, 0))
+        .unwrap();
     let taught = taught.lock().unwrap().clone();
     (run, taught)
 }
@@ -226,7 +228,14 @@ fn the_budget_is_checked_before_each_child_and_a_run_that_never_completes_a_top_
     assert_eq!(run.seconds_to_top, None);
     // 5 s: B starts with 1 s left and is charged in full; it completes
     // past the budget and counts (the budget is checked before a child).
-    let (run, _) = scripted(&StoppingSimulation { seconds: 5.0, ..short }, &[A, B], 10);
+    let (run, _) = scripted(
+        &StoppingSimulation {
+            seconds: 5.0,
+            ..short
+        },
+        &[A, B],
+        10,
+    );
     assert_eq!(counts(&run), (2, 2, 0, 0, 8, 12.0));
     assert_eq!(run.seconds_to_top, Some(12.0));
     // At most max_children children, reused ones included.
@@ -262,7 +271,10 @@ fn the_report_takes_the_top_from_full_curves_and_counts_censored_runs() {
     };
     let report = run(&simulation, &table()).unwrap();
     // The top 1% of four rows is the best full-curve reward, C's 0.9.
-    assert_eq!((report.rows, report.epochs, report.top_reward, report.top_rows), (4, 4, 0.9, 1));
+    assert_eq!(
+        (report.rows, report.epochs, report.top_reward, report.top_rows),
+        (4, 4, 0.9, 1)
+    );
     let cost = |x: u16| [4.0, 8.0, 4.0, 12.0][usize::from(x)];
     let mut censored_by_asha = 0;
     for seed in &simulation.seeds {
