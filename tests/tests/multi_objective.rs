@@ -58,6 +58,71 @@ fn space() -> String {
     text
 }
 
+/// The report's box, true hypervolume and each strategy's median front
+/// and ratio, against brute force over the table's `rows`.
+fn assert_scored_by_brute_force(pareto: &serde_json::Value, rows: &[(f64, f64)]) {
+    // The box: the worst accuracy and the largest latency, widened by a
+    // tenth of each range; the true hypervolume is the rows' area in it.
+    let (accuracies, latencies): (Vec<f64>, Vec<f64>) = rows.iter().copied().unzip();
+    let (worst, best) = (min(&accuracies), max(&accuracies));
+    let (cheapest, costliest) = (min(&latencies), max(&latencies));
+    let reference = (
+        worst - 0.1 * (best - worst),
+        costliest + 0.1 * (costliest - cheapest),
+    );
+    let reported = (
+        pareto["reference"][0].as_f64().unwrap(),
+        pareto["reference"][1].as_f64().unwrap(),
+    );
+    assert!(
+        (reported.0 - reference.0).abs() < 1e-12 && (reported.1 - reference.1).abs() < 1e-12,
+        "{reported:?} against {reference:?}"
+    );
+    let true_hypervolume = brute::hypervolume(rows, reference);
+    let reported = pareto["true_hypervolume"].as_f64().unwrap();
+    assert!(
+        (reported - true_hypervolume).abs() < 1e-9 * true_hypervolume,
+        "{reported} against {true_hypervolume}"
+    );
+    let strategies = pareto["strategies"].as_array().unwrap();
+    assert_eq!(strategies.len(), 2);
+    for row in strategies {
+        assert_eq!(row["runs"], 3);
+        // The median run's front: rows of the table, none beating another,
+        // whose area over the true one is the median ratio (of 3 runs, the
+        // middle one's).
+        let front: Vec<(f64, f64)> = row["median_front"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
+            .collect();
+        assert!(!front.is_empty(), "{row}");
+        assert!(front.iter().all(|point| rows.contains(point)), "{row}");
+        assert_eq!(
+            brute::non_dominated(&front).len(),
+            front.len(),
+            "a dominated point: {row}"
+        );
+        let ratio = row["median_ratio"].as_f64().unwrap();
+        let expected = brute::hypervolume(&front, reference) / true_hypervolume;
+        assert!(
+            (ratio - expected).abs() < 1e-9,
+            "{ratio} against {expected}: {row}"
+        );
+        assert!(ratio > 0.0 && ratio <= 1.0 + 1e-9, "{row}");
+        let number = |value: &serde_json::Value| value.as_f64().unwrap();
+        let ordered = [
+            number(&row["range"][0]),
+            number(&row["quartiles"][0]),
+            ratio,
+            number(&row["quartiles"][1]),
+            number(&row["range"][1]),
+        ];
+        assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "{row}");
+    }
+}
+
 /// The non-dominated (accuracy, latency) pairs, by brute force, best
 /// accuracy first.
 fn true_front(rows: &[(f64, f64)]) -> Vec<(f64, f64)> {
@@ -113,66 +178,7 @@ fn a_shaped_search_finds_fronts_scored_against_the_tables() {
         .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
         .collect();
     assert_eq!(found, true_front(&rows));
-    // The box: the worst accuracy and the largest latency, widened by a
-    // tenth of each range; the true hypervolume is the rows' area in it.
-    let (accuracies, latencies): (Vec<f64>, Vec<f64>) = rows.iter().copied().unzip();
-    let (worst, best) = (min(&accuracies), max(&accuracies));
-    let (cheapest, costliest) = (min(&latencies), max(&latencies));
-    let reference = (
-        worst - 0.1 * (best - worst),
-        costliest + 0.1 * (costliest - cheapest),
-    );
-    let reported = (
-        pareto["reference"][0].as_f64().unwrap(),
-        pareto["reference"][1].as_f64().unwrap(),
-    );
-    assert!(
-        (reported.0 - reference.0).abs() < 1e-12 && (reported.1 - reference.1).abs() < 1e-12,
-        "{reported:?} against {reference:?}"
-    );
-    let true_hypervolume = brute::hypervolume(&rows, reference);
-    let reported = pareto["true_hypervolume"].as_f64().unwrap();
-    assert!(
-        (reported - true_hypervolume).abs() < 1e-9 * true_hypervolume,
-        "{reported} against {true_hypervolume}"
-    );
-    let strategies = pareto["strategies"].as_array().unwrap();
-    assert_eq!(strategies.len(), 2);
-    for row in strategies {
-        assert_eq!(row["runs"], 3);
-        // The median run's front: rows of the table, none beating another,
-        // whose area over the true one is the median ratio (of 3 runs, the
-        // middle one's).
-        let front: Vec<(f64, f64)> = row["median_front"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
-            .collect();
-        assert!(!front.is_empty(), "{row}");
-        assert!(front.iter().all(|point| rows.contains(point)), "{row}");
-        assert_eq!(
-            brute::non_dominated(&front).len(),
-            front.len(),
-            "a dominated point: {row}"
-        );
-        let ratio = row["median_ratio"].as_f64().unwrap();
-        let expected = brute::hypervolume(&front, reference) / true_hypervolume;
-        assert!(
-            (ratio - expected).abs() < 1e-9,
-            "{ratio} against {expected}: {row}"
-        );
-        assert!(ratio > 0.0 && ratio <= 1.0 + 1e-9, "{row}");
-        let number = |value: &serde_json::Value| value.as_f64().unwrap();
-        let ordered = [
-            number(&row["range"][0]),
-            number(&row["quartiles"][0]),
-            ratio,
-            number(&row["quartiles"][1]),
-            number(&row["range"][1]),
-        ];
-        assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "{row}");
-    }
+    assert_scored_by_brute_force(pareto, &rows);
     // Every child's reward is the shaped one: accuracy · (latency/0.003)^-0.07.
     let run = &report["runs"][0];
     assert!(run["rewards"].as_array().unwrap().iter().all(|r| {

@@ -21,6 +21,31 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// One deleted queue: its end noticed once and answered by one new
+/// subscription (`subscribed` lines in the log), where a loop polling the
+/// ended stream would notice it at every turn; and, only as a guard (the
+/// machine may be busy), `used` CPU seconds well below the `wall` seconds
+/// a spinning process would burn.
+fn assert_resubscribed_once(text: &str, subscribed: &str, used: f64, wall: f64) {
+    let subscriptions = text.matches(subscribed).count();
+    let ends = text.matches("the dead-letter subscription ended").count()
+        + text.matches("lost the dead-letter subscription").count();
+    let start = (text.len().saturating_sub(4000)..text.len())
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(text.len());
+    let tail = &text[start..];
+    assert!(
+        (2..=4).contains(&subscriptions) && (1..=3).contains(&ends),
+        "one deleted queue: {ends} ends noticed, {subscriptions} subscriptions; the log ends:\n{tail}"
+    );
+    // Only a guard (the machine may be busy): a spinning process would
+    // keep a core busy the whole time.
+    assert!(
+        used < 0.9 * wall + 1.0,
+        "the re-evaluation used {used:.2} CPU seconds in {wall:.2} s after its dead letters ended"
+    );
+}
+
 #[test]
 fn a_reevaluation_resubscribes_after_its_dead_letter_stream_ends_and_does_not_spin() {
     let options = PipelineOptions {
@@ -82,24 +107,7 @@ fn a_reevaluation_resubscribes_after_its_dead_letter_stream_ends_and_does_not_sp
     }
     let wall = started.elapsed().as_secs_f64();
     let used = cpu - before;
-    let text = reevaluation.log_text();
-    let subscriptions = text.matches(subscribed).count();
-    let ends = text.matches("the dead-letter subscription ended").count()
-        + text.matches("lost the dead-letter subscription").count();
-    let start = (text.len().saturating_sub(4000)..text.len())
-        .find(|&at| text.is_char_boundary(at))
-        .unwrap_or(text.len());
-    let tail = &text[start..];
-    assert!(
-        (2..=4).contains(&subscriptions) && (1..=3).contains(&ends),
-        "one deleted queue: {ends} ends noticed, {subscriptions} subscriptions; the log ends:\n{tail}"
-    );
-    // Only a guard (the machine may be busy): a spinning process would
-    // keep a core busy the whole time.
-    assert!(
-        used < 0.9 * wall + 1.0,
-        "the re-evaluation used {used:.2} CPU seconds in {wall:.2} s after its dead letters ended"
-    );
+    assert_resubscribed_once(&reevaluation.log_text(), subscribed, used, wall);
     let summary = summary_of(reevaluation.wait_output(Duration::from_secs(5))).expect("a summary");
     let trained: u64 = summary["results"]
         .as_array()
