@@ -91,12 +91,7 @@ fn assert_scored_by_brute_force(pareto: &serde_json::Value, rows: &[(f64, f64)])
         // The median run's front: rows of the table, none beating another,
         // whose area over the true one is the median ratio (of 3 runs, the
         // middle one's).
-        let front: Vec<(f64, f64)> = row["median_front"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
-            .collect();
+        let front = points(&row["median_front"]);
         assert!(!front.is_empty(), "{row}");
         assert!(front.iter().all(|point| rows.contains(point)), "{row}");
         assert_eq!(
@@ -129,6 +124,16 @@ fn true_front(rows: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut front: Vec<(f64, f64)> = brute::non_dominated(rows).into_iter().map(|i| rows[i]).collect();
     front.sort_by(|x, y| y.0.total_cmp(&x.0));
     front
+}
+
+/// A front of the report as (metric, cost) pairs.
+fn points(front: &serde_json::Value) -> Vec<(f64, f64)> {
+    front
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
+        .collect()
 }
 
 fn min(values: &[f64]) -> f64 {
@@ -171,13 +176,7 @@ fn a_shaped_search_finds_fronts_scored_against_the_tables() {
     let report = last_json(&output);
     let pareto = &report["pareto"];
     assert_eq!(pareto["cost"], "latency");
-    let found: Vec<(f64, f64)> = pareto["true_front"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["metric"].as_f64().unwrap(), p["cost"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(found, true_front(&rows));
+    assert_eq!(points(&pareto["true_front"]), true_front(&rows));
     assert_scored_by_brute_force(pareto, &rows);
     // Every child's reward is the shaped one: accuracy · (latency/0.003)^-0.07.
     let run = &report["runs"][0];
