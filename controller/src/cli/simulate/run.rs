@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use nas_controller::offline::early_stopping::{self, StoppingSimulation};
 use nas_controller::offline::pareto::{self, ShapedTable};
-use nas_controller::offline::simulate::{self, Simulation};
+use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
 use nas_controller::offline::tabular;
 use nas_domain::StoppedReward;
 use nas_domain::objective::{Cost, RewardShaping};
@@ -67,17 +67,8 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     .await??;
     let summary = simulate::summarize(&simulation, &runs);
     if args.common.output.get() == Output::Json {
-        let output = serde_json::json!({
-            "oracle": args.common.oracle.to_string(),
-            "space": simulation.space,
-            "budget": simulation.budget,
-            "summary": summary,
-            "tabular": tabular,
-            "pareto": serde_json::Value::Null,
-            "runs": runs,
-        });
-        println!("{output}");
-        return Ok(());
+        let figures = serde_json::json!({"tabular": tabular, "pareto": null});
+        return print_json(&args.common, &simulation, &summary, figures, &runs);
     }
     print::header(&simulation, started);
     print::simulation(&summary);
@@ -110,21 +101,35 @@ pub(super) async fn pareto(args: ParetoArgs) -> anyhow::Result<()> {
     .await??;
     let summary = simulate::summarize(&simulation, &runs);
     if args.common.output.get() == Output::Json {
-        let output = serde_json::json!({
-            "oracle": args.common.oracle.to_string(),
-            "space": simulation.space,
-            "budget": simulation.budget,
-            "summary": summary,
-            "tabular": serde_json::Value::Null,
-            "pareto": fronts,
-            "runs": runs,
-        });
-        println!("{output}");
-        return Ok(());
+        let figures = serde_json::json!({"tabular": null, "pareto": fronts});
+        return print_json(&args.common, &simulation, &summary, figures, &runs);
     }
     print::header(&simulation, started);
     print::simulation(&summary);
     print::fronts(&fronts);
+    Ok(())
+}
+
+/// One JSON object: what ran, the summary, the mode's `figures` (its
+/// `tabular` and `pareto` objects) and every run.
+fn print_json(
+    common: &Common,
+    simulation: &Simulation,
+    summary: &[StrategySummary],
+    figures: serde_json::Value,
+    runs: &[simulate::Run],
+) -> anyhow::Result<()> {
+    let mut output = serde_json::json!({
+        "oracle": common.oracle.to_string(),
+        "space": simulation.space,
+        "budget": simulation.budget,
+        "summary": summary,
+        "runs": runs,
+    });
+    if let (Some(output), serde_json::Value::Object(figures)) = (output.as_object_mut(), figures) {
+        output.extend(figures);
+    }
+    println!("{output}");
     Ok(())
 }
 
