@@ -37,6 +37,7 @@ import torch.nn.functional as F
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "controller", "src", "present", "templates")
 sys.path.insert(0, TEMPLATES)
 from pytorch_cnn import Child  # noqa: E402
+from torch_reference import add_run_options, start  # noqa: E402
 
 RECORD = 3073
 TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
@@ -85,29 +86,18 @@ def main():
     parser.add_argument("--valid-subset", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--channels-last", action="store_true",
                         help="train on channels-last activations and weights, as nas-worker does")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
     parser.add_argument("--precision", choices=["f32", "bf16"], default="f32",
                         help="bf16: the forward pass under bf16 autocast")
     parser.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
-    parser.add_argument("--warmup-steps", type=int, default=0,
-                        help="training steps run before the clock starts (not counted)")
+    add_run_options(parser, "steps")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = torch.device(args.device)
+    device, sync = start(args)
     cuda = device.type == "cuda"
     if cuda:
         torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(device)
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize(device)
     with open(args.spec) as f:
         spec = json.load(f)
 

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "controller", "src", "present", "templates")
 sys.path.insert(0, TEMPLATES)
 from pytorch_cell import LanguageModel  # noqa: E402
+from torch_reference import add_run_options, start  # noqa: E402
 
 STEPS = 35
 EVAL_BATCH = 10
@@ -92,21 +93,9 @@ def main():
     parser.add_argument("--hidden", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--learning-rate", type=float, default=5.0)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
-    parser.add_argument("--warmup-steps", type=int, default=0,
-                        help="training windows run before the clock starts (not counted)")
+    add_run_options(parser, "windows")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = torch.device(args.device)
-    cuda = device.type == "cuda"
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize(device)
+    device, sync = start(args)
     with open(args.spec) as f:
         spec = json.load(f)
     train, valid, vocabulary = load_ptb(args.data)

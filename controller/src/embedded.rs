@@ -1,19 +1,18 @@
 //! The embedded mode: the controller and N workers in one process, over an
 //! in-process queue and a local directory store. Nothing to install but the
 //! binary; the store has the same layout as the S3 prefix, so every later
-//! command works on it. This is the only module that uses the worker crate.
+//! command works on it. This is the only module that uses the worker crate,
+//! and only with the `embedded` cargo feature (on by default): a controller
+//! built without it (`--no-default-features`) links no worker code and
+//! answers `--embedded` with an error that says so.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use nas_domain::Task;
 use nas_domain::datasets::manifest::DatasetKind;
 use nas_infra::queue::{InProcessQueue, JobQueue};
 use nas_infra::store::{ObjectStore, datasets, keys};
 use nas_infra::telemetry::Telemetry;
-use nas_worker::model::guardrails::Limits;
-use nas_worker::service::metrics::WorkerMetrics;
-use nas_worker::service::{Worker, WorkerConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -60,15 +59,34 @@ pub async fn start(
     if let Some(data) = &embedding.data {
         ensure_dataset(store, &embedding.dataset, embedding.task, data).await?;
     }
+    let queue = JobQueue::InProcess(InProcessQueue::new(embedding.delivery_limit));
+    let handles = spawn_workers(embedding, &queue, store, telemetry, shutdown)?;
+    Ok((queue, Workers { handles }))
+}
+
+/// The workers' tasks, serving `queue`.
+#[cfg(feature = "embedded")]
+fn spawn_workers(
+    embedding: &Embedding,
+    queue: &JobQueue,
+    store: &ObjectStore,
+    telemetry: &Telemetry,
+    shutdown: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>> {
+    use std::time::Duration;
+
+    use nas_worker::model::guardrails::Limits;
+    use nas_worker::service::metrics::WorkerMetrics;
+    use nas_worker::service::{Worker, WorkerConfig};
+
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     tch::set_num_threads(((cores / embedding.workers.max(1)).max(1)) as i32);
     let cache_dir = match store {
         ObjectStore::Local(local) => local.root().join(".cache"),
         ObjectStore::S3(_) => std::env::temp_dir().join("nas-embedded-cache"),
     };
-    let queue = JobQueue::InProcess(InProcessQueue::new(embedding.delivery_limit));
     let metrics = WorkerMetrics::new(telemetry);
-    let handles = (0..embedding.workers)
+    Ok((0..embedding.workers)
         .map(|index| {
             let config = WorkerConfig {
                 worker_id: format!("embedded-{index}"),
@@ -89,8 +107,24 @@ pub async fn start(
                 }
             })
         })
-        .collect();
-    Ok((queue, Workers { handles }))
+        .collect())
+}
+
+/// Without the `embedded` feature there are no workers to run.
+#[cfg(not(feature = "embedded"))]
+fn spawn_workers(
+    _embedding: &Embedding,
+    _queue: &JobQueue,
+    _store: &ObjectStore,
+    _telemetry: &Telemetry,
+    _shutdown: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>> {
+    Err(Error::Config(
+        "this nas-controller was built without the `embedded` feature, so it cannot run workers \
+         in its own process: rebuild it with the default features, or run nas-worker processes \
+         with RabbitMQ"
+            .into(),
+    ))
 }
 
 /// Uploads the data at `source` as data set `name` unless the store has it.

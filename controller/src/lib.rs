@@ -21,7 +21,8 @@
 //!    (JSON, DOT, SVG, PyTorch).
 //!
 //! [`embedded`] runs workers inside the controller process; it is the only
-//! module that uses the worker crate.
+//! module that uses the worker crate, and only with the `embedded` cargo
+//! feature (on by default).
 
 pub mod embedded;
 mod error;

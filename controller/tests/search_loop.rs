@@ -11,9 +11,7 @@ use nas_controller::experiment::config::{self, Overrides};
 use nas_controller::experiment::reward_log::{self, RecordStatus};
 use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{JobRecord, ResultOutcome, ResumeMode, Search};
-use nas_domain::{
-    EpochMetrics, ExperimentName, JobId, Outcome, SampledAgain, TrainJob, TrainResult, TrainResultFields,
-};
+use nas_domain::{ExperimentName, JobId, Outcome, SampledAgain, TrainJob, TrainResult};
 use nas_infra::queue::{InProcessQueue, JobQueue, Subscription};
 use nas_infra::store::{LocalStore, ObjectStore, keys};
 use nas_infra::telemetry::Telemetry;
@@ -135,34 +133,7 @@ fn ok(reward: f64) -> Outcome {
 }
 
 fn result_for(job: &TrainJob, outcome: Outcome) -> TrainResult {
-    TrainResult::new(TrainResultFields {
-        schema_version: 1,
-        job_id: job.job_id,
-        experiment: job.experiment.clone(),
-        policy_version: job.policy_version,
-        attempt: job.attempt,
-        arch_id: job.spec.id(),
-        outcome,
-        epochs: vec![EpochMetrics {
-            epoch: 1,
-            train_loss: 1.0,
-            valid_loss: 1.0,
-            valid_accuracy: Some(0.5),
-            valid_perplexity: None,
-            valid_bits_per_char: None,
-            metric: None,
-            seconds: 1.0,
-        }],
-        test_metric: None,
-        param_count: 100,
-        costs: nas_domain::objective::Costs::new(),
-        wall_seconds: 1.0,
-        train_seconds: 1.0,
-        startup_seconds: None,
-        device: "cpu".into(),
-        worker_id: "test".into(),
-    })
-    .unwrap()
+    TrainResult::new(nas_test_support::result_fields(job, outcome)).unwrap()
 }
 
 #[tokio::test]

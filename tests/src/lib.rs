@@ -143,6 +143,59 @@ pub fn synth_cifar10(out: &Path, records_per_file: u32, test_records: u32) {
     );
 }
 
+/// Writes synthetic Penn Treebank (word and character files) of
+/// `sentences` sentences over `vocabulary` words to `out` with
+/// `nas-controller data synth`.
+pub fn synth_ptb(out: &Path, sentences: u32, vocabulary: u32) {
+    let out = out.to_str().expect("a UTF-8 path");
+    run_ok(
+        "nas-controller",
+        &[
+            "data",
+            "synth",
+            "ptb",
+            "--out",
+            out,
+            "--sentences",
+            &sentences.to_string(),
+            "--vocabulary",
+            &vocabulary.to_string(),
+        ],
+    );
+}
+
+/// The arguments of an embedded search with one worker: the experiment
+/// `experiment` of `config` on `data`, stored under `store`, its metrics
+/// served on `metrics_addr`, its summary printed as JSON.
+pub fn embedded_search_args(
+    config: &Path,
+    data: &Path,
+    store: &Path,
+    experiment: &str,
+    metrics_addr: &str,
+) -> Vec<String> {
+    let path = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
+    [
+        "search",
+        "--embedded",
+        "--workers",
+        "1",
+        "--config",
+        &path(config),
+        "--data",
+        &path(data),
+        "--store",
+        &path(store),
+        "--experiment",
+        experiment,
+        "--metrics-addr",
+        metrics_addr,
+        "--json",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// Each line of a command's standard output as JSON (the tests' commands
 /// promise JSON lines; any other line panics).
 pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {

@@ -268,20 +268,7 @@ fn an_exported_pytorch_cell_matches_the_rust_parameter_count() {
     let dir = tempfile::tempdir().unwrap();
     // The worker's language model against the exported one.
     let ptb = dir.path().join("ptb");
-    run_ok(
-        "nas-controller",
-        &[
-            "data",
-            "synth",
-            "ptb",
-            "--out",
-            ptb.to_str().unwrap(),
-            "--sentences",
-            "200",
-            "--vocabulary",
-            "40",
-        ],
-    );
+    nas_tests::synth_ptb(&ptb, 200, 40);
     let cell = dir.path().join("cell.json");
     std::fs::write(
         &cell,

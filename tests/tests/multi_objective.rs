@@ -215,30 +215,10 @@ fn a_running_search_serves_its_live_report_with_the_front() {
     .unwrap();
     let address = format!("127.0.0.1:{}", free_port());
     let store = dir.path().join("runs");
-    let mut search = Service::start(
-        "nas-controller",
-        &[
-            "search",
-            "--embedded",
-            "--workers",
-            "1",
-            "--config",
-            config.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--experiment",
-            "live",
-            "--metrics-addr",
-            &address,
-            "--live-report-seconds",
-            "1",
-            "--json",
-        ],
-        &dir.path().join("search.log"),
-        &[],
-    );
+    let mut args = nas_tests::embedded_search_args(&config, &data, &store, "live", &address);
+    args.extend(["--live-report-seconds".to_owned(), "1".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut search = Service::start("nas-controller", &args, &dir.path().join("search.log"), &[]);
     // Until the first results, `/` has no page yet; then the report, with
     // the front once two children report their parameters.
     let deadline = Instant::now() + Duration::from_secs(240);

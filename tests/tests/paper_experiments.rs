@@ -72,28 +72,10 @@ fn a_three_child_pooling_search_runs_on_the_cpu() {
     )
     .unwrap();
     let store = dir.path().join("runs");
-    let output = run_ok(
-        "nas-controller",
-        &[
-            "search",
-            "--embedded",
-            "--workers",
-            "1",
-            "--space",
-            "cnn-pool",
-            "--config",
-            config.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--experiment",
-            "pool",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut args = nas_tests::embedded_search_args(&config, &data, &store, "pool", "127.0.0.1:0");
+    args.extend(["--space".to_owned(), "cnn-pool".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_ok("nas-controller", &args);
     let summary = last_json(&output);
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["children_rewarded"], 3, "{summary}");
@@ -111,22 +93,9 @@ fn a_three_child_pooling_search_runs_on_the_cpu() {
 
 /// Synthetic PTB (word and character files) under `dir`.
 fn synth_ptb(dir: &std::path::Path) -> String {
-    let out = dir.join("ptb").to_str().unwrap().to_owned();
-    run_ok(
-        "nas-controller",
-        &[
-            "data",
-            "synth",
-            "ptb",
-            "--out",
-            &out,
-            "--sentences",
-            "300",
-            "--vocabulary",
-            "50",
-        ],
-    );
-    out
+    let out = dir.join("ptb");
+    nas_tests::synth_ptb(&out, 300, 50);
+    out.to_str().unwrap().to_owned()
 }
 
 /// `nas-worker train` of the cell at `cell` on `task` with `extra` flags,

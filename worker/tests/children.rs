@@ -12,7 +12,8 @@ use rand::SeedableRng;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
-fn cnn(json_layers: &str, pools: &str) -> CnnArch {
+fn cnn(layers: &[String], pools: &str) -> CnnArch {
+    let json_layers = layers.join(",");
     let spec = ArchSpec::from_json(&format!(
         r#"{{"version":1,"kind":"cnn","layers":[{json_layers}],"max_pool_after":[{pools}]}}"#
     ))
@@ -35,10 +36,7 @@ fn cnn_parameter_counts_equal_a_hand_computation() {
     // conv weights (no bias) + 2 per filter for batch norm + (channels + 1) · 10.
     let cases = [
         // 4·3·3·3 + 8 + 6·4·1·5 + 12 + (6 + 1)·10
-        (
-            cnn(&[layer(4, 3, 3, 1, ""), layer(6, 1, 5, 1, "0")].join(","), ""),
-            318,
-        ),
+        (cnn(&[layer(4, 3, 3, 1, ""), layer(6, 1, 5, 1, "0")], ""), 318),
         // layer 2 reads the concatenation of layers 0 and 1 (10 channels)
         (
             cnn(
@@ -46,8 +44,7 @@ fn cnn_parameter_counts_equal_a_hand_computation() {
                     layer(4, 3, 3, 1, ""),
                     layer(6, 3, 3, 1, ""),
                     layer(5, 1, 1, 1, "0,1"),
-                ]
-                .join(","),
+                ],
                 "",
             ),
             108 + 8 + 162 + 12 + 50 + 10 + 60,
@@ -60,8 +57,7 @@ fn cnn_parameter_counts_equal_a_hand_computation() {
                     layer(4, 3, 3, 2, ""),
                     layer(6, 3, 3, 1, "0"),
                     layer(5, 3, 3, 3, "0"),
-                ]
-                .join(","),
+                ],
                 "0",
             ),
             108 + 8 + 6 * 4 * 9 + 12 + 5 * 4 * 9 + 10 + 12 * 10,
@@ -87,8 +83,7 @@ fn cnn_shapes_follow_same_padding_strides_and_pools() {
             layer(4, 3, 3, 2, ""),
             layer(6, 2, 4, 1, "0"),
             layer(5, 3, 3, 3, "0,1"),
-        ]
-        .join(","),
+        ],
         "1",
     );
     let shapes = CnnShapes::of(&arch, ImageShape::CIFAR10);
@@ -112,8 +107,7 @@ fn the_layout_follows_where_the_convolution_work_is() {
             layer(48, 5, 5, 1, ""),
             layer(36, 3, 5, 1, ""),
             layer(24, 1, 7, 1, ""),
-        ]
-        .join(","),
+        ],
         "",
     );
     let shapes = CnnShapes::of(&on_image, ImageShape::CIFAR10);
@@ -125,8 +119,7 @@ fn the_layout_follows_where_the_convolution_work_is() {
             layer(24, 3, 3, 1, ""),
             layer(36, 3, 3, 1, "0"),
             layer(36, 3, 3, 1, "0,1"),
-        ]
-        .join(","),
+        ],
         "",
     );
     assert!(CnnShapes::of(&stacked, ImageShape::CIFAR10).prefers_channels_last(&stacked));

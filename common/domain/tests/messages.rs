@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../test-support/src/results.rs"]
+mod results;
+
 use nas_domain::objective::{Cost, Costs};
 use nas_domain::{
     ArchSpec, CnnSpace, DatasetRef, EpochMetrics, Error, ExperimentName, JobId, Outcome, RewardFunction,
@@ -43,41 +46,23 @@ fn job_fields() -> TrainJobFields {
     }
 }
 
+/// A result for `job`: 0.512 after one epoch, with costs and a startup time.
 fn result_fields(job: &TrainJob) -> TrainResultFields {
-    TrainResultFields {
-        schema_version: 1,
-        job_id: job.job_id,
-        experiment: job.experiment.clone(),
-        policy_version: job.policy_version,
-        attempt: job.attempt,
-        arch_id: job.spec.id(),
-        outcome: Outcome::Ok {
+    let mut fields = results::result_fields(
+        job,
+        Outcome::Ok {
             reward: 0.512,
             metric: 0.8,
         },
-        epochs: vec![EpochMetrics {
-            epoch: 1,
-            train_loss: 1.5,
-            valid_loss: 1.2,
-            valid_accuracy: Some(0.8),
-            valid_perplexity: None,
-            valid_bits_per_char: None,
-            metric: None,
-            seconds: 3.0,
-        }],
-        test_metric: None,
-        param_count: 1234,
-        costs: Costs::new()
-            .with(Cost::Parameters, 1234.0)
-            .unwrap()
-            .with(Cost::Latency, 0.002)
-            .unwrap(),
-        wall_seconds: 4.0,
-        train_seconds: 3.0,
-        startup_seconds: Some(0.5),
-        device: "cpu".into(),
-        worker_id: "w1".into(),
-    }
+    );
+    fields.param_count = 1234;
+    fields.costs = Costs::new()
+        .with(Cost::Parameters, 1234.0)
+        .unwrap()
+        .with(Cost::Latency, 0.002)
+        .unwrap();
+    fields.startup_seconds = Some(0.5);
+    fields
 }
 
 #[test]

@@ -8,10 +8,12 @@
 
 pub mod actions;
 pub mod pareto;
+pub mod results;
 
 use std::sync::{Mutex, MutexGuard};
 
 pub use actions::random_actions;
+pub use results::result_fields;
 
 /// A process-wide turn: tests that must not overlap (they train with
 /// libtorch's process-wide random generator, or share a broker's queues)
