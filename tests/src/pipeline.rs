@@ -119,6 +119,20 @@ impl Pipeline {
         self.dir.path().join(name)
     }
 
+    /// The last 40 lines of each named service's log (`<name>.log` in the
+    /// pipeline's folder), for a failed test's message.
+    pub fn log_tails(&self, names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(self.path(&format!("{name}.log"))).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                format!("--- {name}.log (last 40 lines)\n{tail}\n")
+            })
+            .collect()
+    }
+
     /// The experiment's name, parsed.
     pub fn experiment_name(&self) -> ExperimentName {
         self.experiment.parse().expect("a valid experiment name")

@@ -128,7 +128,12 @@ fn trials_that_succeed_record_the_rewards_they_print() {
     let setup = search("trial-ok", "ok", 6, 2, 30.0, 2.0);
     let _workers = [setup.worker("w1"), setup.worker("w2")];
     let summary = wait_summary(setup.controller("controller", false), Duration::from_secs(60))
-        .expect("the search finished and printed a summary");
+        .unwrap_or_else(|| {
+            panic!(
+                "the search finished and printed a summary\n{}",
+                setup.log_tails(&["controller", "w1", "w2"])
+            )
+        });
     assert_eq!(summary["children_rewarded"], 6, "{summary}");
     assert_eq!(summary["children_failed"], 0, "{summary}");
     let log = setup.reward_log();
@@ -258,7 +263,12 @@ fn a_sigterm_hands_a_running_trial_to_another_worker() {
         "{w1_log}"
     );
     let _w2 = setup.worker("w2");
-    let summary = wait_summary(controller, Duration::from_secs(60)).expect("the search finished");
+    let summary = wait_summary(controller, Duration::from_secs(60)).unwrap_or_else(|| {
+        panic!(
+            "the search finished\n{}",
+            setup.log_tails(&["controller", "w1", "w2"])
+        )
+    });
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["children_rewarded"], 3, "{summary}");
     assert!(
