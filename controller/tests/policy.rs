@@ -115,6 +115,7 @@ fn a_checkpoint_resumes_exactly() {
         StrategyKind::Reinforce,
         StrategyKind::Random,
         StrategyKind::Evolution,
+        StrategyKind::LocalSearch,
     ] {
         let mut original =
             strategy::create(kind, cnn_space(), &strategy::StrategySettings::default(), 21).unwrap();

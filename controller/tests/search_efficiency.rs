@@ -18,6 +18,7 @@ fn reinforce_beats_random_search_on_the_synthetic_oracle() {
         seeds: (0..10).collect(),
         reinforce: ReinforceConfig::default(),
         evolution: Default::default(),
+        local_search: Default::default(),
         threads: 2,
         in_flight: None,
     };

@@ -21,7 +21,7 @@ const SPACE: &str = include_str!("../../tests/fixtures/tiny-cnn-space.toml");
 
 fn config() -> String {
     format!(
-        "experiment = \"unit\"\ntask = \"cifar10\"\nchildren = 8\nin_flight = 4\n\
+        "experiment = \"unit\"\ntask = \"cifar10\"\nstrategy = \"reinforce\"\nchildren = 8\nin_flight = 4\n\
          [budget]\nepochs = 1\n[controller]\nbatch_size = 2\n[space]\n{SPACE}"
     )
 }

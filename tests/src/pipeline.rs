@@ -27,6 +27,9 @@ pub struct PipelineOptions {
     pub controller_batch: u32,
     /// Seconds before the controller publishes an unanswered job again.
     pub job_timeout_seconds: u32,
+    /// The search strategy (REINFORCE, whose policy steps, checkpoints and
+    /// `replay --verify` the pipeline tests were written for).
+    pub strategy: &'static str,
 }
 
 impl Default for PipelineOptions {
@@ -38,6 +41,7 @@ impl Default for PipelineOptions {
             in_flight: 4,
             controller_batch: 4,
             job_timeout_seconds: 120,
+            strategy: "reinforce",
         }
     }
 }
@@ -273,12 +277,14 @@ fn config_text(experiment: &str, options: &PipelineOptions) -> String {
         in_flight,
         controller_batch,
         job_timeout_seconds,
+        strategy,
         ..
     } = options;
     format!(
         r#"experiment = "{experiment}"
 task = "cifar10"
 dataset = "{experiment}"
+strategy = "{strategy}"
 children = {children}
 in_flight = {in_flight}
 job_timeout_seconds = {job_timeout_seconds}

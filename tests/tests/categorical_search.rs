@@ -2,16 +2,17 @@
 //! through RabbitMQ and the object store, with surrogate workers answering
 //! from a benchmark table in NAS-Bench-Graph's row format; every recorded
 //! reward is the table's value for its architecture, and `replay --verify`
-//! recomputes the stored policy bit for bit.
+//! recomputes the stored policy bit for bit; a local search killed
+//! mid-search resumes without proposing any architecture twice.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nas_test_support::last_json;
 use nas_tests::pipeline::{Pipeline, summary_of};
-use nas_tests::run_ok;
+use nas_tests::{Service, run_ok};
 
 const LINKS: [&str; 3] = ["0000", "0012", "0123"];
 const OPS: [&str; 3] = ["gcn", "gat", "skip"];
@@ -44,11 +45,12 @@ fn table() -> (String, HashMap<String, f64>) {
     (text, values)
 }
 
-fn experiment_file(experiment: &str) -> String {
+fn experiment_file(experiment: &str, strategy: &str) -> String {
     let options = serde_json::to_string(&OPS).unwrap();
     let links = serde_json::to_string(&LINKS).unwrap();
     let mut text = format!(
-        "experiment = \"{experiment}\"\nchildren = 40\nin_flight = 4\njob_timeout_seconds = 60\n\
+        "experiment = \"{experiment}\"\nstrategy = \"{strategy}\"\nchildren = 40\nin_flight = 4\n\
+         job_timeout_seconds = 60\n\
          [controller]\nbatch_size = 4\n[controller.staleness]\nmode = \"importance\"\n[space]\nkind = \"categorical\"\n\
          [[space.decisions]]\nname = \"link\"\noptions = {links}\n"
     );
@@ -60,16 +62,36 @@ fn experiment_file(experiment: &str) -> String {
     text
 }
 
-#[test]
-fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_exactly() {
-    let setup = Pipeline::custom("categorical", |experiment, _| experiment_file(experiment));
+/// The table written into the pipeline's folder and two surrogate workers
+/// answering from it after `delay_ms`; returns valid_perf by key.
+fn surrogates(setup: &Pipeline, delay_ms: u64) -> (HashMap<String, f64>, [Service; 2]) {
     let (rows, values) = table();
     let path = setup.path("bench.jsonl");
     std::fs::write(&path, rows).unwrap();
     let oracle = format!("table:{}#valid_perf", path.display());
-    let surrogate =
-        |name: &str| setup.worker_with(name, &["--surrogate", &oracle, "--surrogate-delay-ms", "20"]);
-    let _workers = [surrogate("s1"), surrogate("s2")];
+    (
+        values,
+        [
+            setup.surrogate_from("s1", &oracle, delay_ms),
+            setup.surrogate_from("s2", &oracle, delay_ms),
+        ],
+    )
+}
+
+/// A child's decisions as `link/op,op,op,op`.
+fn key_of(decisions: &serde_json::Value) -> String {
+    let ops: Vec<&str> = (0..4)
+        .map(|i| decisions[format!("ops[{i}]")].as_str().unwrap())
+        .collect();
+    format!("{}/{}", decisions["link"].as_str().unwrap(), ops.join(","))
+}
+
+#[test]
+fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_exactly() {
+    let setup = Pipeline::custom("categorical", |experiment, _| {
+        experiment_file(experiment, "reinforce")
+    });
+    let (values, _workers) = surrogates(&setup, 20);
     let summary = summary_of(
         setup
             .controller("controller", false)
@@ -88,12 +110,8 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
     assert_eq!(log.len(), 40);
     let mut rewarded = 0;
     for record in &log {
-        let decisions = &record.value["spec"]["decisions"];
         assert_eq!(record.value["spec"]["kind"], "categorical", "{}", record.value);
-        let ops: Vec<&str> = (0..4)
-            .map(|i| decisions[format!("ops[{i}]")].as_str().unwrap())
-            .collect();
-        let key = format!("{}/{}", decisions["link"].as_str().unwrap(), ops.join(","));
+        let key = key_of(&record.value["spec"]["decisions"]);
         // The sampling policy's log-probability travels with each child:
         // the importance weights (and their replay) read it.
         let log_prob = record.value["log_prob"].as_f64();
@@ -126,4 +144,89 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
     assert_eq!(verification["identical"], true, "{verification}");
     assert_eq!(verification["rewards"], 40, "{verification}");
     assert_eq!(verification["step"], 10, "{verification}");
+}
+
+#[test]
+fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
+    let setup = Pipeline::custom("categorical-local", |experiment, _| {
+        experiment_file(experiment, "local_search")
+    });
+    let (values, _workers) = surrogates(&setup, 50);
+    let mut controller = setup.controller("controller-1", false);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while setup.reward_log().len() < 16 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(setup.reward_log().len() >= 16, "{}", controller.log_text());
+    controller.kill();
+    let resumed = setup.controller("controller-2", true);
+    let summary = summary_of(resumed.wait_output(Duration::from_secs(120)))
+        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-2", "s1", "s2"])));
+    assert_eq!(summary["complete"], true, "{summary}");
+    let resumed_log = std::fs::read_to_string(setup.path("controller-2.log")).unwrap();
+    assert!(resumed_log.contains("resumed"), "{resumed_log}");
+    // Every child counted once, with the table's value (or failed: an
+    // all-skip tuple is not in the table).
+    let log = setup.reward_log();
+    let sequences: Vec<u64> = log.iter().map(|record| record.sequence).collect();
+    assert_eq!(sequences, (0..40).collect::<Vec<_>>());
+    for record in &log {
+        let key = key_of(&record.value["spec"]["decisions"]);
+        match values.get(&key) {
+            Some(&value) => assert_eq!(record.value["reward"].as_f64(), Some(value), "{}", record.value),
+            None => assert_eq!(record.status, "failed", "{}", record.value),
+        }
+    }
+    // No architecture was proposed twice, across the kill: the resumed
+    // strategy knew every child trained and every one in flight. After the
+    // 10 random ones, each child is a one-decision neighbour of one before.
+    let mut jobs: Vec<(u64, String, Vec<u64>)> = setup
+        .job_records()
+        .iter()
+        .map(|record| {
+            let tokens = record["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+                .collect();
+            (
+                record["sample_index"].as_u64().unwrap(),
+                record["job"]["job_id"].as_str().unwrap().to_owned(),
+                tokens,
+            )
+        })
+        .collect();
+    jobs.sort();
+    jobs.dedup_by(|a, b| a.1 == b.1);
+    assert_eq!(jobs.len(), 40, "{jobs:?}");
+    let distinct: std::collections::HashSet<&Vec<u64>> = jobs.iter().map(|job| &job.2).collect();
+    assert_eq!(distinct.len(), 40, "an architecture was proposed twice: {jobs:?}");
+    for (at, (index, _, tokens)) in jobs.iter().enumerate().skip(10) {
+        let neighbour = jobs[..at]
+            .iter()
+            .any(|earlier| earlier.2.iter().zip(tokens).filter(|(a, b)| a != b).count() == 1);
+        assert!(
+            neighbour,
+            "sample {index} {tokens:?} is no neighbour of an earlier child"
+        );
+    }
+    // Every child is proposed again, from the first checkpoint and the
+    // rewards each one was proposed after, as if the controller had never
+    // been killed.
+    let output = run_ok(
+        "nas-controller",
+        &[
+            "replay",
+            "verify",
+            "--experiment",
+            &setup.experiment_name().to_string(),
+            "--output",
+            "json",
+        ],
+    );
+    let verification = last_json(&output);
+    assert_eq!(verification["identical"], true, "{verification}");
+    assert_eq!(verification["proposals"]["compared"], 40, "{verification}");
+    assert_eq!(verification["proposals"]["differing"], 0, "{verification}");
 }

@@ -139,7 +139,15 @@ fn simulate_replays_a_reward_table() {
         ],
     );
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(value["runs"].as_array().unwrap().len(), 2);
+    // Without --strategies: a new experiment's strategy first, then
+    // regularized evolution and random search.
+    let strategies: Vec<&str> = value["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(strategies, ["local_search", "evolution", "random"]);
 }
 
 #[test]

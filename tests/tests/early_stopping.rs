@@ -31,6 +31,7 @@ fn setup(stem: &str, children: u32, stopping: &str) -> Pipeline {
             in_flight: 2,
             controller_batch: 4,
             job_timeout_seconds: 120,
+            ..PipelineOptions::default()
         },
     );
     let mut config = std::fs::OpenOptions::new()

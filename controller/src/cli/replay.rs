@@ -132,7 +132,7 @@ async fn run_verify(experiment: &ExperimentArgs, output: Output) -> anyhow::Resu
         Output::Table => print_verification(&verification),
     }
     if !verification.identical {
-        bail!("the recomputed policy differs from the stored checkpoint");
+        bail!("the recomputed search differs from the stored one (its checkpoint or its proposals)");
     }
     Ok(())
 }
@@ -199,6 +199,15 @@ fn print_verification(verification: &Verification) {
     );
     for difference in &verification.state_differences {
         println!("  {difference}");
+    }
+    if let Some(check) = &verification.proposals {
+        println!(
+            "proposed {} children again: {} differ from their job records",
+            check.compared, check.differing
+        );
+        if let Some(first) = &check.first_difference {
+            println!("  first: {first}");
+        }
     }
     println!(
         "{}",

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::local_search::LocalSearchConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 
 pub use super::overrides::{BudgetOverrides, Overrides};
@@ -46,6 +47,9 @@ pub struct ExperimentConfig {
     /// Regularized-evolution settings.
     #[serde(default)]
     pub evolution: EvolutionConfig,
+    /// Local-search settings.
+    #[serde(default)]
+    pub local_search: LocalSearchConfig,
     /// Seed of the strategy and of the children.
     pub seed: u64,
     /// Children to train in total.
@@ -182,9 +186,10 @@ impl ExperimentConfig {
             task,
             dataset: dataset.into(),
             space,
-            strategy: StrategyKind::Reinforce,
+            strategy: StrategyKind::DEFAULT,
             controller: ReinforceConfig::default(),
             evolution: EvolutionConfig::default(),
+            local_search: LocalSearchConfig::default(),
             seed: 0,
             children: 100,
             max_hours: None,
@@ -256,11 +261,13 @@ impl ExperimentConfig {
     }
 
     /// The paper's values for every default that differs from them: its
-    /// controller ([`ReinforceConfig::paper_strict`]), every sample
+    /// strategy (REINFORCE) and controller
+    /// ([`ReinforceConfig::paper_strict`]), every sample
     /// trained (no reward reuse for duplicates), CNN children at a
     /// constant learning rate (no drop inside the budget), and the
     /// controller's paper decision order in CNN spaces.
     pub fn make_paper_strict(&mut self) {
+        self.strategy = StrategyKind::Reinforce;
         self.controller = ReinforceConfig::paper_strict(self.task);
         self.reuse_rewards = false;
         if self.task == Task::Cifar10 {
@@ -292,6 +299,7 @@ impl ExperimentConfig {
         crate::strategy::StrategySettings {
             reinforce: self.controller.clone(),
             evolution: self.evolution.clone(),
+            local_search: self.local_search.clone(),
         }
     }
 
@@ -334,6 +342,7 @@ impl ExperimentConfig {
         self.reward.validate()?;
         self.stopping.validate()?;
         self.evolution.validate()?;
+        self.local_search.validate()?;
         self.controller.validate()
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::local_search::LocalSearchConfig;
 use crate::strategy::reinforce::{ReinforceConfig, Staleness};
 use crate::{Error, Result};
 
@@ -60,6 +61,9 @@ pub struct Overrides {
     /// Regularized-evolution settings.
     #[arg(skip)]
     pub evolution: Option<EvolutionConfig>,
+    /// Local-search settings.
+    #[arg(skip)]
+    pub local_search: Option<LocalSearchConfig>,
     /// Seed of the strategy and the children.
     #[arg(long, env = "NAS_SEED")]
     pub seed: Option<u64>,

@@ -1,14 +1,18 @@
 //! Tools that work on stored experiments without a running search:
 //! [`replay`] (train a policy from a reward log, or verify a recorded
-//! search bit for bit), [`simulate`] (strategies against an oracle, no
-//! workers) with [`tabular`] (its figures on a benchmark table) and
+//! search bit for bit; [`proposals`] for strategies without a policy), [`simulate`] (strategies against an oracle, no
+//! workers) with [`tabular`] (its figures on a benchmark table, with the
+//! statistics of [`hitting`]: quantiles, bootstrap intervals, random
+//! search's exact baseline) and
 //! [`early_stopping`] (stopping rules on a learning-curve table) and
 //! [`pareto`] (multi-objective search on a table with costs), and
 //! [`reevaluate`] (train the best architectures again with
 //! more epochs, seeds and the final grid).
 
 pub mod early_stopping;
+pub mod hitting;
 pub mod pareto;
+pub mod proposals;
 pub mod reevaluate;
 pub mod replay;
 pub mod simulate;

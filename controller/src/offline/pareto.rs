@@ -5,7 +5,9 @@
 //! (metric against the shaping's first cost, over every child it sampled)
 //! as a fraction of the hypervolume of the table's true front (over every
 //! row), both within the box from the table's worst metric and its largest
-//! cost, widened by a tenth of each range.
+//! cost, widened by a tenth of each range; and by the samples it took to
+//! reach [`TARGET_RATIO`] of the true hypervolume (censored when it never
+//! did), with the statistics of [`super::hitting`].
 
 use nas_domain::objective::pareto::{self, Point};
 use nas_domain::objective::{Cost, RewardShaping};
@@ -13,6 +15,7 @@ use nas_domain::oracle::{MetricTable, Oracle};
 use nas_domain::{ArchSpec, Error as DomainError};
 use serde::Serialize;
 
+use super::hitting::{censored_quantile, median_interval};
 use super::simulate::{Run, median};
 use crate::Result;
 use crate::strategy::StrategyKind;
@@ -52,6 +55,25 @@ impl Oracle for ShapedTable<'_> {
     }
 }
 
+/// The share of the true front's hypervolume a run must reach to count as
+/// having found the front.
+pub const TARGET_RATIO: f64 = 0.99;
+
+/// Samples until a run's front reached [`TARGET_RATIO`], over seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct FrontHitting {
+    /// The target share of the true hypervolume.
+    pub ratio: f64,
+    /// Median samples (`None`: censored, more than the budget).
+    pub median: Option<f64>,
+    /// A 95% bootstrap interval for the median (an end `None`: censored).
+    pub median_interval: (Option<f64>, Option<f64>),
+    /// Runs that never reached it.
+    pub censored: usize,
+    /// Every run's samples, in seed order (`None`: censored).
+    pub samples: Vec<Option<f64>>,
+}
+
 /// A point of a front, for the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct FrontPoint {
@@ -78,6 +100,8 @@ pub struct ParetoSummary {
     pub median_front_size: f64,
     /// The found front of the median run (by ratio).
     pub median_front: Vec<FrontPoint>,
+    /// Samples to [`TARGET_RATIO`] of the true hypervolume.
+    pub samples_to_target: FrontHitting,
 }
 
 /// The multi-objective figures of a simulation.
@@ -130,41 +154,10 @@ pub fn report(shaped: &ShapedTable<'_>, strategies: &[StrategyKind], runs: &[Run
         .into());
     }
     let true_front = front_points(&all);
-    let mut summaries = Vec::new();
-    for &strategy in strategies {
-        let mut scored: Vec<(f64, Vec<FrontPoint>)> = Vec::new();
-        for run in runs.iter().filter(|run| run.strategy == strategy) {
-            let mut points = Vec::with_capacity(run.specs.len());
-            for spec in &run.specs {
-                points.extend(shaped.point(spec)?);
-            }
-            let ratio = pareto::hypervolume(&points, reference) / true_hypervolume;
-            scored.push((ratio, front_points(&points)));
-        }
-        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let ratios: Vec<f64> = scored.iter().map(|(ratio, _)| *ratio).collect();
-        let sizes: Vec<f64> = scored.iter().map(|(_, front)| front.len() as f64).collect();
-        let quantile = |q: f64| {
-            ratios
-                .get(((ratios.len().max(1) - 1) as f64 * q).round() as usize)
-                .copied()
-        };
-        summaries.push(ParetoSummary {
-            strategy,
-            runs: ratios.len(),
-            median_ratio: median(&ratios),
-            quartiles: (quantile(0.25).unwrap_or(0.0), quantile(0.75).unwrap_or(0.0)),
-            range: (
-                ratios.first().copied().unwrap_or(0.0),
-                ratios.last().copied().unwrap_or(0.0),
-            ),
-            median_front_size: median(&sizes),
-            median_front: scored
-                .get(scored.len() / 2)
-                .map(|(_, f)| f.clone())
-                .unwrap_or_default(),
-        });
-    }
+    let summaries = strategies
+        .iter()
+        .map(|&strategy| summarize(shaped, strategy, runs, reference, true_hypervolume))
+        .collect::<Result<Vec<_>>>()?;
     Ok(ParetoReport {
         objective: shaped.shaping.label(),
         cost,
@@ -173,6 +166,81 @@ pub fn report(shaped: &ShapedTable<'_>, strategies: &[StrategyKind], runs: &[Run
         true_front,
         strategies: summaries,
     })
+}
+
+/// One strategy's fronts and samples to [`TARGET_RATIO`] over its runs.
+fn summarize(
+    shaped: &ShapedTable<'_>,
+    strategy: StrategyKind,
+    runs: &[Run],
+    reference: (f64, f64),
+    true_hypervolume: f64,
+) -> Result<ParetoSummary> {
+    let mut scored: Vec<(f64, Vec<FrontPoint>)> = Vec::new();
+    let mut hits = Vec::new();
+    for run in runs.iter().filter(|run| run.strategy == strategy) {
+        let mut points = Vec::with_capacity(run.specs.len());
+        let mut front = Vec::new();
+        let mut hit = None;
+        for (sample, spec) in run.specs.iter().enumerate() {
+            let Some(point) = shaped.point(spec)? else {
+                continue;
+            };
+            if hit.is_none() && add_to_front(&mut front, &point) {
+                let ratio = pareto::hypervolume(&front, reference) / true_hypervolume;
+                if ratio >= TARGET_RATIO {
+                    hit = Some((sample + 1) as f64);
+                }
+            }
+            points.push(point);
+        }
+        hits.push(hit);
+        let ratio = pareto::hypervolume(&points, reference) / true_hypervolume;
+        scored.push((ratio, front_points(&points)));
+    }
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let ratios: Vec<f64> = scored.iter().map(|(ratio, _)| *ratio).collect();
+    let sizes: Vec<f64> = scored.iter().map(|(_, front)| front.len() as f64).collect();
+    let quantile = |q: f64| {
+        ratios
+            .get(((ratios.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+    };
+    Ok(ParetoSummary {
+        strategy,
+        runs: ratios.len(),
+        median_ratio: median(&ratios),
+        quartiles: (quantile(0.25).unwrap_or(0.0), quantile(0.75).unwrap_or(0.0)),
+        range: (
+            ratios.first().copied().unwrap_or(0.0),
+            ratios.last().copied().unwrap_or(0.0),
+        ),
+        median_front_size: median(&sizes),
+        median_front: scored
+            .get(scored.len() / 2)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default(),
+        samples_to_target: FrontHitting {
+            ratio: TARGET_RATIO,
+            median: censored_quantile(&hits, 0.5),
+            median_interval: median_interval(&hits),
+            censored: hits.iter().filter(|hit| hit.is_none()).count(),
+            samples: hits,
+        },
+    })
+}
+
+/// Adds `point` to `front` (the non-dominated points so far: higher metric,
+/// lower cost) unless a point there dominates or equals it, dropping the
+/// points it dominates; whether the front changed.
+fn add_to_front(front: &mut Vec<Point>, point: &Point) -> bool {
+    let (metric, cost) = (point.metric, point.costs[0]);
+    if front.iter().any(|p| p.metric >= metric && p.costs[0] <= cost) {
+        return false;
+    }
+    front.retain(|p| !(p.metric <= metric && p.costs[0] >= cost));
+    front.push(point.clone());
+    true
 }
 
 fn max_metric(points: &[Point]) -> f64 {
@@ -191,4 +259,45 @@ fn front_points(points: &[Point]) -> Vec<FrontPoint> {
             cost: points[index].costs[0],
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::float_cmp)]
+
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    #[test]
+    fn the_running_front_keeps_the_hypervolume_of_every_point_so_far() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let reference = (0.0, 1.0);
+        let mut front = Vec::new();
+        let mut all = Vec::new();
+        for step in 0..400 {
+            // Ties on either axis are common: values on a grid.
+            let point = Point {
+                metric: f64::from(rng.random_range(1..20u8)) / 20.0,
+                costs: vec![f64::from(rng.random_range(0..20u8)) / 20.0],
+            };
+            let changed = add_to_front(&mut front, &point);
+            let before = pareto::hypervolume(&all, reference);
+            all.push(point);
+            let after = pareto::hypervolume(&all, reference);
+            assert_eq!(pareto::hypervolume(&front, reference), after, "step {step}");
+            if !changed {
+                assert_eq!(before, after, "step {step}: a point left out added area");
+            }
+            // No point of the front dominates another.
+            for a in &front {
+                for b in &front {
+                    if !std::ptr::eq(a, b) {
+                        assert!(!(a.metric >= b.metric && a.costs[0] <= b.costs[0]), "{front:?}");
+                    }
+                }
+            }
+        }
+        assert!(front.len() > 2 && front.len() < 40, "{}", front.len());
+    }
 }

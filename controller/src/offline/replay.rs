@@ -5,7 +5,9 @@
 //! - [`verify`] recomputes a recorded search from its first checkpoint
 //!   (`policy/00000000.ckpt`, written when the experiment started) and shows
 //!   that the policy it ends with equals the stored latest checkpoint, bit
-//!   for bit: the test of exact resume.
+//!   for bit: the test of exact resume. A strategy without a policy (local
+//!   search, evolution, random search) is checked on its proposals instead:
+//!   every published child is proposed again ([`super::proposals`]).
 //! - [`replay`] trains a fresh policy, or continues from the first
 //!   checkpoint, with other settings (baseline decay, reward transform,
 //!   entropy bonus, learning rate), to study them on recorded data; with
@@ -20,12 +22,13 @@ use nas_infra::store::{ObjectStore, keys};
 use serde::Serialize;
 use tch::{Kind, Tensor};
 
+use super::proposals::{self, ProposalCheck};
 use crate::experiment::PolicyPointer;
 use crate::experiment::config::{self, ExperimentConfig};
 use crate::experiment::reward_log::{self, RewardRecord};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::reinforce::RewardTransform;
-use crate::strategy::{self, StepReport, Strategy};
+use crate::strategy::{self, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
 
 /// Settings a replay may change.
@@ -85,6 +88,9 @@ pub struct Verification {
     pub state_matches: bool,
     /// The state fields that differ, when some do.
     pub state_differences: Vec<String>,
+    /// A strategy without a policy: its children proposed again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposals: Option<ProposalCheck>,
     /// Whether everything is identical.
     pub identical: bool,
 }
@@ -120,12 +126,19 @@ fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<Ste
 /// with the stored latest checkpoint.
 pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<Verification> {
     let (_, records) = load(store, experiment).await?;
+    let all_records = records.clone();
     let pointer: PolicyPointer = store
         .get_json(&keys::policy_latest(experiment))
         .await?
         .ok_or_else(|| Error::Checkpoint(format!("{experiment} has no policy checkpoint")))?;
     let first = checkpoint(store, &keys::policy_checkpoint(experiment, 0)).await?;
     let stored = checkpoint(store, &pointer.key).await?;
+    let proposals = if first.strategy == StrategyKind::Reinforce {
+        None
+    } else {
+        let again = checkpoint(store, &keys::policy_checkpoint(experiment, 0)).await?;
+        Some(proposals::check(store, experiment, again, all_records).await?)
+    };
     let included: Vec<RewardRecord> = records
         .into_iter()
         .filter(|record| record.sequence < pointer.next_sequence)
@@ -140,7 +153,12 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
         Ok((strategy.checkpoint()?, stored))
     })
     .await??;
-    compare(experiment.clone(), rewards, pointer.step, &recomputed, &stored)
+    let mut verification = compare(experiment.clone(), rewards, pointer.step, &recomputed, &stored)?;
+    if let Some(check) = proposals {
+        verification.identical &= check.differing == 0;
+        verification.proposals = Some(check);
+    }
+    Ok(verification)
 }
 
 /// A checkpoint tensor's values; an error naming a tensor that is not
@@ -218,6 +236,7 @@ fn compare(
         max_difference,
         state_matches,
         state_differences,
+        proposals: None,
         identical: names_match && differing == 0 && state_matches,
     })
 }

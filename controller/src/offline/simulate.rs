@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::local_search::LocalSearchConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 use crate::strategy::{self, Observation, Proposal, Strategy, StrategyKind, StrategySettings};
 use nas_domain::oracle::Oracle;
@@ -42,6 +43,8 @@ pub struct Simulation {
     pub reinforce: ReinforceConfig,
     /// Evolution settings.
     pub evolution: EvolutionConfig,
+    /// Local-search settings.
+    pub local_search: LocalSearchConfig,
     /// Worker threads (at least 1).
     pub threads: usize,
     /// Children training at once, finishing in random order; `None`:
@@ -135,6 +138,7 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
     let settings = StrategySettings {
         reinforce: simulation.reinforce.clone(),
         evolution: simulation.evolution.clone(),
+        local_search: simulation.local_search.clone(),
     };
     let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
     let mut learner = Learner {

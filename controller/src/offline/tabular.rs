@@ -15,8 +15,10 @@
 //! the best; ties count, so the top 1% may hold more than 1% of the rows.
 
 use nas_domain::oracle::MetricTable;
+use nas_domain::{SearchSpace, Step};
 use serde::Serialize;
 
+use super::hitting::{RandomExact, censored_quantile, hitting_time, median_interval};
 use super::simulate::{Run, Simulation, mean};
 use crate::strategy::StrategyKind;
 use crate::{Error, Result};
@@ -33,6 +35,10 @@ pub struct Threshold {
     pub metric: f64,
     /// Rows at or above it.
     pub rows: usize,
+    /// Uniform random sampling's exact hitting time: `rows` of the space's
+    /// architectures (of the table's rows when the space's size is not
+    /// fixed, or smaller than the table) reach the threshold.
+    pub random_exact: Option<RandomExact>,
 }
 
 /// Samples until a threshold was first reached, over seeds.
@@ -46,8 +52,13 @@ pub struct Hitting {
     pub lower_quartile: Option<f64>,
     /// Third quartile (`None`: censored).
     pub upper_quartile: Option<f64>,
+    /// A 95% bootstrap interval for the median (an end `None`: censored).
+    pub median_interval: (Option<f64>, Option<f64>),
     /// Runs that never reached it.
     pub censored: usize,
+    /// Every run's hitting time, in the order of the seeds (`None`:
+    /// censored).
+    pub samples: Vec<Option<f64>>,
 }
 
 /// The test value of the architecture picked after some samples.
@@ -107,15 +118,20 @@ pub fn report(
     }
     let mut values = table.values(table.column());
     values.sort_by(|a, b| b.total_cmp(a));
+    let drawn_from = space_size(&simulation.space)
+        .filter(|&size| size >= values.len())
+        .unwrap_or(values.len());
     let thresholds: Vec<Threshold> = [0.01, 0.001]
         .into_iter()
         .map(|fraction| {
             let rank = ((fraction * values.len() as f64).ceil() as usize).clamp(1, values.len());
             let metric = values[rank - 1];
+            let rows = values.iter().take_while(|&&value| value >= metric).count();
             Threshold {
                 fraction,
                 metric,
-                rows: values.iter().take_while(|&&value| value >= metric).count(),
+                rows,
+                random_exact: RandomExact::new(rows, drawn_from),
             }
         })
         .collect();
@@ -157,7 +173,9 @@ fn summarize(
                 median: censored_quantile(&hits, 0.5),
                 lower_quartile: censored_quantile(&hits, 0.25),
                 upper_quartile: censored_quantile(&hits, 0.75),
+                median_interval: median_interval(&hits),
                 censored: hits.iter().filter(|hit| hit.is_none()).count(),
+                samples: hits,
             }
         })
         .collect();
@@ -204,6 +222,26 @@ fn summarize(
     })
 }
 
+/// The number of architectures uniform sampling draws from: the product
+/// of the plan's options, when every sample has the same plan (no depth
+/// curriculum; `None` otherwise, or past `usize`).
+pub fn space_size(space: &SearchSpace) -> Option<usize> {
+    let depth = space.depth_at(0);
+    if space.depth_at(u64::MAX) != depth {
+        return None;
+    }
+    space
+        .plan(depth)
+        .steps()
+        .iter()
+        .try_fold(1usize, |size, step| match *step {
+            Step::Choose { options, .. } => size.checked_mul(options),
+            Step::Anchor { candidates } => {
+                size.checked_mul(1usize.checked_shl(u32::try_from(candidates).ok()?)?)
+            }
+        })
+}
+
 /// The error for a test column without a value where one is needed.
 fn no_test_value(table: &MetricTable, test: &str, why: &str) -> Error {
     Error::Config(format!(
@@ -221,30 +259,6 @@ fn best_index(rewards: &[f64]) -> Option<usize> {
         }
     }
     best
-}
-
-/// Samples until the first reward at or above `threshold` (1-based;
-/// `None`: never, censored).
-fn hitting_time(rewards: &[f64], threshold: f64) -> Option<f64> {
-    rewards
-        .iter()
-        .position(|&reward| reward >= threshold)
-        .map(|index| (index + 1) as f64)
-}
-
-/// The `q` quantile of hitting times (samples, seconds) with censored runs
-/// (`None`) above every finite one, interpolated between neighbours;
-/// `None` when it touches a censored run, or when there are no runs.
-pub fn censored_quantile(hits: &[Option<f64>], q: f64) -> Option<f64> {
-    if hits.is_empty() {
-        return None;
-    }
-    let mut sorted: Vec<Option<f64>> = hits.to_vec();
-    sorted.sort_by(|a, b| a.unwrap_or(f64::INFINITY).total_cmp(&b.unwrap_or(f64::INFINITY)));
-    let position = q * (sorted.len() - 1) as f64;
-    let (low, high) = (position.floor() as usize, position.ceil() as usize);
-    let (a, b) = (sorted[low]?, sorted[high]?);
-    Some(a + (b - a) * (position - low as f64))
 }
 
 fn median_curve(runs: &[&Run]) -> Vec<f64> {
@@ -337,26 +351,10 @@ mod tests {
             seeds: vec![0, 1, 2],
             reinforce: ReinforceConfig::default(),
             evolution: EvolutionConfig::default(),
+            local_search: Default::default(),
             threads: 1,
             in_flight: None,
         }
-    }
-
-    #[test]
-    fn censored_quantiles_interpolate_and_touching_a_censored_run_is_censored() {
-        let hits = [Some(3.0), Some(1.0), None, Some(2.0)];
-        // Sorted 1, 2, 3, censored: positions 0.75, 1.5, 2.25 of 3.
-        assert_eq!(censored_quantile(&hits, 0.25), Some(1.75));
-        assert_eq!(censored_quantile(&hits, 0.5), Some(2.5));
-        assert_eq!(censored_quantile(&hits, 0.75), None);
-        assert_eq!(censored_quantile(&hits, 0.0), Some(1.0));
-        assert_eq!(censored_quantile(&[Some(4.0)], 0.9), Some(4.0));
-        assert_eq!(censored_quantile(&[None, None], 0.0), None);
-        assert_eq!(censored_quantile(&[], 0.5), None);
-        assert_eq!(hitting_time(&[0.1, 0.5, 0.9, 0.9], 0.9), Some(3.0));
-        assert_eq!(hitting_time(&[0.1, 0.5], 0.9), None);
-        assert_eq!(best_index(&[0.2, 0.7, 0.7, 0.1]), Some(1));
-        assert_eq!(best_index(&[]), None);
     }
 
     #[test]

@@ -75,6 +75,12 @@ pub struct Sample {
     /// absent in records written before it was stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_prob: Option<f64>,
+    /// The reward sequence number the strategy had learned up to when it
+    /// proposed the child: every reward numbered below it was observed
+    /// (absent in records written before it was stored). `replay verify`
+    /// proposes the child again from it ([`crate::offline::proposals`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<u64>,
 }
 
 /// A search's job record (`jobs/<batch>.jsonl`).

@@ -114,6 +114,7 @@ impl Search {
                 depth: proposal.depth,
                 sample_index: proposal.sample_index,
                 log_prob: proposal.log_prob,
+                observed: Some(self.next_sequence),
             },
             published_at: now(),
         })

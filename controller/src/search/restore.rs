@@ -1,8 +1,9 @@
 //! Rebuilding a search from the store: the strategy from its latest
 //! checkpoint (or fresh, checkpointed as step 0), fed the rewards logged
 //! after that checkpoint; the counts and the leaderboard from the reward
-//! log; the jobs in flight from the job records; the sample sequence
-//! moved on past the highest sample index recorded; and the stopping rule
+//! log; the jobs in flight from the job records (and the strategy told of
+//! them); the sample sequence moved on past the highest sample index
+//! recorded; and the stopping rule
 //! from the curves of both logs.
 
 use nas_infra::store::keys;
@@ -39,14 +40,19 @@ impl Search {
         self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);
         self.learn(observations).await?;
         let mut highest_sample = None;
+        let mut published = Vec::new();
         for record in self.log.read_latest::<Sample>().await? {
             self.tally.published += 1;
             highest_sample = highest_sample.max(Some(record.payload.sample_index));
+            published.push((record.payload.actions.clone(), record.payload.depth));
             self.tracker.track(record.into());
         }
         if let Some(highest) = highest_sample {
             self.strategy
-                .run(move |strategy| strategy.advance_samples(highest + 1))
+                .run(move |strategy| {
+                    strategy.in_flight(&published);
+                    strategy.advance_samples(highest + 1)
+                })
                 .await?;
         }
         self.restore_stopping().await?;

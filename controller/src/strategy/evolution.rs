@@ -156,12 +156,9 @@ impl Strategy for Evolution {
     }
 
     fn propose(&mut self, count: usize) -> Result<Vec<Proposal>> {
-        let first = self.state.samples_drawn;
-        let proposals = (first..first + count as u64)
+        strategy::next_samples(&mut self.state.samples_drawn, count)
             .map(|index| self.child(index))
-            .collect::<Result<_>>()?;
-        self.state.samples_drawn += count as u64;
-        Ok(proposals)
+            .collect()
     }
 
     fn observe(&mut self, observation: Observation) -> Result<Option<StepReport>> {
@@ -193,31 +190,7 @@ mod tests {
 
     use super::*;
     use crate::strategy::random::RandomSearch;
-
-    /// A categorical space of `decisions` decisions with `options` options each.
-    fn categorical(decisions: usize, options: usize) -> SearchSpace {
-        let list: Vec<String> = (0..options).map(|o| o.to_string()).collect();
-        let mut text = String::from("kind = \"categorical\"\n");
-        for d in 0..decisions {
-            text.push_str(&format!(
-                "[[decisions]]\nname = \"d{d}\"\noptions = [{}]\n",
-                list.join(", ")
-            ));
-        }
-        toml::from_str(&text).unwrap()
-    }
-
-    /// The tests' tiny CNN space: 3 layers, skip connections (anchor bits).
-    fn tiny_cnn() -> SearchSpace {
-        let text = include_str!("../../../tests/fixtures/tiny-cnn-space.toml");
-        toml::from_str(text).unwrap()
-    }
-
-    /// Positions where two token sequences differ.
-    fn distance(a: &Actions, b: &Actions) -> usize {
-        assert_eq!(a.tokens().len(), b.tokens().len());
-        a.tokens().iter().zip(b.tokens()).filter(|(x, y)| x != y).count()
-    }
+    use crate::strategy::test_spaces::{categorical, distance, proposed, tiny_cnn};
 
     fn evolution(space: &SearchSpace, population: usize, sample: usize, seed: u64) -> Evolution {
         Evolution::new(space.clone(), EvolutionConfig { population, sample }, seed).unwrap()
@@ -257,18 +230,8 @@ mod tests {
         let space = categorical(6, 5);
         let mut evolution = evolution(&space, 8, 3, 7);
         let mut random = RandomSearch::new(space, 7);
-        let ours: Vec<Actions> = evolution
-            .propose(8)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.actions)
-            .collect();
-        let theirs: Vec<Actions> = random
-            .propose(8)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.actions)
-            .collect();
+        let ours = proposed(&mut evolution, 8);
+        let theirs = proposed(&mut random, 8);
         assert_eq!(ours, theirs);
     }
 

@@ -1,8 +1,8 @@
 //! Search strategies behind one interface, so the search service,
 //! `simulate` and `replay` drive them alike: [`reinforce`] (the LSTM
-//! controller with REINFORCE, the paper's method), [`random`] search and
-//! regularized [`evolution`]; [`checkpoint`] is the file every strategy
-//! saves itself to.
+//! controller with REINFORCE, the paper's method), [`random`] search,
+//! regularized [`evolution`] and best-first [`local_search`];
+//! [`checkpoint`] is the file every strategy saves itself to.
 //!
 //! A strategy proposes children ([`Proposal`]: spec, actions, depth, the
 //! policy version that sampled them) and learns from their rewards
@@ -13,8 +13,11 @@
 
 pub mod checkpoint;
 pub mod evolution;
+pub mod local_search;
 pub mod random;
 pub mod reinforce;
+#[cfg(test)]
+pub(crate) mod test_spaces;
 
 use clap::ValueEnum;
 use nas_domain::{Actions, ArchSpec, SearchSpace};
@@ -25,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 use checkpoint::Checkpoint;
 use evolution::{Evolution, EvolutionConfig};
+use local_search::{LocalSearch, LocalSearchConfig};
 use random::RandomSearch;
 use reinforce::{Reinforce, ReinforceConfig};
 
@@ -40,6 +44,10 @@ pub enum StrategyKind {
     Random,
     /// Regularized (aging) evolution, Real et al. 2019.
     Evolution,
+    /// Best-first local search over one-decision neighbours, White et al.
+    /// 2020.
+    #[value(name = "local_search", alias = "local-search")]
+    LocalSearch,
 }
 
 impl StrategyKind {
@@ -49,7 +57,23 @@ impl StrategyKind {
             StrategyKind::Reinforce => "reinforce",
             StrategyKind::Random => "random",
             StrategyKind::Evolution => "evolution",
+            StrategyKind::LocalSearch => "local_search",
         }
+    }
+
+    /// The strategy of a new experiment.
+    pub const DEFAULT: StrategyKind = StrategyKind::LocalSearch;
+
+    /// What a strategy is compared with by default: the default strategy,
+    /// regularized evolution and random search (each once).
+    pub fn comparison() -> Vec<StrategyKind> {
+        let mut kinds = vec![Self::DEFAULT];
+        for kind in [StrategyKind::Evolution, StrategyKind::Random] {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        kinds
     }
 
     /// Parses [`StrategyKind::name`].
@@ -58,9 +82,16 @@ impl StrategyKind {
             StrategyKind::Reinforce,
             StrategyKind::Random,
             StrategyKind::Evolution,
+            StrategyKind::LocalSearch,
         ]
         .into_iter()
         .find(|kind| kind.name() == name)
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -157,6 +188,13 @@ pub trait Strategy: Send {
         0
     }
 
+    /// Tells a resumed strategy which children are in flight (published
+    /// before the crash, their rewards not yet logged), as their tokens and
+    /// depths; a strategy whose proposals depend on them (local search never
+    /// proposes a child in flight) takes them back. Children it has
+    /// observed are among them too, and are ignored.
+    fn in_flight(&mut self, _children: &[(Actions, usize)]) {}
+
     /// Moves the sample sequence on to `next` when it is behind (on resume,
     /// past the samples drawn after the last checkpoint).
     fn advance_samples(&mut self, next: u64);
@@ -173,6 +211,8 @@ pub struct StrategySettings {
     pub reinforce: ReinforceConfig,
     /// Regularized evolution.
     pub evolution: EvolutionConfig,
+    /// Local search.
+    pub local_search: LocalSearchConfig,
 }
 
 /// Creates a fresh strategy.
@@ -186,6 +226,7 @@ pub fn create(
         StrategyKind::Reinforce => Box::new(Reinforce::new(space, settings.reinforce.clone(), seed)?),
         StrategyKind::Random => Box::new(RandomSearch::new(space, seed)),
         StrategyKind::Evolution => Box::new(Evolution::new(space, settings.evolution.clone(), seed)?),
+        StrategyKind::LocalSearch => Box::new(LocalSearch::new(space, settings.local_search.clone(), seed)?),
     })
 }
 
@@ -195,6 +236,7 @@ pub fn restore(checkpoint: &Checkpoint) -> Result<Box<dyn Strategy>> {
         StrategyKind::Reinforce => Box::new(Reinforce::restore(checkpoint)?),
         StrategyKind::Random => Box::new(RandomSearch::restore(checkpoint)?),
         StrategyKind::Evolution => Box::new(Evolution::restore(checkpoint)?),
+        StrategyKind::LocalSearch => Box::new(LocalSearch::restore(checkpoint)?),
     })
 }
 
@@ -205,8 +247,16 @@ pub fn restore_with(checkpoint: &Checkpoint, settings: &StrategySettings) -> Res
             checkpoint,
             Some(settings.reinforce.clone()),
         )?),
-        StrategyKind::Random | StrategyKind::Evolution => restore(checkpoint)?,
+        StrategyKind::Random | StrategyKind::Evolution | StrategyKind::LocalSearch => restore(checkpoint)?,
     })
+}
+
+/// The indices of the next `count` samples, moving `samples_drawn` past
+/// them.
+pub(crate) fn next_samples(samples_drawn: &mut u64, count: usize) -> std::ops::Range<u64> {
+    let first = *samples_drawn;
+    *samples_drawn += count as u64;
+    first..*samples_drawn
 }
 
 /// The random stream of sample `index` of a strategy seeded with `seed`.

@@ -66,7 +66,7 @@ impl Strategy for RandomSearch {
     fn propose(&mut self, count: usize) -> Result<Vec<Proposal>> {
         let state = &mut self.state;
         let mut proposals = Vec::with_capacity(count);
-        for index in state.samples_drawn..state.samples_drawn + count as u64 {
+        for index in strategy::next_samples(&mut state.samples_drawn, count) {
             let depth = state.space.depth_at(index);
             let plan = state.space.plan(depth);
             let actions = uniform_actions(&plan, &mut strategy::sample_rng(state.seed, index));
@@ -80,7 +80,6 @@ impl Strategy for RandomSearch {
                 sample_index: index,
             });
         }
-        state.samples_drawn += count as u64;
         Ok(proposals)
     }
 

@@ -19,6 +19,7 @@ mod run;
 use clap::{Args, Subcommand};
 use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::evolution::EvolutionConfig;
+use nas_controller::strategy::local_search::LocalSearchConfig;
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{Missing, OracleSource};
 use nas_domain::promotion::AshaMode;
@@ -62,8 +63,9 @@ struct Common {
     oracle: OracleSource,
     #[command(flatten)]
     space: SpaceArgs,
-    /// Strategies to compare, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "reinforce,random")]
+    /// Strategies to compare, comma-separated (default: a new
+    /// experiment's strategy, then regularized evolution and random search).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = StrategyKind::comparison())]
     strategies: Vec<StrategyKind>,
     /// Children per run (at most, with `stopping`).
     #[arg(long, default_value_t = 800)]
@@ -87,6 +89,9 @@ struct Common {
     /// Evolution: members drawn per tournament (S).
     #[arg(long, default_value_t = EvolutionConfig::default().sample)]
     tournament: usize,
+    /// Local search: random children before it climbs.
+    #[arg(long, default_value_t = LocalSearchConfig::default().initial)]
+    local_initial: usize,
     #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
@@ -102,6 +107,12 @@ impl Common {
         EvolutionConfig {
             population: self.population,
             sample: self.tournament,
+        }
+    }
+
+    fn local_search(&self) -> LocalSearchConfig {
+        LocalSearchConfig {
+            initial: self.local_initial,
         }
     }
 

@@ -22,12 +22,12 @@ pub(super) fn header(simulation: &Simulation, started: Instant) {
 /// The rewards each strategy found.
 pub(super) fn simulation(summary: &[StrategySummary]) {
     println!(
-        "{:<10} {:>12} {:>14} {:>15} {:>22}",
+        "{:<12} {:>12} {:>14} {:>15} {:>22}",
         "strategy", "median best", "median last100", "median first100", "best (min..max)"
     );
     for row in summary {
         println!(
-            "{:<10} {:>12.4} {:>14.4} {:>15.4} {:>10.4}..{:<10.4}",
+            "{:<12} {:>12.4} {:>14.4} {:>15.4} {:>10.4}..{:<10.4}",
             row.strategy.name(),
             row.median_best_reward,
             row.median_mean_last_100,
@@ -46,7 +46,7 @@ pub(super) fn staleness(summary: &[StrategySummary], in_flight: usize, staleness
     );
     for row in summary {
         println!(
-            "{:<10} {:>8.2} versions, {:>5.1}% of rewards left out of the gradient",
+            "{:<12} {:>8.2} versions, {:>5.1}% of rewards left out of the gradient",
             row.strategy.name(),
             row.mean_staleness,
             100.0 * row.stale_dropped_share
@@ -54,7 +54,9 @@ pub(super) fn staleness(summary: &[StrategySummary], in_flight: usize, staleness
     }
 }
 
-/// Samples to the top of a table, and the test value of the picks.
+/// Samples to the top of a table (medians with 95% bootstrap intervals,
+/// random search's exact median beside them), and the test value of the
+/// picks.
 pub(super) fn tabular(report: &TabularReport, budget: usize) {
     let thresholds: Vec<String> = report
         .thresholds
@@ -77,20 +79,37 @@ pub(super) fn tabular(report: &TabularReport, budget: usize) {
     );
     let samples = |value: Option<f64>| value.map_or(format!(">{budget}"), |v| format!("{v:.0}"));
     println!(
-        "{:<10} {:>24} {:>24}   {} of the pick after n samples",
-        "strategy", "samples to top 1%", "samples to top 0.1%", report.test
+        "{:<16} {:>30} {:>30}   {} of the pick after n samples",
+        "strategy", "samples to top 1% [95% CI]", "samples to top 0.1% [95% CI]", report.test
     );
+    let exact: Vec<String> = report
+        .thresholds
+        .iter()
+        .map(|t| {
+            t.random_exact.as_ref().map_or("-".into(), |exact| {
+                format!(
+                    "{:.0} (IQR {:.0}..{:.0})",
+                    exact.median, exact.lower_quartile, exact.upper_quartile
+                )
+            })
+        })
+        .collect();
+    println!("{:<16} {:>30} {:>30}", "random, exact", exact[0], exact[1]);
     for row in &report.strategies {
         let hits: Vec<String> = row
             .hitting
             .iter()
             .map(|h| {
+                let censored = if h.censored > 0 {
+                    format!(" ({} cens.)", h.censored)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{} [{}, {}] ({} cens.)",
+                    "{} [{}, {}]{censored}",
                     samples(h.median),
-                    samples(h.lower_quartile),
-                    samples(h.upper_quartile),
-                    h.censored
+                    samples(h.median_interval.0),
+                    samples(h.median_interval.1),
                 )
             })
             .collect();
@@ -100,7 +119,7 @@ pub(super) fn tabular(report: &TabularReport, budget: usize) {
             .map(|p| format!("{}: {:.4}±{:.4}", p.after, p.mean, p.std))
             .collect();
         println!(
-            "{:<10} {:>24} {:>24}   {}",
+            "{:<16} {:>30} {:>30}   {}",
             row.strategy.name(),
             hits.first().map_or("-", String::as_str),
             hits.get(1).map_or("-", String::as_str),
@@ -119,18 +138,31 @@ pub(super) fn fronts(report: &ParetoReport) {
         report.true_hypervolume
     );
     println!(
-        "{:<10} {:>32} {:>12}",
-        "strategy", "hypervolume / true [IQR]", "front size"
+        "{:<12} {:>32} {:>12} {:>36}",
+        "strategy", "hypervolume / true [IQR]", "front size", "samples to 0.99 of it [95% CI]"
     );
+    let samples = |value: Option<f64>| value.map_or(">budget".to_owned(), |v| format!("{v:.0}"));
     for row in &report.strategies {
+        let hit = &row.samples_to_target;
+        let censored = if hit.censored > 0 {
+            format!(" ({} cens.)", hit.censored)
+        } else {
+            String::new()
+        };
         println!(
-            "{:<10} {:>32} {:>12.0}",
+            "{:<12} {:>32} {:>12.0} {:>36}",
             row.strategy.name(),
             format!(
                 "{:.3} [{:.3}, {:.3}]",
                 row.median_ratio, row.quartiles.0, row.quartiles.1
             ),
-            row.median_front_size
+            row.median_front_size,
+            format!(
+                "{} [{}, {}]{censored}",
+                samples(hit.median),
+                samples(hit.median_interval.0),
+                samples(hit.median_interval.1)
+            )
         );
     }
 }
@@ -150,13 +182,13 @@ pub(super) fn stopping(report: &StoppingReport, started: Instant) {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "{:<10} {:<11} {:>28} {:>12} {:>9} {:>9} {:>10}",
+        "{:<12} {:<11} {:>28} {:>12} {:>9} {:>9} {:>10}",
         "strategy", "rule", "seconds to top 1% [IQR]", "best metric", "trained", "stopped", "s/child"
     );
     let seconds = |value: Option<f64>| value.map_or(format!(">{:.0}", report.seconds), |v| format!("{v:.0}"));
     for row in &report.summaries {
         println!(
-            "{:<10} {:<11} {:>28} {:>12.4} {:>9.0} {:>8.0}% {:>10.2}",
+            "{:<12} {:<11} {:>28} {:>12.4} {:>9.0} {:>8.0}% {:>10.2}",
             row.strategy.name(),
             row.rule,
             format!(

@@ -27,6 +27,7 @@ impl Common {
             seeds: self.seeds(),
             reinforce: self.controller.config(),
             evolution: self.evolution(),
+            local_search: self.local_search(),
             threads: self
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
@@ -176,6 +177,7 @@ pub(super) async fn stopping(args: StoppingArgs) -> anyhow::Result<()> {
         reward: table.reward_function,
         reinforce: common.controller.config(),
         evolution: common.evolution(),
+        local_search: common.local_search(),
     };
     let started = Instant::now();
     let report = tokio::task::spawn_blocking(move || early_stopping::run(&simulation, &table)).await??;

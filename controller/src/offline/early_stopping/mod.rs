@@ -36,10 +36,11 @@ use nas_domain::promotion::AshaMode;
 use nas_domain::{RewardFunction, SampledAgain, SearchSpace, StoppedReward, StoppingConfig, StoppingRule};
 use serde::Serialize;
 
+use super::hitting::censored_quantile;
 use super::simulate::median;
-use super::tabular::censored_quantile;
 use crate::Result;
 use crate::strategy::evolution::EvolutionConfig;
+use crate::strategy::local_search::LocalSearchConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 use crate::strategy::{self, StrategyKind, StrategySettings};
 use search::Search;
@@ -71,6 +72,8 @@ pub struct StoppingSimulation {
     pub reinforce: ReinforceConfig,
     /// Evolution settings.
     pub evolution: EvolutionConfig,
+    /// Local-search settings.
+    pub local_search: LocalSearchConfig,
 }
 
 /// One run.
@@ -214,6 +217,7 @@ fn run_one(
     let settings = StrategySettings {
         reinforce: simulation.reinforce.clone(),
         evolution: simulation.evolution.clone(),
+        local_search: simulation.local_search.clone(),
     };
     let config = StoppingConfig {
         rule,

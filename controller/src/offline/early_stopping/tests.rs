@@ -116,6 +116,7 @@ fn simulation(rule: &str, sampled_again: SampledAgain, asha: AshaMode) -> Stoppi
         reward: RewardFunction::METRIC,
         reinforce: ReinforceConfig::default(),
         evolution: EvolutionConfig::default(),
+        local_search: Default::default(),
     }
 }
 
@@ -343,6 +344,7 @@ fn recorded(rules: &str, asha: AshaMode) -> (StoppingSimulation, CurveTable) {
         reward: table.reward_function,
         reinforce: ReinforceConfig::default(),
         evolution: EvolutionConfig::default(),
+        local_search: Default::default(),
     };
     (simulation, table)
 }
