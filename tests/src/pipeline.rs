@@ -46,6 +46,19 @@ impl Default for PipelineOptions {
     }
 }
 
+impl PipelineOptions {
+    /// `children` children, `in_flight` at a time, learned from in
+    /// batches of as many (the rest as [`PipelineOptions::default`]).
+    pub fn in_rounds(children: u32, in_flight: u32) -> Self {
+        PipelineOptions {
+            children,
+            in_flight,
+            controller_batch: in_flight,
+            ..PipelineOptions::default()
+        }
+    }
+}
+
 /// One experiment's data, config and service logs (in a temporary folder).
 pub struct Pipeline {
     dir: tempfile::TempDir,

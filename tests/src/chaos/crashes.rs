@@ -16,12 +16,7 @@ use crate::run_ok;
 ///    moments, each replaced by a fresh one, over one search.
 pub fn killed_workers(scale: Scale) -> (Tally, Checks, String) {
     let kills = scale.pick(100, 15);
-    let options = PipelineOptions {
-        children: scale.pick(600, 60),
-        in_flight: 8,
-        controller_batch: 8,
-        ..PipelineOptions::default()
-    };
+    let options = PipelineOptions::in_rounds(scale.pick(600, 60), 8);
     let pipeline = Pipeline::new("chaos-kill", &options);
     let roles = [
         Role::Surrogate(800),
@@ -55,12 +50,7 @@ pub fn killed_workers(scale: Scale) -> (Tally, Checks, String) {
 ///    restart resumes, and `replay --verify` recomputes the final policy
 ///    from the reward log exactly.
 pub fn killed_controller(scale: Scale) -> (Tally, Checks, String) {
-    let options = PipelineOptions {
-        children: scale.pick(120, 48),
-        in_flight: 4,
-        controller_batch: 4,
-        ..PipelineOptions::default()
-    };
+    let options = PipelineOptions::in_rounds(scale.pick(120, 48), 4);
     let pipeline = Pipeline::new("chaos-controller", &options);
     let _crew = Crew::start(
         &pipeline,
