@@ -45,12 +45,12 @@ fn table() -> (String, HashMap<String, f64>) {
     (text, values)
 }
 
-fn experiment_file(experiment: &str, strategy: &str) -> String {
+fn experiment_file(experiment: &str, strategy: &str, job_timeout_seconds: u32) -> String {
     let options = serde_json::to_string(&OPS).unwrap();
     let links = serde_json::to_string(&LINKS).unwrap();
     let mut text = format!(
         "experiment = \"{experiment}\"\nstrategy = \"{strategy}\"\nchildren = 40\nin_flight = 4\n\
-         job_timeout_seconds = 60\n\
+         job_timeout_seconds = {job_timeout_seconds}\n\
          [controller]\nbatch_size = 4\n[controller.staleness]\nmode = \"importance\"\n[space]\nkind = \"categorical\"\n\
          [[space.decisions]]\nname = \"link\"\noptions = {links}\n"
     );
@@ -89,7 +89,7 @@ fn key_of(decisions: &serde_json::Value) -> String {
 #[test]
 fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_exactly() {
     let setup = Pipeline::custom("categorical", |experiment, _| {
-        experiment_file(experiment, "reinforce")
+        experiment_file(experiment, "reinforce", 60)
     });
     let (values, _workers) = surrogates(&setup, 20);
     let summary = summary_of(
@@ -149,19 +149,30 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
 #[test]
 fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
     let setup = Pipeline::custom("categorical-local", |experiment, _| {
-        experiment_file(experiment, "local_search")
+        experiment_file(experiment, "local_search", 5)
     });
-    let (values, _workers) = surrogates(&setup, 50);
+    let (values, [mut s1, mut s2]) = surrogates(&setup, 50);
     let mut controller = setup.controller("controller-1", false);
     let deadline = Instant::now() + Duration::from_secs(120);
     while setup.reward_log().len() < 16 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(setup.reward_log().len() >= 16, "{}", controller.log_text());
+    // The controller dies with children in flight; slow workers finish
+    // them one by one after it resumes, so it proposes while others are
+    // still in flight (a resumed strategy that forgot them would propose
+    // them again). The fast workers' jobs come back after the job timeout.
     controller.kill();
+    s1.kill();
+    s2.kill();
+    let oracle = format!("table:{}#valid_perf", setup.path("bench.jsonl").display());
+    let _slow = [
+        setup.surrogate_from("s3", &oracle, 700),
+        setup.surrogate_from("s4", &oracle, 700),
+    ];
     let resumed = setup.controller("controller-2", true);
     let summary = summary_of(resumed.wait_output(Duration::from_secs(120)))
-        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-2", "s1", "s2"])));
+        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-2", "s3", "s4"])));
     assert_eq!(summary["complete"], true, "{summary}");
     let resumed_log = std::fs::read_to_string(setup.path("controller-2.log")).unwrap();
     assert!(resumed_log.contains("resumed"), "{resumed_log}");
