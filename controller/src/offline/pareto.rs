@@ -287,7 +287,10 @@ mod tests {
             let after = pareto::hypervolume(&all, reference);
             // The same area (summed over other strips: equal up to rounding).
             let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
-            assert!(close(pareto::hypervolume(&front, reference), after), "step {step}");
+            assert!(
+                close(pareto::hypervolume(&front, reference), after),
+                "step {step}"
+            );
             if !changed {
                 assert!(close(before, after), "step {step}: a point left out added area");
             }

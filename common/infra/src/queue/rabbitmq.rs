@@ -25,6 +25,14 @@ use nas_domain::{EpochProgress, ExperimentName, StopJob, TrainJob, TrainResult};
 /// How long operations keep reconnecting before they give up.
 const RECONNECT_ATTEMPTS: u32 = 12;
 
+/// How long one connection attempt (TCP, the AMQP handshake, the publisher
+/// channel) may take. A broker that accepts the TCP connection and then
+/// never answers the handshake (seen with RabbitMQ 3.10 stalling for
+/// seconds under quorum-queue churn) would otherwise hold the client
+/// forever: lapin has no handshake timeout of its own. A timed-out attempt
+/// is a transient failure, retried with backoff like a refused one.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// A RabbitMQ broker.
 #[derive(Clone)]
 pub struct RabbitMq {
@@ -96,7 +104,29 @@ impl RabbitMq {
         &self.inner.names
     }
 
+    /// One connection attempt, bounded by [`CONNECT_TIMEOUT`].
     async fn connect(&self) -> Result<Link> {
+        self.connect_within(CONNECT_TIMEOUT).await
+    }
+
+    /// One connection attempt, bounded by `limit`.
+    async fn connect_within(&self, limit: std::time::Duration) -> Result<Link> {
+        let host = host_of(&self.inner.config.uri);
+        tokio::time::timeout(limit, self.connect_once())
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::queue(
+                    format!("connecting to {host}"),
+                    Retry::Transient,
+                    Reason(format!(
+                        "no answer within {:.1} s (the broker accepted no handshake)",
+                        limit.as_secs_f64()
+                    )),
+                ))
+            })
+    }
+
+    async fn connect_once(&self) -> Result<Link> {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())
             .with_reactor(tokio_reactor_trait::Tokio::current())
@@ -432,4 +462,41 @@ pub(super) async fn reject(acker: &lapin::acker::Acker, requeue: bool) -> Result
         .await
         .map(drop)
         .map_err(|e| broker_error("rejecting", e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A "broker" that accepts TCP connections and never answers.
+    async fn silent_broker() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_never_answers_the_handshake_is_a_transient_failure_not_a_hang() {
+        let port = silent_broker().await;
+        let broker = RabbitMq::new(BrokerConfig {
+            uri: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+            ..BrokerConfig::default()
+        });
+        let limit = std::time::Duration::from_millis(300);
+        let started = tokio::time::Instant::now();
+        // The outer bound only turns a hang into a failure.
+        let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), broker.connect_within(limit));
+        let error = attempt.await.expect("the attempt hung").err().unwrap();
+        assert!(error.is_transient(), "{error}");
+        assert!(error.to_string().contains("no answer within 0.3 s"), "{error}");
+        assert!(started.elapsed() >= limit, "{:?}", started.elapsed());
+    }
 }
