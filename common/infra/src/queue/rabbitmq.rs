@@ -25,12 +25,10 @@ use nas_domain::{EpochProgress, ExperimentName, StopJob, TrainJob, TrainResult};
 /// How long operations keep reconnecting before they give up.
 const RECONNECT_ATTEMPTS: u32 = 12;
 
-/// How long one connection attempt (TCP, the AMQP handshake, the publisher
-/// channel) may take. A broker that accepts the TCP connection and then
-/// never answers the handshake (seen with RabbitMQ 3.10 stalling for
-/// seconds under quorum-queue churn) would otherwise hold the client
-/// forever: lapin has no handshake timeout of its own. A timed-out attempt
-/// is a transient failure, retried with backoff like a refused one.
+/// How long one connection attempt (TCP, handshake, publisher channel) may
+/// take: lapin has no handshake timeout, and a broker that accepts TCP and
+/// never answers (seen with RabbitMQ 3.10 holding hundreds of quorum queues)
+/// held clients forever. A timeout is transient, retried with backoff.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A RabbitMQ broker.
