@@ -33,3 +33,12 @@ def table(header, rows):
 def quartiles(pair, digits=0):
     low, high = pair
     return f"[{num(low, digits)}, {num(high, digits)}]"
+
+
+def median_interval_cell(hit, budget):
+    """`median [low, high], N cens.` of a hitting figure (`median`,
+    `median_interval`, `censored`): censored values as >budget."""
+    median, low, high = [f">{num(budget)}" if v is None else num(v)
+                         for v in (hit["median"], *hit["median_interval"])]
+    censored = f", {hit['censored']} cens." if hit["censored"] else ""
+    return f"{median} [{low}, {high}]{censored}"

@@ -6,7 +6,7 @@ intervals), and the hypervolume ratio at the end of the budget."""
 import os
 
 from lib.context import BENCH, TABLES
-from lib.markdown import num, quartiles, table
+from lib.markdown import median_interval_cell, quartiles, table
 from lib.rows import Rows, goal
 
 NAME = "pareto"
@@ -58,20 +58,13 @@ def run(ctx):
     return rows(ctx.save(NAME, measure(ctx)))
 
 
-def samples_cell(row, budget):
-    hit = row["samples_to_target"]
-    median, low, high = [f">{num(budget)}" if v is None else num(v) for v in (hit["median"], *hit["median_interval"])]
-    censored = f", {hit['censored']} cens." if hit["censored"] else ""
-    return f"{median} [{low}, {high}]{censored}"
-
-
 def doc_tables(data):
     budget = data["budget"]
     strategies = [row["strategy"] for row in next(iter(data["tables"].values()))["strategies"]]
     samples, ratios = [], []
     for name, pareto in data["tables"].items():
         by = {row["strategy"]: row for row in pareto["strategies"]}
-        samples.append([name, f"{len(pareto['true_front'])} points", *[samples_cell(by[s], budget) for s in strategies]])
+        samples.append([name, f"{len(pareto['true_front'])} points", *[median_interval_cell(by[s]["samples_to_target"], budget) for s in strategies]])
         ratios.append([name, *[f"{by[s]['median_ratio']:.3f} {quartiles(by[s]['quartiles'], 3)}" for s in strategies]])
     return {
         "samples": table(["table", "true front", *[f"{s}, median [95% CI]" for s in strategies]], samples),

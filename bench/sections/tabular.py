@@ -9,7 +9,7 @@ simulate search` compares first when given no `--strategies`; REINFORCE
 import os
 
 from lib.context import BENCH, ROOT, TABLES
-from lib.markdown import num, table
+from lib.markdown import median_interval_cell as hitting_cell, num, table
 from lib.plots import curves_by_strategy, write_curves_svg
 from lib.rows import Rows, goal
 
@@ -110,15 +110,6 @@ def rows(data):
 
 def run(ctx):
     return rows(ctx.save(NAME, measure(ctx)))
-
-
-def hitting_cell(hit, budget):
-    """Median [95% bootstrap interval] samples to a fraction; censored runs
-    as >budget."""
-    median, low, high = [f">{num(budget)}" if v is None else num(v)
-                         for v in (hit["median"], *hit["median_interval"])]
-    censored = f", {hit['censored']} cens." if hit["censored"] else ""
-    return f"{median} [{low}, {high}]{censored}"
 
 
 def order(data):

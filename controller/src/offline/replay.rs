@@ -105,11 +105,14 @@ async fn load(
 }
 
 async fn checkpoint(store: &ObjectStore, key: &str) -> Result<Checkpoint> {
-    let bytes = store
+    Checkpoint::from_bytes(&checkpoint_bytes(store, key).await?)
+}
+
+async fn checkpoint_bytes(store: &ObjectStore, key: &str) -> Result<bytes::Bytes> {
+    store
         .get(key)
         .await?
-        .ok_or_else(|| Error::Checkpoint(format!("{key} is missing")))?;
-    Checkpoint::from_bytes(&bytes)
+        .ok_or_else(|| Error::Checkpoint(format!("{key} is missing")))
 }
 
 fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<StepReport>> {
@@ -126,18 +129,18 @@ fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<Ste
 /// with the stored latest checkpoint.
 pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<Verification> {
     let (_, records) = load(store, experiment).await?;
-    let all_records = records.clone();
     let pointer: PolicyPointer = store
         .get_json(&keys::policy_latest(experiment))
         .await?
         .ok_or_else(|| Error::Checkpoint(format!("{experiment} has no policy checkpoint")))?;
-    let first = checkpoint(store, &keys::policy_checkpoint(experiment, 0)).await?;
+    let first_bytes = checkpoint_bytes(store, &keys::policy_checkpoint(experiment, 0)).await?;
+    let first = Checkpoint::from_bytes(&first_bytes)?;
     let stored = checkpoint(store, &pointer.key).await?;
     let proposals = if first.strategy == StrategyKind::Reinforce {
         None
     } else {
-        let again = checkpoint(store, &keys::policy_checkpoint(experiment, 0)).await?;
-        Some(proposals::check(store, experiment, again, all_records).await?)
+        let again = Checkpoint::from_bytes(&first_bytes)?;
+        Some(proposals::check(store, experiment, again, records.clone()).await?)
     };
     let included: Vec<RewardRecord> = records
         .into_iter()

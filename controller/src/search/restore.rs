@@ -40,17 +40,19 @@ impl Search {
         self.next_sequence = records.last().map_or(0, |record| record.sequence + 1);
         self.learn(observations).await?;
         let mut highest_sample = None;
-        let mut published = Vec::new();
+        let mut in_flight = Vec::new();
         for record in self.log.read_latest::<Sample>().await? {
             self.tally.published += 1;
             highest_sample = highest_sample.max(Some(record.payload.sample_index));
-            published.push((record.payload.actions.clone(), record.payload.depth));
+            if !self.tracker.is_finished(&record.job.job_id) {
+                in_flight.push((record.payload.actions.clone(), record.payload.depth));
+            }
             self.tracker.track(record.into());
         }
         if let Some(highest) = highest_sample {
             self.strategy
                 .run(move |strategy| {
-                    strategy.in_flight(&published);
+                    strategy.in_flight(&in_flight);
                     strategy.advance_samples(highest + 1)
                 })
                 .await?;

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use nas_domain::{Actions, ArchSpec, SearchSpace, Step};
+use nas_domain::{Actions, SearchSpace};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -101,26 +101,15 @@ impl Evolution {
         if state.population.len() < state.config.population {
             let depth = state.space.depth_at(index);
             let actions = random::uniform_actions(&state.space.plan(depth), &mut rng);
-            return proposal(&state.space, actions, depth, index);
+            return Proposal::without_policy(&state.space, actions, depth, index);
         }
         let parent = (0..state.config.sample)
             .map(|_| &state.population[rng.random_range(0..state.population.len())])
             .max_by(|a, b| a.reward.total_cmp(&b.reward))
             .ok_or_else(|| Error::Config("empty tournament".into()))?;
         let actions = mutate(&state.space, parent, &mut rng);
-        proposal(&state.space, actions, parent.depth, index)
+        Proposal::without_policy(&state.space, actions, parent.depth, index)
     }
-}
-
-fn proposal(space: &SearchSpace, actions: Actions, depth: usize, index: u64) -> Result<Proposal> {
-    Ok(Proposal {
-        spec: ArchSpec::from_actions(space, depth, &actions)?,
-        actions,
-        log_prob: None,
-        depth,
-        policy_version: 0,
-        sample_index: index,
-    })
 }
 
 /// Re-draws one decision of `parent`.
@@ -128,20 +117,7 @@ fn mutate(space: &SearchSpace, parent: &Member, rng: &mut impl Rng) -> Actions {
     let plan = space.plan(parent.depth);
     let mut tokens = parent.actions.tokens().to_vec();
     // Positions that can change: every softmax token, every skip bit.
-    let mut choices = Vec::new();
-    let mut position = 0;
-    for step in plan.steps() {
-        match *step {
-            Step::Choose { options, .. } => {
-                choices.push((position, options));
-                position += 1;
-            }
-            Step::Anchor { candidates } => {
-                choices.extend((position..position + candidates).map(|p| (p, 2)));
-                position += candidates;
-            }
-        }
-    }
+    let choices = strategy::token_options(&plan);
     if let Some(&(at, options)) = choices.get(rng.random_range(0..choices.len().max(1))) {
         let old = usize::from(tokens[at]);
         let shift = rng.random_range(1..options);

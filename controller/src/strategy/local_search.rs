@@ -23,7 +23,7 @@
 
 use std::collections::HashSet;
 
-use nas_domain::{Actions, ArchSpec, SearchSpace, Step};
+use nas_domain::{Actions, SearchSpace};
 use serde::{Deserialize, Serialize};
 
 use super::random;
@@ -149,14 +149,7 @@ impl LocalSearch {
         };
         self.seen.insert(key(depth, &actions));
         self.state.pending.push((depth, actions.clone()));
-        Ok(Proposal {
-            spec: ArchSpec::from_actions(&self.state.space, depth, &actions)?,
-            actions,
-            log_prob: None,
-            depth,
-            policy_version: 0,
-            sample_index: index,
-        })
+        Proposal::without_policy(&self.state.space, actions, depth, index)
     }
 
     /// The first untried neighbour, in its parent's order, of the best
@@ -203,32 +196,19 @@ const RANDOM_TRIES: usize = 64;
 /// Every one-decision neighbour of `parent`: each softmax decision set to
 /// each other value, each skip connection flipped.
 fn neighbours(space: &SearchSpace, parent: &Member) -> Vec<Actions> {
-    let plan = space.plan(parent.depth);
     let tokens = parent.actions.tokens();
-    let mut out = Vec::new();
-    let mut position = 0;
-    let mut with = |at: usize, value: u16| {
-        let mut changed = tokens.to_vec();
-        changed[at] = value;
-        out.push(Actions::new(changed));
-    };
-    for step in plan.steps() {
-        match *step {
-            Step::Choose { options, .. } => {
-                for value in (0..options as u16).filter(|&value| value != tokens[position]) {
-                    with(position, value);
-                }
-                position += 1;
-            }
-            Step::Anchor { candidates } => {
-                for (at, &bit) in tokens.iter().enumerate().skip(position).take(candidates) {
-                    with(at, 1 - bit);
-                }
-                position += candidates;
-            }
-        }
-    }
-    out
+    strategy::token_options(&space.plan(parent.depth))
+        .into_iter()
+        .flat_map(|(at, options)| {
+            (0..options as u16)
+                .filter(move |&value| value != tokens[at])
+                .map(move |value| {
+                    let mut changed = tokens.to_vec();
+                    changed[at] = value;
+                    Actions::new(changed)
+                })
+        })
+        .collect()
 }
 
 /// The place of `actions` in the seed's order of neighbours: a keyed hash

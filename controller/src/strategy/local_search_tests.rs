@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use nas_domain::Step;
 use nas_domain::oracle::{Oracle, SyntheticOracle};
 
 use super::*;

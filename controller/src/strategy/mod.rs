@@ -20,7 +20,7 @@ pub mod reinforce;
 pub(crate) mod test_spaces;
 
 use clap::ValueEnum;
-use nas_domain::{Actions, ArchSpec, SearchSpace};
+use nas_domain::{Actions, ArchSpec, Plan, SearchSpace, Step};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -78,14 +78,10 @@ impl StrategyKind {
 
     /// Parses [`StrategyKind::name`].
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            StrategyKind::Reinforce,
-            StrategyKind::Random,
-            StrategyKind::Evolution,
-            StrategyKind::LocalSearch,
-        ]
-        .into_iter()
-        .find(|kind| kind.name() == name)
+        Self::value_variants()
+            .iter()
+            .copied()
+            .find(|kind| kind.name() == name)
     }
 }
 
@@ -111,6 +107,26 @@ pub struct Proposal {
     pub policy_version: u64,
     /// Its position in the strategy's sample sequence.
     pub sample_index: u64,
+}
+
+impl Proposal {
+    /// Sample `index`, `actions` at `depth` in `space`, from a strategy
+    /// without a policy (no log-probability, policy version 0).
+    pub(crate) fn without_policy(
+        space: &SearchSpace,
+        actions: Actions,
+        depth: usize,
+        index: u64,
+    ) -> Result<Self> {
+        Ok(Proposal {
+            spec: ArchSpec::from_actions(space, depth, &actions)?,
+            actions,
+            log_prob: None,
+            depth,
+            policy_version: 0,
+            sample_index: index,
+        })
+    }
 }
 
 /// The reward of a proposal, fed back to the strategy.
@@ -191,8 +207,7 @@ pub trait Strategy: Send {
     /// Tells a resumed strategy which children are in flight (published
     /// before the crash, their rewards not yet logged), as their tokens and
     /// depths; a strategy whose proposals depend on them (local search never
-    /// proposes a child in flight) takes them back. Children it has
-    /// observed are among them too, and are ignored.
+    /// proposes a child in flight) takes them back.
     fn in_flight(&mut self, _children: &[(Actions, usize)]) {}
 
     /// Moves the sample sequence on to `next` when it is behind (on resume,
@@ -249,6 +264,21 @@ pub fn restore_with(checkpoint: &Checkpoint, settings: &StrategySettings) -> Res
         )?),
         StrategyKind::Random | StrategyKind::Evolution | StrategyKind::LocalSearch => restore(checkpoint)?,
     })
+}
+
+/// Every token of `plan` with the number of values it can take: each
+/// softmax decision its options, each skip connection two. A one-decision
+/// change (evolution's mutation, local search's neighbour) re-draws one of
+/// them.
+pub(crate) fn token_options(plan: &Plan) -> Vec<(usize, usize)> {
+    plan.steps()
+        .iter()
+        .flat_map(|step| match *step {
+            Step::Choose { options, .. } => vec![options],
+            Step::Anchor { candidates } => vec![2; candidates],
+        })
+        .enumerate()
+        .collect()
 }
 
 /// The indices of the next `count` samples, moving `samples_drawn` past

@@ -2,7 +2,7 @@
 //! under the same depth curriculum as the controller. It never learns, so
 //! its policy version stays 0.
 
-use nas_domain::{Actions, ArchSpec, Plan, SearchSpace, Step};
+use nas_domain::{Actions, Plan, SearchSpace, Step};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -65,22 +65,14 @@ impl Strategy for RandomSearch {
 
     fn propose(&mut self, count: usize) -> Result<Vec<Proposal>> {
         let state = &mut self.state;
-        let mut proposals = Vec::with_capacity(count);
-        for index in strategy::next_samples(&mut state.samples_drawn, count) {
-            let depth = state.space.depth_at(index);
-            let plan = state.space.plan(depth);
-            let actions = uniform_actions(&plan, &mut strategy::sample_rng(state.seed, index));
-            let spec = ArchSpec::from_actions(&state.space, depth, &actions)?;
-            proposals.push(Proposal {
-                spec,
-                actions,
-                log_prob: None,
-                depth,
-                policy_version: 0,
-                sample_index: index,
-            });
-        }
-        Ok(proposals)
+        strategy::next_samples(&mut state.samples_drawn, count)
+            .map(|index| {
+                let depth = state.space.depth_at(index);
+                let plan = state.space.plan(depth);
+                let actions = uniform_actions(&plan, &mut strategy::sample_rng(state.seed, index));
+                Proposal::without_policy(&state.space, actions, depth, index)
+            })
+            .collect()
     }
 
     fn observe(&mut self, _observation: Observation) -> Result<Option<StepReport>> {
