@@ -19,6 +19,7 @@ fn reinforce_beats_random_search_on_the_synthetic_oracle() {
         reinforce: ReinforceConfig::default(),
         evolution: Default::default(),
         local_search: Default::default(),
+        predictor: Default::default(),
         threads: 2,
         in_flight: None,
     };

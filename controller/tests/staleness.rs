@@ -171,6 +171,7 @@ fn asynchronous_runs_see_stale_rewards_as_a_pool_of_workers_would() {
             },
             evolution: Default::default(),
             local_search: Default::default(),
+            predictor: Default::default(),
             threads: 2,
             in_flight,
         };

@@ -2,8 +2,9 @@
 //! through RabbitMQ and the object store, with surrogate workers answering
 //! from a benchmark table in NAS-Bench-Graph's row format; every recorded
 //! reward is the table's value for its architecture, and `replay --verify`
-//! recomputes the stored policy bit for bit; a local search killed
-//! mid-search resumes without proposing any architecture twice.
+//! recomputes the stored policy bit for bit; a local search and a
+//! predictor-guided search killed mid-search resume without proposing any
+//! architecture twice, and `replay verify` proposes every child again.
 
 #![allow(clippy::unwrap_used)]
 
@@ -148,8 +149,37 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
 
 #[test]
 fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
-    let setup = Pipeline::custom("categorical-local", |experiment, _| {
-        experiment_file(experiment, "local_search", 5)
+    let jobs = killed_and_resumed("local_search");
+    // After the 10 random ones, each child is a one-decision neighbour of
+    // one before.
+    for (at, (index, _, tokens)) in jobs.iter().enumerate().skip(10) {
+        let neighbour = jobs[..at]
+            .iter()
+            .any(|earlier| earlier.2.iter().zip(tokens).filter(|(a, b)| a != b).count() == 1);
+        assert!(
+            neighbour,
+            "sample {index} {tokens:?} is no neighbour of an earlier child"
+        );
+    }
+}
+
+#[test]
+fn a_predictor_search_killed_mid_search_resumes_without_repeating_a_child() {
+    let jobs = killed_and_resumed("predictor");
+    // After the 10 random ones the model guides: most children take the
+    // best link (0123, worth the most in the table), where a uniform draw
+    // takes it one time in three.
+    let best_link = jobs[10..].iter().filter(|job| job.2[0] == 2).count();
+    assert!(best_link >= 20, "{best_link} of 30 on the best link: {jobs:?}");
+}
+
+/// Runs a 40-child search with `strategy`, kills the controller after 16
+/// rewards with children in flight, resumes it, and checks every child is
+/// counted once, none proposed twice, and `replay verify` proposes each
+/// again; the jobs as (sample index, job id, tokens), by sample.
+fn killed_and_resumed(strategy: &str) -> Vec<(u64, String, Vec<u64>)> {
+    let setup = Pipeline::custom(&format!("categorical-{strategy}"), |experiment, _| {
+        experiment_file(experiment, strategy, 5)
     });
     let (values, [mut s1, mut s2]) = surrogates(&setup, 50);
     let mut controller = setup.controller("controller-1", false);
@@ -189,8 +219,7 @@ fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
         }
     }
     // No architecture was proposed twice, across the kill: the resumed
-    // strategy knew every child trained and every one in flight. After the
-    // 10 random ones, each child is a one-decision neighbour of one before.
+    // strategy knew every child trained and every one in flight.
     let mut jobs: Vec<(u64, String, Vec<u64>)> = setup
         .job_records()
         .iter()
@@ -213,15 +242,6 @@ fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
     assert_eq!(jobs.len(), 40, "{jobs:?}");
     let distinct: std::collections::HashSet<&Vec<u64>> = jobs.iter().map(|job| &job.2).collect();
     assert_eq!(distinct.len(), 40, "an architecture was proposed twice: {jobs:?}");
-    for (at, (index, _, tokens)) in jobs.iter().enumerate().skip(10) {
-        let neighbour = jobs[..at]
-            .iter()
-            .any(|earlier| earlier.2.iter().zip(tokens).filter(|(a, b)| a != b).count() == 1);
-        assert!(
-            neighbour,
-            "sample {index} {tokens:?} is no neighbour of an earlier child"
-        );
-    }
     // Every child is proposed again, from the first checkpoint and the
     // rewards each one was proposed after, as if the controller had never
     // been killed.
@@ -240,4 +260,5 @@ fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
     assert_eq!(verification["identical"], true, "{verification}");
     assert_eq!(verification["proposals"]["compared"], 40, "{verification}");
     assert_eq!(verification["proposals"]["differing"], 0, "{verification}");
+    jobs
 }

@@ -147,7 +147,7 @@ fn simulate_replays_a_reward_table() {
         .iter()
         .map(|run| run["strategy"].as_str().unwrap())
         .collect();
-    assert_eq!(strategies, ["local_search", "evolution", "random"]);
+    assert_eq!(strategies, ["predictor", "evolution", "random"]);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
+use crate::strategy::predictor::PredictorConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 
 pub use super::overrides::{BudgetOverrides, Overrides};
@@ -50,6 +51,9 @@ pub struct ExperimentConfig {
     /// Local-search settings.
     #[serde(default)]
     pub local_search: LocalSearchConfig,
+    /// Predictor-guided search settings.
+    #[serde(default)]
+    pub predictor: PredictorConfig,
     /// Seed of the strategy and of the children.
     pub seed: u64,
     /// Children to train in total.
@@ -190,6 +194,7 @@ impl ExperimentConfig {
             controller: ReinforceConfig::default(),
             evolution: EvolutionConfig::default(),
             local_search: LocalSearchConfig::default(),
+            predictor: PredictorConfig::default(),
             seed: 0,
             children: 100,
             max_hours: None,
@@ -300,6 +305,7 @@ impl ExperimentConfig {
             reinforce: self.controller.clone(),
             evolution: self.evolution.clone(),
             local_search: self.local_search.clone(),
+            predictor: self.predictor.clone(),
         }
     }
 
@@ -343,6 +349,7 @@ impl ExperimentConfig {
         self.stopping.validate()?;
         self.evolution.validate()?;
         self.local_search.validate()?;
+        self.predictor.validate()?;
         self.controller.validate()
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
+use crate::strategy::predictor::PredictorConfig;
 use crate::strategy::reinforce::{ReinforceConfig, Staleness};
 use crate::{Error, Result};
 
@@ -64,6 +65,9 @@ pub struct Overrides {
     /// Local-search settings.
     #[arg(skip)]
     pub local_search: Option<LocalSearchConfig>,
+    /// Predictor-guided search settings.
+    #[arg(skip)]
+    pub predictor: Option<PredictorConfig>,
     /// Seed of the strategy and the children.
     #[arg(long, env = "NAS_SEED")]
     pub seed: Option<u64>,

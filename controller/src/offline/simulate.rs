@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::Result;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
+use crate::strategy::predictor::PredictorConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 use crate::strategy::{self, Observation, Proposal, Strategy, StrategyKind, StrategySettings};
 use nas_domain::oracle::Oracle;
@@ -45,6 +46,8 @@ pub struct Simulation {
     pub evolution: EvolutionConfig,
     /// Local-search settings.
     pub local_search: LocalSearchConfig,
+    /// Predictor-guided search settings.
+    pub predictor: PredictorConfig,
     /// Worker threads (at least 1).
     pub threads: usize,
     /// Children training at once, finishing in random order; `None`:
@@ -139,6 +142,7 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
         reinforce: simulation.reinforce.clone(),
         evolution: simulation.evolution.clone(),
         local_search: simulation.local_search.clone(),
+        predictor: simulation.predictor.clone(),
     };
     let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
     let mut learner = Learner {

@@ -352,6 +352,7 @@ mod tests {
             reinforce: ReinforceConfig::default(),
             evolution: EvolutionConfig::default(),
             local_search: Default::default(),
+            predictor: Default::default(),
             threads: 1,
             in_flight: None,
         }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::random;
 use crate::strategy::checkpoint::Checkpoint;
-use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, StrategyKind};
+use crate::strategy::{self, Member, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
 
 /// Evolution settings.
@@ -50,13 +50,6 @@ impl EvolutionConfig {
         }
         Ok(())
     }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Member {
-    actions: Actions,
-    depth: usize,
-    reward: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

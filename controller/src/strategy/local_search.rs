@@ -21,12 +21,11 @@
 //! remembered, so a small space is searched without repeats until it is
 //! exhausted (then children repeat, drawn uniformly).
 
-use std::collections::HashSet;
-
 use nas_domain::{Actions, SearchSpace};
 use serde::{Deserialize, Serialize};
 
 use super::random;
+use super::seen::Seen;
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::{self, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
@@ -67,13 +66,6 @@ struct Member {
     exhausted: bool,
 }
 
-/// A child as the search remembers it: its depth and tokens.
-type Key = (usize, Vec<u16>);
-
-fn key(depth: usize, actions: &Actions) -> Key {
-    (depth, actions.tokens().to_vec())
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct LocalSearchState {
     space: SearchSpace,
@@ -90,7 +82,7 @@ struct LocalSearchState {
 pub struct LocalSearch {
     state: LocalSearchState,
     /// Every child trained or in flight (rebuilt from the state).
-    seen: HashSet<Key>,
+    seen: Seen,
     /// Members by reward, best first (ties: the earlier first).
     ranking: Vec<usize>,
 }
@@ -115,8 +107,10 @@ impl LocalSearch {
     }
 
     fn from_state(state: LocalSearchState) -> Self {
-        let mut seen: HashSet<Key> = state.members.iter().map(|m| key(m.depth, &m.actions)).collect();
-        seen.extend(state.pending.iter().map(|(depth, actions)| key(*depth, actions)));
+        let seen = Seen::of(
+            state.members.iter().map(|m| (m.depth, &m.actions)),
+            &state.pending,
+        );
         let mut search = LocalSearch {
             state,
             seen,
@@ -147,8 +141,7 @@ impl LocalSearch {
             Some(next) => next,
             None => self.random_child(index),
         };
-        self.seen.insert(key(depth, &actions));
-        self.state.pending.push((depth, actions.clone()));
+        self.seen.proposed(&mut self.state.pending, depth, &actions);
         Proposal::without_policy(&self.state.space, actions, depth, index)
     }
 
@@ -163,7 +156,7 @@ impl LocalSearch {
             let parent = &self.state.members[member];
             let found = neighbours(&self.state.space, parent)
                 .into_iter()
-                .filter(|actions| !self.seen.contains(&key(parent.depth, actions)))
+                .filter(|actions| !self.seen.contains(parent.depth, actions.tokens()))
                 .min_by_key(|actions| order(self.state.seed, actions));
             match found {
                 Some(actions) => return Some((parent.depth, actions)),
@@ -173,25 +166,18 @@ impl LocalSearch {
         None
     }
 
-    /// A uniform child, redrawn (from the same stream) while it was seen,
-    /// up to a bound: a nearly exhausted space repeats children.
+    /// A uniform child not seen before (see
+    /// [`random::unseen_uniform_actions`]).
     fn random_child(&self, index: u64) -> (usize, Actions) {
         let depth = self.state.space.depth_at(index);
         let plan = self.state.space.plan(depth);
         let mut rng = strategy::sample_rng(self.state.seed, index);
-        let mut actions = random::uniform_actions(&plan, &mut rng);
-        for _ in 0..RANDOM_TRIES {
-            if !self.seen.contains(&key(depth, &actions)) {
-                break;
-            }
-            actions = random::uniform_actions(&plan, &mut rng);
-        }
+        let actions = random::unseen_uniform_actions(&plan, &mut rng, |actions| {
+            self.seen.contains(depth, actions.tokens())
+        });
         (depth, actions)
     }
 }
-
-/// Draws of a random child that look for one not seen before.
-const RANDOM_TRIES: usize = 64;
 
 /// Every one-decision neighbour of `parent`: each softmax decision set to
 /// each other value, each skip connection flipped.
@@ -241,16 +227,8 @@ impl Strategy for LocalSearch {
     }
 
     fn observe(&mut self, observation: Observation) -> Result<Option<StepReport>> {
-        let observed = key(observation.depth, &observation.actions);
-        if let Some(at) = self
-            .state
-            .pending
-            .iter()
-            .position(|(depth, actions)| key(*depth, actions) == observed)
-        {
-            self.state.pending.remove(at);
-        }
-        self.seen.insert(observed);
+        self.seen
+            .observed(&mut self.state.pending, observation.depth, &observation.actions);
         self.state.members.push(Member {
             actions: observation.actions,
             depth: observation.depth,
@@ -262,11 +240,7 @@ impl Strategy for LocalSearch {
     }
 
     fn in_flight(&mut self, children: &[(Actions, usize)]) {
-        for (actions, depth) in children {
-            if self.seen.insert(key(*depth, actions)) {
-                self.state.pending.push((*depth, actions.clone()));
-            }
-        }
+        self.seen.in_flight(&mut self.state.pending, children);
     }
 
     fn advance_samples(&mut self, next: u64) {

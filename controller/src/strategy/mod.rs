@@ -1,7 +1,8 @@
 //! Search strategies behind one interface, so the search service,
 //! `simulate` and `replay` drive them alike: [`reinforce`] (the LSTM
 //! controller with REINFORCE, the paper's method), [`random`] search,
-//! regularized [`evolution`] and best-first [`local_search`];
+//! regularized [`evolution`], best-first [`local_search`] and the
+//! [`predictor`]-guided search (Thompson sampling on a model of the reward);
 //! [`checkpoint`] is the file every strategy saves itself to.
 //!
 //! A strategy proposes children ([`Proposal`]: spec, actions, depth, the
@@ -14,8 +15,10 @@
 pub mod checkpoint;
 pub mod evolution;
 pub mod local_search;
+pub mod predictor;
 pub mod random;
 pub mod reinforce;
+pub(crate) mod seen;
 #[cfg(test)]
 pub(crate) mod test_spaces;
 
@@ -29,6 +32,7 @@ use crate::{Error, Result};
 use checkpoint::Checkpoint;
 use evolution::{Evolution, EvolutionConfig};
 use local_search::{LocalSearch, LocalSearchConfig};
+use predictor::{Predictor, PredictorConfig};
 use random::RandomSearch;
 use reinforce::{Reinforce, ReinforceConfig};
 
@@ -48,6 +52,9 @@ pub enum StrategyKind {
     /// 2020.
     #[value(name = "local_search", alias = "local-search")]
     LocalSearch,
+    /// Thompson sampling on a Bayesian model of the reward over decisions
+    /// and pairs of decisions (BOCS-style predictor).
+    Predictor,
 }
 
 impl StrategyKind {
@@ -58,11 +65,12 @@ impl StrategyKind {
             StrategyKind::Random => "random",
             StrategyKind::Evolution => "evolution",
             StrategyKind::LocalSearch => "local_search",
+            StrategyKind::Predictor => "predictor",
         }
     }
 
     /// The strategy of a new experiment.
-    pub const DEFAULT: StrategyKind = StrategyKind::LocalSearch;
+    pub const DEFAULT: StrategyKind = StrategyKind::Predictor;
 
     /// What a strategy is compared with by default: the default strategy,
     /// regularized evolution and random search (each once).
@@ -218,6 +226,14 @@ pub trait Strategy: Send {
     fn checkpoint(&self) -> Result<Checkpoint>;
 }
 
+/// A trained child as evolution and the predictor keep it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Member {
+    pub actions: Actions,
+    pub depth: usize,
+    pub reward: f64,
+}
+
 /// The settings of every strategy (each uses its own part).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -228,6 +244,8 @@ pub struct StrategySettings {
     pub evolution: EvolutionConfig,
     /// Local search.
     pub local_search: LocalSearchConfig,
+    /// The predictor-guided search.
+    pub predictor: PredictorConfig,
 }
 
 /// Creates a fresh strategy.
@@ -242,6 +260,7 @@ pub fn create(
         StrategyKind::Random => Box::new(RandomSearch::new(space, seed)),
         StrategyKind::Evolution => Box::new(Evolution::new(space, settings.evolution.clone(), seed)?),
         StrategyKind::LocalSearch => Box::new(LocalSearch::new(space, settings.local_search.clone(), seed)?),
+        StrategyKind::Predictor => Box::new(Predictor::new(space, settings.predictor.clone(), seed)?),
     })
 }
 
@@ -252,6 +271,7 @@ pub fn restore(checkpoint: &Checkpoint) -> Result<Box<dyn Strategy>> {
         StrategyKind::Random => Box::new(RandomSearch::restore(checkpoint)?),
         StrategyKind::Evolution => Box::new(Evolution::restore(checkpoint)?),
         StrategyKind::LocalSearch => Box::new(LocalSearch::restore(checkpoint)?),
+        StrategyKind::Predictor => Box::new(Predictor::restore(checkpoint)?),
     })
 }
 
@@ -262,7 +282,10 @@ pub fn restore_with(checkpoint: &Checkpoint, settings: &StrategySettings) -> Res
             checkpoint,
             Some(settings.reinforce.clone()),
         )?),
-        StrategyKind::Random | StrategyKind::Evolution | StrategyKind::LocalSearch => restore(checkpoint)?,
+        StrategyKind::Random
+        | StrategyKind::Evolution
+        | StrategyKind::LocalSearch
+        | StrategyKind::Predictor => restore(checkpoint)?,
     })
 }
 

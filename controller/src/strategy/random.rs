@@ -25,6 +25,26 @@ pub fn uniform_actions(plan: &Plan, rng: &mut impl Rng) -> Actions {
     Actions::new(tokens)
 }
 
+/// A uniform child of `plan` for which `seen` is false, redrawn from `rng`
+/// up to [`UNSEEN_TRIES`] times: a nearly exhausted space repeats children.
+pub(crate) fn unseen_uniform_actions(
+    plan: &Plan,
+    rng: &mut impl Rng,
+    seen: impl Fn(&Actions) -> bool,
+) -> Actions {
+    let mut actions = uniform_actions(plan, rng);
+    for _ in 0..UNSEEN_TRIES {
+        if !seen(&actions) {
+            break;
+        }
+        actions = uniform_actions(plan, rng);
+    }
+    actions
+}
+
+/// Draws of a random child that look for one not seen before.
+pub(crate) const UNSEEN_TRIES: usize = 64;
+
 /// Random search's whole state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct RandomState {

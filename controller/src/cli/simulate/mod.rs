@@ -20,6 +20,7 @@ use clap::{Args, Subcommand};
 use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::local_search::LocalSearchConfig;
+use nas_controller::strategy::predictor::PredictorConfig;
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{Missing, OracleSource};
 use nas_domain::promotion::AshaMode;
@@ -92,6 +93,27 @@ struct Common {
     /// Local search: random children before it climbs.
     #[arg(long, default_value_t = LocalSearchConfig::default().initial)]
     local_initial: usize,
+    /// Predictor: random children before the model guides.
+    #[arg(long, default_value_t = PredictorConfig::default().initial)]
+    predictor_initial: usize,
+    /// Predictor: prior precision of each decision value's weight.
+    #[arg(long, default_value_t = PredictorConfig::default().main_precision)]
+    main_precision: f64,
+    /// Predictor: prior precision of each pair of values' weight.
+    #[arg(long, default_value_t = PredictorConfig::default().pair_precision)]
+    pair_precision: f64,
+    /// Predictor: the most weights its model has.
+    #[arg(long, default_value_t = PredictorConfig::default().max_features)]
+    max_features: usize,
+    /// Predictor: spread of its samples, a multiple of the posterior's.
+    #[arg(long, default_value_t = PredictorConfig::default().exploration)]
+    exploration: f64,
+    /// Predictor: every this many children one is drawn wider (0: never).
+    #[arg(long, default_value_t = PredictorConfig::default().wide_every)]
+    wide_every: u64,
+    /// Predictor: the spread of those wider draws.
+    #[arg(long, default_value_t = PredictorConfig::default().wide_exploration)]
+    wide_exploration: f64,
     #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
@@ -113,6 +135,18 @@ impl Common {
     fn local_search(&self) -> LocalSearchConfig {
         LocalSearchConfig {
             initial: self.local_initial,
+        }
+    }
+
+    fn predictor(&self) -> PredictorConfig {
+        PredictorConfig {
+            initial: self.predictor_initial,
+            main_precision: self.main_precision,
+            pair_precision: self.pair_precision,
+            max_features: self.max_features,
+            exploration: self.exploration,
+            wide_every: self.wide_every,
+            wide_exploration: self.wide_exploration,
         }
     }
 

@@ -28,6 +28,7 @@ impl Common {
             reinforce: self.controller.config(),
             evolution: self.evolution(),
             local_search: self.local_search(),
+            predictor: self.predictor(),
             threads: self
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
@@ -178,6 +179,7 @@ pub(super) async fn stopping(args: StoppingArgs) -> anyhow::Result<()> {
         reinforce: common.controller.config(),
         evolution: common.evolution(),
         local_search: common.local_search(),
+        predictor: common.predictor(),
     };
     let started = Instant::now();
     let report = tokio::task::spawn_blocking(move || early_stopping::run(&simulation, &table)).await??;

@@ -41,6 +41,7 @@ use super::simulate::median;
 use crate::Result;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
+use crate::strategy::predictor::PredictorConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 use crate::strategy::{self, StrategyKind, StrategySettings};
 use search::Search;
@@ -74,6 +75,8 @@ pub struct StoppingSimulation {
     pub evolution: EvolutionConfig,
     /// Local-search settings.
     pub local_search: LocalSearchConfig,
+    /// Predictor-guided search settings.
+    pub predictor: PredictorConfig,
 }
 
 /// One run.
@@ -218,6 +221,7 @@ fn run_one(
         reinforce: simulation.reinforce.clone(),
         evolution: simulation.evolution.clone(),
         local_search: simulation.local_search.clone(),
+        predictor: simulation.predictor.clone(),
     };
     let config = StoppingConfig {
         rule,

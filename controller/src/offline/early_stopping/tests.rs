@@ -117,6 +117,7 @@ fn simulation(rule: &str, sampled_again: SampledAgain, asha: AshaMode) -> Stoppi
         reinforce: ReinforceConfig::default(),
         evolution: EvolutionConfig::default(),
         local_search: Default::default(),
+        predictor: Default::default(),
     }
 }
 
@@ -345,6 +346,7 @@ fn recorded(rules: &str, asha: AshaMode) -> (StoppingSimulation, CurveTable) {
         reinforce: ReinforceConfig::default(),
         evolution: EvolutionConfig::default(),
         local_search: Default::default(),
+        predictor: Default::default(),
     };
     (simulation, table)
 }
