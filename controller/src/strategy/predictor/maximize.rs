@@ -14,23 +14,23 @@ pub const ENUMERATE_LIMIT: usize = 1 << 17;
 const MAX_SWEEPS: usize = 32;
 
 /// The children of `layout`'s plan, when at most [`ENUMERATE_LIMIT`].
-pub fn space_size(layout: &Layout) -> Option<usize> {
+fn space_size(layout: &Layout) -> Option<usize> {
     layout.options().iter().try_fold(1usize, |size, &o| {
         size.checked_mul(o).filter(|&s| s <= ENUMERATE_LIMIT)
     })
 }
 
-/// The best child under `theta` for which `seen` is false; `starts` seed
-/// the climbs of a large space.
+/// The best child under `theta` for which `seen` is false; `starts` gives
+/// the starts of the climbs, called only for a large space.
 pub fn best_unseen(
     layout: &Layout,
     theta: &[f64],
-    starts: &[Vec<u16>],
+    starts: impl FnOnce() -> Vec<Vec<u16>>,
     seen: impl Fn(&[u16]) -> bool,
 ) -> Option<Vec<u16>> {
     match space_size(layout) {
         Some(_) => enumerate(layout, theta, &seen),
-        None => climb_all(layout, theta, starts, &seen),
+        None => climb_all(layout, theta, &starts(), &seen),
     }
 }
 
@@ -156,15 +156,15 @@ mod tests {
         assert_eq!(space_size(&layout), Some(81));
         let theta = peaked(&layout);
         assert_eq!(
-            best_unseen(&layout, &theta, &[], |_| false),
+            best_unseen(&layout, &theta, Vec::new, |_| false),
             Some(vec![0, 1, 2, 0])
         );
-        let second = best_unseen(&layout, &theta, &[], |t| t == [0, 1, 2, 0]).unwrap();
+        let second = best_unseen(&layout, &theta, Vec::new, |t| t == [0, 1, 2, 0]).unwrap();
         assert_eq!(
             second.iter().zip([0, 1, 2, 0]).filter(|(a, b)| **a != *b).count(),
             1
         );
-        assert_eq!(best_unseen(&layout, &theta, &[], |_| true), None);
+        assert_eq!(best_unseen(&layout, &theta, Vec::new, |_| true), None);
     }
 
     #[test]
@@ -175,11 +175,11 @@ mod tests {
         let peak: Vec<u16> = (0..12).map(|i| (i % 4) as u16).collect();
         let starts = vec![vec![3; 12], vec![1; 12]];
         assert_eq!(
-            best_unseen(&layout, &theta, &starts, |_| false),
+            best_unseen(&layout, &theta, || starts.clone(), |_| false),
             Some(peak.clone())
         );
         // The peak seen: its best neighbour.
-        let next = best_unseen(&layout, &theta, &starts, |t| t == peak.as_slice()).unwrap();
+        let next = best_unseen(&layout, &theta, || starts.clone(), |t| t == peak.as_slice()).unwrap();
         assert_eq!(next.iter().zip(&peak).filter(|(a, b)| a != b).count(), 1);
     }
 }

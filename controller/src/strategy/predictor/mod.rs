@@ -205,14 +205,12 @@ impl Predictor {
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Option<Actions> {
         let theta = model.sample(rng, exploration);
-        let layout = model.layout();
-        let starts = match maximize::space_size(layout) {
-            Some(_) => Vec::new(),
-            None => self.starts(depth, rng),
-        };
-        maximize::best_unseen(layout, &theta, &starts, |tokens| {
-            self.seen.contains(depth, tokens)
-        })
+        maximize::best_unseen(
+            model.layout(),
+            &theta,
+            || self.starts(depth, rng),
+            |tokens| self.seen.contains(depth, tokens),
+        )
         .map(Actions::new)
     }
 

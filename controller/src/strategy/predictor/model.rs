@@ -16,6 +16,8 @@
 //! uniforms minus six), so the same rewards in the same order give the same
 //! sample on every machine.
 
+use std::cell::OnceCell;
+
 use nas_domain::{Actions, Plan};
 use rand::Rng;
 
@@ -81,28 +83,31 @@ impl Layout {
         &self.options
     }
 
+    /// The active features of `tokens`: the intercept, its values, then
+    /// its pairs of values.
+    fn active<'a>(&'a self, tokens: &'a [u16]) -> impl Iterator<Item = usize> + 'a {
+        let values = tokens
+            .iter()
+            .zip(&self.main)
+            .map(|(&token, first)| first + usize::from(token));
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|&(a, b, first)| first + usize::from(tokens[a]) * self.options[b] + usize::from(tokens[b]));
+        std::iter::once(0).chain(values).chain(pairs)
+    }
+
     /// The active features of `tokens`, written into `out`.
     pub fn active_into(&self, tokens: &[u16], out: &mut Vec<usize>) {
         out.clear();
-        out.push(0);
-        for (at, &token) in tokens.iter().enumerate() {
-            out.push(self.main[at] + usize::from(token));
-        }
-        for &(a, b, first) in &self.pairs {
-            out.push(first + usize::from(tokens[a]) * self.options[b] + usize::from(tokens[b]));
-        }
+        out.extend(self.active(tokens));
     }
 
     /// The score of `tokens` under the weights `theta`.
     pub fn score(&self, theta: &[f64], tokens: &[u16]) -> f64 {
-        let mut sum = theta[0];
-        for (at, &token) in tokens.iter().enumerate() {
-            sum += theta[self.main[at] + usize::from(token)];
-        }
-        for &(a, b, first) in &self.pairs {
-            sum += theta[first + usize::from(tokens[a]) * self.options[b] + usize::from(tokens[b])];
-        }
-        sum
+        let mut active = self.active(tokens);
+        let first = active.next().map_or(0.0, |feature| theta[feature]);
+        active.fold(first, |sum, feature| sum + theta[feature])
     }
 }
 
@@ -118,6 +123,13 @@ pub struct Prior {
 /// The intercept's prior precision: nearly flat.
 const INTERCEPT_PRECISION: f64 = 1e-6;
 
+/// The posterior mean of the weights and the noise's standard deviation.
+#[derive(Clone, Debug)]
+struct Posterior {
+    mean: Vec<f64>,
+    sigma: f64,
+}
+
 /// The posterior of one plan's weights.
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -129,6 +141,10 @@ pub struct Model {
     rows: Vec<Vec<usize>>,
     /// Their rewards.
     rewards: Vec<f64>,
+    /// The posterior of the rewards learned so far, fitted when first
+    /// sampled after a reward (every child proposed between two rewards
+    /// shares it).
+    posterior: OnceCell<Posterior>,
     active: Vec<usize>,
     dense: Vec<f64>,
 }
@@ -150,6 +166,7 @@ impl Model {
             l,
             rows: Vec::new(),
             rewards: Vec::new(),
+            posterior: OnceCell::new(),
             active: Vec::new(),
             dense: vec![0.0; d],
         }
@@ -175,6 +192,7 @@ impl Model {
         }
         self.rows.push(self.active.clone());
         self.rewards.push(reward);
+        self.posterior = OnceCell::new();
         let x = &mut self.dense;
         for k in 0..d {
             if x[k] == 0.0 {
@@ -196,10 +214,25 @@ impl Model {
     /// A Thompson sample of the weights, from `rng`, its spread scaled by
     /// `exploration`.
     pub fn sample(&self, rng: &mut impl Rng, exploration: f64) -> Vec<f64> {
-        let d = self.layout.features();
-        // μ = P⁻¹ b: forward then back substitution.
+        let posterior = self.posterior.get_or_init(|| self.fit());
+        let sigma = exploration * posterior.sigma;
+        let mut noise: Vec<f64> = (0..self.layout.features())
+            .map(|_| standard_normal(rng))
+            .collect();
+        self.back(&mut noise);
+        posterior
+            .mean
+            .iter()
+            .zip(&noise)
+            .map(|(m, z)| m + sigma * z)
+            .collect()
+    }
+
+    /// The posterior mean `μ = P⁻¹ b` of the rewards' ranks and the noise
+    /// estimate.
+    fn fit(&self) -> Posterior {
         let targets = ranks(&self.rewards);
-        let mut b = vec![0.0; d];
+        let mut b = vec![0.0; self.layout.features()];
         for (row, y) in self.rows.iter().zip(&targets) {
             for &feature in row {
                 b[feature] += y;
@@ -210,10 +243,8 @@ impl Model {
         self.forward(&mut mean);
         self.back(&mut mean);
         let fit: f64 = b.iter().zip(&mean).map(|(b, m)| b * m).sum();
-        let sigma = exploration * ((yy - fit).max(0.0) / targets.len().max(1) as f64).sqrt();
-        let mut noise: Vec<f64> = (0..d).map(|_| standard_normal(rng)).collect();
-        self.back(&mut noise);
-        mean.iter().zip(&noise).map(|(m, z)| m + sigma * z).collect()
+        let sigma = ((yy - fit).max(0.0) / targets.len().max(1) as f64).sqrt();
+        Posterior { mean, sigma }
     }
 
     /// Solves `L y = v` in place.
