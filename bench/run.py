@@ -27,6 +27,9 @@ Sections (all by default; `--only a,b` picks some):
               2,000 samples, seeds 0-199: samples to the top 1% and 0.1% with
               bootstrap intervals and random's exact median, the test
               accuracy of the pick after 50..500 samples, one SVG per table
+  cnn_tables  the same strategies on the recorded CIFAR-10 tables as tabular
+              oracles (512 and 128 CNN architectures, validation accuracy
+              after 10 epochs), 300 samples, seeds 0-199: samples to the top 1%
   early_stopping
               the stopping rules (none, median, asha) with REINFORCE and
               random search on the recorded CIFAR-10 learning curves
@@ -96,11 +99,14 @@ def arguments():
     parser.add_argument("--tabular-seeds", type=int, default=200)
     parser.add_argument("--tabular-first-seed", type=int, default=0,
                         help="tabular: 0 reports (seeds 0-199); settings are tuned on seeds from 1000")
+    parser.add_argument("--cnn-tables-budget", type=int, default=300)
     parser.add_argument("--stopping-seeds", type=int, default=50)
     parser.add_argument("--stopping-budget", type=float, default=1.3,
                         help="early_stopping: training seconds per run, in multiples of training the whole table once")
     parser.add_argument("--pareto-objective", default="mnas:latency:0.005")
     parser.add_argument("--pareto-budget", type=int, default=4000)
+    parser.add_argument("--pareto-default-budget", type=int, default=1500,
+                        help="pareto: samples of the default strategy (evolution and random: --pareto-budget)")
     parser.add_argument("--pareto-seeds", type=int, default=200)
     parser.add_argument("--pareto-first-seed", type=int, default=0)
     parser.add_argument("--staleness-table", default="cora", choices=TABLES)

@@ -14,7 +14,7 @@ Each module `sections/<name>.py` has
 import importlib
 
 SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular",
-            "early_stopping", "pareto", "staleness"]
+            "cnn_tables", "early_stopping", "pareto", "staleness"]
 
 
 def load(name):

@@ -204,3 +204,49 @@ fn a_benchmark_table_answers_by_the_specs_decisions_gzipped_or_not() {
         "{error}"
     );
 }
+
+/// A CNN spec in the format of `bench/record_curves.py`.
+fn cnn(filters: u32) -> ArchSpec {
+    ArchSpec::from_json(&format!(
+        r#"{{"version":1,"kind":"cnn","max_pool_after":[],"layers":[{{"filters":{filters},
+        "kernel_height":3,"kernel_width":3,"stride_height":1,"stride_width":1,"inputs":[]}}]}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_learning_curve_table_answers_other_specs_by_their_arch_id() {
+    let (narrow, wide, absent) = (cnn(8), cnn(16), cnn(32));
+    let row = |spec: &ArchSpec, curve: &str| {
+        format!(
+            r#"{{"arch_id":"{}","params":10,"valid_accuracy":{curve}}}"#,
+            spec.id().as_str()
+        )
+    };
+    let text = [
+        row(&narrow, "[0.2, 0.3]"),
+        row(&wide, "[0.25, 0.4]"),
+        row(&narrow, "[0.9, 0.9]"),
+    ]
+    .join("\n");
+    let table = MetricTable::parse(&text, "valid_accuracy[1]", Missing::Fail).unwrap();
+    // The last epoch's accuracy; the first row of a repeated id wins.
+    assert_eq!(table.reward(&narrow).unwrap(), 0.3);
+    assert_eq!(table.reward(&wide).unwrap(), 0.4);
+    assert_eq!(table.value(&wide, "valid_accuracy[0]").unwrap(), Some(0.25));
+    assert_eq!(table.value(&wide, "params").unwrap(), Some(10.0));
+    assert!(matches!(
+        table.reward(&absent),
+        Err(Error::UnknownArchitecture(_))
+    ));
+    // A table of decisions without ids cannot answer a CNN spec: an error
+    // naming the column, not a miss.
+    let plain = MetricTable::parse(
+        r#"{"link":"0012","valid_perf":0.5}"#,
+        "valid_perf",
+        Missing::Reward(0.0),
+    )
+    .unwrap();
+    let error = plain.reward(&narrow).unwrap_err().to_string();
+    assert!(error.contains("no \"arch_id\" column"), "{error}");
+}

@@ -14,12 +14,13 @@
 use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt};
-use nas_domain::{Actions, ArchId, ArchSpec, ExperimentName, JobId, TrainResult};
+use nas_domain::objective::RewardShaping;
+use nas_domain::{Actions, ArchId, ArchSpec, ExperimentName, JobId, Outcome, TrainResult};
 use nas_infra::store::{ObjectStore, keys};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
-use crate::strategy::Observation;
+use crate::strategy::{Objectives, Observation};
 
 /// Where a search sends every reward record it logs (and, on resume, those
 /// it read back), in sequence order: a plain channel, so the search knows
@@ -87,15 +88,29 @@ pub struct RewardRecord {
 }
 
 impl RewardRecord {
-    /// The observation this record gives its strategy.
-    pub fn observation(&self) -> Observation {
+    /// The observation this record gives its strategy in an experiment
+    /// shaped by `shaping`: with the child's objectives (its reward before
+    /// shaping and the shaping's costs) when it trained, or stopped with a
+    /// partial reward, and its result measured every cost.
+    pub fn observation(&self, shaping: Option<&RewardShaping>) -> Observation {
         Observation {
             actions: self.actions.clone(),
             depth: self.depth,
             policy_version: self.policy_version,
             log_prob: self.log_prob,
             reward: self.reward,
+            objectives: self.objectives(shaping),
         }
+    }
+
+    fn objectives(&self, shaping: Option<&RewardShaping>) -> Option<Objectives> {
+        let result = self.result.as_ref()?;
+        let unshaped = match (&self.status, &result.outcome) {
+            (RecordStatus::Ok, Outcome::Ok { reward, .. })
+            | (RecordStatus::Stopped, Outcome::Stopped { reward, .. }) => *reward,
+            _ => return None,
+        };
+        Objectives::of(shaping, unshaped, &result.costs)
     }
 }
 

@@ -10,7 +10,7 @@
 //! did), with the statistics of [`super::hitting`].
 
 use nas_domain::objective::pareto::{self, Point};
-use nas_domain::objective::{Cost, RewardShaping};
+use nas_domain::objective::{Cost, Objectives, RewardShaping};
 use nas_domain::oracle::{MetricTable, Oracle};
 use nas_domain::{ArchSpec, Error as DomainError};
 use serde::Serialize;
@@ -52,6 +52,18 @@ impl Oracle for ShapedTable<'_> {
         }
         let costs = self.table.costs(spec, &self.columns)?;
         self.shaping.shape(reward, &costs)
+    }
+
+    fn objectives(&self, spec: &ArchSpec) -> nas_domain::Result<Option<Objectives>> {
+        if self.table.metric(spec)?.is_none() {
+            return Ok(None); // a missing row is a failed child: no costs
+        }
+        let costs = self.table.costs(spec, &self.columns)?;
+        Ok(Objectives::of(
+            Some(&self.shaping),
+            self.table.reward(spec)?,
+            &costs,
+        ))
     }
 }
 

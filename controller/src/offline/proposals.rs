@@ -14,6 +14,7 @@
 //! reproduced as if it had never stopped.
 
 use nas_domain::ExperimentName;
+use nas_domain::objective::RewardShaping;
 use nas_infra::store::ObjectStore;
 use serde::Serialize;
 
@@ -42,6 +43,7 @@ pub async fn check(
     experiment: &ExperimentName,
     first: Checkpoint,
     records: Vec<RewardRecord>,
+    shaping: Option<RewardShaping>,
 ) -> Result<ProposalCheck> {
     let mut jobs = JobLog::new(store.clone(), experiment.clone())
         .read_latest::<Sample>()
@@ -50,7 +52,7 @@ pub async fn check(
     let samples: Vec<Sample> = jobs.into_iter().map(|job| job.payload).collect();
     tokio::task::spawn_blocking(move || {
         let mut strategy = strategy::restore(&first)?;
-        replay(strategy.as_mut(), &samples, &records)
+        replay(strategy.as_mut(), &samples, &records, shaping.as_ref())
     })
     .await?
 }
@@ -61,6 +63,7 @@ pub fn replay(
     strategy: &mut dyn Strategy,
     samples: &[Sample],
     records: &[RewardRecord],
+    shaping: Option<&RewardShaping>,
 ) -> Result<ProposalCheck> {
     let mut check = ProposalCheck::default();
     let mut fed = 0;
@@ -73,7 +76,7 @@ pub fn replay(
             ))
         })?;
         while let Some(record) = records.get(fed).filter(|record| record.sequence < observed) {
-            strategy.observe(record.observation())?;
+            strategy.observe(record.observation(shaping))?;
             fed += 1;
         }
         strategy.advance_samples(sample.sample_index);
@@ -139,7 +142,7 @@ mod tests {
     fn resumed(first: &Checkpoint, samples: &[Sample], records: &[RewardRecord]) -> LocalSearch {
         let mut search = LocalSearch::restore(first).unwrap();
         for record in records {
-            search.observe(record.observation()).unwrap();
+            search.observe(record.observation(None)).unwrap();
         }
         let published: Vec<_> = samples.iter().map(|s| (s.actions.clone(), s.depth)).collect();
         search.in_flight(&published);
@@ -187,9 +190,18 @@ mod tests {
     fn a_recorded_local_search_is_proposed_again_child_for_child() {
         let (first, samples, records) = recorded_search();
         let mut strategy = strategy::restore(&first).unwrap();
-        let check = replay(strategy.as_mut(), &samples, &records).unwrap();
+        let check = replay(strategy.as_mut(), &samples, &records, None).unwrap();
         assert_eq!(check.compared, 30);
         assert_eq!(check.differing, 0, "{:?}", check.first_difference);
+    }
+
+    /// Replays `samples` from the checkpoint `first` (no objective).
+    fn replay_from(
+        first: &Checkpoint,
+        samples: &[Sample],
+        records: &[RewardRecord],
+    ) -> Result<ProposalCheck> {
+        replay(strategy::restore(first).unwrap().as_mut(), samples, records, None)
     }
 
     #[test]
@@ -197,7 +209,7 @@ mod tests {
         let (first, mut samples, records) = recorded_search();
         let tokens: Vec<u16> = samples[20].actions.tokens().iter().map(|t| (t + 1) % 4).collect();
         samples[20].actions = nas_domain::Actions::new(tokens);
-        let check = replay(strategy::restore(&first).unwrap().as_mut(), &samples, &records).unwrap();
+        let check = replay_from(&first, &samples, &records).unwrap();
         assert!(check.differing >= 1, "{check:?}");
         assert!(
             check
@@ -210,13 +222,11 @@ mod tests {
         for sample in &mut samples[12..] {
             sample.observed = sample.observed.map(|n| n.saturating_sub(2));
         }
-        let check = replay(strategy::restore(&first).unwrap().as_mut(), &samples, &records).unwrap();
+        let check = replay_from(&first, &samples, &records).unwrap();
         assert!(check.differing >= 1, "{check:?}");
         // A record without the count cannot be replayed.
         samples[3].observed = None;
-        let error = replay(strategy::restore(&first).unwrap().as_mut(), &samples, &records)
-            .unwrap_err()
-            .to_string();
+        let error = replay_from(&first, &samples, &records).unwrap_err().to_string();
         assert!(error.contains("no `observed` count"), "{error}");
     }
 }

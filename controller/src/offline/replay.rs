@@ -115,10 +115,14 @@ async fn checkpoint_bytes(store: &ObjectStore, key: &str) -> Result<bytes::Bytes
         .ok_or_else(|| Error::Checkpoint(format!("{key} is missing")))
 }
 
-fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<StepReport>> {
+fn feed(
+    strategy: &mut dyn Strategy,
+    records: &[RewardRecord],
+    shaping: Option<&RewardShaping>,
+) -> Result<Vec<StepReport>> {
     let mut steps = Vec::new();
     for record in records {
-        if let Some(step) = strategy.observe(record.observation())? {
+        if let Some(step) = strategy.observe(record.observation(shaping))? {
             steps.push(step);
         }
     }
@@ -128,7 +132,7 @@ fn feed(strategy: &mut dyn Strategy, records: &[RewardRecord]) -> Result<Vec<Ste
 /// Recomputes the search from its first checkpoint and compares the result
 /// with the stored latest checkpoint.
 pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<Verification> {
-    let (_, records) = load(store, experiment).await?;
+    let (config, records) = load(store, experiment).await?;
     let pointer: PolicyPointer = store
         .get_json(&keys::policy_latest(experiment))
         .await?
@@ -140,7 +144,16 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
         None
     } else {
         let again = Checkpoint::from_bytes(&first_bytes)?;
-        Some(proposals::check(store, experiment, again, records.clone()).await?)
+        Some(
+            proposals::check(
+                store,
+                experiment,
+                again,
+                records.clone(),
+                config.objective.clone(),
+            )
+            .await?,
+        )
     };
     let included: Vec<RewardRecord> = records
         .into_iter()
@@ -149,7 +162,7 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
     let rewards = included.len();
     let (recomputed, stored) = tokio::task::spawn_blocking(move || -> Result<(Checkpoint, Checkpoint)> {
         let mut strategy = strategy::restore(&first)?;
-        feed(strategy.as_mut(), &included)?;
+        feed(strategy.as_mut(), &included, config.objective.as_ref())?;
         // Restoring the stored checkpoint and saving it again writes it in
         // this build's format (settings added since get their defaults).
         let stored = strategy::restore(&stored)?.checkpoint()?;
@@ -284,7 +297,8 @@ pub async fn replay(
                 settings.seed.unwrap_or(config.seed),
             )?,
         };
-        let steps = feed(strategy.as_mut(), &records)?;
+        let shaping = settings.objective.as_ref().or(config.objective.as_ref());
+        let steps = feed(strategy.as_mut(), &records, shaping)?;
         Ok((steps, strategy.checkpoint()?))
     })
     .await??;

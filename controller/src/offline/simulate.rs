@@ -203,7 +203,9 @@ impl Learner<'_> {
             .strategy
             .policy_version()
             .saturating_sub(proposal.policy_version);
-        self.strategy.observe(Observation::of(&proposal, reward))?;
+        let objectives = self.oracle.objectives(&proposal.spec)?;
+        self.strategy
+            .observe(Observation::of(&proposal, reward).with_objectives(objectives))?;
         self.rewards.push(reward);
         self.ages.push(age);
         self.specs.push(proposal.spec);

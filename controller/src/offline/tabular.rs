@@ -9,7 +9,8 @@
 //! - the median best metric so far against samples;
 //! - the test value (another column) of the architecture each run would
 //!   pick by its metric after 50, 100, 200 and 500 samples (the
-//!   NAS-Bench-201 protocol), as mean ± standard deviation over seeds.
+//!   NAS-Bench-201 protocol), as mean ± standard deviation over seeds, when
+//!   the table has a test column (a learning-curve table has none).
 //!
 //! The top-`q` threshold is the metric of the row at rank `⌈q·rows⌉` from
 //! the best; ties count, so the top 1% may hold more than 1% of the rows.
@@ -22,6 +23,10 @@ use super::hitting::{RandomExact, censored_quantile, hitting_time, median_interv
 use super::simulate::{Run, Simulation, mean};
 use crate::strategy::StrategyKind;
 use crate::{Error, Result};
+
+/// The test column used when none is named, if the table has it
+/// (NAS-Bench-Graph's).
+pub const DEFAULT_TEST_COLUMN: &str = "test_perf";
 
 /// When the picked architecture's test value is reported.
 pub const PICK_AFTER: [usize; 4] = [50, 100, 200, 500];
@@ -93,8 +98,9 @@ pub struct TabularSummary {
 pub struct TabularReport {
     /// The metric column.
     pub metric: String,
-    /// The test column.
-    pub test: String,
+    /// The test column (none: the table has none, and no picks are
+    /// reported).
+    pub test: Option<String>,
     /// Rows in the table.
     pub rows: usize,
     /// The best metric in the table.
@@ -106,16 +112,21 @@ pub struct TabularReport {
 }
 
 /// Measures `runs` (whose rewards are the table's metric) against `table`,
-/// reading test values from the `test` column.
+/// reading test values from the `test` column: one named must be in the
+/// table; none named is [`DEFAULT_TEST_COLUMN`] when the table has it.
 pub fn report(
     simulation: &Simulation,
     runs: &[Run],
     table: &MetricTable,
-    test: &str,
+    test: Option<&str>,
 ) -> Result<TabularReport> {
-    if table.values(test).is_empty() {
-        return Err(no_test_value(table, test, "no row of the table has it"));
-    }
+    let test = match test {
+        Some(test) if table.values(test).is_empty() => {
+            return Err(no_test_value(table, test, "no row of the table has it"));
+        }
+        Some(test) => Some(test),
+        None => Some(DEFAULT_TEST_COLUMN).filter(|column| !table.values(column).is_empty()),
+    };
     let mut values = table.values(table.column());
     values.sort_by(|a, b| b.total_cmp(a));
     let drawn_from = space_size(&simulation.space)
@@ -145,7 +156,7 @@ pub fn report(
         .collect::<Result<Vec<_>>>()?;
     Ok(TabularReport {
         metric: table.column().to_owned(),
-        test: test.to_owned(),
+        test: test.map(str::to_owned),
         rows: table.len(),
         best_metric: values.first().copied().unwrap_or(f64::NAN),
         thresholds,
@@ -158,7 +169,7 @@ fn summarize(
     runs: &[&Run],
     thresholds: &[Threshold],
     table: &MetricTable,
-    test: &str,
+    test: Option<&str>,
     budget: usize,
 ) -> Result<TabularSummary> {
     let hitting = thresholds
@@ -180,7 +191,11 @@ fn summarize(
         })
         .collect();
     let mut picked = Vec::new();
-    for after in PICK_AFTER.into_iter().filter(|&after| after <= budget) {
+    let picks_after = PICK_AFTER.into_iter().filter(|&after| after <= budget);
+    for (after, test) in test
+        .into_iter()
+        .flat_map(|test| picks_after.clone().map(move |after| (after, test)))
+    {
         let mut tests = Vec::with_capacity(runs.len());
         for run in runs {
             let best = best_index(&run.rewards[..after.min(run.rewards.len())]);
@@ -368,7 +383,7 @@ mod tests {
             run(1, &[(2, 0), (30, 1)]),
             run(2, &[(4, 2), (10, 5)]),
         ];
-        let report = report(&simulation(), &runs, &table, "test").unwrap();
+        let report = report(&simulation(), &runs, &table, Some("test")).unwrap();
         assert_eq!((report.rows, report.best_metric), (10, 0.9));
         // Both tops: the rank-1 row's 0.9, which two rows reach.
         for threshold in &report.thresholds {
@@ -403,7 +418,7 @@ mod tests {
     fn a_missing_test_column_is_an_error_naming_the_columns() {
         let table = table();
         let runs = [run(0, &[(6, 1)])];
-        let error = report(&simulation(), &runs, &table, "test@500")
+        let error = report(&simulation(), &runs, &table, Some("test@500"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -412,7 +427,7 @@ mod tests {
         );
         // A pick whose row lacks the column is named, not left out.
         let runs = [run(0, &[(6, 1)]), run(4, &[(6, 3)])];
-        let error = report(&simulation(), &runs, &table, "test")
+        let error = report(&simulation(), &runs, &table, Some("test"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -421,5 +436,15 @@ mod tests {
                 && error.contains("test, valid, x"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn without_a_test_column_named_the_default_is_used_when_the_table_has_it() {
+        let runs = [run(0, &[(6, 1)])];
+        // This table's test column is not the default's name: no picks.
+        let report = report(&simulation(), &runs, &table(), None).unwrap();
+        assert_eq!(report.test, None);
+        assert!(report.strategies[0].picked.is_empty());
+        assert_eq!(report.strategies[0].hitting[0].median, Some(7.0));
     }
 }

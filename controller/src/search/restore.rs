@@ -29,7 +29,10 @@ impl Search {
             self.tally.count(record);
             self.observe_finished(record);
             if record.sequence >= replay_from {
-                observations.push((record.observation(), record.sequence + 1));
+                observations.push((
+                    record.observation(self.config.objective.as_ref()),
+                    record.sequence + 1,
+                ));
             }
         }
         if let Some(live) = self.live.as_ref().filter(|_| !records.is_empty()) {

@@ -176,7 +176,10 @@ impl Search {
             self.metrics.observe(record);
             self.metrics
                 .show_saved(self.tally.epochs_saved, self.tally.seconds_saved);
-            observations.push((record.observation(), record.sequence + 1));
+            observations.push((
+                record.observation(self.config.objective.as_ref()),
+                record.sequence + 1,
+            ));
         }
         let stepped = self.learn(observations).await?;
         Ok(records

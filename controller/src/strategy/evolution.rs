@@ -135,6 +135,7 @@ impl Strategy for Evolution {
             actions: observation.actions,
             depth: observation.depth,
             reward: observation.reward,
+            objectives: None,
         });
         while self.state.population.len() > self.state.config.population {
             self.state.population.pop_front();
@@ -175,6 +176,7 @@ mod tests {
                 policy_version: 0,
                 log_prob: None,
                 reward,
+                objectives: None,
             })
             .unwrap();
         actions
@@ -213,6 +215,7 @@ mod tests {
                 actions: random::uniform_actions(&plan, &mut strategy::sample_rng(1, 0)),
                 depth,
                 reward: 0.5,
+                objectives: None,
             };
             let mut changed = vec![false; plan.tokens()];
             for stream in 0..500 {

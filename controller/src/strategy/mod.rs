@@ -23,6 +23,7 @@ pub(crate) mod seen;
 pub(crate) mod test_spaces;
 
 use clap::ValueEnum;
+pub use nas_domain::objective::Objectives;
 use nas_domain::{Actions, ArchSpec, Plan, SearchSpace, Step};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -151,6 +152,10 @@ pub struct Observation {
     pub log_prob: Option<f64>,
     /// The reward.
     pub reward: f64,
+    /// Its objectives, in an experiment whose reward is shaped by costs
+    /// (a trained child with every cost measured; otherwise none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectives: Option<Objectives>,
 }
 
 impl Observation {
@@ -162,7 +167,13 @@ impl Observation {
             policy_version: proposal.policy_version,
             log_prob: proposal.log_prob,
             reward,
+            objectives: None,
         }
+    }
+
+    /// The same observation with `objectives`.
+    pub fn with_objectives(self, objectives: Option<Objectives>) -> Self {
+        Observation { objectives, ..self }
     }
 }
 
@@ -232,6 +243,10 @@ pub(crate) struct Member {
     pub actions: Actions,
     pub depth: usize,
     pub reward: f64,
+    /// Its objectives, when the experiment has costs (the predictor's
+    /// front search; evolution keeps none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectives: Option<Objectives>,
 }
 
 /// The settings of every strategy (each uses its own part).

@@ -7,8 +7,11 @@
 //! space's decisions are named `link`, `ops[0]` … `ops[3]`). A categorical
 //! spec is looked up by the values of its decisions: the table is indexed
 //! by the decision names of the first spec asked about, and every later
-//! spec must have the same names. The first row of a repeated architecture
-//! wins. The table answers the metric column it was opened with (through a
+//! spec must have the same names. A spec that is not categorical (a CNN or
+//! a cell) is looked up by its id in the rows' `arch_id` column, so a
+//! learning-curve table recorded by `bench/record_curves.py` answers as a
+//! metric table too (`#valid_accuracy[9]`: the accuracy after the tenth
+//! epoch). The first row of a repeated architecture wins. The table answers the metric column it was opened with (through a
 //! reward function, the metric itself by default) and any other numeric
 //! column on request (a test accuracy, a latency).
 
@@ -21,6 +24,9 @@ use crate::objective::{Cost, Costs};
 use crate::reward::RewardFunction;
 use crate::spec::{ArchSpec, CategoricalArch, Choice};
 use crate::{Error, Result};
+
+/// The column naming a row's architecture by its spec's id.
+pub const ID_COLUMN: &str = "arch_id";
 
 /// One flattened row: its named values, sorted by name.
 type Row = Vec<(String, Choice)>;
@@ -37,6 +43,7 @@ pub struct MetricTable {
     column: String,
     rows: Vec<Row>,
     index: OnceLock<Index>,
+    by_id: OnceLock<HashMap<String, usize>>,
     missing: Missing,
     /// How the metric becomes a reward ([`RewardFunction::METRIC`]).
     pub reward_function: RewardFunction,
@@ -88,6 +95,7 @@ impl MetricTable {
             column: column.to_owned(),
             rows,
             index: OnceLock::new(),
+            by_id: OnceLock::new(),
             missing,
             reward_function: RewardFunction::METRIC,
         })
@@ -120,13 +128,17 @@ impl MetricTable {
     /// for it or the row has no such number; an error when `spec` is not
     /// categorical or its decisions are not the ones the table was indexed by.
     pub fn value(&self, spec: &ArchSpec, column: &str) -> Result<Option<f64>> {
-        let arch = spec.as_categorical().ok_or_else(|| {
-            Error::InvalidConfig(format!(
-                "table {} holds categorical architectures, not a {:?} spec",
-                self.path.display(),
-                spec.kind()
-            ))
-        })?;
+        let row = match spec.as_categorical() {
+            Some(arch) => self.categorical_row(arch)?,
+            None => self.row_by_id(spec)?,
+        };
+        Ok(row
+            .and_then(|row| lookup(&self.rows[row], column))
+            .and_then(number_of))
+    }
+
+    /// The row of a categorical architecture, by its decisions' values.
+    fn categorical_row(&self, arch: &CategoricalArch) -> Result<Option<usize>> {
         let index = self.index.get_or_init(|| self.index_by(arch));
         if !arch.decisions.keys().eq(index.names.iter()) {
             return Err(Error::InvalidConfig(format!(
@@ -137,11 +149,29 @@ impl MetricTable {
             )));
         }
         let key: Vec<Choice> = arch.decisions.values().cloned().collect();
-        Ok(index
-            .rows
-            .get(&key)
-            .and_then(|&row| lookup(&self.rows[row], column))
-            .and_then(number_of))
+        Ok(index.rows.get(&key).copied())
+    }
+
+    /// The row of any other architecture, by its id in the `arch_id` column.
+    fn row_by_id(&self, spec: &ArchSpec) -> Result<Option<usize>> {
+        let by_id = self.by_id.get_or_init(|| {
+            let mut by_id = HashMap::new();
+            for (position, row) in self.rows.iter().enumerate() {
+                if let Some(Choice::Text(id)) = lookup(row, ID_COLUMN) {
+                    by_id.entry(id.clone()).or_insert(position);
+                }
+            }
+            by_id
+        });
+        if by_id.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "table {} has no {ID_COLUMN:?} column, so it can only answer categorical \
+                 architectures, not a {:?} spec",
+                self.path.display(),
+                spec.kind()
+            )));
+        }
+        Ok(by_id.get(spec.id().as_str()).copied())
     }
 
     /// The names of the numeric columns (those some row has a number in),

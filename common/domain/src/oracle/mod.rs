@@ -22,6 +22,7 @@ pub mod synthetic;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::objective::Objectives;
 use crate::spec::ArchSpec;
 use crate::{Error, Result};
 
@@ -34,6 +35,13 @@ pub use synthetic::SyntheticOracle;
 pub trait Oracle: Send + Sync {
     /// The reward of `spec`.
     fn reward(&self, spec: &ArchSpec) -> Result<f64>;
+
+    /// The objectives of `spec` when the oracle's reward is shaped by
+    /// costs (its reward before shaping and the costs), as a search
+    /// service learns them from a trained child's result; none otherwise.
+    fn objectives(&self, _spec: &ArchSpec) -> Result<Option<Objectives>> {
+        Ok(None)
+    }
 }
 
 /// Where an oracle's rewards come from, as given on a command line:

@@ -4,6 +4,7 @@
 
 use anyhow::bail;
 use clap::Args;
+use nas_controller::offline::tabular;
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::promotion::AshaMode;
 use nas_domain::{SampledAgain, StoppingRule};
@@ -89,7 +90,9 @@ impl LegacyArgs {
                     common: search.common,
                     objective,
                     cost_column: self.cost_column,
-                    test_column: search.test_column,
+                    test_column: search
+                        .test_column
+                        .unwrap_or_else(|| tabular::DEFAULT_TEST_COLUMN.into()),
                 }))
             }
             (true, None) => {

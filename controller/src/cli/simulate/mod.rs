@@ -20,7 +20,7 @@ use clap::{Args, Subcommand};
 use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::local_search::LocalSearchConfig;
-use nas_controller::strategy::predictor::PredictorConfig;
+use nas_controller::strategy::predictor::{CostSearch, PredictorConfig};
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{Missing, OracleSource};
 use nas_domain::promotion::AshaMode;
@@ -114,6 +114,14 @@ struct Common {
     /// Predictor: the spread of those wider draws.
     #[arg(long, default_value_t = PredictorConfig::default().wide_exploration)]
     wide_exploration: f64,
+    /// Predictor, with a reward shaped by costs (`simulate pareto`): search
+    /// the whole front, or the shaped reward alone.
+    #[arg(long, value_enum, default_value_t = PredictorConfig::default().costs)]
+    predictor_costs: CostSearch,
+    /// Predictor, in a front search: the share of children that weigh the
+    /// reward alone.
+    #[arg(long, default_value_t = PredictorConfig::default().front_reward_share)]
+    front_reward_share: f64,
     #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
@@ -147,6 +155,8 @@ impl Common {
             exploration: self.exploration,
             wide_every: self.wide_every,
             wide_exploration: self.wide_exploration,
+            costs: self.predictor_costs,
+            front_reward_share: self.front_reward_share,
         }
     }
 
@@ -167,9 +177,11 @@ struct SearchArgs {
     #[command(flatten)]
     common: Common,
     /// With a `table:FILE#COLUMN` oracle: the column holding the test value
-    /// reported for the architecture picked by the metric.
-    #[arg(long, value_name = "COLUMN", default_value = "test_perf")]
-    test_column: String,
+    /// reported for the architecture picked by the metric (default:
+    /// `test_perf` when the table has it; a table without a test column
+    /// reports no picks).
+    #[arg(long, value_name = "COLUMN")]
+    test_column: Option<String>,
     /// Children training at once, as with that many workers: each takes a
     /// random time and its reward arrives when it finishes, often several
     /// policy versions after it was sampled (see `--staleness`). Default:

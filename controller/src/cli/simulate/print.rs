@@ -80,7 +80,10 @@ pub(super) fn tabular(report: &TabularReport, budget: usize) {
     let samples = |value: Option<f64>| value.map_or(format!(">{budget}"), |v| format!("{v:.0}"));
     println!(
         "{:<16} {:>30} {:>30}   {} of the pick after n samples",
-        "strategy", "samples to top 1% [95% CI]", "samples to top 0.1% [95% CI]", report.test
+        "strategy",
+        "samples to top 1% [95% CI]",
+        "samples to top 0.1% [95% CI]",
+        report.test.as_deref().unwrap_or("(no test column)")
     );
     let exact: Vec<String> = report
         .thresholds

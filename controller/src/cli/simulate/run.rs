@@ -62,7 +62,7 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let (simulation, runs, tabular) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let runs = simulate::run(&simulation, oracle.as_ref())?;
         let tabular = table
-            .map(|table| tabular::report(&simulation, &runs, &table, &test_column))
+            .map(|table| tabular::report(&simulation, &runs, &table, test_column.as_deref()))
             .transpose()?;
         Ok((simulation, runs, tabular))
     })

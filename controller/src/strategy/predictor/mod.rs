@@ -12,6 +12,20 @@
 //! together (several workers) come from different samples, so they differ
 //! too.
 //!
+//! In an experiment whose reward is shaped by costs (latency, parameters),
+//! the search looks for the whole front instead, unless `costs = "shaped"`:
+//! the model learns each objective apart (the reward before shaping and
+//! each cost, on one shared factor), and each child maximizes a weighting
+//! of their samples drawn at random for it, the augmented Chebyshev
+//! scalarization of ParEGO (Knowles 2006), so children spread along the
+//! front. The samples predict ranks; each is turned back into its
+//! objective's units (interpolated among the values learned) before they
+//! are weighed, since a front is measured in units (its hypervolume).
+//! A share of the children (`front_reward_share`, half) weigh the reward
+//! alone: the accurate, costly end of a front is the hardest to find, and
+//! one architecture there holds a long stretch of it. The shaped reward
+//! still picks the search's best child.
+//!
 //! Sample `i` draws from stream `i` of the seed, and the model is rebuilt
 //! from the rewards in the order observed: what the search proposes is a
 //! function of the seed, the reward log and the children in flight, so a
@@ -61,6 +75,28 @@ pub struct PredictorConfig {
     pub wide_every: u64,
     /// The spread of those children's samples.
     pub wide_exploration: f64,
+    /// What the search aims at when the experiment's reward is shaped by
+    /// costs.
+    pub costs: CostSearch,
+    /// In a front search, the share of children that weigh the reward
+    /// alone (the front's costly, accurate end, where one architecture
+    /// holds a long stretch of it); the others draw their weighting
+    /// uniformly. From 0 to 1.
+    pub front_reward_share: f64,
+}
+
+/// What the predictor aims at when the reward is shaped by costs.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CostSearch {
+    /// The whole front: the reward before shaping and each cost modelled
+    /// apart, each child maximizing a random weighting of them (ParEGO).
+    #[default]
+    Front,
+    /// The shaped reward alone, as the other strategies do.
+    Shaped,
 }
 
 impl Default for PredictorConfig {
@@ -73,6 +109,8 @@ impl Default for PredictorConfig {
             exploration: 0.3,
             wide_every: 4,
             wide_exploration: 2.0,
+            costs: CostSearch::Front,
+            front_reward_share: 0.5,
         }
     }
 }
@@ -93,6 +131,12 @@ impl PredictorConfig {
             if !(value.is_finite() && value > 0.0) {
                 return fail(&format!("{name} must be a positive number, not {value}"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.front_reward_share) {
+            return fail(&format!(
+                "front_reward_share must be from 0 to 1, not {}",
+                self.front_reward_share
+            ));
         }
         if self.max_features < 2 {
             return fail("max_features must be at least 2 (the intercept and one decision value)");
@@ -166,6 +210,7 @@ impl Predictor {
     /// Adds member `index` to its depth's model.
     fn learn(&mut self, index: usize) {
         let member = &self.state.members[index];
+        let values = self.values(member);
         let config = &self.state.config;
         let space = &self.state.space;
         let model = self.models.entry(member.depth).or_insert_with(|| {
@@ -175,7 +220,19 @@ impl Predictor {
             };
             Model::new(Layout::of(&space.plan(member.depth), config.max_features), prior)
         });
-        model.add(&member.actions, member.reward);
+        model.add(&member.actions, &values);
+    }
+
+    /// What the model learns of `member`: its reward, or when the search
+    /// aims at the front and the child has objectives, its reward before
+    /// shaping and each cost negated (every objective higher-is-better).
+    fn values(&self, member: &Member) -> Vec<f64> {
+        match (&member.objectives, self.state.config.costs) {
+            (Some(objectives), CostSearch::Front) => std::iter::once(objectives.reward)
+                .chain(objectives.costs.iter().map(|cost| -cost))
+                .collect(),
+            _ => vec![member.reward],
+        }
     }
 
     /// The child of sample `index`.
@@ -204,10 +261,20 @@ impl Predictor {
         exploration: f64,
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Option<Actions> {
-        let theta = model.sample(rng, exploration);
+        let thetas = model.sample(rng, exploration);
+        let weights = front_weights(thetas.len(), self.state.config.front_reward_share, rng);
+        let layout = model.layout();
+        let score = |tokens: &[u16]| match thetas.as_slice() {
+            [theta] => layout.score(theta, tokens),
+            _ => chebyshev(
+                &weights,
+                (thetas.iter().enumerate())
+                    .map(|(objective, theta)| model.scaled(objective, layout.score(theta, tokens))),
+            ),
+        };
         maximize::best_unseen(
-            model.layout(),
-            &theta,
+            layout.options(),
+            score,
             || self.starts(depth, rng),
             |tokens| self.seen.contains(depth, tokens),
         )
@@ -256,6 +323,7 @@ impl Strategy for Predictor {
             actions: observation.actions,
             depth: observation.depth,
             reward: observation.reward,
+            objectives: observation.objectives,
         });
         self.learn(self.state.members.len() - 1);
         Ok(None)
@@ -273,6 +341,43 @@ impl Strategy for Predictor {
         Checkpoint::of_state(StrategyKind::Predictor, &self.state)
     }
 }
+
+/// A weighting of `objectives` (the reward first): the reward alone with
+/// probability `reward_share`, else one drawn uniformly from the simplex
+/// (the gaps between sorted uniforms). No draw for a single objective, so
+/// a search without costs uses its stream as before.
+fn front_weights(objectives: usize, reward_share: f64, rng: &mut impl rand::Rng) -> Vec<f64> {
+    if objectives < 2 {
+        return vec![1.0; objectives];
+    }
+    if rng.random::<f64>() < reward_share {
+        let mut weights = vec![0.0; objectives];
+        weights[0] = 1.0;
+        return weights;
+    }
+    let mut cuts: Vec<f64> = (1..objectives).map(|_| rng.random::<f64>()).collect();
+    cuts.sort_by(f64::total_cmp);
+    cuts.insert(0, 0.0);
+    cuts.push(1.0);
+    cuts.windows(2).map(|pair| pair[1] - pair[0]).collect()
+}
+
+/// The augmented Chebyshev scalarization of predicted ranks (each about
+/// 0 to 1, higher better) under `weights`: minus the largest weighted gap
+/// to the ideal 1, plus a little of the weighted sum so that no dominated
+/// child ties with the one dominating it.
+fn chebyshev(weights: &[f64], predictions: impl Iterator<Item = f64>) -> f64 {
+    let (mut worst, mut sum) = (f64::NEG_INFINITY, 0.0);
+    for (weight, prediction) in weights.iter().zip(predictions) {
+        let gap = weight * (1.0 - prediction);
+        worst = worst.max(gap);
+        sum += gap;
+    }
+    -(worst + AUGMENT * sum)
+}
+
+/// The weight of the sum in [`chebyshev`] (ParEGO's ρ).
+const AUGMENT: f64 = 0.05;
 
 #[cfg(test)]
 #[path = "tests.rs"]

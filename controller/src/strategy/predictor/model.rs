@@ -11,7 +11,10 @@
 //! factor, updated by one rank-one step per reward (O(d²)), the sum `b =
 //! Σ x y` and `Σ y²`. With the conjugate prior θ ~ N(0, σ² Λ⁻¹) the
 //! posterior mean is `P⁻¹ b` and the noise estimate `(Σ y² − bᵀμ) / n`; a
-//! Thompson sample is `μ + σ L⁻ᵀ z`. Every step is plain f64 arithmetic in a
+//! Thompson sample is `μ + σ L⁻ᵀ z`. The precision depends only on which
+//! children were learned from, not on their values, so several objectives
+//! (a reward and costs, [`Model::add`]) share one factor and differ only in
+//! `b`: each is fitted and sampled apart at the cost of a solve. Every step is plain f64 arithmetic in a
 //! fixed order (no transcendental function: `z` is a sum of twelve
 //! uniforms minus six), so the same rewards in the same order give the same
 //! sample on every machine.
@@ -128,6 +131,31 @@ const INTERCEPT_PRECISION: f64 = 1e-6;
 struct Posterior {
     mean: Vec<f64>,
     sigma: f64,
+    /// The objective's finite values learned, sorted, and how many values
+    /// there are in all (the −∞ ones rank below them): what turns a
+    /// predicted rank back into the objective's units.
+    sorted: Vec<f64>,
+    learned: usize,
+}
+
+impl Posterior {
+    /// The value at `rank` (0 worst, 1 best) among those learned,
+    /// interpolated, scaled so the worst finite value is 0 and the best 1;
+    /// ranks past either end extend the nearest step.
+    fn scaled(&self, rank: f64) -> f64 {
+        let (Some(&low), Some(&high)) = (self.sorted.first(), self.sorted.last()) else {
+            return rank;
+        };
+        if self.sorted.len() < 2 || high <= low {
+            return rank;
+        }
+        let last = (self.learned.max(2) - 1) as f64;
+        let below = (self.learned - self.sorted.len()) as f64;
+        let position = (rank * last - below).max(0.0);
+        let at = (position.floor() as usize).min(self.sorted.len() - 2);
+        let value = self.sorted[at] + (position - at as f64) * (self.sorted[at + 1] - self.sorted[at]);
+        (value - low) / (high - low)
+    }
 }
 
 /// The posterior of one plan's weights.
@@ -139,12 +167,13 @@ pub struct Model {
     l: Vec<f64>,
     /// The active features of each child learned from, in order.
     rows: Vec<Vec<usize>>,
-    /// Their rewards.
-    rewards: Vec<f64>,
-    /// The posterior of the rewards learned so far, fitted when first
-    /// sampled after a reward (every child proposed between two rewards
-    /// shares it).
-    posterior: OnceCell<Posterior>,
+    /// Each objective's values of those children (objective-major; a child
+    /// without a value for an objective has −∞ there: the worst rank).
+    targets: Vec<Vec<f64>>,
+    /// Each objective's posterior given the values learned so far, fitted
+    /// when first sampled after a reward (every child proposed between two
+    /// rewards shares it).
+    posterior: OnceCell<Vec<Posterior>>,
     active: Vec<usize>,
     dense: Vec<f64>,
 }
@@ -165,7 +194,7 @@ impl Model {
             layout,
             l,
             rows: Vec::new(),
-            rewards: Vec::new(),
+            targets: Vec::new(),
             posterior: OnceCell::new(),
             active: Vec::new(),
             dense: vec![0.0; d],
@@ -177,21 +206,34 @@ impl Model {
         &self.layout
     }
 
-    /// Rewards learned from.
+    /// Children learned from.
     pub fn observations(&self) -> usize {
-        self.rewards.len()
+        self.rows.len()
     }
 
-    /// Learns `reward` for `actions`: a rank-one update of the factor.
-    pub fn add(&mut self, actions: &Actions, reward: f64) {
+    /// Objectives modelled (the most values any child was learned with).
+    pub fn objectives(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Learns `values` (one per objective, higher is better; the first is
+    /// the reward) for `actions`: a rank-one update of the factor. An
+    /// objective first seen now counts as −∞ for the children before.
+    pub fn add(&mut self, actions: &Actions, values: &[f64]) {
         let d = self.layout.features();
+        let learned = self.rows.len();
+        while self.targets.len() < values.len() {
+            self.targets.push(vec![f64::NEG_INFINITY; learned]);
+        }
+        for (objective, target) in self.targets.iter_mut().enumerate() {
+            target.push(values.get(objective).copied().unwrap_or(f64::NEG_INFINITY));
+        }
         self.layout.active_into(actions.tokens(), &mut self.active);
         self.dense.fill(0.0);
         for &feature in &self.active {
             self.dense[feature] += 1.0;
         }
         self.rows.push(self.active.clone());
-        self.rewards.push(reward);
         self.posterior = OnceCell::new();
         let x = &mut self.dense;
         for k in 0..d {
@@ -211,27 +253,34 @@ impl Model {
         }
     }
 
-    /// A Thompson sample of the weights, from `rng`, its spread scaled by
-    /// `exploration`.
-    pub fn sample(&self, rng: &mut impl Rng, exploration: f64) -> Vec<f64> {
-        let posterior = self.posterior.get_or_init(|| self.fit());
-        let sigma = exploration * posterior.sigma;
-        let mut noise: Vec<f64> = (0..self.layout.features())
-            .map(|_| standard_normal(rng))
-            .collect();
-        self.back(&mut noise);
-        posterior
-            .mean
+    /// A Thompson sample of each objective's weights (the reward's first),
+    /// from `rng`, its spread scaled by `exploration`.
+    pub fn sample(&self, rng: &mut impl Rng, exploration: f64) -> Vec<Vec<f64>> {
+        let posteriors = self
+            .posterior
+            .get_or_init(|| self.targets.iter().map(|values| self.fit(values)).collect());
+        posteriors
             .iter()
-            .zip(&noise)
-            .map(|(m, z)| m + sigma * z)
+            .map(|posterior| {
+                let sigma = exploration * posterior.sigma;
+                let mut noise: Vec<f64> = (0..self.layout.features())
+                    .map(|_| standard_normal(rng))
+                    .collect();
+                self.back(&mut noise);
+                posterior
+                    .mean
+                    .iter()
+                    .zip(&noise)
+                    .map(|(m, z)| m + sigma * z)
+                    .collect()
+            })
             .collect()
     }
 
-    /// The posterior mean `μ = P⁻¹ b` of the rewards' ranks and the noise
-    /// estimate.
-    fn fit(&self) -> Posterior {
-        let targets = ranks(&self.rewards);
+    /// The posterior mean `μ = P⁻¹ b` of the ranks of one objective's
+    /// `values` and the noise estimate.
+    fn fit(&self, values: &[f64]) -> Posterior {
+        let targets = ranks(values);
         let mut b = vec![0.0; self.layout.features()];
         for (row, y) in self.rows.iter().zip(&targets) {
             for &feature in row {
@@ -244,7 +293,26 @@ impl Model {
         self.back(&mut mean);
         let fit: f64 = b.iter().zip(&mean).map(|(b, m)| b * m).sum();
         let sigma = ((yy - fit).max(0.0) / targets.len().max(1) as f64).sqrt();
-        Posterior { mean, sigma }
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        Posterior {
+            mean,
+            sigma,
+            sorted,
+            learned: values.len(),
+        }
+    }
+
+    /// A predicted rank of `objective` in the objective's own units, scaled
+    /// from its worst value learned (0) to its best (1): ranks fit well,
+    /// but a front is measured in units (the hypervolume), and a rank
+    /// spreads a crowded top as wide as a sparse tail. Call after
+    /// [`Model::sample`] (before it, the rank itself).
+    pub fn scaled(&self, objective: usize, rank: f64) -> f64 {
+        match self.posterior.get().and_then(|all| all.get(objective)) {
+            Some(posterior) => posterior.scaled(rank),
+            None => rank,
+        }
     }
 
     /// Solves `L y = v` in place.
@@ -344,11 +412,13 @@ mod tests {
             }
         }
         for tokens in &all {
-            model.add(&Actions::new(tokens.clone()), truth(tokens));
+            model.add(&Actions::new(tokens.clone()), &[truth(tokens)]);
         }
         // Without spread the sample is the posterior mean of the ranks: the
         // best child is the truth's, and children far apart keep their order.
-        let theta = model.sample(&mut ChaCha8Rng::seed_from_u64(1), 0.0);
+        let theta = model
+            .sample(&mut ChaCha8Rng::seed_from_u64(1), 0.0)
+            .swap_remove(0);
         let score = |t: &Vec<u16>| layout.score(&theta, t);
         let best = all.iter().max_by(|a, b| score(a).total_cmp(&score(b))).unwrap();
         assert_eq!(best, &vec![2, 1, 0]);
@@ -365,11 +435,40 @@ mod tests {
     fn samples_spread_where_little_is_known_and_repeat_for_the_same_stream() {
         let layout = Layout::of(&plan(), 1000);
         let mut model = Model::new(layout.clone(), Prior { main: 1.0, pair: 1.0 });
-        model.add(&Actions::new(vec![0, 0, 0]), 1.0);
-        model.add(&Actions::new(vec![1, 1, 1]), 0.0);
-        model.add(&Actions::new(vec![2, 2, 2]), 0.5);
+        model.add(&Actions::new(vec![0, 0, 0]), &[1.0]);
+        model.add(&Actions::new(vec![1, 1, 1]), &[0.0]);
+        model.add(&Actions::new(vec![2, 2, 2]), &[0.5]);
         let draw = |seed| model.sample(&mut ChaCha8Rng::seed_from_u64(seed), 1.0);
         assert_eq!(draw(3), draw(3));
         assert_ne!(draw(3), draw(4));
+    }
+
+    #[test]
+    fn objectives_share_the_factor_and_a_late_one_counts_as_worst_before() {
+        let layout = Layout::of(&plan(), 1000);
+        let prior = Prior {
+            main: 1e-3,
+            pair: 1e-3,
+        };
+        let mut model = Model::new(layout.clone(), prior);
+        // The first child has no cost (a failed one): the cost objective
+        // appears with the second and is −∞ for the first.
+        model.add(&Actions::new(vec![0, 0, 0]), &[0.0]);
+        for a in 0..3u16 {
+            for b in 0..3u16 {
+                let tokens = vec![a, b, 1];
+                model.add(&Actions::new(tokens), &[f64::from(a), -f64::from(b)]);
+            }
+        }
+        assert_eq!((model.objectives(), model.observations()), (2, 10));
+        let thetas = model.sample(&mut ChaCha8Rng::seed_from_u64(1), 0.0);
+        let score = |objective: usize, tokens: &[u16]| layout.score(&thetas[objective], tokens);
+        // The reward grows with the first token, the negated cost falls with
+        // the second: each posterior mean orders its own objective.
+        assert!(score(0, &[2, 0, 1]) > score(0, &[0, 0, 1]) + 0.3);
+        assert!(score(1, &[1, 0, 1]) > score(1, &[1, 2, 1]) + 0.3);
+        assert!((score(0, &[1, 0, 1]) - score(0, &[1, 2, 1])).abs() < 0.15);
+        // The child without a cost ranks last on it.
+        assert!(score(1, &[0, 0, 0]) < score(1, &[0, 2, 1]));
     }
 }

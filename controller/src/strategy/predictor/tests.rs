@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use nas_domain::oracle::{Oracle, SyntheticOracle};
 
 use super::*;
+use crate::strategy::Objectives;
 use crate::strategy::random::RandomSearch;
 use crate::strategy::test_spaces::{categorical, proposed, tiny_cnn};
 
@@ -125,6 +126,13 @@ fn bad_settings_are_refused_with_their_name() {
             },
             "max_features",
         ),
+        (
+            PredictorConfig {
+                front_reward_share: 1.5,
+                ..Default::default()
+            },
+            "front_reward_share",
+        ),
     ] {
         let error = Predictor::new(categorical(2, 2), config, 0)
             .err()
@@ -132,4 +140,89 @@ fn bad_settings_are_refused_with_their_name() {
             .to_string();
         assert!(error.contains(named), "{error}");
     }
+}
+
+/// Two conflicting objectives over decisions of 5 options: the reward grows
+/// with the later decisions' tokens, the cost with the earlier ones'.
+fn conflicting(tokens: &[u16]) -> Objectives {
+    let weighted = |weight: &dyn Fn(usize) -> f64| {
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| weight(i) * f64::from(v))
+            .sum::<f64>()
+    };
+    Objectives {
+        reward: 1.0 + weighted(&|i| (i + 1) as f64),
+        costs: vec![1.0 + weighted(&|i| (tokens.len() - i) as f64)],
+    }
+}
+
+/// MnasNet's soft constraint on [`conflicting`]: the shaped reward.
+fn shaped(objectives: &Objectives) -> f64 {
+    objectives.reward * (objectives.costs[0] / 10.0).powf(-0.07)
+}
+
+/// Proposes and observes `rounds` children with [`conflicting`] objectives.
+fn run_with_costs(search: &mut dyn Strategy, rounds: usize) -> Vec<Vec<u16>> {
+    (0..rounds)
+        .map(|_| {
+            let proposal = search.propose(1).unwrap().remove(0);
+            let objectives = conflicting(proposal.actions.tokens());
+            let observation = Observation::of(&proposal, shaped(&objectives));
+            search
+                .observe(observation.with_objectives(Some(objectives)))
+                .unwrap();
+            proposal.actions.tokens().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn with_costs_it_spreads_along_the_front_unless_told_to_search_the_shaped_reward() {
+    let space = categorical(4, 5);
+    let all: Vec<Vec<u16>> = (0..625u16)
+        .map(|n| (0..4).map(|d| n / 5u16.pow(d) % 5).collect())
+        .collect();
+    let dominated = |a: &Objectives, b: &Objectives| {
+        b.reward >= a.reward && b.costs[0] <= a.costs[0] && (b.reward > a.reward || b.costs[0] < a.costs[0])
+    };
+    let front: HashSet<&Vec<u16>> = all
+        .iter()
+        .filter(|a| {
+            let mine = conflicting(a);
+            !all.iter().any(|b| dominated(&mine, &conflicting(b)))
+        })
+        .collect();
+    let found = |costs: CostSearch, seed: u64| {
+        let config = PredictorConfig {
+            costs,
+            ..Default::default()
+        };
+        let mut search = Predictor::new(space.clone(), config, seed).unwrap();
+        let children = run_with_costs(&mut search, 80);
+        children.iter().filter(|child| front.contains(child)).count()
+    };
+    let (front_search, shaped_search): (usize, usize) = (1..=3)
+        .map(|seed| (found(CostSearch::Front, seed), found(CostSearch::Shaped, seed)))
+        .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+    // Three runs of 80 children could hold every front point three times:
+    // the front search finds most of them, the shaped one far fewer.
+    let possible = 3 * front.len();
+    assert!(
+        4 * front_search >= 3 * possible && front_search >= shaped_search + 10,
+        "of {possible} front points in 3 runs of 80: front search {front_search}, shaped {shaped_search}"
+    );
+}
+
+#[test]
+fn a_front_search_resumes_from_a_checkpoint_to_the_same_children() {
+    let space = categorical(6, 5);
+    let mut search = predictor(&space, 4);
+    run_with_costs(&mut search, 30);
+    let mut resumed = super::super::restore(&search.checkpoint().unwrap()).unwrap();
+    assert_eq!(
+        run_with_costs(&mut search, 12),
+        run_with_costs(resumed.as_mut(), 12)
+    );
 }
