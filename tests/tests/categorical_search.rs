@@ -4,7 +4,8 @@
 //! reward is the table's value for its architecture, and `replay --verify`
 //! recomputes the stored policy bit for bit; a local search and a
 //! predictor-guided search killed mid-search resume without proposing any
-//! architecture twice, and `replay verify` proposes every child again.
+//! architecture twice, and `replay verify` proposes every child again; so
+//! does a predictor searching the front of a reward shaped by a cost.
 
 #![allow(clippy::unwrap_used)]
 
@@ -149,7 +150,7 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
 
 #[test]
 fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
-    let jobs = killed_and_resumed("local_search");
+    let jobs = killed_and_resumed("local_search", "");
     // After the 10 random ones, each child is a one-decision neighbour of
     // one before.
     for (at, (index, _, tokens)) in jobs.iter().enumerate().skip(10) {
@@ -165,7 +166,7 @@ fn a_local_search_killed_mid_search_resumes_without_repeating_a_child() {
 
 #[test]
 fn a_predictor_search_killed_mid_search_resumes_without_repeating_a_child() {
-    let jobs = killed_and_resumed("predictor");
+    let jobs = killed_and_resumed("predictor", "");
     // After the 10 random ones the model guides: most children take the
     // best link (0123, worth the most in the table), where a uniform draw
     // takes it one time in three.
@@ -173,13 +174,28 @@ fn a_predictor_search_killed_mid_search_resumes_without_repeating_a_child() {
     assert!(best_link >= 20, "{best_link} of 30 on the best link: {jobs:?}");
 }
 
-/// Runs a 40-child search with `strategy`, kills the controller after 16
-/// rewards with children in flight, resumes it, and checks every child is
-/// counted once, none proposed twice, and `replay verify` proposes each
-/// again; the jobs as (sample index, job id, tokens), by sample.
-fn killed_and_resumed(strategy: &str) -> Vec<(u64, String, Vec<u64>)> {
-    let setup = Pipeline::custom(&format!("categorical-{strategy}"), |experiment, _| {
-        experiment_file(experiment, strategy, 5)
+#[test]
+fn a_front_search_killed_mid_search_resumes_and_replays_with_the_same_objectives() {
+    // The surrogates' training seconds are their delays: 50 ms before the
+    // kill, 700 ms after, so the cost differs by worker and what the front
+    // search proposes depends on the costs in the log. `replay verify`
+    // (inside) proposes all 40 again from the reward log's objectives.
+    let objective = "[objective]\nkind = \"mnas\"\ncosts = [{ cost = \"train_seconds\", target = 1.0 }]\n";
+    killed_and_resumed("predictor", objective);
+}
+
+/// Runs a 40-child search with `strategy` (and `extra` TOML), kills the
+/// controller after 16 rewards with children in flight, resumes it, and
+/// checks every child is counted once with the table's metric, none
+/// proposed twice, and `replay verify` proposes each again; the jobs as
+/// (sample index, job id, tokens), by sample.
+fn killed_and_resumed(strategy: &str, extra: &str) -> Vec<(u64, String, Vec<u64>)> {
+    let stem = format!(
+        "categorical-{strategy}{}",
+        if extra.is_empty() { "" } else { "-shaped" }
+    );
+    let setup = Pipeline::custom(&stem, |experiment, _| {
+        experiment_file(experiment, strategy, 5) + extra
     });
     let (values, [mut s1, mut s2]) = surrogates(&setup, 50);
     let mut controller = setup.controller("controller-1", false);
@@ -214,7 +230,7 @@ fn killed_and_resumed(strategy: &str) -> Vec<(u64, String, Vec<u64>)> {
     for record in &log {
         let key = key_of(&record.value["spec"]["decisions"]);
         match values.get(&key) {
-            Some(&value) => assert_eq!(record.value["reward"].as_f64(), Some(value), "{}", record.value),
+            Some(&value) => assert_eq!(record.value["metric"].as_f64(), Some(value), "{}", record.value),
             None => assert_eq!(record.status, "failed", "{}", record.value),
         }
     }
