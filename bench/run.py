@@ -105,7 +105,7 @@ def arguments():
                         help="early_stopping: training seconds per run, in multiples of training the whole table once")
     parser.add_argument("--pareto-objective", default="mnas:latency:0.005")
     parser.add_argument("--pareto-budget", type=int, default=4000)
-    parser.add_argument("--pareto-default-budget", type=int, default=1500,
+    parser.add_argument("--pareto-default-budget", type=int, default=1000,
                         help="pareto: samples of the default strategy (evolution and random: --pareto-budget)")
     parser.add_argument("--pareto-seeds", type=int, default=200)
     parser.add_argument("--pareto-first-seed", type=int, default=0)
