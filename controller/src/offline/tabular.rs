@@ -190,12 +190,30 @@ fn summarize(
             }
         })
         .collect();
+    let picked = match test {
+        Some(test) => picks(strategy, runs, table, test, budget)?,
+        None => Vec::new(),
+    };
+    Ok(TabularSummary {
+        strategy,
+        runs: runs.len(),
+        hitting,
+        picked,
+        median_best_curve: median_curve(runs),
+    })
+}
+
+/// The test value of each run's pick after [`PICK_AFTER`] samples (those
+/// within the budget), over runs.
+fn picks(
+    strategy: StrategyKind,
+    runs: &[&Run],
+    table: &MetricTable,
+    test: &str,
+    budget: usize,
+) -> Result<Vec<Picked>> {
     let mut picked = Vec::new();
-    let picks_after = PICK_AFTER.into_iter().filter(|&after| after <= budget);
-    for (after, test) in test
-        .into_iter()
-        .flat_map(|test| picks_after.clone().map(move |after| (after, test)))
-    {
+    for after in PICK_AFTER.into_iter().filter(|&after| after <= budget) {
         let mut tests = Vec::with_capacity(runs.len());
         for run in runs {
             let best = best_index(&run.rewards[..after.min(run.rewards.len())]);
@@ -228,13 +246,7 @@ fn summarize(
             std: variance.sqrt(),
         });
     }
-    Ok(TabularSummary {
-        strategy,
-        runs: runs.len(),
-        hitting,
-        picked,
-        median_best_curve: median_curve(runs),
-    })
+    Ok(picked)
 }
 
 /// The number of architectures uniform sampling draws from: the product
