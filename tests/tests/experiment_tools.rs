@@ -53,7 +53,7 @@ fn replay_verify_reproduces_the_recorded_policy_exactly() {
 
 #[test]
 fn reevaluation_trains_the_top_architectures_into_their_own_table() {
-    tools().experiment("tools-rl");
+    let log_before = tools().reward_log("tools-rl");
     let summary = reevaluate_rl(&[
         "--workers",
         "2",
@@ -78,13 +78,10 @@ fn reevaluation_trains_the_top_architectures_into_their_own_table() {
         .join("experiments/tools-rl/reevaluations/tools-rl-reeval");
     assert_eq!(std::fs::read_dir(root.join("results")).unwrap().count(), 4);
     assert!(root.join("summary.json").is_file());
-    // The policy's reward log is untouched.
-    assert_eq!(
-        std::fs::read_dir(tools().store.join("experiments/tools-rl/rewards"))
-            .unwrap()
-            .count(),
-        12
-    );
+    // The policy's reward log is untouched (its records, not its objects:
+    // results handled together share one object).
+    assert_eq!(log_before.len(), 12);
+    assert_eq!(tools().reward_log("tools-rl"), log_before);
     // The final grid over the CIFAR-10 hyperparameters has 16 points.
     let summary = reevaluate_rl(&[
         "--top",
@@ -158,12 +155,9 @@ fn exported_pytorch_cnns_match_the_rust_parameter_counts() {
     tools().experiment("tools-rl");
     let store = tools().store_arg();
     let dir = tempfile::tempdir().unwrap();
-    // CNNs: every architecture of the search against its worker's count.
-    let log = tools().store.join("experiments/tools-rl/rewards");
+    // CNNs: architectures of the search against their worker's count.
     let mut checked = 0;
-    for entry in std::fs::read_dir(&log).unwrap().take(4) {
-        let record: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+    for record in tools().reward_log("tools-rl").iter().take(4) {
         let id = record["arch_id"].as_str().unwrap();
         let rust = record["result"]["param_count"].as_u64().unwrap();
         let module = dir.path().join(format!("{}.py", &id[..12]));
