@@ -197,6 +197,11 @@ impl Pipeline {
 
     /// The controller (`--resume`d when `resume`), logging to `<name>.log`.
     pub fn controller(&self, name: &str, resume: bool) -> Service {
+        self.controller_with(name, resume, &[])
+    }
+
+    /// [`Pipeline::controller`] with `extra` flags.
+    pub fn controller_with(&self, name: &str, resume: bool, extra: &[&str]) -> Service {
         let mut args = vec![
             "search",
             "--config",
@@ -210,6 +215,7 @@ impl Pipeline {
         if resume {
             args.push("--resume");
         }
+        args.extend_from_slice(extra);
         let env = broker_env(self.controller_broker_uri.as_deref());
         Service::start("nas-controller", &args, &self.path(&format!("{name}.log")), &env)
     }

@@ -189,6 +189,81 @@ fn a_front_search_killed_mid_search_resumes_and_replays_with_the_same_objectives
 /// checks every child is counted once with the table's metric, none
 /// proposed twice, and `replay verify` proposes each again; the jobs as
 /// (sample index, job id, tokens), by sample.
+/// Runs a search to a GPU-hour budget with surrogate workers (each child
+/// reports 100 ms of training on device `surrogate`), then resumes it with
+/// a larger budget and more children than it first had.
+#[test]
+fn a_search_stops_at_its_gpu_hour_budget_with_nothing_lost_and_extends_past_its_children() {
+    let setup = Pipeline::custom("categorical-budget", |experiment, _| {
+        experiment_file(experiment, "predictor", 60)
+    });
+    let (_values, _workers) = surrogates(&setup, 100);
+    // 1.2 training seconds: about 12 of the 40 children.
+    let budget = (1.2 / 3600.0).to_string();
+    let first = setup.controller_with(
+        "controller-1",
+        false,
+        &[
+            "--max-gpu-hours",
+            &budget,
+            "--price",
+            "surrogate=3.6/h,cuda=2.5/h",
+        ],
+    );
+    let summary = summary_of(first.wait_output(Duration::from_secs(120)))
+        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-1"])));
+    assert_eq!(summary["complete"], false, "{summary}");
+    assert_eq!(summary["stopped_by_budget"], "max_gpu_hours", "{summary}");
+    let published = summary["children_published"].as_u64().unwrap();
+    let finished = ["children_rewarded", "children_reused", "children_failed"]
+        .iter()
+        .map(|key| summary[key].as_u64().unwrap())
+        .sum::<u64>();
+    // It waited for the children in flight: every one published is
+    // recorded, and the budget stopped it well before its 40.
+    assert_eq!(finished, published, "{summary}");
+    assert_eq!(setup.reward_log().len() as u64, published);
+    assert!((12..=20).contains(&published), "{summary}");
+    // The hours are the workers' reported seconds (reused rewards cost
+    // nothing), priced by device kind.
+    let hours = summary["training_hours"].as_f64().unwrap();
+    assert_tenths_per_child(&summary);
+    assert!(hours * 3600.0 >= 1.2 - 1e-9, "{summary}");
+    assert_eq!(
+        summary["training_hours_by_device"]["surrogate"].as_f64(),
+        Some(hours)
+    );
+    let cost = summary["cost"].as_f64().unwrap();
+    assert!((cost - 3.6 * hours).abs() < 1e-9, "{summary}");
+    // Resumed with more hours and more children than it was created with:
+    // it goes on to 50, each child counted once.
+    let second = setup.controller_with(
+        "controller-2",
+        true,
+        &["--max-gpu-hours", "1", "--children", "50"],
+    );
+    let summary = summary_of(second.wait_output(Duration::from_secs(120)))
+        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-2"])));
+    assert_eq!(summary["complete"], true, "{summary}");
+    let log = setup.reward_log();
+    let sequences: Vec<u64> = log.iter().map(|record| record.sequence).collect();
+    assert_eq!(sequences, (0..50).collect::<Vec<_>>());
+    assert_tenths_per_child(&summary);
+}
+
+/// The summary's training hours are 0.1 s per rewarded child (a failed one
+/// may count 0.1 s or nothing, as its worker reported).
+fn assert_tenths_per_child(summary: &serde_json::Value) {
+    let rewarded = summary["children_rewarded"].as_u64().unwrap() as f64;
+    let failed = summary["children_failed"].as_u64().unwrap() as f64;
+    let children = summary["training_hours"].as_f64().unwrap() * 3600.0 / 0.1;
+    assert!((children - children.round()).abs() < 1e-6, "{summary}");
+    assert!(
+        (rewarded..=rewarded + failed).contains(&children.round()),
+        "{summary}"
+    );
+}
+
 fn killed_and_resumed(strategy: &str, extra: &str) -> Vec<(u64, String, Vec<u64>)> {
     let stem = format!(
         "categorical-{strategy}{}",

@@ -155,6 +155,28 @@ fn show(bar: &ProgressBar, progress: &Progress) {
     bar.set_message(format!("best reward {best}, {} in flight", progress.in_flight));
 }
 
+/// `training: 1.25 h (cuda 1.20 h, cpu 0.05 h), cost 3.01` and the device
+/// kinds without a price.
+fn spend_line(summary: &SearchSummary) -> String {
+    let by_device: Vec<String> = (summary.training_hours_by_device.iter())
+        .map(|(kind, hours)| format!("{kind} {hours:.4} h"))
+        .collect();
+    let mut line = format!("training: {:.4} h", summary.training_hours);
+    if !by_device.is_empty() {
+        line.push_str(&format!(" ({})", by_device.join(", ")));
+    }
+    if let Some(cost) = summary.cost {
+        line.push_str(&format!(", cost {cost:.2}"));
+    }
+    if !summary.unpriced_devices.is_empty() {
+        line.push_str(&format!(
+            " (no price for {})",
+            summary.unpriced_devices.join(", ")
+        ));
+    }
+    line
+}
+
 fn print_summary(summary: &SearchSummary, output: Output) -> anyhow::Result<()> {
     if output == Output::Json {
         println!("{}", serde_json::to_string(summary)?);
@@ -168,12 +190,13 @@ fn print_summary(summary: &SearchSummary, output: Output) -> anyhow::Result<()> 
         summary.duplicates,
         summary.republished,
         summary.policy_steps,
-        if summary.complete {
-            ""
-        } else {
-            " (stopped before the budget)"
+        match (summary.complete, summary.stopped_by_budget) {
+            (true, _) => String::new(),
+            (false, Some(budget)) => format!(" (stopped at {budget})"),
+            (false, None) => " (stopped before the budget)".into(),
         }
     );
+    println!("{}", spend_line(summary));
     if summary.stopping_rule != "none" {
         println!(
             "early stopping ({}): {} children stopped, {} epochs and {:.0} training seconds saved against the full budget",

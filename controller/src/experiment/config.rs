@@ -20,6 +20,7 @@ use nas_domain::{
 use nas_infra::store::{ObjectStore, keys};
 use serde::{Deserialize, Serialize};
 
+use super::spend::{AtBudget, Prices};
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
@@ -60,6 +61,18 @@ pub struct ExperimentConfig {
     pub children: u64,
     /// Stop publishing after this many hours.
     pub max_hours: Option<f64>,
+    /// Stop publishing once the workers have reported this many hours of
+    /// training (every device, stopped and failed children included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_gpu_hours: Option<f64>,
+    /// What the search does at `max_hours` or `max_gpu_hours`: wait for
+    /// the children in flight, or leave them for `--resume`.
+    #[serde(default)]
+    pub at_budget: AtBudget,
+    /// Prices per training hour by device kind (`cuda = 2.5`): the money
+    /// spent appears in the summary.
+    #[serde(default, skip_serializing_if = "Prices::is_empty")]
+    pub prices: Prices,
     /// Jobs kept in flight.
     pub in_flight: usize,
     /// A job without a result after this many seconds is published again.
@@ -198,6 +211,9 @@ impl ExperimentConfig {
             seed: 0,
             children: 100,
             max_hours: None,
+            max_gpu_hours: None,
+            at_budget: AtBudget::default(),
+            prices: Prices::default(),
             in_flight: 8,
             job_timeout_seconds: 6 * 3600,
             failed_reward: 0.0,
@@ -336,6 +352,15 @@ impl ExperimentConfig {
             return invalid(format!(
                 "max_hours {:?} must be positive and at most {MAX_HOURS}",
                 self.max_hours
+            ));
+        }
+        if self
+            .max_gpu_hours
+            .is_some_and(|hours| !hours.is_finite() || hours <= 0.0)
+        {
+            return invalid(format!(
+                "max_gpu_hours {:?} must be a positive number of hours",
+                self.max_gpu_hours
             ));
         }
         if !self.failed_reward.is_finite() {

@@ -13,6 +13,7 @@ use nas_domain::{ArchId, ArchSpec, SampledAgain, TrainResult};
 use serde::{Deserialize, Serialize};
 
 use super::reward_log::{RecordStatus, RewardRecord};
+use super::spend::Spend;
 
 /// One row of the leaderboard.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -50,6 +51,8 @@ pub struct Tally {
     /// Training seconds those epochs would have taken (each stopped
     /// child's own seconds per epoch).
     pub seconds_saved: f64,
+    /// Training seconds reported, by device kind.
+    pub spend: Spend,
     /// The full budget's epochs.
     budget_epochs: u32,
     entries: HashMap<ArchId, LeaderboardEntry>,
@@ -113,6 +116,7 @@ impl Tally {
 
     /// Counts one finished child.
     pub fn count(&mut self, record: &RewardRecord) {
+        self.spend.count(record);
         match record.status {
             RecordStatus::Ok => {
                 self.rewarded += 1;

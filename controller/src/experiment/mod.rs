@@ -10,6 +10,8 @@
 //! - [`progress_log`]: learning curves of children in flight and the stops
 //!   they got (`progress/…`);
 //! - [`leaderboard`]: what the reward records add up to;
+//! - [`spend`]: the training hours they report, their price, and what a
+//!   search does at its budget;
 //! - [`PolicyPointer`]: `policy/latest.json`, the newest checkpoint.
 //!
 //! Nothing here runs a search: it depends only on [`crate::strategy`] (the
@@ -22,6 +24,7 @@ pub mod leaderboard;
 mod overrides;
 pub mod progress_log;
 pub mod reward_log;
+pub mod spend;
 
 use serde::{Deserialize, Serialize};
 

@@ -14,6 +14,7 @@ use nas_domain::{
 use nas_infra::args::TaskArg;
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::spend::{AtBudget, Prices};
 use crate::strategy::StrategyKind;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
@@ -74,9 +75,21 @@ pub struct Overrides {
     /// Children to train in total.
     #[arg(long, env = "NAS_CHILDREN")]
     pub children: Option<u64>,
-    /// Stop after this many hours (in-flight results wait for --resume).
+    /// Stop publishing after this many hours (see --at-budget).
     #[arg(long, env = "NAS_MAX_HOURS")]
     pub max_hours: Option<f64>,
+    /// Stop publishing once the workers report this many hours of training
+    /// (see --at-budget).
+    #[arg(long, env = "NAS_MAX_GPU_HOURS")]
+    pub max_gpu_hours: Option<f64>,
+    /// At --max-hours or --max-gpu-hours: wait for the children in flight,
+    /// or leave them for --resume.
+    #[arg(long, env = "NAS_AT_BUDGET", value_enum)]
+    pub at_budget: Option<AtBudget>,
+    /// Prices per training hour by device kind, for the money spent
+    /// (`cuda=2.5/h,cpu=0.1/h`).
+    #[arg(long = "price", env = "NAS_PRICE")]
+    pub prices: Option<Prices>,
     /// Jobs kept in flight (about the number of workers).
     #[arg(long, env = "NAS_IN_FLIGHT")]
     pub in_flight: Option<usize>,
@@ -163,11 +176,15 @@ impl Overrides {
     }
 
     /// Only what a resumed experiment may change: the budget of the search
-    /// (children, hours, jobs in flight, the job timeout).
+    /// (children, hours, GPU hours and what happens at them, prices, jobs
+    /// in flight, the job timeout).
     pub fn resumable(&self) -> Overrides {
         Overrides {
             children: self.children,
             max_hours: self.max_hours,
+            max_gpu_hours: self.max_gpu_hours,
+            at_budget: self.at_budget,
+            prices: self.prices.clone(),
             in_flight: self.in_flight,
             job_timeout_seconds: self.job_timeout_seconds,
             ..Overrides::default()

@@ -41,6 +41,7 @@ mod restore;
 mod results;
 mod stopping;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use nas_domain::objective::RewardShaping;
@@ -55,6 +56,7 @@ use crate::experiment::config::ExperimentConfig;
 use crate::experiment::job_log::{self, JobLog};
 use crate::experiment::leaderboard::{LeaderboardEntry, Tally};
 use crate::experiment::reward_log::RecordSender;
+use crate::experiment::spend::{AtBudget, Budget};
 use crate::jobs::{Event, JobTracker, pause};
 use learn::StrategySlot;
 use metrics::ControllerMetrics;
@@ -122,6 +124,21 @@ pub struct SearchSummary {
     pub policy_steps: u64,
     /// Whether the search reached its budget (false: stopped early).
     pub complete: bool,
+    /// The time or GPU-hour budget that stopped it before its children.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by_budget: Option<Budget>,
+    /// Hours of training the workers reported (every device; stopped and
+    /// failed children included, reused rewards not).
+    pub training_hours: f64,
+    /// Those hours by device kind (`cuda`, `cpu`).
+    pub training_hours_by_device: BTreeMap<String, f64>,
+    /// The money those hours cost at the experiment's prices, when it has
+    /// any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// Device kinds that trained but have no price (not in `cost`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_devices: Vec<String>,
     /// Best architectures, best first.
     pub leaderboard: Vec<LeaderboardEntry>,
     /// Where the experiment is stored.
@@ -220,9 +237,13 @@ impl Search {
         let mut failures = 0;
         on_progress(&self.progress());
         while !self.complete() && !shutdown.is_cancelled() {
-            if self.budget_spent() {
-                tracing::info!("the time budget is spent");
-                break;
+            if let Some(budget) = self.budget_reached() {
+                // Nothing more is published; with `wait` the children in
+                // flight are recorded first.
+                if self.config.at_budget == AtBudget::Leave || self.tracker.is_empty() {
+                    tracing::info!(%budget, in_flight = self.tracker.len(), "the budget is reached");
+                    break;
+                }
             }
             if let Err(error) = self.publish_more().await {
                 tracing::warn!(%error, "publishing failed; retrying");
@@ -234,7 +255,8 @@ impl Search {
                 continue;
             }
             failures = 0;
-            match self.tracker.next_event(&shutdown, self.deadline()).await {
+            let deadline = self.deadline().filter(|at| tokio::time::Instant::now() < *at);
+            match self.tracker.next_event(&shutdown, deadline).await {
                 Event::Results(arrivals) => self.handle_results(arrivals, &shutdown).await,
                 Event::Progress(arrivals) => {
                     if let Err(error) = self.handle_progress(arrivals).await {
@@ -279,9 +301,17 @@ impl Search {
         tokio::time::Instant::from_std(self.started).checked_add(budget)
     }
 
-    fn budget_spent(&self) -> bool {
-        self.deadline()
+    /// The budget the search has reached, if any: its time, or the
+    /// training hours the workers reported.
+    fn budget_reached(&self) -> Option<Budget> {
+        if self
+            .deadline()
             .is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
+        {
+            return Some(Budget::MaxHours);
+        }
+        let gpu_hours = self.config.max_gpu_hours?;
+        (self.tally.spend.hours() >= gpu_hours).then_some(Budget::MaxGpuHours)
     }
 
     fn complete(&self) -> bool {
@@ -301,6 +331,14 @@ impl Search {
     /// The summary so far.
     pub fn summary(&self) -> SearchSummary {
         let counters = self.metrics.tracker();
+        let spend = &self.tally.spend;
+        let (cost, unpriced_devices) = match self.config.prices.is_empty() {
+            true => (None, Vec::new()),
+            false => {
+                let (cost, unpriced) = spend.cost(&self.config.prices);
+                (Some(cost), unpriced)
+            }
+        };
         SearchSummary {
             experiment: self.config.experiment.clone(),
             children_published: self.tally.published,
@@ -319,6 +357,11 @@ impl Search {
             republished: counters.republished.get(),
             policy_steps: self.strategy.policy_version(),
             complete: self.complete(),
+            stopped_by_budget: (!self.complete()).then(|| self.budget_reached()).flatten(),
+            training_hours: spend.hours(),
+            training_hours_by_device: spend.hours_by_device(),
+            cost,
+            unpriced_devices,
             leaderboard: self.tally.leaderboard(10),
             store: self.store.describe(),
             wall_seconds: self.started.elapsed().as_secs_f64(),

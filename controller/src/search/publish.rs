@@ -25,7 +25,7 @@ impl Search {
             let room = self.config.in_flight.saturating_sub(self.tracker.len());
             let left = self.config.children.saturating_sub(self.tally.published);
             let count = (room as u64).min(left) as usize;
-            if count == 0 || self.budget_spent() {
+            if count == 0 || self.budget_reached().is_some() {
                 return Ok(());
             }
             let proposals = self
