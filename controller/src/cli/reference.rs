@@ -26,7 +26,8 @@ pub(super) fn configuration_markdown() -> String {
         "# Configuration\n\n<!-- Generated from the code by the tests (NAS_UPDATE_REFERENCE=1 rewrites it): do not edit. -->\n\n\
          An experiment is configured by a TOML file (`search --config FILE`), `NAS_…` variables and flags, \
          each overriding the one before; a resumed search keeps its stored `config.json` and takes only \
-         the budget settings (children, max_hours, in_flight, job_timeout_seconds) from the flags. \
+         the budget settings (children, max_hours, max_gpu_hours, at_budget, prices, in_flight, \
+         job_timeout_seconds) from the flags. \
          Unknown keys are errors. The tables below list every key with its defaults for CIFAR-10 and \
          Penn Treebank (word level); `[space]`, `[reward]`, `[trial]` and `[objective]` replace the \
          default as a whole.\n\n\
