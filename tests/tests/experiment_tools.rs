@@ -324,3 +324,35 @@ fn an_exported_pytorch_cell_matches_the_rust_parameter_count() {
     .unwrap();
     assert!(dot.contains("c_{t-1}") && dot.contains("-> ht"));
 }
+
+#[test]
+fn a_resume_that_would_change_the_strategy_or_the_objective_is_refused_naming_each_change() {
+    tools().experiment("tools-rl");
+    let store = tools().store_arg();
+    let err = run_err(
+        "nas-controller",
+        &[
+            "search",
+            "--embedded",
+            "--store",
+            &store,
+            "--experiment",
+            "tools-rl",
+            "--resume",
+            "--strategy",
+            "evolution",
+            "--objective",
+            "mnas:parameters:1500:0:-1",
+            "--children",
+            "20",
+        ],
+    );
+    assert!(
+        err.contains("strategy: stored \"reinforce\", given \"evolution\"")
+            && err.contains("objective: stored none, given")
+            && !err.contains("children: stored"),
+        "{err}"
+    );
+    // Nothing was searched: the reward log is as it was.
+    assert_eq!(tools().reward_log("tools-rl").len(), 12);
+}

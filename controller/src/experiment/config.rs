@@ -157,6 +157,16 @@ pub async fn settle(
             if let Some(flags) = layers.last() {
                 stored.apply(&flags.resumable())?;
             }
+            let changes = stored.changed_by(layers)?;
+            if !changes.is_empty() {
+                return Err(Error::Config(format!(
+                    "experiment {experiment} was created with other settings, and a resumed search keeps them \
+                     (only children, max_hours, max_gpu_hours, at_budget, prices, in_flight and \
+                     job_timeout_seconds change): {}. Give the settings it was created with (or none), \
+                     or search under a new --experiment",
+                    changes.join("; ")
+                )));
+            }
             stored.validate()?;
             stored
         }
@@ -249,6 +259,23 @@ impl ExperimentConfig {
         let config = defaults.merged(layers)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// What `layers` would change in this (stored) configuration besides
+    /// the budget settings a resumed search takes: one line per change.
+    fn changed_by(&self, layers: &[&Overrides]) -> Result<Vec<String>> {
+        let mut given = self.merged(layers)?;
+        given.children = self.children;
+        given.max_hours = self.max_hours;
+        given.max_gpu_hours = self.max_gpu_hours;
+        given.at_budget = self.at_budget;
+        given.prices = self.prices.clone();
+        given.in_flight = self.in_flight;
+        given.job_timeout_seconds = self.job_timeout_seconds;
+        let value = |config: &ExperimentConfig| {
+            serde_json::to_value(config).map_err(|error| Error::Config(format!("the configuration: {error}")))
+        };
+        Ok(super::changes::differences(&value(self)?, &value(&given)?))
     }
 
     /// This configuration with every setting `overrides` gives written
@@ -421,6 +448,30 @@ mod tests {
         };
         stored.apply(&flags.resumable()).unwrap();
         assert_eq!((stored.children, stored.seed), (500, 0));
+    }
+
+    #[test]
+    fn a_resumed_search_names_each_setting_it_would_change_besides_the_budget() {
+        let stored = ExperimentConfig::defaults(Task::Cifar10).unwrap();
+        let same = Overrides::from_toml("children = 900\nin_flight = 3\nseed = 0\n", "same.toml").unwrap();
+        assert!(stored.changed_by(&[&same]).unwrap().is_empty());
+        let edited =
+            Overrides::from_toml("seed = 4\n[controller]\nlearning_rate = 0.2\n", "edited.toml").unwrap();
+        let flags = Overrides {
+            strategy: Some(StrategyKind::Evolution),
+            children: Some(7),
+            ..Overrides::default()
+        };
+        let changes = stored.changed_by(&[&edited, &flags]).unwrap();
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        for named in ["controller.learning_rate", "seed: stored 0, given 4", "strategy"] {
+            assert!(
+                changes
+                    .iter()
+                    .any(|change| change.starts_with(named) || change == named),
+                "{named}: {changes:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`config`]: the experiment's configuration (`config.json`), resolved
 //!   from defaults, a file, `NAS_…` variables and flags;
 //!   the optional settings are [`config::Overrides`], merged as values;
+//!   `changes` names what a resumed search was given that it would not
+//!   take;
 //! - [`job_log`]: the record of each published job (`jobs/<batch>.jsonl`);
 //! - [`reward_log`]: one record per finished child (`rewards/…`);
 //! - [`progress_log`]: learning curves of children in flight and the stops
@@ -17,6 +19,7 @@
 //! Nothing here runs a search: it depends only on [`crate::strategy`] (the
 //! settings and observations it stores).
 
+mod changes;
 pub mod config;
 pub mod job_log;
 mod layers;
