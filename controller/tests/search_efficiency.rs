@@ -22,6 +22,7 @@ fn reinforce_beats_random_search_on_the_synthetic_oracle() {
         predictor: Default::default(),
         threads: 2,
         in_flight: None,
+        warm_start: None,
     };
     let runs = simulate::run(&simulation, &SyntheticOracle::default()).unwrap();
     assert_eq!(runs.len(), 20);

@@ -174,6 +174,7 @@ fn asynchronous_runs_see_stale_rewards_as_a_pool_of_workers_would() {
             predictor: Default::default(),
             threads: 2,
             in_flight,
+            warm_start: None,
         };
         let runs = simulate::run(&simulation, &SyntheticOracle::default()).unwrap();
         assert!(

@@ -5,7 +5,8 @@
 //! statistics of [`hitting`]: quantiles, bootstrap intervals, random
 //! search's exact baseline) and
 //! [`early_stopping`] (stopping rules on a learning-curve table) and
-//! [`pareto`] (multi-objective search on a table with costs), and
+//! [`pareto`] (multi-objective search on a table with costs), with
+//! [`warm_start`] (runs that learn from other tables first), and
 //! [`reevaluate`] (train the best architectures again with
 //! more epochs, seeds and the final grid).
 
@@ -17,3 +18,4 @@ pub mod reevaluate;
 pub mod replay;
 pub mod simulate;
 pub mod tabular;
+pub mod warm_start;

@@ -22,6 +22,7 @@ use nas_domain::{ArchSpec, SearchSpace};
 use serde::Serialize;
 
 use crate::Result;
+use crate::offline::warm_start::WarmStart;
 use crate::strategy::evolution::EvolutionConfig;
 use crate::strategy::local_search::LocalSearchConfig;
 use crate::strategy::predictor::PredictorConfig;
@@ -53,6 +54,8 @@ pub struct Simulation {
     /// Children training at once, finishing in random order; `None`:
     /// synchronous rounds of the controller's batch size.
     pub in_flight: Option<usize>,
+    /// Earlier searches each run learns from first.
+    pub warm_start: Option<WarmStart>,
 }
 
 /// The rewards of one run.
@@ -145,6 +148,9 @@ fn run_one(simulation: &Simulation, oracle: &dyn Oracle, kind: StrategyKind, see
         predictor: simulation.predictor.clone(),
     };
     let mut strategy = strategy::create(kind, simulation.space.clone(), &settings, seed)?;
+    if let Some(warm) = &simulation.warm_start {
+        strategy.warm_start(warm.prior(seed))?;
+    }
     let mut learner = Learner {
         strategy: strategy.as_mut(),
         oracle,

@@ -382,6 +382,7 @@ mod tests {
             predictor: Default::default(),
             threads: 1,
             in_flight: None,
+            warm_start: None,
         }
     }
 

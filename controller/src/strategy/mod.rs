@@ -3,7 +3,8 @@
 //! controller with REINFORCE, the paper's method), [`random`] search,
 //! regularized [`evolution`], best-first [`local_search`] and the
 //! [`predictor`]-guided search (Thompson sampling on a model of the reward);
-//! [`checkpoint`] is the file every strategy saves itself to.
+//! [`checkpoint`] is the file every strategy saves itself to; [`warm`]
+//! holds children of earlier searches a new one learns from first.
 //!
 //! A strategy proposes children ([`Proposal`]: spec, actions, depth, the
 //! policy version that sampled them) and learns from their rewards
@@ -21,6 +22,7 @@ pub mod reinforce;
 pub(crate) mod seen;
 #[cfg(test)]
 pub(crate) mod test_spaces;
+pub mod warm;
 
 use clap::ValueEnum;
 pub use nas_domain::objective::Objectives;
@@ -235,6 +237,16 @@ pub trait Strategy: Send {
 
     /// Everything needed to resume exactly.
     fn checkpoint(&self) -> Result<Checkpoint>;
+
+    /// Learns from children of earlier searches before the first child
+    /// (see [`warm`]); the prior is part of the checkpoint. Only the
+    /// predictor does yet: the others refuse rather than ignore it.
+    fn warm_start(&mut self, _prior: Vec<warm::PriorChild>) -> Result<()> {
+        Err(Error::Config(format!(
+            "the {} strategy does not learn from earlier searches yet; warm starts work with --strategy predictor",
+            self.kind()
+        )))
+    }
 }
 
 /// A trained child as evolution and the predictor keep it.

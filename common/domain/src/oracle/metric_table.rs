@@ -124,6 +124,20 @@ impl MetricTable {
             .collect()
     }
 
+    /// Every row with a number in the table's column: its values of
+    /// `names` (`None` where it has none) and that number, in file order
+    /// (what a search of the table could have seen: a warm start's source).
+    pub fn rows_of(&self, names: &[String]) -> Vec<(Vec<Option<Choice>>, f64)> {
+        self.rows
+            .iter()
+            .filter_map(|row| {
+                let value = lookup(row, &self.column).and_then(number_of)?;
+                let values = names.iter().map(|name| lookup(row, name).cloned()).collect();
+                Some((values, value))
+            })
+            .collect()
+    }
+
     /// The value of `column` for `spec`: `None` when the table has no row
     /// for it or the row has no such number; an error when `spec` is not
     /// categorical or its decisions are not the ones the table was indexed by.

@@ -118,6 +118,19 @@ struct Common {
     /// the whole front, or the shaped reward alone.
     #[arg(long, value_enum, default_value_t = PredictorConfig::default().costs)]
     predictor_costs: CostSearch,
+    /// Predictor: learn first from earlier searches on these benchmark
+    /// tables (`table:FILE#COLUMN`, comma-separated), matched by decision
+    /// name; each run draws its own rows of each.
+    #[arg(long, value_delimiter = ',')]
+    warm_start: Vec<OracleSource>,
+    /// Rows of each warm-start table a run learns from (a random search of
+    /// that many children on it).
+    #[arg(long, default_value_t = 2000)]
+    warm_start_children: usize,
+    /// Predictor: how much a child of an earlier search weighs against one
+    /// of this search.
+    #[arg(long, default_value_t = PredictorConfig::default().warm_start_weight)]
+    warm_start_weight: f64,
     /// Predictor, in a front search: the share of children that weigh the
     /// reward alone.
     #[arg(long, default_value_t = PredictorConfig::default().front_reward_share)]
@@ -157,6 +170,7 @@ impl Common {
             wide_exploration: self.wide_exploration,
             costs: self.predictor_costs,
             front_reward_share: self.front_reward_share,
+            warm_start_weight: self.warm_start_weight,
         }
     }
 

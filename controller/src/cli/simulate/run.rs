@@ -9,9 +9,10 @@ use nas_controller::offline::early_stopping::{self, StoppingSimulation};
 use nas_controller::offline::pareto::{self, ShapedTable};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
 use nas_controller::offline::tabular;
+use nas_controller::offline::warm_start::WarmStart;
 use nas_domain::StoppedReward;
 use nas_domain::objective::{Cost, RewardShaping};
-use nas_domain::oracle::{CurveTable, MetricTable, Oracle, OracleSource};
+use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
 
 use super::{Common, ParetoArgs, SearchArgs, StoppingArgs, print};
 use crate::cli::args::Output;
@@ -33,7 +34,31 @@ impl Common {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
             in_flight: in_flight.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            warm_start: self.warm_start()?,
         })
+    }
+
+    /// The warm-start tables, matched to the space, when there are any.
+    fn warm_start(&self) -> anyhow::Result<Option<WarmStart>> {
+        if self.warm_start.is_empty() {
+            return Ok(None);
+        }
+        let sources = (self.warm_start.iter())
+            .map(|source| {
+                let OracleSource::Metric { path, column } = source else {
+                    bail!("--warm-start takes benchmark tables, `table:FILE#COLUMN`, not {source}");
+                };
+                Ok((
+                    source.to_string(),
+                    Arc::new(MetricTable::load(path, column, Missing::Fail)?),
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Some(WarmStart::new(
+            &self.space.load()?,
+            &sources,
+            self.warm_start_children,
+        )?))
     }
 
     /// The benchmark table of a `table:FILE#COLUMN` oracle.

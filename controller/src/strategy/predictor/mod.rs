@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use super::random;
 use super::seen::Seen;
+use super::warm::PriorChild;
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::{self, Member, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
@@ -78,6 +79,11 @@ pub struct PredictorConfig {
     /// What the search aims at when the experiment's reward is shaped by
     /// costs.
     pub costs: CostSearch,
+    /// How far a warm start's fit of earlier searches sets the model's
+    /// starting point: the prior mean of the weights is this share of
+    /// that fit (this search's own children still decide how sure the
+    /// model is). Above 0, at most 1.
+    pub warm_start_weight: f64,
     /// In a front search, the share of children that weigh the reward
     /// alone (the front's costly, accurate end, where one architecture
     /// holds a long stretch of it); the others draw their weighting
@@ -111,6 +117,7 @@ impl Default for PredictorConfig {
             wide_exploration: 2.0,
             costs: CostSearch::Front,
             front_reward_share: 0.5,
+            warm_start_weight: 0.5,
         }
     }
 }
@@ -138,6 +145,12 @@ impl PredictorConfig {
                 self.front_reward_share
             ));
         }
+        if !(self.warm_start_weight > 0.0 && self.warm_start_weight <= 1.0) {
+            return fail(&format!(
+                "warm_start_weight must be above 0 and at most 1, not {}",
+                self.warm_start_weight
+            ));
+        }
         if self.max_features < 2 {
             return fail("max_features must be at least 2 (the intercept and one decision value)");
         }
@@ -155,6 +168,9 @@ struct PredictorState {
     members: Vec<Member>,
     /// Children proposed and not yet observed.
     pending: Vec<(usize, Actions)>,
+    /// Children of earlier searches learned from first (a warm start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    prior: Vec<PriorChild>,
 }
 
 /// Climbs of a large space start from this many of the best children and
@@ -166,8 +182,12 @@ pub struct Predictor {
     state: PredictorState,
     /// Every child trained or in flight (rebuilt from the state).
     seen: Seen,
-    /// The model of each depth (rebuilt from the members, in order).
+    /// The model of each depth (rebuilt from the prior and the members,
+    /// in order).
     models: HashMap<usize, Model>,
+    /// Whether the prior taught the model something (then it guides from
+    /// the first child).
+    warm: bool,
 }
 
 impl Predictor {
@@ -181,6 +201,7 @@ impl Predictor {
             samples_drawn: 0,
             members: Vec::new(),
             pending: Vec::new(),
+            prior: Vec::new(),
         }))
     }
 
@@ -200,7 +221,9 @@ impl Predictor {
             state,
             seen,
             models: HashMap::new(),
+            warm: false,
         };
+        search.learn_prior();
         for index in 0..search.state.members.len() {
             search.learn(index);
         }
@@ -211,16 +234,56 @@ impl Predictor {
     fn learn(&mut self, index: usize) {
         let member = &self.state.members[index];
         let values = self.values(member);
+        let (depth, actions) = (member.depth, member.actions.clone());
+        self.model(depth).add(&actions, &values);
+    }
+
+    /// Adds the earlier searches' children to the model (a categorical
+    /// space has one depth), each reward ranked within its source.
+    fn learn_prior(&mut self) {
+        if self.state.prior.is_empty() {
+            return;
+        }
+        let mut ranked = vec![0.0; self.state.prior.len()];
+        let mut sources: Vec<&str> = self
+            .state
+            .prior
+            .iter()
+            .map(|child| child.source.as_str())
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        for source in sources {
+            let at: Vec<usize> = (0..self.state.prior.len())
+                .filter(|&i| self.state.prior[i].source == source)
+                .collect();
+            let rewards: Vec<f64> = at.iter().map(|&i| self.state.prior[i].reward).collect();
+            for (&i, rank) in at.iter().zip(model::ranks(&rewards)) {
+                ranked[i] = rank;
+            }
+        }
+        let depth = self.state.space.depth_at(0);
+        let weight = self.state.config.warm_start_weight;
+        let prior = std::mem::take(&mut self.state.prior);
+        let children: Vec<(&[Option<u16>], f64)> = (prior.iter())
+            .zip(ranked)
+            .map(|(child, rank)| (child.tokens.as_slice(), rank))
+            .collect();
+        self.warm = self.model(depth).set_prior(&children, weight);
+        self.state.prior = prior;
+    }
+
+    /// The model of `depth`, created empty when new.
+    fn model(&mut self, depth: usize) -> &mut Model {
         let config = &self.state.config;
         let space = &self.state.space;
-        let model = self.models.entry(member.depth).or_insert_with(|| {
+        self.models.entry(depth).or_insert_with(|| {
             let prior = Prior {
                 main: config.main_precision,
                 pair: config.pair_precision,
             };
-            Model::new(Layout::of(&space.plan(member.depth), config.max_features), prior)
-        });
-        model.add(&member.actions, &values);
+            Model::new(Layout::of(&space.plan(depth), config.max_features), prior)
+        })
     }
 
     /// What the model learns of `member`: its reward, or when the search
@@ -238,7 +301,8 @@ impl Predictor {
     /// The child of sample `index`.
     fn child(&mut self, index: u64) -> Result<Proposal> {
         let depth = self.state.space.depth_at(index);
-        let started = self.state.members.len() + self.state.pending.len() >= self.state.config.initial;
+        let started =
+            self.warm || self.state.members.len() + self.state.pending.len() >= self.state.config.initial;
         let mut rng = strategy::sample_rng(self.state.seed, index);
         let guided = match self.models.get(&depth) {
             Some(model) if started => self.guided(depth, model, self.exploration(index), &mut rng),
@@ -339,6 +403,18 @@ impl Strategy for Predictor {
 
     fn checkpoint(&self) -> Result<Checkpoint> {
         Checkpoint::of_state(StrategyKind::Predictor, &self.state)
+    }
+
+    fn warm_start(&mut self, prior: Vec<PriorChild>) -> Result<()> {
+        if !self.state.members.is_empty() || self.state.samples_drawn > 0 || !self.state.prior.is_empty() {
+            return Err(Error::Config(
+                "a warm start comes before the first child, once".into(),
+            ));
+        }
+        self.state.prior = prior;
+        self.models.clear();
+        self.learn_prior();
+        Ok(())
     }
 }
 

@@ -100,6 +100,18 @@ impl Layout {
         std::iter::once(0).chain(values).chain(pairs)
     }
 
+    /// The active features of partly known `tokens`: the intercept, the
+    /// value of each known token, and the pairs of two known ones.
+    fn active_known(&self, tokens: &[Option<u16>]) -> Vec<usize> {
+        let values = (tokens.iter().zip(&self.main))
+            .filter_map(|(&token, first)| token.map(|token| first + usize::from(token)));
+        let pairs = self.pairs.iter().filter_map(|&(a, b, first)| {
+            let (value_a, value_b) = (tokens[a]?, tokens[b]?);
+            Some(first + usize::from(value_a) * self.options[b] + usize::from(value_b))
+        });
+        std::iter::once(0).chain(values).chain(pairs).collect()
+    }
+
     /// The active features of `tokens`, written into `out`.
     pub fn active_into(&self, tokens: &[u16], out: &mut Vec<usize>) {
         out.clear();
@@ -174,6 +186,14 @@ pub struct Model {
     /// when first sampled after a reward (every child proposed between two
     /// rewards shares it).
     posterior: OnceCell<Vec<Posterior>>,
+    /// The prior precision of each weight (the diagonal of `Λ`).
+    precision: Vec<f64>,
+    /// A warm start's prior mean `m` of the reward's weights, as `Λ m`,
+    /// with `mᵀ Λ m` and the noise of the earlier fit (see
+    /// [`Model::set_prior`]); zeros and `None` without one.
+    prior_pull: Vec<f64>,
+    prior_mm: f64,
+    prior_sigma: Option<f64>,
     active: Vec<usize>,
     dense: Vec<f64>,
 }
@@ -196,6 +216,10 @@ impl Model {
             rows: Vec::new(),
             targets: Vec::new(),
             posterior: OnceCell::new(),
+            precision,
+            prior_pull: vec![0.0; d],
+            prior_mm: 0.0,
+            prior_sigma: None,
             active: Vec::new(),
             dense: vec![0.0; d],
         }
@@ -220,7 +244,6 @@ impl Model {
     /// the reward) for `actions`: a rank-one update of the factor. An
     /// objective first seen now counts as −∞ for the children before.
     pub fn add(&mut self, actions: &Actions, values: &[f64]) {
-        let d = self.layout.features();
         let learned = self.rows.len();
         while self.targets.len() < values.len() {
             self.targets.push(vec![f64::NEG_INFINITY; learned]);
@@ -235,6 +258,59 @@ impl Model {
         }
         self.rows.push(self.active.clone());
         self.posterior = OnceCell::new();
+        self.update();
+    }
+
+    /// Starts the reward's weights from what earlier searches say (a warm
+    /// start): the fit of their children (partly known tokens, each with
+    /// its reward's rank within its source), scaled by `weight`, becomes
+    /// the prior mean. This search's own children still set how sure the
+    /// model is (the factor holds only them), so a misleading source is
+    /// outweighed as they come. Returns whether a child had a known token
+    /// (without one the prior stays at zero).
+    pub fn set_prior(&mut self, children: &[(&[Option<u16>], f64)], weight: f64) -> bool {
+        let d = self.layout.features();
+        let rows: Vec<(Vec<usize>, f64)> = children
+            .iter()
+            .map(|&(tokens, rank)| (self.layout.active_known(tokens), rank))
+            .filter(|(active, _)| active.len() > 1)
+            .collect();
+        if rows.is_empty() {
+            return false;
+        }
+        // The earlier children's posterior mean: (Λ + Xᵀ X) θ = Xᵀ y.
+        let mut system = vec![0.0; d * d];
+        for (k, p) in self.precision.iter().enumerate() {
+            system[k * d + k] = *p;
+        }
+        let mut theta = vec![0.0; d];
+        let mut yy = 0.0;
+        for (active, rank) in &rows {
+            for &i in active {
+                theta[i] += rank;
+                for &j in active {
+                    system[i * d + j] += 1.0;
+                }
+            }
+            yy += rank * rank;
+        }
+        let xy = theta.clone();
+        cholesky_solve(&mut system, d, &mut theta);
+        let fit: f64 = xy.iter().zip(&theta).map(|(b, t)| b * t).sum();
+        self.prior_sigma = Some(((yy - fit).max(0.0) / rows.len() as f64).sqrt());
+        self.prior_pull = (theta.iter().zip(&self.precision))
+            .map(|(t, p)| p * weight * t)
+            .collect();
+        self.prior_mm = (theta.iter().zip(&self.precision))
+            .map(|(t, p)| p * (weight * t) * (weight * t))
+            .sum();
+        self.posterior = OnceCell::new();
+        true
+    }
+
+    /// The rank-one update of the factor by the row in `dense`.
+    fn update(&mut self) {
+        let d = self.layout.features();
         let x = &mut self.dense;
         for k in 0..d {
             if x[k] == 0.0 {
@@ -256,9 +332,17 @@ impl Model {
     /// A Thompson sample of each objective's weights (the reward's first),
     /// from `rng`, its spread scaled by `exploration`.
     pub fn sample(&self, rng: &mut impl Rng, exploration: f64) -> Vec<Vec<f64>> {
-        let posteriors = self
-            .posterior
-            .get_or_init(|| self.targets.iter().map(|values| self.fit(values)).collect());
+        let posteriors = self.posterior.get_or_init(|| {
+            // The earlier searches' children speak of the reward only.
+            let fitted = self.targets.iter().enumerate();
+            let mut posteriors: Vec<Posterior> = fitted
+                .map(|(objective, values)| self.fit(values, objective == 0))
+                .collect();
+            if posteriors.is_empty() && self.prior_sigma.is_some() {
+                posteriors.push(self.fit(&[], true));
+            }
+            posteriors
+        });
         posteriors
             .iter()
             .map(|posterior| {
@@ -279,20 +363,26 @@ impl Model {
 
     /// The posterior mean `μ = P⁻¹ b` of the ranks of one objective's
     /// `values` and the noise estimate.
-    fn fit(&self, values: &[f64]) -> Posterior {
+    fn fit(&self, values: &[f64], with_prior: bool) -> Posterior {
         let targets = ranks(values);
-        let mut b = vec![0.0; self.layout.features()];
+        let (mut b, prior_mm) = match with_prior {
+            true => (self.prior_pull.clone(), self.prior_mm),
+            false => (vec![0.0; self.layout.features()], 0.0),
+        };
         for (row, y) in self.rows.iter().zip(&targets) {
             for &feature in row {
                 b[feature] += y;
             }
         }
-        let yy: f64 = targets.iter().map(|y| y * y).sum();
+        let yy: f64 = prior_mm + targets.iter().map(|y| y * y).sum::<f64>();
         let mut mean = b.clone();
         self.forward(&mut mean);
         self.back(&mut mean);
         let fit: f64 = b.iter().zip(&mean).map(|(b, m)| b * m).sum();
-        let sigma = ((yy - fit).max(0.0) / targets.len().max(1) as f64).sqrt();
+        let sigma = match (targets.len(), self.prior_sigma) {
+            (0, Some(sigma)) if with_prior => sigma,
+            (n, _) => ((yy - fit).max(0.0) / n.max(1) as f64).sqrt(),
+        };
         let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         sorted.sort_by(f64::total_cmp);
         Posterior {
@@ -342,7 +432,7 @@ impl Model {
 /// Each reward's rank among `rewards`, scaled to [0, 1] (ties share
 /// their mean rank): the model fits the order of the rewards, so a long
 /// tail of poor children does not drown the differences among the good.
-fn ranks(rewards: &[f64]) -> Vec<f64> {
+pub fn ranks(rewards: &[f64]) -> Vec<f64> {
     let n = rewards.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| rewards[a].total_cmp(&rewards[b]));
@@ -361,6 +451,34 @@ fn ranks(rewards: &[f64]) -> Vec<f64> {
         start = end;
     }
     out
+}
+
+/// Solves `A x = b` in place for a symmetric positive definite `A` (`d × d`,
+/// row-major, overwritten by its Cholesky factor).
+fn cholesky_solve(a: &mut [f64], d: usize, b: &mut [f64]) {
+    for j in 0..d {
+        let mut diagonal = a[j * d + j];
+        for k in 0..j {
+            diagonal -= a[j * d + k] * a[j * d + k];
+        }
+        let diagonal = diagonal.max(f64::MIN_POSITIVE).sqrt();
+        a[j * d + j] = diagonal;
+        for i in j + 1..d {
+            let mut value = a[i * d + j];
+            for k in 0..j {
+                value -= a[i * d + k] * a[j * d + k];
+            }
+            a[i * d + j] = value / diagonal;
+        }
+    }
+    for i in 0..d {
+        let dot: f64 = (0..i).map(|k| a[i * d + k] * b[k]).sum();
+        b[i] = (b[i] - dot) / a[i * d + i];
+    }
+    for i in (0..d).rev() {
+        let dot: f64 = (i + 1..d).map(|k| a[k * d + i] * b[k]).sum();
+        b[i] = (b[i] - dot) / a[i * d + i];
+    }
 }
 
 /// An approximately standard normal draw: the sum of twelve uniforms minus

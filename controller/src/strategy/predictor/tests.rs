@@ -226,3 +226,65 @@ fn a_front_search_resumes_from_a_checkpoint_to_the_same_children() {
         run_with_costs(resumed.as_mut(), 12)
     );
 }
+
+/// A reward peaked at tokens `[1, 2, 3, 0, …]` of a categorical space: one
+/// point per token right.
+fn peaked(proposal: &Proposal) -> f64 {
+    (proposal.actions.tokens().iter().enumerate())
+        .filter(|(i, token)| usize::from(**token) == (i + 1) % 5)
+        .count() as f64
+}
+
+/// Earlier children of `space` (tokens all known) scored by `peaked`.
+fn earlier(space: &SearchSpace, count: u64, source: &str) -> Vec<PriorChild> {
+    let mut random = RandomSearch::new(space.clone(), 99);
+    (0..count)
+        .map(|_| {
+            let proposal = random.propose(1).unwrap().remove(0);
+            PriorChild {
+                source: source.into(),
+                tokens: proposal.actions.tokens().iter().map(|&t| Some(t)).collect(),
+                reward: peaked(&proposal),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_warm_start_from_the_same_function_guides_the_first_child_and_survives_a_resume() {
+    let space = categorical(6, 5);
+    let mut warm = predictor(&space, 5);
+    warm.warm_start(earlier(&space, 200, "earlier")).unwrap();
+    // Guided from the first child: near the peak at once, where a cold
+    // search starts with random children.
+    let first = run(&mut warm, 3, peaked);
+    assert!(first.iter().all(|&reward| reward >= 4.0), "{first:?}");
+    let mut cold = predictor(&space, 5);
+    assert!(run(&mut cold, 3, peaked).iter().all(|&reward| reward < 4.0));
+    // The prior is in the checkpoint: a resumed search proposes the same.
+    let mut resumed = super::super::restore(&warm.checkpoint().unwrap()).unwrap();
+    assert_eq!(run(&mut warm, 5, peaked), run(resumed.as_mut(), 5, peaked));
+    // Only before the first child, once.
+    assert!(warm.warm_start(Vec::new()).is_err());
+}
+
+#[test]
+fn a_warm_start_with_no_decision_in_common_changes_nothing() {
+    let space = categorical(6, 5);
+    let mut unrelated = earlier(&space, 50, "other space");
+    for child in &mut unrelated {
+        child.tokens.fill(None);
+    }
+    let mut warm = predictor(&space, 8);
+    warm.warm_start(unrelated).unwrap();
+    let mut cold = predictor(&space, 8);
+    assert_eq!(run(&mut warm, 30, peaked), run(&mut cold, 30, peaked));
+}
+
+#[test]
+fn strategies_without_a_warm_start_refuse_one_by_name() {
+    let space = categorical(3, 3);
+    let mut random = RandomSearch::new(space, 1);
+    let error = random.warm_start(Vec::new()).unwrap_err().to_string();
+    assert!(error.contains("random") && error.contains("predictor"), "{error}");
+}
