@@ -64,8 +64,7 @@ impl Search {
         if let Some(best) = self.tally.best_reward() {
             self.metrics.best_reward.set(best);
         }
-        self.metrics
-            .show_saved(self.tally.epochs_saved, self.tally.seconds_saved);
+        self.metrics.show_tally(&self.tally, &self.config.prices);
         if self.tally.published > 0 {
             tracing::info!(
                 experiment = %self.config.experiment,

@@ -174,8 +174,7 @@ impl Search {
             self.tally.count(record);
             self.observe_finished(record);
             self.metrics.observe(record);
-            self.metrics
-                .show_saved(self.tally.epochs_saved, self.tally.seconds_saved);
+            self.metrics.show_tally(&self.tally, &self.config.prices);
             observations.push((
                 record.observation(self.config.objective.as_ref()),
                 record.sequence + 1,
