@@ -5,7 +5,10 @@
 //! recomputes the stored policy bit for bit; a local search and a
 //! predictor-guided search killed mid-search resume without proposing any
 //! architecture twice, and `replay verify` proposes every child again; so
-//! does a predictor searching the front of a reward shaped by a cost.
+//! does a predictor searching the front of a reward shaped by a cost, and
+//! one warm-started from an earlier experiment over an edited space. A
+//! search stops at its GPU-hour budget with every published child
+//! recorded, and a resume takes it past its original children.
 
 #![allow(clippy::unwrap_used)]
 
@@ -184,11 +187,6 @@ fn a_front_search_killed_mid_search_resumes_and_replays_with_the_same_objectives
     killed_and_resumed("predictor", objective);
 }
 
-/// Runs a 40-child search with `strategy` (and `extra` TOML), kills the
-/// controller after 16 rewards with children in flight, resumes it, and
-/// checks every child is counted once with the table's metric, none
-/// proposed twice, and `replay verify` proposes each again; the jobs as
-/// (sample index, job id, tokens), by sample.
 /// Runs a search to a GPU-hour budget with surrogate workers (each child
 /// reports 100 ms of training on device `surrogate`), then resumes it with
 /// a larger budget and more children than it first had.
@@ -264,13 +262,64 @@ fn assert_tenths_per_child(summary: &serde_json::Value) {
     );
 }
 
-fn killed_and_resumed(strategy: &str, extra: &str) -> Vec<(u64, String, Vec<u64>)> {
-    let stem = format!(
-        "categorical-{strategy}{}",
-        if extra.is_empty() { "" } else { "-shaped" }
+/// A predictor search warm-started from an earlier experiment's reward log,
+/// over a space edited since (one option of `ops[3]` removed: the earlier
+/// children that chose it keep their other decisions), killed mid-search,
+/// resumed, and verified by `replay verify` (inside `killed_and_resumed`:
+/// the step-0 checkpoint holds the prior).
+#[test]
+fn a_warm_started_search_over_an_edited_space_resumes_and_replays_exactly() {
+    let earlier = Pipeline::custom("categorical-earlier", |experiment, _| {
+        experiment_file(experiment, "predictor", 60)
+    });
+    let (_values, _workers) = surrogates(&earlier, 10);
+    let summary = summary_of(
+        earlier
+            .controller("controller", false)
+            .wait_output(Duration::from_secs(120)),
+    )
+    .expect("the earlier search finished");
+    assert_eq!(summary["complete"], true, "{summary}");
+    let source = earlier.experiment_name().to_string();
+    let edit = |file: String| {
+        let warm = format!("warm_start = [\"{source}\"]\n");
+        let options = serde_json::to_string(&OPS).unwrap();
+        let (before, last) = file.rsplit_once(&options).unwrap();
+        warm + before + "[\"gcn\", \"skip\"]" + last
+    };
+    let jobs = killed_and_resumed_with("predictor-warm", "predictor", &edit);
+    // Guided from the first child: the best link (0123) from the start,
+    // where a cold search draws its first 10 at random.
+    let best_link = jobs[..10].iter().filter(|job| job.2[0] == 2).count();
+    assert!(
+        best_link >= 7,
+        "{best_link} of the first 10 on the best link: {jobs:?}"
     );
+    assert!(
+        jobs.iter().all(|job| job.2[4] < 2),
+        "ops[3] has two options now: {jobs:?}"
+    );
+}
+
+/// Runs a 40-child search with `strategy` (and `extra` TOML), kills the
+/// controller after 16 rewards with children in flight, resumes it, and
+/// checks every child is counted once with the table's metric, none
+/// proposed twice, and `replay verify` proposes each again; the jobs as
+/// (sample index, job id, tokens), by sample.
+fn killed_and_resumed(strategy: &str, extra: &str) -> Vec<(u64, String, Vec<u64>)> {
+    let name = format!("{strategy}{}", if extra.is_empty() { "" } else { "-shaped" });
+    killed_and_resumed_with(&name, strategy, &|file| file + extra)
+}
+
+/// [`killed_and_resumed`] with the experiment file edited by `edit`.
+fn killed_and_resumed_with(
+    name: &str,
+    strategy: &str,
+    edit: &dyn Fn(String) -> String,
+) -> Vec<(u64, String, Vec<u64>)> {
+    let stem = format!("categorical-{name}");
     let setup = Pipeline::custom(&stem, |experiment, _| {
-        experiment_file(experiment, strategy, 5) + extra
+        edit(experiment_file(experiment, strategy, 5))
     });
     let (values, [mut s1, mut s2]) = surrogates(&setup, 50);
     let mut controller = setup.controller("controller-1", false);

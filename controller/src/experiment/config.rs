@@ -69,6 +69,11 @@ pub struct ExperimentConfig {
     /// the children in flight, or leave them for `--resume`.
     #[serde(default)]
     pub at_budget: AtBudget,
+    /// Earlier experiments in the same store whose trained children the
+    /// search learns from before its first child, matched by decision name
+    /// (the predictor; see `strategy/warm.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warm_start: Vec<ExperimentName>,
     /// Prices per training hour by device kind (`cuda = 2.5`): the money
     /// spent appears in the summary.
     #[serde(default, skip_serializing_if = "Prices::is_empty")]
@@ -224,6 +229,7 @@ impl ExperimentConfig {
             max_gpu_hours: None,
             at_budget: AtBudget::default(),
             prices: Prices::default(),
+            warm_start: Vec::new(),
             in_flight: 8,
             job_timeout_seconds: 6 * 3600,
             failed_reward: 0.0,
@@ -388,6 +394,12 @@ impl ExperimentConfig {
             return invalid(format!(
                 "max_gpu_hours {:?} must be a positive number of hours",
                 self.max_gpu_hours
+            ));
+        }
+        if self.warm_start.contains(&self.experiment) {
+            return invalid(format!(
+                "experiment {} cannot warm-start from itself (resume it with --resume instead)",
+                self.experiment
             ));
         }
         if !self.failed_reward.is_finite() {

@@ -86,6 +86,10 @@ pub struct Overrides {
     /// or leave them for --resume.
     #[arg(long, env = "NAS_AT_BUDGET", value_enum)]
     pub at_budget: Option<AtBudget>,
+    /// Learn first from these earlier experiments' trained children
+    /// (comma-separated names in the same store; the predictor).
+    #[arg(long, env = "NAS_WARM_START", value_delimiter = ',')]
+    pub warm_start: Option<Vec<ExperimentName>>,
     /// Prices per training hour by device kind, for the money spent
     /// (`cuda=2.5/h,cpu=0.1/h`).
     #[arg(long = "price", env = "NAS_PRICE")]

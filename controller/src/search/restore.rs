@@ -1,5 +1,6 @@
 //! Rebuilding a search from the store: the strategy from its latest
-//! checkpoint (or fresh, checkpointed as step 0), fed the rewards logged
+//! checkpoint (or fresh, warm-started from earlier experiments' reward
+//! logs when configured, checkpointed as step 0), fed the rewards logged
 //! after that checkpoint; the counts and the leaderboard from the reward
 //! log; the jobs in flight from the job records (and the strategy told of
 //! them); the sample sequence moved on past the highest sample index
@@ -9,8 +10,10 @@
 use nas_infra::store::keys;
 
 use super::{Sample, Search};
-use crate::experiment::{PolicyPointer, reward_log};
+use crate::experiment::reward_log::RecordStatus;
+use crate::experiment::{PolicyPointer, config, reward_log};
 use crate::strategy::checkpoint::Checkpoint;
+use crate::strategy::warm::{self, PriorChild};
 use crate::strategy::{self, Strategy};
 use crate::{Error, Result};
 
@@ -85,12 +88,17 @@ impl Search {
         let latest = keys::policy_latest(experiment);
         let pointer: Option<PolicyPointer> = self.store.get_json(&latest).await?;
         let Some(pointer) = pointer else {
-            let fresh = strategy::create(
+            let mut fresh = strategy::create(
                 self.config.strategy,
                 self.config.space.clone(),
                 &self.config.strategy_settings(),
                 self.config.seed,
             )?;
+            if !self.config.warm_start.is_empty() {
+                let prior = self.warm_start_prior().await?;
+                tracing::info!(children = prior.len(), sources = ?self.config.warm_start, "warm start");
+                fresh.warm_start(prior)?;
+            }
             return Ok((fresh, 0, true));
         };
         let bytes =
@@ -99,5 +107,32 @@ impl Search {
             })?;
         let checkpoint = Checkpoint::from_bytes(&bytes)?;
         Ok((strategy::restore(&checkpoint)?, pointer.next_sequence, false))
+    }
+
+    /// The trained children of the experiments the search warm-starts
+    /// from, matched to its space by decision name (the step-0 checkpoint
+    /// keeps them, so a resume and `replay verify` need not read them again).
+    async fn warm_start_prior(&self) -> Result<Vec<PriorChild>> {
+        let mut prior = Vec::new();
+        for source in &self.config.warm_start {
+            config::load(&self.store, source).await?;
+            let records = reward_log::read_all(&self.store, source).await?;
+            for record in records.iter().filter(|record| record.status == RecordStatus::Ok) {
+                let Some(arch) = record.spec.as_categorical() else {
+                    return Err(Error::Config(format!(
+                        "experiment {source} did not search a categorical space, so its children cannot be \
+                         matched by decision name for a warm start"
+                    )));
+                };
+                let tokens =
+                    warm::tokens_by_name(&self.config.space, |name| arch.decisions.get(name).cloned())?;
+                prior.push(PriorChild {
+                    source: source.to_string(),
+                    tokens,
+                    reward: record.reward,
+                });
+            }
+        }
+        Ok(prior)
     }
 }
