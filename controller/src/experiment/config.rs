@@ -65,8 +65,9 @@ pub struct ExperimentConfig {
     /// training (every device, stopped and failed children included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_gpu_hours: Option<f64>,
-    /// What the search does at `max_hours` or `max_gpu_hours`: wait for
-    /// the children in flight, or leave them for `--resume`.
+    /// What the search does at `max_gpu_hours`: wait for the children in
+    /// flight, or leave them for `--resume` (at `max_hours`, a deadline,
+    /// it always leaves them).
     #[serde(default)]
     pub at_budget: AtBudget,
     /// Earlier experiments in the same store whose trained children the

@@ -75,15 +75,15 @@ pub struct Overrides {
     /// Children to train in total.
     #[arg(long, env = "NAS_CHILDREN")]
     pub children: Option<u64>,
-    /// Stop publishing after this many hours (see --at-budget).
+    /// Stop after this many hours (in-flight results wait for --resume).
     #[arg(long, env = "NAS_MAX_HOURS")]
     pub max_hours: Option<f64>,
     /// Stop publishing once the workers report this many hours of training
     /// (see --at-budget).
     #[arg(long, env = "NAS_MAX_GPU_HOURS")]
     pub max_gpu_hours: Option<f64>,
-    /// At --max-hours or --max-gpu-hours: wait for the children in flight,
-    /// or leave them for --resume.
+    /// At --max-gpu-hours: wait for the children in flight, or leave them
+    /// for --resume.
     #[arg(long, env = "NAS_AT_BUDGET", value_enum)]
     pub at_budget: Option<AtBudget>,
     /// Learn first from these earlier experiments' trained children

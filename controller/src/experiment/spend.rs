@@ -132,8 +132,9 @@ impl FromStr for Prices {
     }
 }
 
-/// What a search does when its time or GPU-hour budget is reached: it
-/// publishes nothing more either way.
+/// What a search does when its GPU-hour budget is reached: it publishes
+/// nothing more either way. (A time budget is a deadline: the search stops
+/// at it and the children in flight wait for `--resume`.)
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum,
 )]

@@ -238,9 +238,11 @@ impl Search {
         on_progress(&self.progress());
         while !self.complete() && !shutdown.is_cancelled() {
             if let Some(budget) = self.budget_reached() {
-                // Nothing more is published; with `wait` the children in
-                // flight are recorded first.
-                if self.config.at_budget == AtBudget::Leave || self.tracker.is_empty() {
+                // Nothing more is published. A time budget is a deadline;
+                // at a GPU-hour budget with `wait` the children in flight
+                // (already paid for) are recorded first.
+                let wait = budget == Budget::MaxGpuHours && self.config.at_budget == AtBudget::Wait;
+                if !wait || self.tracker.is_empty() {
                     tracing::info!(%budget, in_flight = self.tracker.len(), "the budget is reached");
                     break;
                 }
