@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use nas_controller::experiment::config::ExperimentConfig;
+use nas_controller::experiment::config::{BUDGET_SETTINGS, ExperimentConfig};
 use nas_domain::Task;
 use nas_infra::reference::cell;
 use serde_json::{Map, Value};
@@ -22,16 +22,16 @@ pub(super) fn configuration_markdown() -> String {
             .unwrap_or(Value::Null)
     };
     let (cifar, ptb) = (defaults(Task::Cifar10), defaults(Task::PtbWord));
-    let mut out = String::from(
+    let mut out = format!(
         "# Configuration\n\n<!-- Generated from the code by the tests (NAS_UPDATE_REFERENCE=1 rewrites it): do not edit. -->\n\n\
          An experiment is configured by a TOML file (`search --config FILE`), `NAS_…` variables and flags, \
          each overriding the one before; a resumed search keeps its stored `config.json` and takes only \
-         the budget settings (children, max_hours, max_gpu_hours, at_budget, prices, in_flight, \
-         job_timeout_seconds) from the flags. \
+         the budget settings ({}) from the flags. \
          Unknown keys are errors. The tables below list every key with its defaults for CIFAR-10 and \
          Penn Treebank (word level); `[space]`, `[reward]`, `[trial]` and `[objective]` replace the \
          default as a whole.\n\n\
          | key | CIFAR-10 default | PTB default | meaning |\n|---|---|---|---|\n",
+        BUDGET_SETTINGS.join(", ")
     );
     let root = schema.get("properties").and_then(Value::as_object);
     for (key, property) in root.into_iter().flatten() {

@@ -167,9 +167,9 @@ pub async fn settle(
             if !changes.is_empty() {
                 return Err(Error::Config(format!(
                     "experiment {experiment} was created with other settings, and a resumed search keeps them \
-                     (only children, max_hours, max_gpu_hours, at_budget, prices, in_flight and \
-                     job_timeout_seconds change): {}. Give the settings it was created with (or none), \
+                     (only {} change): {}. Give the settings it was created with (or none), \
                      or search under a new --experiment",
+                    BUDGET_SETTINGS.join(", "),
                     changes.join("; ")
                 )));
             }
@@ -180,6 +180,18 @@ pub async fn settle(
     };
     Ok(settled)
 }
+
+/// The settings a resumed search takes from its flags (those of
+/// [`Overrides::resumable`]); every other one stays as stored.
+pub const BUDGET_SETTINGS: [&str; 7] = [
+    "children",
+    "max_hours",
+    "max_gpu_hours",
+    "at_budget",
+    "prices",
+    "in_flight",
+    "job_timeout_seconds",
+];
 
 /// The longest time budget: ten years.
 const MAX_HOURS: f64 = 24.0 * 365.0 * 10.0;
@@ -271,18 +283,20 @@ impl ExperimentConfig {
     /// What `layers` would change in this (stored) configuration besides
     /// the budget settings a resumed search takes: one line per change.
     fn changed_by(&self, layers: &[&Overrides]) -> Result<Vec<String>> {
-        let mut given = self.merged(layers)?;
-        given.children = self.children;
-        given.max_hours = self.max_hours;
-        given.max_gpu_hours = self.max_gpu_hours;
-        given.at_budget = self.at_budget;
-        given.prices = self.prices.clone();
-        given.in_flight = self.in_flight;
-        given.job_timeout_seconds = self.job_timeout_seconds;
         let value = |config: &ExperimentConfig| {
-            serde_json::to_value(config).map_err(|error| Error::Config(format!("the configuration: {error}")))
+            let mut value = serde_json::to_value(config)
+                .map_err(|error| Error::Config(format!("the configuration: {error}")))?;
+            if let Some(fields) = value.as_object_mut() {
+                for setting in BUDGET_SETTINGS {
+                    fields.remove(setting);
+                }
+            }
+            Ok::<_, Error>(value)
         };
-        Ok(super::changes::differences(&value(self)?, &value(&given)?))
+        Ok(super::changes::differences(
+            &value(self)?,
+            &value(&self.merged(layers)?)?,
+        ))
     }
 
     /// This configuration with every setting `overrides` gives written

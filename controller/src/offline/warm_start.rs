@@ -4,8 +4,6 @@
 //! (the reward log a random search of that many children would have
 //! written), so every seed sees a different earlier search.
 
-use std::sync::Arc;
-
 use nas_domain::SearchSpace;
 use nas_domain::oracle::metric_table::MetricTable;
 use rand::Rng;
@@ -33,7 +31,7 @@ pub struct WarmStart {
 impl WarmStart {
     /// The sources (name and table) matched to `space` by decision name;
     /// `children` rows of each per run.
-    pub fn new(space: &SearchSpace, sources: &[(String, Arc<MetricTable>)], children: usize) -> Result<Self> {
+    pub fn new(space: &SearchSpace, sources: &[(String, MetricTable)], children: usize) -> Result<Self> {
         let names = warm::decision_names(space)?;
         let sources = sources
             .iter()
@@ -93,8 +91,7 @@ mod tests {
         // The source has no `width` and an option `c` this space lacks.
         let text = "{\"op\": \"a\", \"depth\": 2, \"acc\": 0.5}\n{\"op\": \"b\", \"depth\": 2, \"acc\": 0.7}\n\
                     {\"op\": \"c\", \"depth\": 3, \"acc\": 0.9}\n";
-        let table = Arc::new(MetricTable::parse(text, "acc", Missing::Fail).unwrap());
-        let warm = WarmStart::new(&space, &[("old".into(), table)], 2).unwrap();
+        let warm = WarmStart::new(&space, &[("old".into(), table(text))], 2).unwrap();
         let prior = warm.prior(4);
         assert_eq!(prior.len(), 2);
         assert_eq!(prior, warm.prior(4));
@@ -108,11 +105,11 @@ mod tests {
             assert_eq!(child.source, "old");
         }
         assert_ne!(prior[0].reward, prior[1].reward);
-        let all = WarmStart::new(&space, &[("old".into(), warm_table(text))], 10).unwrap();
+        let all = WarmStart::new(&space, &[("old".into(), table(text))], 10).unwrap();
         assert_eq!(all.prior(0).len(), 3);
     }
 
-    fn warm_table(text: &str) -> Arc<MetricTable> {
-        Arc::new(MetricTable::parse(text, "acc", Missing::Fail).unwrap())
+    fn table(text: &str) -> MetricTable {
+        MetricTable::parse(text, "acc", Missing::Fail).unwrap()
     }
 }

@@ -257,8 +257,7 @@ impl Search {
                 continue;
             }
             failures = 0;
-            let deadline = self.deadline().filter(|at| tokio::time::Instant::now() < *at);
-            match self.tracker.next_event(&shutdown, deadline).await {
+            match self.tracker.next_event(&shutdown, self.deadline()).await {
                 Event::Results(arrivals) => self.handle_results(arrivals, &shutdown).await,
                 Event::Progress(arrivals) => {
                     if let Err(error) = self.handle_progress(arrivals).await {

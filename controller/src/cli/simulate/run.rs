@@ -10,9 +10,9 @@ use nas_controller::offline::pareto::{self, ShapedTable};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
 use nas_controller::offline::tabular;
 use nas_controller::offline::warm_start::WarmStart;
-use nas_domain::StoppedReward;
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
+use nas_domain::{SearchSpace, StoppedReward};
 
 use super::{Common, ParetoArgs, SearchArgs, StoppingArgs, print};
 use crate::cli::args::Output;
@@ -21,8 +21,10 @@ impl Common {
     /// The simulation of these settings.
     fn simulation(&self, in_flight: Option<u64>) -> anyhow::Result<Simulation> {
         self.check()?;
+        let space = self.space.load()?;
         Ok(Simulation {
-            space: self.space.load()?,
+            warm_start: self.warm_start(&space)?,
+            space,
             strategies: self.strategies.clone(),
             budget: self.children,
             seeds: self.seeds(),
@@ -34,12 +36,11 @@ impl Common {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
             in_flight: in_flight.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-            warm_start: self.warm_start()?,
         })
     }
 
-    /// The warm-start tables, matched to the space, when there are any.
-    fn warm_start(&self) -> anyhow::Result<Option<WarmStart>> {
+    /// The warm-start tables, matched to `space`, when there are any.
+    fn warm_start(&self, space: &SearchSpace) -> anyhow::Result<Option<WarmStart>> {
         if self.warm_start.is_empty() {
             return Ok(None);
         }
@@ -50,15 +51,11 @@ impl Common {
                 };
                 Ok((
                     source.to_string(),
-                    Arc::new(MetricTable::load(path, column, Missing::Fail)?),
+                    MetricTable::load(path, column, Missing::Fail)?,
                 ))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Some(WarmStart::new(
-            &self.space.load()?,
-            &sources,
-            self.warm_start_children,
-        )?))
+        Ok(Some(WarmStart::new(space, &sources, self.warm_start_children)?))
     }
 
     /// The benchmark table of a `table:FILE#COLUMN` oracle.

@@ -37,7 +37,7 @@
 pub mod maximize;
 pub mod model;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use nas_domain::{Actions, SearchSpace};
 use serde::{Deserialize, Serialize};
@@ -241,49 +241,33 @@ impl Predictor {
     /// Adds the earlier searches' children to the model (a categorical
     /// space has one depth), each reward ranked within its source.
     fn learn_prior(&mut self) {
-        if self.state.prior.is_empty() {
+        let prior = &self.state.prior;
+        if prior.is_empty() {
             return;
         }
-        let mut ranked = vec![0.0; self.state.prior.len()];
-        let mut sources: Vec<&str> = self
-            .state
-            .prior
-            .iter()
-            .map(|child| child.source.as_str())
-            .collect();
-        sources.sort_unstable();
-        sources.dedup();
-        for source in sources {
-            let at: Vec<usize> = (0..self.state.prior.len())
-                .filter(|&i| self.state.prior[i].source == source)
-                .collect();
-            let rewards: Vec<f64> = at.iter().map(|&i| self.state.prior[i].reward).collect();
-            for (&i, rank) in at.iter().zip(model::ranks(&rewards)) {
-                ranked[i] = rank;
+        let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (at, child) in prior.iter().enumerate() {
+            by_source.entry(&child.source).or_default().push(at);
+        }
+        let mut ranked = vec![0.0; prior.len()];
+        for children in by_source.values() {
+            let rewards: Vec<f64> = children.iter().map(|&at| prior[at].reward).collect();
+            for (&at, rank) in children.iter().zip(model::ranks(&rewards)) {
+                ranked[at] = rank;
             }
         }
-        let depth = self.state.space.depth_at(0);
-        let weight = self.state.config.warm_start_weight;
-        let prior = std::mem::take(&mut self.state.prior);
         let children: Vec<(&[Option<u16>], f64)> = (prior.iter())
             .zip(ranked)
             .map(|(child, rank)| (child.tokens.as_slice(), rank))
             .collect();
-        self.warm = self.model(depth).set_prior(&children, weight);
-        self.state.prior = prior;
+        let (config, space) = (&self.state.config, &self.state.space);
+        let model = model_of(&mut self.models, config, space, space.depth_at(0));
+        self.warm = model.set_prior(&children, config.warm_start_weight);
     }
 
     /// The model of `depth`, created empty when new.
     fn model(&mut self, depth: usize) -> &mut Model {
-        let config = &self.state.config;
-        let space = &self.state.space;
-        self.models.entry(depth).or_insert_with(|| {
-            let prior = Prior {
-                main: config.main_precision,
-                pair: config.pair_precision,
-            };
-            Model::new(Layout::of(&space.plan(depth), config.max_features), prior)
-        })
+        model_of(&mut self.models, &self.state.config, &self.state.space, depth)
     }
 
     /// What the model learns of `member`: its reward, or when the search
@@ -416,6 +400,22 @@ impl Strategy for Predictor {
         self.learn_prior();
         Ok(())
     }
+}
+
+/// The model of `depth` among `models`, created empty when new.
+fn model_of<'a>(
+    models: &'a mut HashMap<usize, Model>,
+    config: &PredictorConfig,
+    space: &SearchSpace,
+    depth: usize,
+) -> &'a mut Model {
+    models.entry(depth).or_insert_with(|| {
+        let prior = Prior {
+            main: config.main_precision,
+            pair: config.pair_precision,
+        };
+        Model::new(Layout::of(&space.plan(depth), config.max_features), prior)
+    })
 }
 
 /// A weighting of `objectives` (the reward first): the reward alone with
