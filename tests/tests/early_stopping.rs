@@ -3,6 +3,8 @@
 //! epoch; the controller's rule stops some; each stopped child is counted
 //! once with the epoch it stopped at; a killed controller resumes with the
 //! rule's state intact; a stop for a job a worker does not hold is ignored.
+//! The `predict` rule runs on surrogates answering from the recorded
+//! CIFAR-10 learning curves, so its model has real curves to learn from.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,6 +16,7 @@ use nas_domain::messages::{MESSAGE_VERSION, StopJobFields};
 use nas_domain::{JobId, StopJob};
 use nas_infra::store::keys;
 use nas_test_support::{last_json, serial};
+use nas_tests::chaos::stopping::{curve_source, use_recorded_space};
 use nas_tests::pipeline::{LoggedReward, Pipeline, PipelineOptions, block_on, wait_summary};
 use nas_tests::rabbitmq;
 
@@ -196,6 +199,97 @@ fn a_killed_controller_resumes_with_the_rungs_intact() {
         .map(|record| (record.job_id.as_str(), record.status.as_str()))
         .collect();
     assert!(!stopped.is_empty());
+    let verify = nas_tests::run_ok(
+        "nas-controller",
+        &["replay", &pipeline.experiment, "--verify", "--json"],
+    );
+    let verdict = last_json(&verify);
+    assert_eq!(verdict["identical"], true, "{verdict}");
+}
+
+#[test]
+fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_its_model() {
+    let _turn = serial();
+    let children = 40;
+    let pipeline = Pipeline::new(
+        "stop-predict",
+        &PipelineOptions {
+            children,
+            epochs: EPOCHS,
+            in_flight: 3,
+            controller_batch: 4,
+            job_timeout_seconds: 120,
+            ..PipelineOptions::default()
+        },
+    );
+    use_recorded_space(
+        &pipeline,
+        "rule = \"predict\"\nmin_finished = 6\ntop_k = 3\nquantile = 0.9",
+    );
+    let _workers: Vec<_> = (0..3)
+        .map(|index| pipeline.surrogate_from(&format!("w{index}"), &curve_source(), 40))
+        .collect();
+    let mut first = pipeline.controller("first", false);
+    assert!(
+        first.wait_for("stop sent", 3, Duration::from_secs(300)),
+        "no stops before the kill: {}",
+        first.log_text()
+    );
+    first.kill();
+    let before = pipeline.reward_log();
+    assert!(
+        before.len() < children as usize,
+        "the search finished before the kill"
+    );
+    // No stop before the model had its six finished children.
+    let finished_before = before.iter().filter(|record| record.status == "ok").count();
+    assert!(finished_before >= 6, "{finished_before} finished before the kill");
+    let second = pipeline.controller("second", true);
+    assert!(second.wait_for("early stopping restored", 1, Duration::from_secs(60)));
+    // The rule's model is rebuilt from every child that finished before.
+    let restored = second
+        .log_text()
+        .lines()
+        .find(|line| line.contains("early stopping restored"))
+        .and_then(|line| line.split("finished=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse::<usize>().ok());
+    assert_eq!(restored, Some(finished_before), "{}", second.log_text());
+    let summary =
+        wait_summary(second, Duration::from_secs(400)).expect("the resumed search finished in time");
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["stopping_rule"], "predict");
+    let log = check_counted(&pipeline, &summary, children as usize);
+    // Each stopped child was stopped by a decision in the progress log,
+    // before or after the restart, and stopped at that epoch or (a stop
+    // arriving while the next epoch trained) after it.
+    let decided: HashMap<String, u64> = pipeline
+        .json_lines(&keys::progress_prefix(&pipeline.experiment_name()))
+        .iter()
+        .filter_map(|record| {
+            Some((
+                record["job_id"].as_str()?.to_owned(),
+                record["stopped_at"].as_u64()?,
+            ))
+        })
+        .collect();
+    let stopped: Vec<&LoggedReward> = log.iter().filter(|record| record.status == "stopped").collect();
+    assert!(stopped.len() >= 3, "{} stopped", stopped.len());
+    for record in &stopped {
+        let done = record.value["result"]["outcome"]["epochs_done"].as_u64().unwrap();
+        let decision = decided.get(&record.job_id).copied();
+        assert!(
+            decision.is_some_and(|epoch| (epoch..u64::from(EPOCHS)).contains(&done)),
+            "{}: decided {decision:?}, stopped after {done}",
+            record.job_id
+        );
+    }
+    // Nothing stopped while fewer than six children had finished: the
+    // first six results are all trained to the end.
+    assert!(
+        log[..6].iter().all(|record| record.status == "ok"),
+        "a stop before the model was fitted"
+    );
     let verify = nas_tests::run_ok(
         "nas-controller",
         &["replay", &pipeline.experiment, "--verify", "--json"],

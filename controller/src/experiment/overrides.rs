@@ -132,8 +132,9 @@ pub struct Overrides {
     /// Early stopping (TOML `[stopping]`).
     #[arg(skip)]
     pub stopping: Option<StoppingConfig>,
-    /// The early-stopping rule, with its default settings (`none`,
-    /// `median`, `asha`; `stopping.rule`).
+    /// The early-stopping rule: `none`, `median`, `asha`, `predict`, with
+    /// their default settings or with settings as `simulate stopping
+    /// --rules` takes them (`stopping.rule`).
     #[arg(long = "stopping", env = "NAS_STOPPING")]
     #[serde(skip)]
     pub stopping_rule: Option<StoppingRule>,

@@ -82,6 +82,10 @@ impl Search {
                     StoppedReward::Partial => shaped(*reward),
                     // A penalty is what it is, whatever the child costs.
                     StoppedReward::Penalty(penalty) => Ok(penalty),
+                    StoppedReward::Predicted => {
+                        let scores = self.config.reward.scores(&result.epochs);
+                        shaped(self.stopper.predicted_final(&scores).unwrap_or(*reward))
+                    }
                 };
                 match reward {
                     Ok(reward) => (RecordStatus::Stopped, reward, Some(*metric), reason),

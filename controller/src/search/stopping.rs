@@ -128,6 +128,11 @@ impl Search {
                 resend.insert(record.job_id, (epoch, record.worker_id));
             }
         }
+        tracing::info!(
+            finished = self.stopper.finished(),
+            stops_sent_again = resend.len(),
+            "early stopping restored"
+        );
         for (job_id, (epoch, worker_id)) in resend {
             self.send_stop(job_id, epoch, &worker_id).await;
         }

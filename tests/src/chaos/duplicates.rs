@@ -183,7 +183,7 @@ impl Copier {
                 job_id,
                 experiment: self.experiment.clone(),
                 epoch: epoch as u32,
-                rule: "asha".into(),
+                rule: "predict".into(),
             })
             .expect("a recorded stop is valid");
             let sent = self.runtime.block_on(self.queue.publish_stop(&worker_id, &stop));

@@ -1,7 +1,7 @@
 //! Scenario 9: early stopping under faults. Surrogate workers answer epoch
 //! by epoch from the recorded CIFAR-10 learning curves (and one real
-//! trainer trains tiny children) while the controller's ASHA rule stops
-//! children; workers are killed mid-child and replaced, and every job,
+//! trainer trains tiny children) while the controller's `predict` rule
+//! (its model fitted on the children that finished) stops children; workers are killed mid-child and replaced, and every job,
 //! result, progress message and stop is published a second time. Each
 //! child must still be counted once, each stopped one with the epoch its
 //! result says.
@@ -26,6 +26,10 @@ const CURVES: &str = concat!(
     "/../bench/tables/cifar10-tiny-curves.jsonl"
 );
 
+/// The rule: `predict`, fitted once 8 children finished, stopping a child
+/// unlikely to beat the third best.
+const PREDICT: &str = "rule = \"predict\"\nmin_finished = 8\ntop_k = 3\nquantile = 0.9";
+
 /// 9. Stops amid worker kills and duplicated messages: counted once.
 pub fn stops_amid_faults(scale: Scale) -> (Tally, Checks, String) {
     let kills = scale.pick(30, 6);
@@ -37,7 +41,7 @@ pub fn stops_amid_faults(scale: Scale) -> (Tally, Checks, String) {
         ..PipelineOptions::default()
     };
     let pipeline = Pipeline::new("chaos-stops", &options);
-    use_recorded_space(&pipeline);
+    use_recorded_space(&pipeline, PREDICT);
     let delay = 120;
     let mut crew = Crew::start(
         &pipeline,
@@ -122,12 +126,12 @@ fn check_stops(
 }
 
 /// Replaces the pipeline's space by the one the curves were recorded on,
-/// and adds the stopping rule.
-fn use_recorded_space(pipeline: &Pipeline) {
+/// and adds the stopping rule `stopping` (a TOML `[stopping]` body).
+pub fn use_recorded_space(pipeline: &Pipeline, stopping: &str) {
     let config = std::fs::read_to_string(&pipeline.config).expect("the config reads");
     let (head, _) = config.split_once("[space]").expect("the config has a space");
     let space = std::fs::read_to_string(SPACE).expect("the recorded space reads");
-    let text = format!("{head}[stopping]\nrule = \"asha\"\nreduction = 2\nmin_epochs = 1\n[space]\n{space}");
+    let text = format!("{head}[stopping]\n{stopping}\n[space]\n{space}");
     std::fs::write(&pipeline.config, text).expect("the config is written");
 }
 

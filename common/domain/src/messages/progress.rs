@@ -120,7 +120,7 @@ pub struct StopJobFields {
     pub experiment: ExperimentName,
     /// The epoch after which the rule stopped it.
     pub epoch: u32,
-    /// The rule that stopped it (`median`, `asha`).
+    /// The rule that stopped it (`median`, `asha`, `predict`).
     pub rule: String,
 }
 

@@ -77,6 +77,7 @@ impl LegacyArgs {
                     rules: stopping,
                     gpu_seconds,
                     stopped_penalty: self.stopped_penalty,
+                    stopped_reward: super::StoppedTeaching::Partial,
                     sampled_again: self.sampled_again.unwrap_or(SampledAgain::Reuse),
                     asha: self.asha.unwrap_or(AshaMode::Stop),
                 }))

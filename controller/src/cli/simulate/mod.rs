@@ -204,13 +204,22 @@ struct SearchArgs {
     in_flight: Option<u64>,
 }
 
+/// What a stopped child teaches, without a penalty.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StoppedTeaching {
+    /// Its partial curve's reward.
+    Partial,
+    /// The final score `predict`'s model expects.
+    Predicted,
+}
+
 #[derive(Debug, Args)]
 struct StoppingArgs {
     #[command(flatten)]
     common: Common,
     /// The early-stopping rules to compare, comma-separated (none, median,
-    /// asha, or with settings: `median:MIN_EPOCHS:MIN_CHILDREN`,
-    /// `asha:MIN_EPOCHS:REDUCTION`).
+    /// asha, predict, or with settings: `median:MIN_EPOCHS:MIN_CHILDREN`,
+    /// `asha:MIN_EPOCHS:REDUCTION`, `predict:MIN_FINISHED:TOP_K[:QUANTILE]`).
     #[arg(long, value_delimiter = ',', required = true)]
     rules: Vec<StoppingRule>,
     /// Recorded training seconds per run.
@@ -219,6 +228,15 @@ struct StoppingArgs {
     /// The reward of a stopped child (default: its partial curve's reward).
     #[arg(long, value_name = "REWARD")]
     stopped_penalty: Option<f64>,
+    /// What a stopped child teaches otherwise: its `partial` curve's reward,
+    /// or the final score the `predict` rule's model `predicted`.
+    #[arg(
+        long,
+        value_name = "WHAT",
+        default_value = "partial",
+        conflicts_with = "stopped_penalty"
+    )]
+    stopped_reward: StoppedTeaching,
     /// What a stopped architecture sampled again does: `reuse` its reward
     /// (as a search does) or `retrain`.
     #[arg(long, value_name = "WHAT", default_value = "reuse")]

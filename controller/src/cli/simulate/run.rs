@@ -14,7 +14,7 @@ use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
 use nas_domain::{SearchSpace, StoppedReward};
 
-use super::{Common, ParetoArgs, SearchArgs, StoppingArgs, print};
+use super::{Common, ParetoArgs, SearchArgs, StoppedTeaching, StoppingArgs, print};
 use crate::cli::args::Output;
 
 impl Common {
@@ -189,9 +189,11 @@ pub(super) async fn stopping(args: StoppingArgs) -> anyhow::Result<()> {
         space: common.space.load()?,
         strategies: common.strategies.clone(),
         rules: args.rules.clone(),
-        stopped_reward: args
-            .stopped_penalty
-            .map_or(StoppedReward::Partial, StoppedReward::Penalty),
+        stopped_reward: match (args.stopped_penalty, args.stopped_reward) {
+            (Some(penalty), _) => StoppedReward::Penalty(penalty),
+            (None, StoppedTeaching::Partial) => StoppedReward::Partial,
+            (None, StoppedTeaching::Predicted) => StoppedReward::Predicted,
+        },
         sampled_again: args.sampled_again,
         asha: args.asha,
         seconds: args.gpu_seconds,

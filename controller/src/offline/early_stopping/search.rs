@@ -124,7 +124,8 @@ impl<'a> Search<'a> {
                 let reward = reward_function.reward(&all[..trained])?;
                 if trained < self.epochs {
                     run.stopped += 1;
-                    let taught = self.config.reward_of_stopped(reward);
+                    let predicted = stopper.predicted_final(&scores[..trained]);
+                    let taught = self.config.reward_of_stopped(reward, predicted);
                     let best = found.stopped.entry(id).or_insert(taught);
                     *best = best.max(taught);
                     strategy.observe(Observation::of(&proposal, taught))?;
@@ -186,7 +187,7 @@ impl<'a> Search<'a> {
                 promotions.arrive(&children.len(), rung as u32, child.scores[rung - 1]);
                 let taught = self
                     .config
-                    .reward_of_stopped(simulation.reward.reward(&child.all[..rung])?);
+                    .reward_of_stopped(simulation.reward.reward(&child.all[..rung])?, None);
                 let best = found.stopped.entry(id).or_insert(taught);
                 *best = best.max(taught);
                 children.push(child);

@@ -12,6 +12,15 @@
 //!   rung goes on only when its score is at least the `1 − 1/reduction`
 //!   quantile of the scores recorded at that rung before it (the first
 //!   child at a rung always goes on).
+//! - [`StoppingRule::Predict`] (a learning-curve predictor, after Baker
+//!   et al. 2017, "Accelerating Neural Architecture Search using
+//!   Performance Prediction"): after each epoch a regression fitted on the
+//!   children that finished their budget predicts the child's final score
+//!   from its partial curve ([`predict`]); the child stops when the
+//!   `quantile` upper bound of that prediction is below the `top_k`-th best
+//!   final score so far, once `min_finished` children finished. It learns
+//!   during the search how well early epochs predict the last: where they
+//!   predict it poorly the bound is wide and few children stop.
 //! - [`StoppingRule::None`]: every child trains to its budget (the paper).
 //!
 //! A score is the reward of the best metric so far
@@ -25,7 +34,9 @@
 //! a fixed penalty. Both are biased: a partial curve underestimates the
 //! child's reward at its full budget, most for architectures that learn
 //! slowly but end well, so the strategy is pushed towards fast starters;
-//! a penalty also hides how close a stopped child came.
+//! a penalty also hides how close a stopped child came. Under `predict` it
+//! can also be the final score the rule's model expects
+//! ([`StoppedReward::Predicted`]), unbiased where the model is right.
 //!
 //! An architecture stopped before that the strategy samples again
 //! ([`SampledAgain`]) reuses the reward it taught when it was stopped, as a
@@ -34,11 +45,15 @@
 //! stays with it, and an architecture a rung judged wrongly (another seed
 //! would have passed it) is not tried again.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+mod predict;
+mod stopper;
+#[cfg(test)]
+mod tests;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use stopper::{Decision, Mode, Stopper};
 
 use crate::{Error, Result};
 
@@ -69,10 +84,31 @@ pub enum StoppingRule {
         #[serde(default = "three")]
         reduction: u32,
     },
+    /// The learning-curve predictor.
+    Predict {
+        /// Children that must have finished their budget before anyone
+        /// stops (default 10).
+        #[serde(default = "ten")]
+        min_finished: u32,
+        /// A child stops when its optimistic final score is below the
+        /// `top_k`-th best final score so far (default 3).
+        #[serde(default = "three")]
+        top_k: u32,
+        /// How optimistic: the quantile of the predicted final score that
+        /// must fall below that score (default 0.95).
+        #[serde(default = "ninety_five_percent")]
+        quantile: f64,
+    },
 }
 
 fn one() -> u32 {
     1
+}
+fn ten() -> u32 {
+    10
+}
+fn ninety_five_percent() -> f64 {
+    0.95
 }
 fn three() -> u32 {
     3
@@ -88,12 +124,14 @@ impl StoppingRule {
             StoppingRule::None => "none",
             StoppingRule::Median { .. } => "median",
             StoppingRule::Asha { .. } => "asha",
+            StoppingRule::Predict { .. } => "predict",
         }
     }
 
     /// A rule as a command line gives it: a name with its default settings
-    /// (`none`, `median`, `asha`), or with its two settings,
-    /// `median:MIN_EPOCHS:MIN_CHILDREN` or `asha:MIN_EPOCHS:REDUCTION`.
+    /// (`none`, `median`, `asha`, `predict`), or with its settings,
+    /// `median:MIN_EPOCHS:MIN_CHILDREN`, `asha:MIN_EPOCHS:REDUCTION` or
+    /// `predict:MIN_FINISHED:TOP_K[:QUANTILE]`.
     pub fn from_name(text: &str) -> Result<Self> {
         let mut parts = text.split(':');
         let name = parts.next().unwrap_or_default();
@@ -101,21 +139,31 @@ impl StoppingRule {
         if settings.is_empty() {
             return Self::by_name(name);
         }
-        let numbers: Option<Vec<u32>> = settings.iter().map(|part| part.parse().ok()).collect();
-        let rule = match (name, numbers.as_deref()) {
-            ("median", Some(&[min_epochs, min_children])) => StoppingRule::Median {
-                min_epochs,
-                min_children,
+        let malformed = || {
+            Error::InvalidConfig(format!(
+                "stopping rule {text:?} is not none, median[:MIN_EPOCHS:MIN_CHILDREN], \
+                 asha[:MIN_EPOCHS:REDUCTION] or predict[:MIN_FINISHED:TOP_K[:QUANTILE]]"
+            ))
+        };
+        let count = |part: &str| part.parse::<u32>().map_err(|_| malformed());
+        let rule = match (name, settings.as_slice()) {
+            ("median", [min_epochs, min_children]) => StoppingRule::Median {
+                min_epochs: count(min_epochs)?,
+                min_children: count(min_children)?,
             },
-            ("asha", Some(&[min_epochs, reduction])) => StoppingRule::Asha {
-                min_epochs,
-                reduction,
+            ("asha", [min_epochs, reduction]) => StoppingRule::Asha {
+                min_epochs: count(min_epochs)?,
+                reduction: count(reduction)?,
             },
-            _ => {
-                return Err(Error::InvalidConfig(format!(
-                    "stopping rule {text:?} is not none, median[:MIN_EPOCHS:MIN_CHILDREN] or asha[:MIN_EPOCHS:REDUCTION]"
-                )));
-            }
+            ("predict", [min_finished, top_k, rest @ ..]) if rest.len() <= 1 => StoppingRule::Predict {
+                min_finished: count(min_finished)?,
+                top_k: count(top_k)?,
+                quantile: match rest {
+                    [quantile] => quantile.parse::<f64>().map_err(|_| malformed())?,
+                    _ => ninety_five_percent(),
+                },
+            },
+            _ => return Err(malformed()),
         };
         rule.validate()?;
         Ok(rule)
@@ -133,14 +181,19 @@ impl StoppingRule {
                 min_epochs: 1,
                 reduction: 3,
             }),
+            "predict" => Ok(StoppingRule::Predict {
+                min_finished: ten(),
+                top_k: three(),
+                quantile: ninety_five_percent(),
+            }),
             other => Err(Error::InvalidConfig(format!(
-                "stopping rule {other:?} is not one of none, median, asha"
+                "stopping rule {other:?} is not one of none, median, asha, predict"
             ))),
         }
     }
 
     /// The rule with its settings, as [`StoppingRule::from_name`] reads it
-    /// (`none`, `median:1:5`, `asha:1:3`).
+    /// (`none`, `median:1:5`, `asha:1:3`, `predict:10:3:0.95`).
     pub fn label(&self) -> String {
         match *self {
             StoppingRule::None => "none".into(),
@@ -152,6 +205,11 @@ impl StoppingRule {
                 min_epochs,
                 reduction,
             } => format!("asha:{min_epochs}:{reduction}"),
+            StoppingRule::Predict {
+                min_finished,
+                top_k,
+                quantile,
+            } => format!("predict:{min_finished}:{top_k}:{quantile}"),
         }
     }
 
@@ -175,6 +233,22 @@ impl StoppingRule {
             } => {
                 if min_epochs == 0 || reduction < 2 {
                     return invalid("asha needs min_epochs ≥ 1 and reduction ≥ 2");
+                }
+                Ok(())
+            }
+            StoppingRule::Predict {
+                min_finished,
+                top_k,
+                quantile,
+            } => {
+                if top_k == 0 || min_finished < top_k.max(predict::MIN_ROWS) {
+                    return invalid(&format!(
+                        "predict needs top_k ≥ 1 and min_finished ≥ top_k and ≥ {} (the model's smallest fit)",
+                        predict::MIN_ROWS
+                    ));
+                }
+                if quantile.is_nan() || quantile <= 0.5 || quantile >= 1.0 {
+                    return invalid(&format!("predict's quantile {quantile} is not between 0.5 and 1"));
                 }
                 Ok(())
             }
@@ -210,6 +284,10 @@ pub enum StoppedReward {
     Partial,
     /// This reward instead.
     Penalty(f64),
+    /// The final score the `predict` rule's model expects from its partial
+    /// curve (its partial reward under the other rules, or before the
+    /// model has its `min_finished` children).
+    Predicted,
 }
 
 /// What an architecture stopped before does when it is sampled again
@@ -279,9 +357,18 @@ pub struct StoppingConfig {
 }
 
 impl StoppingConfig {
-    /// Checks the rule and the penalty.
+    /// Checks the rule and the penalty, and that a predicted reward has
+    /// the rule that predicts it.
     pub fn validate(&self) -> Result<()> {
         self.rule.validate()?;
+        if self.stopped_reward == StoppedReward::Predicted
+            && !matches!(self.rule, StoppingRule::Predict { .. })
+        {
+            return Err(Error::InvalidConfig(format!(
+                "stopping.stopped_reward \"predicted\" needs rule = \"predict\" (the rule is {})",
+                self.rule.name()
+            )));
+        }
         if let StoppedReward::Penalty(value) = self.stopped_reward
             && !value.is_finite()
         {
@@ -292,129 +379,13 @@ impl StoppingConfig {
         Ok(())
     }
 
-    /// The reward a stopped child teaches: its partial reward, or the penalty.
-    pub fn reward_of_stopped(&self, partial: f64) -> f64 {
+    /// The reward a stopped child teaches: its partial reward, the penalty,
+    /// or the final score `predicted` for it (when there is one).
+    pub fn reward_of_stopped(&self, partial: f64, predicted: Option<f64>) -> f64 {
         match self.stopped_reward {
             StoppedReward::Partial => partial,
             StoppedReward::Penalty(value) => value,
-        }
-    }
-}
-
-/// Whether a curve is judged or only recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Record the new epochs and decide whether the child goes on.
-    Decide,
-    /// Record them only (rebuilding after a crash, finished children).
-    Restore,
-}
-
-/// What a stopper says about a child.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Train on.
-    Continue,
-    /// Stop after this epoch.
-    Stop {
-        /// The epoch judged.
-        epoch: u32,
-    },
-}
-
-/// A rule's state: the scores every child showed at every epoch.
-#[derive(Clone, Debug)]
-pub struct Stopper<K> {
-    rule: StoppingRule,
-    rungs: Vec<u32>,
-    /// Per epoch (0-based), the score of each child that reached it.
-    by_epoch: Vec<Vec<(K, f64)>>,
-    /// Epochs recorded per child.
-    seen: HashMap<K, usize>,
-}
-
-impl<K: Clone + Eq + Hash> Stopper<K> {
-    /// A stopper for children trained for `epochs`.
-    pub fn new(rule: StoppingRule, epochs: u32) -> Self {
-        Stopper {
-            rule,
-            rungs: rule.rungs(epochs),
-            by_epoch: Vec::new(),
-            seen: HashMap::new(),
-        }
-    }
-
-    /// The rule.
-    pub fn rule(&self) -> StoppingRule {
-        self.rule
-    }
-
-    /// The ASHA rungs (epochs).
-    pub fn rungs(&self) -> &[u32] {
-        &self.rungs
-    }
-
-    /// Children recorded at `epoch` (1-based).
-    pub fn reached(&self, epoch: u32) -> usize {
-        self.by_epoch.get(epoch as usize - 1).map_or(0, Vec::len)
-    }
-
-    /// The scores recorded at `epoch` (1-based), in arrival order.
-    pub fn scores_at(&self, epoch: u32) -> Vec<f64> {
-        self.by_epoch
-            .get(epoch.saturating_sub(1) as usize)
-            .map(|row| row.iter().map(|(_, score)| *score).collect())
-            .unwrap_or_default()
-    }
-
-    /// Shows the stopper `child`'s scores so far (one per epoch, see
-    /// [`RewardFunction::scores`](crate::RewardFunction::scores)): epochs it
-    /// saw before are skipped; in [`Mode::Decide`] the new ones are judged.
-    pub fn observe(&mut self, child: &K, scores: &[f64], mode: Mode) -> Decision {
-        let seen = self.seen.get(child).copied().unwrap_or(0);
-        let mut decision = Decision::Continue;
-        for (index, &score) in scores.iter().enumerate().skip(seen) {
-            let epoch = index as u32 + 1;
-            if mode == Mode::Decide && decision == Decision::Continue && self.stops(child, epoch, score) {
-                decision = Decision::Stop { epoch };
-            }
-            if self.by_epoch.len() <= index {
-                self.by_epoch.resize_with(index + 1, Vec::new);
-            }
-            self.by_epoch[index].push((child.clone(), score));
-        }
-        self.seen.insert(child.clone(), scores.len().max(seen));
-        decision
-    }
-
-    /// Whether `child` stops at `epoch` with `score`, judged against what
-    /// was recorded before it.
-    fn stops(&self, child: &K, epoch: u32, score: f64) -> bool {
-        let others = || {
-            self.by_epoch
-                .get(epoch as usize - 1)
-                .into_iter()
-                .flatten()
-                .filter(|(key, _)| key != child)
-                .map(|(_, score)| *score)
-                .collect::<Vec<f64>>()
-        };
-        match self.rule {
-            StoppingRule::None => false,
-            StoppingRule::Median {
-                min_epochs,
-                min_children,
-            } => {
-                let others = others();
-                epoch >= min_epochs && others.len() >= min_children as usize && score < quantile(&others, 0.5)
-            }
-            StoppingRule::Asha { reduction, .. } => {
-                if !self.rungs.contains(&epoch) {
-                    return false;
-                }
-                let others = others();
-                !others.is_empty() && score < quantile(&others, 1.0 - 1.0 / f64::from(reduction))
-            }
+            StoppedReward::Predicted => predicted.unwrap_or(partial),
         }
     }
 }
@@ -428,68 +399,4 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     let low = position.floor() as usize;
     let high = position.ceil() as usize;
     sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn asha_judges_only_at_its_rungs_against_the_children_before() {
-        let rule = StoppingRule::from_name("asha:1:3").unwrap();
-        let mut stopper: Stopper<u32> = Stopper::new(rule, 10);
-        assert_eq!(stopper.rungs(), &[1, 3, 9]);
-        // The first child at a rung always goes on.
-        assert_eq!(stopper.observe(&0, &[0.1, 0.2], Mode::Decide), Decision::Continue);
-        // Below the first child at rung 1: stopped there, not at epoch 2.
-        assert_eq!(
-            stopper.observe(&1, &[0.05, 0.9], Mode::Decide),
-            Decision::Stop { epoch: 1 }
-        );
-        assert_eq!(stopper.observe(&2, &[0.3], Mode::Decide), Decision::Continue);
-        // Restoring records without deciding.
-        assert_eq!(stopper.observe(&3, &[0.0], Mode::Restore), Decision::Continue);
-        assert_eq!(stopper.reached(1), 4);
-    }
-
-    #[test]
-    fn median_waits_for_its_minimum_of_children() {
-        let rule = StoppingRule::from_name("median:1:2").unwrap();
-        let mut stopper: Stopper<u32> = Stopper::new(rule, 4);
-        assert_eq!(stopper.observe(&0, &[0.5], Mode::Decide), Decision::Continue);
-        assert_eq!(stopper.observe(&1, &[0.1], Mode::Decide), Decision::Continue);
-        assert_eq!(
-            stopper.observe(&2, &[0.2], Mode::Decide),
-            Decision::Stop { epoch: 1 }
-        );
-    }
-
-    #[test]
-    fn a_stopping_table_reads_what_a_stopped_architecture_sampled_again_does() {
-        let config: StoppingConfig = toml::from_str("rule = \"asha\"\nreduction = 2").unwrap();
-        assert_eq!(config.sampled_again, SampledAgain::Reuse);
-        assert_eq!(
-            config.rule,
-            StoppingRule::Asha {
-                min_epochs: 1,
-                reduction: 2
-            }
-        );
-        let config: StoppingConfig =
-            toml::from_str("rule = \"median\"\nsampled_again = \"retrain\"").unwrap();
-        assert_eq!(config.sampled_again, SampledAgain::Retrain);
-        for bad in [
-            "rule = \"asha\"\nsampled_again = \"never\"",
-            "rule = \"asha\"\nsampled_agian = \"reuse\"",
-        ] {
-            assert!(toml::from_str::<StoppingConfig>(bad).is_err(), "{bad}");
-        }
-        for (name, expected) in [
-            ("reuse", Some(SampledAgain::Reuse)),
-            ("retrain", Some(SampledAgain::Retrain)),
-            ("Reuse", None),
-        ] {
-            assert_eq!(SampledAgain::from_name(name).ok(), expected, "{name}");
-        }
-    }
 }
