@@ -66,9 +66,6 @@ impl LegacyArgs {
             }
             (false, None) => {
                 deprecated("`simulate --stopping RULES`", "`simulate stopping --rules RULES`");
-                if search.in_flight.is_some() {
-                    bail!("`simulate stopping` runs children one at a time: leave out --in-flight");
-                }
                 let Some(gpu_seconds) = self.gpu_seconds else {
                     bail!("--stopping needs --gpu-seconds, a positive number of training seconds per run");
                 };
@@ -78,6 +75,7 @@ impl LegacyArgs {
                     gpu_seconds,
                     stopped_penalty: self.stopped_penalty,
                     stopped_reward: super::StoppedTeaching::Partial,
+                    in_flight: search.in_flight,
                     sampled_again: self.sampled_again.unwrap_or(SampledAgain::Reuse),
                     asha: self.asha.unwrap_or(AshaMode::Stop),
                 }))

@@ -241,6 +241,10 @@ struct StoppingArgs {
     /// (as a search does) or `retrain`.
     #[arg(long, value_name = "WHAT", default_value = "reuse")]
     sampled_again: SampledAgain,
+    /// Children training at once, as a pool of N workers runs them (the
+    /// rule sees each epoch when it ends); default one at a time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    in_flight: Option<u64>,
     /// Whether ASHA rules `stop` the children below a rung's top for good
     /// on arrival (as the controller does) or pause them and `promote` them
     /// later (Li et al.'s ASHA, simulated only).

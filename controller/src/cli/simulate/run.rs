@@ -196,6 +196,7 @@ pub(super) async fn stopping(args: StoppingArgs) -> anyhow::Result<()> {
         },
         sampled_again: args.sampled_again,
         asha: args.asha,
+        in_flight: args.in_flight.map(|n| n as usize),
         seconds: args.gpu_seconds,
         max_children: common.children,
         seeds: common.seeds(),

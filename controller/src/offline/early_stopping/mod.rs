@@ -13,7 +13,11 @@
 //!   one that was stopped does what [`SampledAgain`] says: reuses the
 //!   reward it taught (free), or trains again (the table holds one curve
 //!   per architecture, so a rule most likely stops it again).
-//! - Children are trained one at a time, in sampling order.
+//! - Children are trained one at a time, in sampling order; with
+//!   `in_flight` set, that many train at once as a pool of workers runs
+//!   them: the rule sees each epoch when it ends, in the order of the
+//!   recorded seconds, and a freed worker takes a new proposal. Seconds
+//!   count training on every worker together.
 //! - With [`AshaMode::Promote`] an ASHA rule pauses every child at each
 //!   rung instead ([`Promotions`](nas_domain::promotion::Promotions)):
 //!   before each new child, the rungs promote every paused child they
@@ -61,6 +65,9 @@ pub struct StoppingSimulation {
     pub sampled_again: SampledAgain,
     /// Whether ASHA stops or pauses the children below its rungs' top.
     pub asha: AshaMode,
+    /// Children training at once (`None`: one at a time, in batches of
+    /// proposals).
+    pub in_flight: Option<usize>,
     /// Training seconds per run.
     pub seconds: f64,
     /// At most this many children per run (reused ones are free).
@@ -159,6 +166,11 @@ pub fn run(simulation: &StoppingSimulation, table: &CurveTable) -> Result<Stoppi
     tch::set_num_threads(1);
     for rule in &simulation.rules {
         rule.validate()?;
+    }
+    if simulation.in_flight.is_some() && simulation.asha == AshaMode::Promote {
+        return Err(crate::Error::Config(
+            "ASHA's promotions are simulated one child at a time: leave out in_flight".into(),
+        ));
     }
     let epochs = table.curves().iter().map(|c| c.metrics.len()).min().unwrap_or(0);
     let mut rewards: Vec<f64> = table

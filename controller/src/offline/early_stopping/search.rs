@@ -28,6 +28,20 @@ pub(super) struct Search<'a> {
     pub top_reward: f64,
 }
 
+/// A child training along its recorded curve (stopping runs).
+struct Running<'a> {
+    /// Its number among the trained children (the stopper's key).
+    child: usize,
+    proposal: Proposal,
+    all: Vec<nas_domain::EpochMetrics>,
+    scores: Vec<f64>,
+    seconds: &'a [f64],
+    /// Epochs trained so far.
+    done: usize,
+    /// When its next epoch ends (runs with children in flight).
+    ready_at: f64,
+}
+
 /// A child trained so far: its architecture and recorded curve.
 struct Child {
     id: ArchId,
@@ -78,7 +92,10 @@ impl<'a> Search<'a> {
             Some(promotions) if self.simulation.asha == AshaMode::Promote => {
                 self.run_promoting(strategy, promotions, run)
             }
-            _ => self.run_stopping(strategy, run),
+            _ => match self.simulation.in_flight {
+                Some(in_flight) => self.run_in_flight(strategy, run, in_flight),
+                None => self.run_stopping(strategy, run),
+            },
         }
     }
 
@@ -104,7 +121,6 @@ impl<'a> Search<'a> {
         mut run: StoppingRun,
     ) -> Result<StoppingRun> {
         let simulation = self.simulation;
-        let reward_function = simulation.reward;
         let mut stopper: Stopper<usize> = Stopper::new(self.config.rule, self.epochs as u32);
         let mut found = Found::default();
         'search: while run.seconds < simulation.seconds && run.children < simulation.max_children {
@@ -115,30 +131,127 @@ impl<'a> Search<'a> {
                 let Some(curve) = self.arrive(&found, &proposal, &mut run, strategy.as_mut())? else {
                     continue;
                 };
-                let id = proposal.spec.id();
-                let child = run.trained;
-                run.trained += 1;
-                let all = curve.epochs(self.epochs, &reward_function);
-                let scores = reward_function.scores(&all);
-                let trained = train_child(&mut run, &mut stopper, child, &scores, &curve.seconds);
-                let reward = reward_function.reward(&all[..trained])?;
-                if trained < self.epochs {
-                    run.stopped += 1;
-                    let predicted = stopper.predicted_final(&scores[..trained]);
-                    let taught = self.config.reward_of_stopped(reward, predicted);
-                    let best = found.stopped.entry(id).or_insert(taught);
-                    *best = best.max(taught);
-                    strategy.observe(Observation::of(&proposal, taught))?;
-                    continue;
-                }
-                stopper.observe(&child, &scores, Mode::Restore);
-                let metric = reward_function.best_metric(&all)?;
-                self.complete(&mut found, &mut run, id, reward, metric);
-                strategy.observe(Observation::of(&proposal, reward))?;
+                let child = self.start(&mut run, proposal, curve, 0.0);
+                let trained = train_child(&mut run, &mut stopper, child.child, &child.scores, child.seconds);
+                self.settle(
+                    &mut found,
+                    &mut run,
+                    &mut stopper,
+                    &child,
+                    trained,
+                    strategy.as_mut(),
+                )?;
             }
         }
         run.best_metric = found.best.map(|(_, metric)| metric);
         Ok(run)
+    }
+
+    /// One run with `in_flight` children training at once, as a pool of
+    /// workers runs them: whichever child's next epoch ends first shows it
+    /// to the rule, and a child that stops or completes frees its worker
+    /// for a new proposal, sampled from all the strategy learned so far.
+    fn run_in_flight(
+        &self,
+        mut strategy: Box<dyn strategy::Strategy>,
+        mut run: StoppingRun,
+        in_flight: usize,
+    ) -> Result<StoppingRun> {
+        let simulation = self.simulation;
+        let mut stopper: Stopper<usize> = Stopper::new(self.config.rule, self.epochs as u32);
+        let mut found = Found::default();
+        let mut running: Vec<Running<'a>> = Vec::new();
+        let mut clock = 0.0;
+        loop {
+            while running.len() < in_flight
+                && run.seconds < simulation.seconds
+                && run.children < simulation.max_children
+            {
+                let Some(proposal) = strategy.propose(1)?.pop() else {
+                    break;
+                };
+                if let Some(curve) = self.arrive(&found, &proposal, &mut run, strategy.as_mut())? {
+                    running.push(self.start(&mut run, proposal, curve, clock));
+                }
+            }
+            let Some(next) =
+                (0..running.len()).min_by(|&a, &b| running[a].ready_at.total_cmp(&running[b].ready_at))
+            else {
+                break;
+            };
+            let child = &mut running[next];
+            clock = child.ready_at;
+            pay(&mut run, &child.seconds[child.done..=child.done]);
+            child.done += 1;
+            let decision = if child.done < self.epochs {
+                stopper.observe(&child.child, &child.scores[..child.done], Mode::Decide)
+            } else {
+                Decision::Stop {
+                    epoch: child.done as u32,
+                }
+            };
+            if decision == Decision::Continue {
+                child.ready_at += child.seconds[child.done];
+                continue;
+            }
+            let child = running.swap_remove(next);
+            self.settle(
+                &mut found,
+                &mut run,
+                &mut stopper,
+                &child,
+                child.done,
+                strategy.as_mut(),
+            )?;
+        }
+        run.best_metric = found.best.map(|(_, metric)| metric);
+        Ok(run)
+    }
+
+    /// A child starting to train at `clock` along `curve`.
+    fn start(&self, run: &mut StoppingRun, proposal: Proposal, curve: &'a Curve, clock: f64) -> Running<'a> {
+        let all = curve.epochs(self.epochs, &self.simulation.reward);
+        let child = Running {
+            child: run.trained,
+            scores: self.simulation.reward.scores(&all),
+            all,
+            seconds: &curve.seconds,
+            proposal,
+            done: 0,
+            ready_at: clock + curve.seconds.first().copied().unwrap_or_default(),
+        };
+        run.trained += 1;
+        child
+    }
+
+    /// What a child that trained `trained` epochs teaches: a stopped
+    /// child's reward (partial, penalty or predicted), or a completed one's.
+    fn settle(
+        &self,
+        found: &mut Found,
+        run: &mut StoppingRun,
+        stopper: &mut Stopper<usize>,
+        child: &Running<'a>,
+        trained: usize,
+        strategy: &mut dyn strategy::Strategy,
+    ) -> Result<()> {
+        let reward_function = self.simulation.reward;
+        let reward = reward_function.reward(&child.all[..trained])?;
+        let id = child.proposal.spec.id();
+        if trained < self.epochs {
+            run.stopped += 1;
+            let predicted = stopper.predicted_final(&child.scores[..trained]);
+            let taught = self.config.reward_of_stopped(reward, predicted);
+            let best = found.stopped.entry(id).or_insert(taught);
+            *best = best.max(taught);
+            strategy.observe(Observation::of(&child.proposal, taught))?;
+            return Ok(());
+        }
+        stopper.observe(&child.child, &child.scores, Mode::Restore);
+        let metric = reward_function.best_metric(&child.all)?;
+        self.complete(found, run, id, reward, metric);
+        strategy.observe(Observation::of(&child.proposal, reward))?;
+        Ok(())
     }
 
     /// One run with ASHA's promotions: before each new child, the rungs

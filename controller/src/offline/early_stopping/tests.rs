@@ -110,6 +110,7 @@ fn simulation(rule: &str, sampled_again: SampledAgain, asha: AshaMode) -> Stoppi
         stopped_reward: StoppedReward::Partial,
         sampled_again,
         asha,
+        in_flight: None,
         seconds: 1_000.0,
         max_children: 1_000,
         seeds: (0..8).collect(),
@@ -194,6 +195,33 @@ fn asha_stops_below_its_rungs_quantile_and_a_stopped_architecture_reuses_its_par
     assert_eq!(taught, [0.8, 0.1, 0.05, 0.1, 0.1, 0.05]);
     assert_eq!(run.seconds_to_top, Some(8.0));
     assert_eq!(run.best_metric, Some(0.8));
+}
+
+#[test]
+fn children_in_flight_are_judged_on_the_epochs_that_ended_before_theirs() {
+    let asha = StoppingSimulation {
+        in_flight: Some(2),
+        ..simulation("asha:1:2", SampledAgain::Reuse, AshaMode::Stop)
+    };
+    let (run, taught) = scripted(&asha, &[B, A, C, D], 4);
+    // B (2 s an epoch) and A (1 s) start at 0. A reaches rung 1 first, so
+    // it goes on (0.1 with nobody before it), and rung 2 at 2 s, first too;
+    // it completes at 4 s (0.4) and C starts: 0.05 at 5 s, below the median
+    // of A's and B's 0.1 and 0.5, stopped. D starts at 5 s. B completes at
+    // 8 s: 4 + 8 + 1 seconds trained by then. D passes rung 1 at 8 s (0.3
+    // against 0.1) and stops at rung 2 at 11 s (0.1 against A's 0.2 and B's
+    // 0.6).
+    assert_eq!(counts(&run), (4, 4, 2, 0, 11, 19.0));
+    assert_eq!(taught, [0.4, 0.05, 0.8, 0.1]);
+    assert_eq!(run.seconds_to_top, Some(13.0));
+    // One at a time, A would have stopped at rung 1 behind B.
+    let (sequential, _) = scripted(
+        &simulation("asha:1:2", SampledAgain::Reuse, AshaMode::Stop),
+        &[B, A, C, D],
+        4,
+    );
+    assert_eq!(sequential.seconds_to_top, Some(8.0));
+    assert_eq!(sequential.stopped, 3);
 }
 
 #[test]
@@ -339,6 +367,7 @@ fn recorded(rules: &str, asha: AshaMode) -> (StoppingSimulation, CurveTable) {
         stopped_reward: StoppedReward::Partial,
         sampled_again: SampledAgain::Reuse,
         asha,
+        in_flight: None,
         seconds: 1_500.0,
         max_children: 1_000,
         seeds: (0..4).collect(),
