@@ -87,16 +87,16 @@ pub enum StoppingRule {
     /// The learning-curve predictor.
     Predict {
         /// Children that must have finished their budget before anyone
-        /// stops (default 10).
-        #[serde(default = "ten")]
+        /// stops (default 8).
+        #[serde(default = "eight")]
         min_finished: u32,
         /// A child stops when its optimistic final score is below the
-        /// `top_k`-th best final score so far (default 3).
-        #[serde(default = "three")]
+        /// `top_k`-th best final score so far (default 2).
+        #[serde(default = "two")]
         top_k: u32,
         /// How optimistic: the quantile of the predicted final score that
-        /// must fall below that score (default 0.95).
-        #[serde(default = "ninety_five_percent")]
+        /// must fall below that score (default 0.99).
+        #[serde(default = "ninety_nine_percent")]
         quantile: f64,
     },
 }
@@ -104,11 +104,14 @@ pub enum StoppingRule {
 fn one() -> u32 {
     1
 }
-fn ten() -> u32 {
-    10
+fn two() -> u32 {
+    2
 }
-fn ninety_five_percent() -> f64 {
-    0.95
+fn eight() -> u32 {
+    8
+}
+fn ninety_nine_percent() -> f64 {
+    0.99
 }
 fn three() -> u32 {
     3
@@ -160,7 +163,7 @@ impl StoppingRule {
                 top_k: count(top_k)?,
                 quantile: match rest {
                     [quantile] => quantile.parse::<f64>().map_err(|_| malformed())?,
-                    _ => ninety_five_percent(),
+                    _ => ninety_nine_percent(),
                 },
             },
             _ => return Err(malformed()),
@@ -182,9 +185,9 @@ impl StoppingRule {
                 reduction: 3,
             }),
             "predict" => Ok(StoppingRule::Predict {
-                min_finished: ten(),
-                top_k: three(),
-                quantile: ninety_five_percent(),
+                min_finished: eight(),
+                top_k: two(),
+                quantile: ninety_nine_percent(),
             }),
             other => Err(Error::InvalidConfig(format!(
                 "stopping rule {other:?} is not one of none, median, asha, predict"
@@ -193,7 +196,7 @@ impl StoppingRule {
     }
 
     /// The rule with its settings, as [`StoppingRule::from_name`] reads it
-    /// (`none`, `median:1:5`, `asha:1:3`, `predict:10:3:0.95`).
+    /// (`none`, `median:1:5`, `asha:1:3`, `predict:8:2:0.99`).
     pub fn label(&self) -> String {
         match *self {
             StoppingRule::None => "none".into(),

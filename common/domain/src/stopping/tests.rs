@@ -63,18 +63,18 @@ fn a_stopping_table_reads_what_a_stopped_architecture_sampled_again_does() {
 #[test]
 fn a_predict_rule_reads_its_settings_and_names_what_is_wrong() {
     let rule = StoppingRule::from_name("predict").unwrap();
-    assert_eq!(rule.label(), "predict:10:3:0.95");
+    assert_eq!(rule.label(), "predict:8:2:0.99");
     assert_eq!(StoppingRule::from_name(&rule.label()).unwrap(), rule);
     assert_eq!(
         StoppingRule::from_name("predict:8:2").unwrap(),
         StoppingRule::Predict {
             min_finished: 8,
             top_k: 2,
-            quantile: 0.95
+            quantile: 0.99
         }
     );
     let config: StoppingConfig = toml::from_str("rule = \"predict\"\nquantile = 0.9").unwrap();
-    assert_eq!(config.rule.label(), "predict:10:3:0.9");
+    assert_eq!(config.rule.label(), "predict:8:2:0.9");
     for (bad, names) in [
         ("predict:3:5", "min_finished"),
         ("predict:4:1", "min_finished"),
@@ -123,7 +123,7 @@ fn uniforms(seed: u64, count: usize) -> Vec<f64> {
 
 #[test]
 fn predict_stops_a_poor_start_only_where_early_epochs_predict_the_last() {
-    let rule = StoppingRule::from_name("predict:10:3").unwrap();
+    let rule = StoppingRule::from_name("predict:10:3:0.95").unwrap();
     let draws = uniforms(7, 60);
     // Where the final score follows epoch 1 closely.
     let mut faithful: Stopper<u32> = Stopper::new(rule, 10);
@@ -160,7 +160,7 @@ fn predict_stops_a_poor_start_only_where_early_epochs_predict_the_last() {
 
 #[test]
 fn predict_waits_for_its_finished_children_and_never_stops_at_the_last_epoch() {
-    let rule = StoppingRule::from_name("predict:10:3").unwrap();
+    let rule = StoppingRule::from_name("predict:10:3:0.95").unwrap();
     let mut stopper: Stopper<u32> = Stopper::new(rule, 10);
     for (child, first) in uniforms(3, 9).into_iter().enumerate() {
         stopper.observe(&(child as u32), &curve(first, first + 0.3), Mode::Restore);
