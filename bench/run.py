@@ -31,11 +31,12 @@ Sections (all by default; `--only a,b` picks some):
               oracles (512 and 128 CNN architectures, validation accuracy
               after 10 epochs), 300 samples, seeds 0-199: samples to the top 1%
   early_stopping
-              the stopping rules (none, median, asha) with REINFORCE and
+              the stopping rules (none, median, asha, predict) with the
+              predictor, REINFORCE and
               random search on the recorded CIFAR-10 learning curves
               (bench/tables/cifar10-small-curves-10k.jsonl, 512
               architectures, and cifar10-tiny-curves-10k.jsonl, 128; the
-              older cifar10-tiny-curves.jsonl for contrast), 50 seeds at
+              older cifar10-tiny-curves.jsonl for contrast), seeds 0-199 at
               equal training seconds
               (1.3 times the table's cost): seconds to the top-1%
               architecture, the best validation found, and how well early
@@ -100,7 +101,7 @@ def arguments():
     parser.add_argument("--tabular-first-seed", type=int, default=0,
                         help="tabular: 0 reports (seeds 0-199); settings are tuned on seeds from 1000")
     parser.add_argument("--cnn-tables-budget", type=int, default=300)
-    parser.add_argument("--stopping-seeds", type=int, default=50)
+    parser.add_argument("--stopping-seeds", type=int, default=200)
     parser.add_argument("--stopping-budget", type=float, default=1.3,
                         help="early_stopping: training seconds per run, in multiples of training the whole table once")
     parser.add_argument("--pareto-objective", default="mnas:latency:0.005")

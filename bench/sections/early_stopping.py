@@ -1,10 +1,12 @@
-"""The stopping rules (none, median, asha) with REINFORCE and random search
-on the recorded CIFAR-10 learning curves, 50 seeds at equal training
-seconds: seconds to the top-1% architecture, the best validation found,
-and how well early epochs predict the last; ASHA with promotions
-(simulated only) reported beside them."""
+"""The stopping rules (none, median, asha, predict) with the predictor
+(the default strategy), REINFORCE and random search on the recorded
+CIFAR-10 learning curves, seeds 0-199 at equal training seconds: seconds to
+the top-1% architecture (with paired bootstrap intervals of the ratio to
+`none`), the best validation found, and how well early epochs predict the
+last; ASHA with promotions (simulated only) reported beside them."""
 import json
 import os
+import random
 import statistics
 
 from lib.context import BENCH, ROOT
@@ -15,7 +17,11 @@ NAME = "early_stopping"
 # asha:1:20 (one rung, after epoch 1; one child in 20 goes on) was picked
 # on seeds 0-49 and 1000-1099 of the 512-architecture table and checked on
 # seeds 2000-2099 (docs/src/benchmarks/early_stopping.md).
-STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:1:20"]
+# predict's defaults (predict:8:2:0.99) were picked on seeds 1000-1199 with
+# the predictor and 1000-1039 with REINFORCE, before the reported run.
+PREDICT = "predict:8:2:0.99"
+STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:1:20", PREDICT]
+STRATEGIES = "predictor,reinforce,random"
 # ASHA with promotions (`simulate --asha promote`): simulated only, the
 # controller does not run it yet; reported beside the rules it runs.
 PROMOTING_RULES = ["none", "asha:1:3", "asha:1:2"]
@@ -43,7 +49,8 @@ def measure(ctx):
         space = os.path.join(BENCH, "spaces", f"{space}.toml")
         seconds = round(ctx.args.stopping_budget * table_seconds(table_path), -2)
         data = simulate_stopping(ctx, table_path, space, seconds)
-        del data["runs"]
+        data["by_seed"] = by_seed(data.pop("runs"))
+        data["intervals"] = intervals(data["by_seed"])
         report[name] = {"table": os.path.relpath(table_path, ROOT), "recorded": recorded, "goal": has_goal,
                         "training_seconds": seconds, "simulation": data,
                         "predictiveness": curve_predictiveness(table_path)}
@@ -55,7 +62,52 @@ def measure(ctx):
     return {"seeds": ctx.args.stopping_seeds, "budget": ctx.args.stopping_budget, "tables": report}
 
 
-def simulate_stopping(ctx, table_path, space, seconds, rules=STOPPING_RULES, strategies="reinforce,random",
+def by_seed(runs):
+    """Every run's seconds to the top 1% (None: never) and best validation,
+    by strategy and rule, in seed order."""
+    out = {}
+    for run in sorted(runs, key=lambda run: run["seed"]):
+        cell = out.setdefault(run["strategy"], {}).setdefault(run["rule"], {"seconds_to_top": [], "best_metric": []})
+        cell["seconds_to_top"].append(run["seconds_to_top"])
+        cell["best_metric"].append(run["best_metric"])
+    return out
+
+
+def intervals(by_seed_runs, resamples=2000):
+    """Per strategy and rule, the ratio of its median seconds to the top 1%
+    to `none`'s and a 95% paired bootstrap interval (seeds resampled; a run
+    that never reached the top counts as infinitely long)."""
+    rng = random.Random(0)
+    out = {}
+    for strategy, rules in by_seed_runs.items():
+        none = [math_inf(v) for v in rules["none"]["seconds_to_top"]]
+        for rule, cell in rules.items():
+            mine = [math_inf(v) for v in cell["seconds_to_top"]]
+            seeds = range(len(mine))
+            samples = []
+            for _ in range(resamples):
+                pick = [rng.choice(seeds) for _ in seeds]
+                sample = ratio(statistics.median([mine[i] for i in pick]),
+                               statistics.median([none[i] for i in pick]))
+                samples.append(float("inf") if sample is None else sample)
+            samples.sort()
+            bounds = [samples[int(0.025 * resamples)], samples[int(0.975 * resamples) - 1]]
+            out.setdefault(strategy, {})[rule] = {
+                "ratio": ratio(statistics.median(mine), statistics.median(none)),
+                "ci95": [None if bound == float("inf") else bound for bound in bounds]}
+    return out
+
+
+def math_inf(value):
+    return float("inf") if value is None else value
+
+
+def ratio(a, b):
+    """a / b, None when either is infinite (a censored median)."""
+    return None if a == float("inf") or b == float("inf") else a / b
+
+
+def simulate_stopping(ctx, table_path, space, seconds, rules=STOPPING_RULES, strategies=STRATEGIES,
                       asha="stop"):
     """`nas-controller simulate` of the rules and strategies on one table
     of the space `space` (a space file)."""
@@ -100,6 +152,7 @@ def rows(data):
                          f"best {row['median_best_metric']:.4f}, {row['median_stopped_fraction']:.0%} stopped")
         for strategy in ["reinforce", "random"]:
             goal_rows(out, name, by, strategy, seconds, report["goal"] and strategy == "reinforce")
+        predict_rows(out, name, by, report["simulation"].get("intervals", {}), seconds)
         for rule, row in promotions(report).items():
             to_top, none = row["median_seconds_to_top"], row["none"]
             out.add(f"early_stopping.{name}.reinforce.{rule}.promote_vs_none", row["ratio"], "ratio",
@@ -126,6 +179,27 @@ def promotions(report):
             to_top = row["median_seconds_to_top"]
             result[rule] = {**row, "none": none, "ratio": to_top / none if to_top is not None and none else None}
     return result
+
+
+def predict_rows(out, name, by, cis, seconds):
+    """`predict` with the default strategy against `none`, on every table:
+    at most 1/3 of the training seconds to the top 1%, no worse a best
+    validation (issue 34's goal)."""
+    if ("predictor", PREDICT) not in by:
+        return
+    row, none = by[("predictor", PREDICT)], by[("predictor", "none")]
+    ci = cis.get("predictor", {}).get(PREDICT, {})
+    value = ci.get("ratio")
+    low, high = ci.get("ci95", [None, None])
+    interval = f"[{low:.3f}, {high:.3f}]" if low is not None and high is not None else "[–]"
+    out.add(f"early_stopping.{name}.predictor.predict_vs_none", value, "ratio", goal("<=", 0.333),
+            note=f"predict {row['median_seconds_to_top']} s vs none {none['median_seconds_to_top']} s to the top 1%, "
+                 f"95% interval {interval}, {row['censored']} of {row['runs']} never reached it")
+    gap = row["median_best_metric"] - none["median_best_metric"]
+    out.add(f"early_stopping.{name}.predictor.predict_metric_vs_none", gap, "accuracy", goal(">=", 0),
+            met=gap >= -1e-9,
+            note=f"predict {row['median_best_metric']:.4f} vs none {none['median_best_metric']:.4f} "
+                 f"after {seconds:.0f} training seconds")
 
 
 def goal_rows(out, name, by, strategy, seconds, has_goal):
@@ -155,7 +229,7 @@ def run(ctx):
     return rows(ctx.save(NAME, measure(ctx)))
 
 
-STRATEGY_NAMES = {"reinforce": "REINFORCE", "random": "random"}
+STRATEGY_NAMES = {"predictor": "predictor", "reinforce": "REINFORCE", "random": "random"}
 
 
 def rules_table(summaries, seconds):
