@@ -205,6 +205,7 @@ fn a_killed_controller_resumes_with_the_rungs_intact() {
     );
     let verdict = last_json(&verify);
     assert_eq!(verdict["identical"], true, "{verdict}");
+    check_stops_replayed(&verdict, &log);
 }
 
 #[test]
@@ -296,4 +297,19 @@ fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_it
     );
     let verdict = last_json(&verify);
     assert_eq!(verdict["identical"], true, "{verdict}");
+    check_stops_replayed(&verdict, &log);
+}
+
+/// `replay --verify` took every recorded decision again, before and after
+/// the restart, and each came out the same.
+fn check_stops_replayed(verdict: &serde_json::Value, log: &[LoggedReward]) {
+    let stops = &verdict["stops"];
+    let stopped = log.iter().filter(|record| record.status == "stopped").count() as u64;
+    assert_eq!(stops["differing"], 0, "{verdict}");
+    assert_eq!(stops["unchecked"], 0, "{verdict}");
+    assert!(stops["stops"].as_u64().unwrap() >= stopped, "{verdict}");
+    assert!(
+        stops["reports"].as_u64().unwrap() > stops["stops"].as_u64().unwrap(),
+        "{verdict}"
+    );
 }

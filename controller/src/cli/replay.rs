@@ -132,7 +132,9 @@ async fn run_verify(experiment: &ExperimentArgs, output: Output) -> anyhow::Resu
         Output::Table => print_verification(&verification),
     }
     if !verification.identical {
-        bail!("the recomputed search differs from the stored one (its checkpoint or its proposals)");
+        bail!(
+            "the recomputed search differs from the stored one (its checkpoint, its proposals or its stops)"
+        );
     }
     Ok(())
 }
@@ -207,6 +209,22 @@ fn print_verification(verification: &Verification) {
         );
         if let Some(first) = &check.first_difference {
             println!("  first: {first}");
+        }
+    }
+    if let Some(check) = &verification.stops {
+        println!(
+            "stopping rule: {} progress reports judged again ({} with a stop): {} differ{}",
+            check.reports,
+            check.stops,
+            check.differing,
+            if check.unchecked > 0 {
+                format!(", {} recorded before the check existed", check.unchecked)
+            } else {
+                String::new()
+            }
+        );
+        for example in &check.examples {
+            println!("  {example}");
         }
     }
     println!(

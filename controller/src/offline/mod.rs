@@ -1,6 +1,7 @@
 //! Tools that work on stored experiments without a running search:
 //! [`replay`] (train a policy from a reward log, or verify a recorded
-//! search bit for bit; [`proposals`] for strategies without a policy), [`simulate`] (strategies against an oracle, no
+//! search bit for bit; [`proposals`] for strategies without a policy,
+//! [`stops`] for the stopping rule's decisions), [`simulate`] (strategies against an oracle, no
 //! workers) with [`tabular`] (its figures on a benchmark table, with the
 //! statistics of [`hitting`]: quantiles, bootstrap intervals, random
 //! search's exact baseline) and
@@ -17,5 +18,6 @@ pub mod proposals;
 pub mod reevaluate;
 pub mod replay;
 pub mod simulate;
+pub mod stops;
 pub mod tabular;
 pub mod warm_start;

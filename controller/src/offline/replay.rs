@@ -7,7 +7,9 @@
 //!   that the policy it ends with equals the stored latest checkpoint, bit
 //!   for bit: the test of exact resume. A strategy without a policy (local
 //!   search, evolution, random search) is checked on its proposals instead:
-//!   every published child is proposed again ([`super::proposals`]).
+//!   every published child is proposed again ([`super::proposals`]). With
+//!   a stopping rule, every decision of the progress log is taken again
+//!   from the curves the controller had been shown then ([`super::stops`]).
 //! - [`replay`] trains a fresh policy, or continues from the first
 //!   checkpoint, with other settings (baseline decay, reward transform,
 //!   entropy bonus, learning rate), to study them on recorded data; with
@@ -17,14 +19,16 @@
 use std::collections::HashMap;
 
 use nas_domain::objective::RewardShaping;
-use nas_domain::{ArchId, ExperimentName, Outcome, StoppedReward};
+use nas_domain::{ArchId, ExperimentName, Outcome, StoppedReward, StoppingRule};
 use nas_infra::store::{ObjectStore, keys};
 use serde::Serialize;
 use tch::{Kind, Tensor};
 
 use super::proposals::{self, ProposalCheck};
+use super::stops::{self, StopCheck};
 use crate::experiment::PolicyPointer;
 use crate::experiment::config::{self, ExperimentConfig};
+use crate::experiment::progress_log;
 use crate::experiment::reward_log::{self, RewardRecord};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::reinforce::RewardTransform;
@@ -91,6 +95,9 @@ pub struct Verification {
     /// A strategy without a policy: its children proposed again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proposals: Option<ProposalCheck>,
+    /// With a stopping rule: its decisions taken again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stops: Option<StopCheck>,
     /// Whether everything is identical.
     pub identical: bool,
 }
@@ -155,6 +162,18 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
             .await?,
         )
     };
+    let stops = if config.stopping.rule == StoppingRule::None {
+        None
+    } else {
+        let progress = progress_log::read_all(store, experiment).await?;
+        Some(stops::check(
+            config.stopping.rule,
+            config.budget.epochs,
+            &config.reward,
+            &stops::results_of(&records),
+            &progress,
+        ))
+    };
     let included: Vec<RewardRecord> = records
         .into_iter()
         .filter(|record| record.sequence < pointer.next_sequence)
@@ -173,6 +192,10 @@ pub async fn verify(store: &ObjectStore, experiment: &ExperimentName) -> Result<
     if let Some(check) = proposals {
         verification.identical &= check.differing == 0;
         verification.proposals = Some(check);
+    }
+    if let Some(check) = stops {
+        verification.identical &= check.differing == 0;
+        verification.stops = Some(check);
     }
     Ok(verification)
 }
@@ -253,6 +276,7 @@ fn compare(
         state_matches,
         state_differences,
         proposals: None,
+        stops: None,
         identical: names_match && differing == 0 && state_matches,
     })
 }

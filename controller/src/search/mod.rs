@@ -170,6 +170,8 @@ pub struct Search {
     next_sequence: u64,
     tally: Tally,
     stopper: Stopper<JobId>,
+    /// Results shown to the stopper (reward-log records with a curve).
+    results_shown: u64,
     stops: stopping::Stops,
     metrics: ControllerMetrics,
     live: Option<RecordSender>,
@@ -208,6 +210,7 @@ impl Search {
             next_sequence: 0,
             tally: Tally::new(budget_epochs),
             stopper,
+            results_shown: 0,
             stops: stopping::Stops::new(),
             metrics,
             live,

@@ -13,7 +13,9 @@
 //!
 //! On resume the rule is rebuilt from the reward log's curves and the
 //! progress log's (no decisions are taken again), and the stops decided
-//! for children still in flight are sent again.
+//! for children still in flight are sent again. Each progress record notes
+//! how many results the rule had been shown, so `replay --verify` takes
+//! every decision again from the same curves ([`crate::offline::stops`]).
 
 use std::collections::HashMap;
 
@@ -58,6 +60,7 @@ impl Search {
                 epochs: progress.epochs.clone(),
                 train_seconds: progress.train_seconds,
                 stopped_at,
+                results_seen: Some(self.results_shown),
                 recorded_at: now(),
             });
         }
@@ -106,6 +109,7 @@ impl Search {
         if let Some(result) = &record.result {
             let scores = self.config.reward.scores(&result.epochs);
             self.stopper.observe(&record.job_id, &scores, Mode::Restore);
+            self.results_shown += 1;
         }
     }
 
