@@ -261,30 +261,7 @@ fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_it
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["stopping_rule"], "predict");
     let log = check_counted(&pipeline, &summary, children as usize);
-    // Each stopped child was stopped by a decision in the progress log,
-    // before or after the restart, and stopped at that epoch or (a stop
-    // arriving while the next epoch trained) after it.
-    let decided: HashMap<String, u64> = pipeline
-        .json_lines(&keys::progress_prefix(&pipeline.experiment_name()))
-        .iter()
-        .filter_map(|record| {
-            Some((
-                record["job_id"].as_str()?.to_owned(),
-                record["stopped_at"].as_u64()?,
-            ))
-        })
-        .collect();
-    let stopped: Vec<&LoggedReward> = log.iter().filter(|record| record.status == "stopped").collect();
-    assert!(stopped.len() >= 3, "{} stopped", stopped.len());
-    for record in &stopped {
-        let done = record.value["result"]["outcome"]["epochs_done"].as_u64().unwrap();
-        let decision = decided.get(&record.job_id).copied();
-        assert!(
-            decision.is_some_and(|epoch| (epoch..u64::from(EPOCHS)).contains(&done)),
-            "{}: decided {decision:?}, stopped after {done}",
-            record.job_id
-        );
-    }
+    check_stopped_where_decided(&pipeline, &log);
     // Nothing stopped while fewer than six children had finished: the
     // first six results are all trained to the end.
     assert!(
@@ -312,4 +289,31 @@ fn check_stops_replayed(verdict: &serde_json::Value, log: &[LoggedReward]) {
         stops["reports"].as_u64().unwrap() > stops["stops"].as_u64().unwrap(),
         "{verdict}"
     );
+}
+
+/// Each stopped child was stopped by a decision in the progress log,
+/// before or after a restart, and stopped at that epoch or (a stop arriving
+/// while the next epoch trained) after it.
+fn check_stopped_where_decided(pipeline: &Pipeline, log: &[LoggedReward]) {
+    let decided: HashMap<String, u64> = pipeline
+        .json_lines(&keys::progress_prefix(&pipeline.experiment_name()))
+        .iter()
+        .filter_map(|record| {
+            Some((
+                record["job_id"].as_str()?.to_owned(),
+                record["stopped_at"].as_u64()?,
+            ))
+        })
+        .collect();
+    let stopped: Vec<&LoggedReward> = log.iter().filter(|record| record.status == "stopped").collect();
+    assert!(stopped.len() >= 3, "{} stopped", stopped.len());
+    for record in &stopped {
+        let done = record.value["result"]["outcome"]["epochs_done"].as_u64().unwrap();
+        let decision = decided.get(&record.job_id).copied();
+        assert!(
+            decision.is_some_and(|epoch| (epoch..u64::from(EPOCHS)).contains(&done)),
+            "{}: decided {decision:?}, stopped after {done}",
+            record.job_id
+        );
+    }
 }
