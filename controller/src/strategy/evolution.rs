@@ -8,6 +8,12 @@
 //! for a softmax decision, or one flipped skip connection. The child keeps
 //! its parent's depth. Sample `i` draws from its own random stream, like the
 //! other strategies, so a checkpoint continues the same sequence.
+//!
+//! A warm start ([`Strategy::warm_start`]) seeds the first half of the
+//! population with the best architectures of earlier searches (ranked
+//! within each source, the sources taken in turn, each architecture once;
+//! a decision an earlier search lacked is drawn at random): they are
+//! trained again here, so every member's reward is this search's own.
 
 use std::collections::VecDeque;
 
@@ -17,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::random;
 use crate::strategy::checkpoint::Checkpoint;
+use crate::strategy::warm::PriorChild;
 use crate::strategy::{self, Member, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
 
@@ -59,6 +66,10 @@ struct EvolutionState {
     seed: u64,
     samples_drawn: u64,
     population: VecDeque<Member>,
+    /// The warm start's seeds: the first children's tokens (`None`: drawn
+    /// at random).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    seeds: Vec<Vec<Option<u16>>>,
 }
 
 /// The regularized-evolution strategy.
@@ -77,6 +88,7 @@ impl Evolution {
                 seed,
                 samples_drawn: 0,
                 population: VecDeque::new(),
+                seeds: Vec::new(),
             },
         })
     }
@@ -93,7 +105,11 @@ impl Evolution {
         let mut rng = strategy::sample_rng(state.seed, index);
         if state.population.len() < state.config.population {
             let depth = state.space.depth_at(index);
-            let actions = random::uniform_actions(&state.space.plan(depth), &mut rng);
+            let plan = state.space.plan(depth);
+            let mut actions = random::uniform_actions(&plan, &mut rng);
+            if let Some(seed) = usize::try_from(index).ok().and_then(|at| state.seeds.get(at)) {
+                actions = seeded(&plan, seed, &actions);
+            }
             return Proposal::without_policy(&state.space, actions, depth, index);
         }
         let parent = (0..state.config.sample)
@@ -103,6 +119,47 @@ impl Evolution {
         let actions = mutate(&state.space, parent, &mut rng);
         Proposal::without_policy(&state.space, actions, parent.depth, index)
     }
+}
+
+/// `drawn` with every token `seed` knows put in its place.
+fn seeded(plan: &nas_domain::Plan, seed: &[Option<u16>], drawn: &Actions) -> Actions {
+    let mut tokens = drawn.tokens().to_vec();
+    for ((at, _), known) in strategy::token_options(plan).into_iter().zip(seed) {
+        if let Some(value) = known {
+            tokens[at] = *value;
+        }
+    }
+    Actions::new(tokens)
+}
+
+/// The best of `prior` for a population of `size`: the first half of it,
+/// ranked within each source and the sources taken in turn, each
+/// architecture once.
+fn seeds_of(mut prior: Vec<PriorChild>, size: usize) -> Vec<Vec<Option<u16>>> {
+    prior.retain(PriorChild::informative);
+    prior.sort_by(|a, b| a.source.cmp(&b.source).then(b.reward.total_cmp(&a.reward)));
+    let mut by_source: Vec<Vec<Vec<Option<u16>>>> = Vec::new();
+    for (index, child) in prior.iter().enumerate() {
+        if index == 0 || prior[index - 1].source != child.source {
+            by_source.push(Vec::new());
+        }
+        if let Some(list) = by_source.last_mut() {
+            list.push(child.tokens.clone());
+        }
+    }
+    let mut seeds: Vec<Vec<Option<u16>>> = Vec::new();
+    let longest = by_source.iter().map(Vec::len).max().unwrap_or(0);
+    for rank in 0..longest {
+        for list in &by_source {
+            if let Some(tokens) = list.get(rank)
+                && !seeds.contains(tokens)
+                && seeds.len() < size.div_ceil(2)
+            {
+                seeds.push(tokens.clone());
+            }
+        }
+    }
+    seeds
 }
 
 /// Re-draws one decision of `parent`.
@@ -149,6 +206,21 @@ impl Strategy for Evolution {
 
     fn checkpoint(&self) -> Result<Checkpoint> {
         Checkpoint::of_state(StrategyKind::Evolution, &self.state)
+    }
+
+    fn warm_start(&mut self, prior: Vec<PriorChild>) -> Result<()> {
+        if !self.state.population.is_empty() || self.state.samples_drawn > 0 || !self.state.seeds.is_empty() {
+            return Err(Error::Config(
+                "a warm start comes before the first child, once".into(),
+            ));
+        }
+        self.state.seeds = seeds_of(prior, self.state.config.population);
+        if self.state.seeds.is_empty() {
+            return Err(Error::Config(
+                "the warm start holds no child that shares a decision with this space".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -316,5 +388,70 @@ mod tests {
                 "seed {seed}: evolution {first:.4} → {last:.4}, random search {random_last:.4}"
             );
         }
+    }
+
+    fn prior(source: &str, children: &[(&[Option<u16>], f64)]) -> Vec<PriorChild> {
+        children
+            .iter()
+            .map(|(tokens, reward)| PriorChild {
+                source: source.into(),
+                tokens: tokens.to_vec(),
+                reward: *reward,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_warm_start_seeds_half_the_first_population_with_the_best_of_each_source_in_turn() {
+        let space = categorical(3, 4);
+        let mut warm = evolution(&space, 6, 2, 7);
+        let first = prior(
+            "a",
+            &[
+                (&[Some(0), Some(0), Some(0)], 0.1),
+                (&[Some(1), Some(1), Some(1)], 0.9),
+                (&[Some(2), Some(2), Some(2)], 0.5),
+            ],
+        );
+        // Source b on another scale, one decision unknown, one repeat of a.
+        let second = prior(
+            "b",
+            &[
+                (&[Some(3), None, Some(3)], 50.0),
+                (&[Some(1), Some(1), Some(1)], 40.0),
+            ],
+        );
+        warm.warm_start([first, second].concat()).unwrap();
+        let children: Vec<Vec<u16>> = warm
+            .propose(6)
+            .unwrap()
+            .iter()
+            .map(|proposal| proposal.actions.tokens().to_vec())
+            .collect();
+        // a's best, b's best (its unknown decision drawn), a's second (b's
+        // second is a's best again): three seeds for a population of six.
+        assert_eq!(children[0], [1, 1, 1]);
+        assert_eq!((children[1][0], children[1][2]), (3, 3));
+        assert_eq!(children[2], [2, 2, 2]);
+        // Then random children, as a cold start draws them.
+        let mut cold = evolution(&space, 6, 2, 7);
+        let cold_children = cold.propose(6).unwrap();
+        for index in 3..6 {
+            assert_eq!(
+                children[index],
+                cold_children[index].actions.tokens(),
+                "child {index}"
+            );
+        }
+        // The seeds are part of the checkpoint; a second warm start is refused.
+        let mut restored = Evolution::restore(&warm.checkpoint().unwrap()).unwrap();
+        restored.state.samples_drawn = 0;
+        assert_eq!(restored.propose(1).unwrap()[0].actions.tokens(), [1, 1, 1]);
+        assert!(warm.warm_start(Vec::new()).is_err());
+        let mut empty = evolution(&space, 6, 2, 7);
+        let error = empty
+            .warm_start(prior("c", &[(&[None, None, None], 1.0)]))
+            .unwrap_err();
+        assert!(error.to_string().contains("shares a decision"), "{error}");
     }
 }
