@@ -4,7 +4,6 @@
 
 use anyhow::bail;
 use clap::Args;
-use nas_controller::offline::tabular;
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::promotion::AshaMode;
 use nas_domain::{SampledAgain, StoppingRule};
@@ -82,16 +81,13 @@ impl LegacyArgs {
             }
             (true, Some(objective)) => {
                 deprecated("`simulate --objective`", "`simulate pareto --objective`");
-                if stopping_flags || search.in_flight.is_some() {
-                    bail!("`simulate pareto` takes no stopping settings and no --in-flight");
+                if stopping_flags || search.in_flight.is_some() || search.test_column.is_some() {
+                    bail!("`simulate pareto` takes no stopping settings, no --in-flight and no --test-column");
                 }
                 Ok(SimulateCommand::Pareto(ParetoArgs {
                     common: search.common,
                     objective,
                     cost_column: self.cost_column,
-                    test_column: search
-                        .test_column
-                        .unwrap_or_else(|| tabular::DEFAULT_TEST_COLUMN.into()),
                 }))
             }
             (true, None) => {

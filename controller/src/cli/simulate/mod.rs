@@ -265,9 +265,6 @@ struct ParetoArgs {
     /// `latency=latency_s`), comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_cost_column, required = true)]
     cost_column: Vec<(Cost, String)>,
-    /// The column holding the test value of the picks.
-    #[arg(long, value_name = "COLUMN", default_value = "test_perf")]
-    test_column: String,
 }
 
 fn parse_cost_column(text: &str) -> Result<(Cost, String), String> {
