@@ -299,13 +299,21 @@ fn a_warm_started_search_over_an_edited_space_resumes_and_replays_exactly() {
         jobs.iter().all(|job| job.2[4] < 2),
         "ops[3] has two options now: {jobs:?}"
     );
+    // Evolution from the same source: its first children are the earlier
+    // search's best, trained again; killed, resumed and replayed too.
+    let jobs = killed_and_resumed_with("evolution-warm", "evolution", &edit);
+    let best_link = jobs[..10].iter().filter(|job| job.2[0] == 2).count();
+    assert!(
+        best_link >= 7,
+        "evolution: {best_link} of the first 10 on the best link: {jobs:?}"
+    );
 }
 
 /// Runs a 40-child search with `strategy` (and `extra` TOML), kills the
 /// controller after 16 rewards with children in flight, resumes it, and
 /// checks every child is counted once with the table's metric, none
-/// proposed twice, and `replay verify` proposes each again; the jobs as
-/// (sample index, job id, tokens), by sample.
+/// proposed twice (but by evolution), and `replay verify` proposes each
+/// again; the jobs as (sample index, job id, tokens), by sample.
 fn killed_and_resumed(strategy: &str, extra: &str) -> Vec<(u64, String, Vec<u64>)> {
     let name = format!("{strategy}{}", if extra.is_empty() { "" } else { "-shaped" });
     killed_and_resumed_with(&name, strategy, &|file| file + extra)
@@ -380,8 +388,12 @@ fn killed_and_resumed_with(
     jobs.sort();
     jobs.dedup_by(|a, b| a.1 == b.1);
     assert_eq!(jobs.len(), 40, "{jobs:?}");
+    // (Regularized evolution, as published, may mutate its way back to an
+    // architecture it tried: only the others promise distinct children.)
     let distinct: std::collections::HashSet<&Vec<u64>> = jobs.iter().map(|job| &job.2).collect();
-    assert_eq!(distinct.len(), 40, "an architecture was proposed twice: {jobs:?}");
+    if strategy != "evolution" {
+        assert_eq!(distinct.len(), 40, "an architecture was proposed twice: {jobs:?}");
+    }
     // Every child is proposed again, from the first checkpoint and the
     // rewards each one was proposed after, as if the controller had never
     // been killed.

@@ -82,7 +82,9 @@ impl LegacyArgs {
             (true, Some(objective)) => {
                 deprecated("`simulate --objective`", "`simulate pareto --objective`");
                 if stopping_flags || search.in_flight.is_some() || search.test_column.is_some() {
-                    bail!("`simulate pareto` takes no stopping settings, no --in-flight and no --test-column");
+                    bail!(
+                        "`simulate pareto` takes no stopping settings, no --in-flight and no --test-column"
+                    );
                 }
                 Ok(SimulateCommand::Pareto(ParetoArgs {
                     common: search.common,
