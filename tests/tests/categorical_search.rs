@@ -189,7 +189,8 @@ fn a_front_search_killed_mid_search_resumes_and_replays_with_the_same_objectives
 
 /// Runs a search to a GPU-hour budget with surrogate workers (each child
 /// reports 100 ms of training on device `surrogate`), then resumes it with
-/// a larger budget and more children than it first had.
+/// a larger budget and more children than it first had, and once it has
+/// finished, extends it by more children again.
 #[test]
 fn a_search_stops_at_its_gpu_hour_budget_with_nothing_lost_and_extends_past_its_children() {
     let setup = Pipeline::custom("categorical-budget", |experiment, _| {
@@ -247,6 +248,26 @@ fn a_search_stops_at_its_gpu_hour_budget_with_nothing_lost_and_extends_past_its_
     let sequences: Vec<u64> = log.iter().map(|record| record.sequence).collect();
     assert_eq!(sequences, (0..50).collect::<Vec<_>>());
     assert_tenths_per_child(&summary);
+    // A finished search extended: 6 more children, the first 50 untouched.
+    let third = setup.controller_with(
+        "controller-3",
+        true,
+        &["--max-gpu-hours", "1", "--children", "56"],
+    );
+    let summary = summary_of(third.wait_output(Duration::from_secs(120)))
+        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-3"])));
+    assert_eq!(summary["complete"], true, "{summary}");
+    let extended = setup.reward_log();
+    let sequences: Vec<u64> = extended.iter().map(|record| record.sequence).collect();
+    assert_eq!(sequences, (0..56).collect::<Vec<_>>());
+    assert_eq!(
+        extended[..50]
+            .iter()
+            .map(|record| &record.value)
+            .collect::<Vec<_>>(),
+        log.iter().map(|record| &record.value).collect::<Vec<_>>(),
+        "the finished search's records changed"
+    );
 }
 
 /// The summary's training hours are 0.1 s per rewarded child (a failed one
