@@ -10,21 +10,24 @@
 //! sorted). Reports recorded before `results_seen` existed are counted as
 //! unchecked.
 
-use std::collections::HashMap;
-
-use nas_domain::stopping::{Mode, Stopper};
-use nas_domain::{Decision, EpochMetrics, JobId, RewardFunction, StoppingRule};
+use nas_domain::{EpochMetrics, JobId, RewardFunction, StoppingRule};
 use serde::Serialize;
 
 use crate::experiment::progress_log::ProgressRecord;
 use crate::experiment::reward_log::RewardRecord;
+use crate::search::rule_state::RuleState;
 
-/// The curves the controller showed its rule, in the reward log's order:
-/// each record with a result.
-pub fn results_of(rewards: &[RewardRecord]) -> Vec<(JobId, Vec<EpochMetrics>)> {
+/// The children's records as the controller showed them to its rule, in
+/// the reward log's order: each job with its result's curve, if any.
+pub fn results_of(rewards: &[RewardRecord]) -> Vec<(JobId, Option<Vec<EpochMetrics>>)> {
     rewards
         .iter()
-        .filter_map(|record| Some((record.job_id, record.result.as_ref()?.epochs.clone())))
+        .map(|record| {
+            (
+                record.job_id,
+                record.result.as_ref().map(|result| result.epochs.clone()),
+            )
+        })
         .collect()
 }
 
@@ -44,43 +47,31 @@ pub struct StopCheck {
 }
 
 /// Judges every report of `progress` again under `rule` (children of
-/// `epochs` epochs, scored by `reward`), showing it the finished children's
-/// curves `results` ([`results_of`]) as the controller did.
+/// `epochs` epochs, scored by `reward`), showing it the children's records
+/// `results` ([`results_of`]) as the controller did.
 pub fn check(
     rule: StoppingRule,
     epochs: u32,
     reward: &RewardFunction,
-    results: &[(JobId, Vec<EpochMetrics>)],
+    results: &[(JobId, Option<Vec<EpochMetrics>>)],
     progress: &[ProgressRecord],
 ) -> StopCheck {
-    let mut stopper: Stopper<JobId> = Stopper::new(rule, epochs);
-    let results: Vec<(&JobId, Vec<f64>)> = results
-        .iter()
-        .map(|(job, curve)| (job, reward.scores(curve)))
-        .collect();
-    let mut shown = 0;
-    let mut stops: HashMap<JobId, u32> = HashMap::new();
+    let mut state = RuleState::new(rule, epochs);
+    let mut records = results.iter();
     let mut check = StopCheck::default();
     for record in progress {
         let Some(seen) = record.results_seen else {
             check.unchecked += 1;
             continue;
         };
-        while (shown as u64) < seen && shown < results.len() {
-            let (job, scores) = &results[shown];
-            stops.remove(job);
-            stopper.observe(job, scores, Mode::Restore);
-            shown += 1;
+        while state.results_shown() < seen {
+            let Some((job, curve)) = records.next() else {
+                break;
+            };
+            let scores = curve.as_ref().map(|curve| reward.scores(curve));
+            state.finish(job, scores.as_deref());
         }
-        let scores = reward.scores(&record.epochs);
-        let decision = stopper.observe(&record.job_id, &scores, Mode::Decide);
-        let recomputed = match (stops.get(&record.job_id), decision) {
-            (Some(&epoch), _) | (None, Decision::Stop { epoch }) => Some(epoch),
-            (None, Decision::Continue) => None,
-        };
-        if let Some(epoch) = recomputed {
-            stops.insert(record.job_id, epoch);
-        }
+        let recomputed = state.judge(record.job_id, &reward.scores(&record.epochs));
         check.reports += 1;
         check.stops += usize::from(record.stopped_at.is_some());
         if recomputed != record.stopped_at {
@@ -137,7 +128,7 @@ mod tests {
         let reward = RewardFunction::ACCURACY;
         let rule = StoppingRule::from_name("asha:1:2").unwrap();
         let (a, b, c) = (JobId::random(), JobId::random(), JobId::random());
-        let finished = (a, epochs(&[0.5, 0.6, 0.7, 0.8]));
+        let finished = (a, Some(epochs(&[0.5, 0.6, 0.7, 0.8])));
         // b reports before a's result was shown (goes on: first at rung 1),
         // c after it (0.1 against a's 0.5: stopped), then c again.
         let progress = vec![

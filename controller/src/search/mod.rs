@@ -39,6 +39,7 @@ pub mod metrics;
 mod publish;
 mod restore;
 mod results;
+pub mod rule_state;
 mod stopping;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,7 @@ use crate::experiment::spend::{AtBudget, Budget};
 use crate::jobs::{Event, JobTracker, pause};
 use learn::StrategySlot;
 use metrics::ControllerMetrics;
+use rule_state::RuleState;
 
 pub use crate::experiment::config::ResumeMode;
 pub use crate::jobs::ResultOutcome;
@@ -169,10 +171,7 @@ pub struct Search {
     strategy: StrategySlot,
     next_sequence: u64,
     tally: Tally,
-    stopper: Stopper<JobId>,
-    /// Results shown to the stopper (reward-log records with a curve).
-    results_shown: u64,
-    stops: stopping::Stops,
+    rule: RuleState,
     metrics: ControllerMetrics,
     live: Option<RecordSender>,
     started: Instant,
@@ -199,7 +198,7 @@ impl Search {
         let timeout = Duration::from_secs(config.job_timeout_seconds);
         let tracker =
             JobTracker::new(queue, experiment, timeout, Some(log.clone()), metrics.tracker()).with_progress();
-        let stopper = Stopper::new(config.stopping.rule, config.budget.epochs);
+        let rule = RuleState::new(config.stopping.rule, config.budget.epochs);
         let budget_epochs = config.budget.epochs;
         let mut search = Search {
             config,
@@ -209,9 +208,7 @@ impl Search {
             strategy: StrategySlot::empty(),
             next_sequence: 0,
             tally: Tally::new(budget_epochs),
-            stopper,
-            results_shown: 0,
-            stops: stopping::Stops::new(),
+            rule,
             metrics,
             live,
             started: Instant::now(),
@@ -222,7 +219,7 @@ impl Search {
 
     /// The stopping rule's state (the children's scores at every epoch).
     pub fn stopper(&self) -> &Stopper<JobId> {
-        &self.stopper
+        self.rule.stopper()
     }
 
     /// The configuration in force.
@@ -355,7 +352,7 @@ impl Search {
             stopping_rule: self.config.stopping.rule.name(),
             objective: self.config.objective.as_ref().map(RewardShaping::label),
             children_reached: (1..=self.config.budget.epochs)
-                .map(|epoch| self.stopper.reached(epoch))
+                .map(|epoch| self.rule.stopper().reached(epoch))
                 .collect(),
             duplicates: counters.duplicates.get(),
             republished: counters.republished.get(),

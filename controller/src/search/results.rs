@@ -84,7 +84,7 @@ impl Search {
                     StoppedReward::Penalty(penalty) => Ok(penalty),
                     StoppedReward::Predicted => {
                         let scores = self.config.reward.scores(&result.epochs);
-                        shaped(self.stopper.predicted_final(&scores).unwrap_or(*reward))
+                        shaped(self.rule.stopper().predicted_final(&scores).unwrap_or(*reward))
                     }
                 };
                 match reward {

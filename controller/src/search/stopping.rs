@@ -20,8 +20,7 @@
 use std::collections::HashMap;
 
 use nas_domain::messages::{MESSAGE_VERSION, StopJobFields};
-use nas_domain::stopping::Mode;
-use nas_domain::{Decision, JobId, StopJob, StoppingRule};
+use nas_domain::{JobId, StopJob, StoppingRule};
 
 use super::Search;
 use crate::Result;
@@ -29,9 +28,6 @@ use crate::experiment::job_log::now;
 use crate::experiment::progress_log::{self, ProgressRecord};
 use crate::experiment::reward_log::RewardRecord;
 use crate::jobs::ProgressArrival;
-
-/// The stops decided so far: job → the epoch it was stopped after.
-pub(super) type Stops = HashMap<JobId, u32>;
 
 impl Search {
     /// Records progress messages and sends the stops the rule decides; the
@@ -44,15 +40,7 @@ impl Search {
         for arrival in &arrivals {
             let progress = &arrival.progress;
             let scores = self.config.reward.scores(&progress.epochs);
-            let decision = self.stopper.observe(&progress.job_id, &scores, Mode::Decide);
-            let stopped_at = match (self.stops.get(&progress.job_id), decision) {
-                (Some(&epoch), _) => Some(epoch),
-                (None, Decision::Stop { epoch }) => Some(epoch),
-                (None, Decision::Continue) => None,
-            };
-            if let Some(epoch) = stopped_at {
-                self.stops.insert(progress.job_id, epoch);
-            }
+            let stopped_at = self.rule.judge(progress.job_id, &scores);
             records.push(ProgressRecord {
                 job_id: progress.job_id,
                 attempt: progress.attempt,
@@ -60,7 +48,7 @@ impl Search {
                 epochs: progress.epochs.clone(),
                 train_seconds: progress.train_seconds,
                 stopped_at,
-                results_seen: Some(self.results_shown),
+                results_seen: Some(self.rule.results_shown()),
                 recorded_at: now(),
             });
         }
@@ -105,12 +93,11 @@ impl Search {
 
     /// Shows the rule a finished child's whole curve.
     pub(super) fn observe_finished(&mut self, record: &RewardRecord) {
-        self.stops.remove(&record.job_id);
-        if let Some(result) = &record.result {
-            let scores = self.config.reward.scores(&result.epochs);
-            self.stopper.observe(&record.job_id, &scores, Mode::Restore);
-            self.results_shown += 1;
-        }
+        let scores = record
+            .result
+            .as_ref()
+            .map(|result| self.config.reward.scores(&result.epochs));
+        self.rule.finish(&record.job_id, scores.as_deref());
     }
 
     /// Rebuilds the rule from the progress log (after the reward log) and
@@ -126,14 +113,13 @@ impl Search {
                 continue; // finished: its result's curve is in already
             }
             let scores = self.config.reward.scores(&record.epochs);
-            self.stopper.observe(&record.job_id, &scores, Mode::Restore);
+            self.rule.restore(record.job_id, &scores, record.stopped_at);
             if let Some(epoch) = record.stopped_at {
-                self.stops.insert(record.job_id, epoch);
                 resend.insert(record.job_id, (epoch, record.worker_id));
             }
         }
         tracing::info!(
-            finished = self.stopper.finished(),
+            finished = self.rule.stopper().finished(),
             stops_sent_again = resend.len(),
             "early stopping restored"
         );
