@@ -239,11 +239,12 @@ pub trait Strategy: Send {
     fn checkpoint(&self) -> Result<Checkpoint>;
 
     /// Learns from children of earlier searches before the first child
-    /// (see [`warm`]); the prior is part of the checkpoint. The predictor
-    /// and evolution do; the others refuse rather than ignore it.
+    /// (see [`warm`]); the prior, or what was learned from it, is part of
+    /// the checkpoint. The predictor, evolution and REINFORCE do; the others
+    /// refuse rather than ignore it.
     fn warm_start(&mut self, _prior: Vec<warm::PriorChild>) -> Result<()> {
         Err(Error::Config(format!(
-            "the {} strategy does not learn from earlier searches yet; warm starts work with --strategy predictor or evolution",
+            "the {} strategy does not learn from earlier searches yet; warm starts work with --strategy predictor, evolution or reinforce",
             self.kind()
         )))
     }

@@ -8,9 +8,12 @@
 //! from too. The children are part of the strategy's state, so its
 //! checkpoints, a resume and `replay verify` see the same prior.
 
+use std::collections::BTreeMap;
+
 use nas_domain::{CategoricalSpace, Choice, SearchSpace, SpaceDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::strategy::predictor::model::ranks;
 use crate::{Error, Result};
 
 /// One child of an earlier search, in this search's tokens.
@@ -32,6 +35,24 @@ impl PriorChild {
     pub fn informative(&self) -> bool {
         self.tokens.iter().any(Option::is_some)
     }
+}
+
+/// Each child's reward ranked within its source, from 0 (its worst) to 1
+/// (its best), ties sharing their mean rank: what the strategies learn
+/// from, so sources on other scales weigh alike.
+pub fn ranks_within_source(prior: &[PriorChild]) -> Vec<f64> {
+    let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (at, child) in prior.iter().enumerate() {
+        by_source.entry(&child.source).or_default().push(at);
+    }
+    let mut ranked = vec![0.0; prior.len()];
+    for children in by_source.values() {
+        let rewards: Vec<f64> = children.iter().map(|&at| prior[at].reward).collect();
+        for (&at, rank) in children.iter().zip(ranks(&rewards)) {
+            ranked[at] = rank;
+        }
+    }
+    ranked
 }
 
 /// The tokens of `space` (a categorical one) for a child whose decisions

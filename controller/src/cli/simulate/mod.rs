@@ -21,6 +21,7 @@ use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::local_search::LocalSearchConfig;
 use nas_controller::strategy::predictor::{CostSearch, PredictorConfig};
+use nas_controller::strategy::reinforce::ReinforceConfig;
 use nas_domain::objective::{Cost, RewardShaping};
 use nas_domain::oracle::{Missing, OracleSource};
 use nas_domain::promotion::AshaMode;
@@ -105,6 +106,9 @@ struct Common {
     /// Predictor: the most weights its model has.
     #[arg(long, default_value_t = PredictorConfig::default().max_features)]
     max_features: usize,
+    /// Predictor: rewards ranked below this share count as ranked at it.
+    #[arg(long, default_value_t = PredictorConfig::default().rank_floor)]
+    rank_floor: f64,
     /// Predictor: spread of its samples, a multiple of the posterior's.
     #[arg(long, default_value_t = PredictorConfig::default().exploration)]
     exploration: f64,
@@ -127,6 +131,10 @@ struct Common {
     /// that many children on it).
     #[arg(long, default_value_t = 2000)]
     warm_start_children: usize,
+    /// REINFORCE: policy-gradient steps on the warm-start tables' rows
+    /// before the first child.
+    #[arg(long, default_value_t = ReinforceConfig::default().warm_start_steps)]
+    warm_start_steps: u64,
     /// Predictor: how much a child of an earlier search weighs against one
     /// of this search.
     #[arg(long, default_value_t = PredictorConfig::default().warm_start_weight)]
@@ -165,12 +173,20 @@ impl Common {
             main_precision: self.main_precision,
             pair_precision: self.pair_precision,
             max_features: self.max_features,
+            rank_floor: self.rank_floor,
             exploration: self.exploration,
             wide_every: self.wide_every,
             wide_exploration: self.wide_exploration,
             costs: self.predictor_costs,
             front_reward_share: self.front_reward_share,
             warm_start_weight: self.warm_start_weight,
+        }
+    }
+
+    fn reinforce(&self) -> ReinforceConfig {
+        ReinforceConfig {
+            warm_start_steps: self.warm_start_steps,
+            ..self.controller.config()
         }
     }
 

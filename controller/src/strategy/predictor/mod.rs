@@ -37,14 +37,14 @@
 pub mod maximize;
 pub mod model;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use nas_domain::{Actions, SearchSpace};
 use serde::{Deserialize, Serialize};
 
 use super::random;
 use super::seen::Seen;
-use super::warm::PriorChild;
+use super::warm::{self, PriorChild};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::{self, Member, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
@@ -67,6 +67,12 @@ pub struct PredictorConfig {
     /// decisions are left out first. The cost per child grows with its
     /// square.
     pub max_features: usize,
+    /// The model fits the order of the rewards above this share of them:
+    /// those ranked lower count as ranked at it, so the few weights the
+    /// model has go to telling good children apart (the search looks for
+    /// the top) rather than to the tail of poor ones. 0 keeps every rank;
+    /// below 1. A front search (costs modelled apart) keeps every rank.
+    pub rank_floor: f64,
     /// How far the samples spread around the model's mean, as a multiple
     /// of its posterior spread: larger explores more.
     pub exploration: f64,
@@ -112,6 +118,7 @@ impl Default for PredictorConfig {
             main_precision: 1.0,
             pair_precision: 0.3,
             max_features: 1024,
+            rank_floor: 0.0,
             exploration: 0.3,
             wide_every: 4,
             wide_exploration: 2.0,
@@ -149,6 +156,12 @@ impl PredictorConfig {
             return fail(&format!(
                 "warm_start_weight must be above 0 and at most 1, not {}",
                 self.warm_start_weight
+            ));
+        }
+        if !(0.0..1.0).contains(&self.rank_floor) {
+            return fail(&format!(
+                "rank_floor must be at least 0 and below 1, not {}",
+                self.rank_floor
             ));
         }
         if self.max_features < 2 {
@@ -245,19 +258,8 @@ impl Predictor {
         if prior.is_empty() {
             return;
         }
-        let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (at, child) in prior.iter().enumerate() {
-            by_source.entry(&child.source).or_default().push(at);
-        }
-        let mut ranked = vec![0.0; prior.len()];
-        for children in by_source.values() {
-            let rewards: Vec<f64> = children.iter().map(|&at| prior[at].reward).collect();
-            for (&at, rank) in children.iter().zip(model::ranks(&rewards)) {
-                ranked[at] = rank;
-            }
-        }
         let children: Vec<(&[Option<u16>], f64)> = (prior.iter())
-            .zip(ranked)
+            .zip(warm::ranks_within_source(prior))
             .map(|(child, rank)| (child.tokens.as_slice(), rank))
             .collect();
         let (config, space) = (&self.state.config, &self.state.space);
@@ -415,6 +417,7 @@ fn model_of<'a>(
             pair: config.pair_precision,
         };
         Model::new(Layout::of(&space.plan(depth), config.max_features), prior)
+            .with_rank_floor(config.rank_floor)
     })
 }
 

@@ -194,6 +194,9 @@ pub struct Model {
     prior_pull: Vec<f64>,
     prior_mm: f64,
     prior_sigma: Option<f64>,
+    /// Rewards ranked below this share count as ranked at it (see
+    /// [`Model::with_rank_floor`]); 0 with every rank kept.
+    rank_floor: f64,
     active: Vec<usize>,
     dense: Vec<f64>,
 }
@@ -220,9 +223,21 @@ impl Model {
             prior_pull: vec![0.0; d],
             prior_mm: 0.0,
             prior_sigma: None,
+            rank_floor: 0.0,
             active: Vec::new(),
             dense: vec![0.0; d],
         }
+    }
+
+    /// Ranks the reward's values below `floor` (a share, 0 to 1) as equal
+    /// to it when the model fits one objective: the model then spends its
+    /// weights on the order among the better children rather than on a long
+    /// tail of poor ones, which a second-order model fits at the cost of the
+    /// top. A search looking for a front keeps every rank (its cheap end
+    /// lives in that tail).
+    pub fn with_rank_floor(mut self, floor: f64) -> Self {
+        self.rank_floor = floor;
+        self
     }
 
     /// The features.
@@ -288,7 +303,7 @@ impl Model {
         let d = self.layout.features();
         let rows: Vec<(Vec<usize>, f64)> = children
             .iter()
-            .map(|&(tokens, rank)| (self.layout.active_known(tokens), rank))
+            .map(|&(tokens, rank)| (self.layout.active_known(tokens), rank.max(self.rank_floor)))
             .filter(|(active, _)| active.len() > 1)
             .collect();
         if rows.is_empty() {
@@ -359,7 +374,10 @@ impl Model {
     /// The posterior mean `μ = P⁻¹ b` of the ranks of one objective's
     /// `values` and the noise estimate.
     fn fit(&self, values: &[f64], with_prior: bool) -> Posterior {
-        let targets = ranks(values);
+        let mut targets = ranks(values);
+        if self.targets.len() <= 1 {
+            floor_ranks(&mut targets, self.rank_floor);
+        }
         let (mut b, prior_mm) = match with_prior {
             true => (self.prior_pull.clone(), self.prior_mm),
             false => (vec![0.0; self.layout.features()], 0.0),
@@ -446,6 +464,13 @@ pub fn ranks(rewards: &[f64]) -> Vec<f64> {
         start = end;
     }
     out
+}
+
+/// Raises every rank below `floor` to it.
+fn floor_ranks(ranks: &mut [f64], floor: f64) {
+    for rank in ranks {
+        *rank = rank.max(floor);
+    }
 }
 
 /// Solves `A x = b` in place for a symmetric positive definite `A` (`d × d`,

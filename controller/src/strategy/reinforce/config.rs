@@ -91,6 +91,10 @@ pub struct ReinforceConfig {
     pub redraws: u32,
     /// What a step does with rewards sampled by an older policy.
     pub staleness: Staleness,
+    /// With a warm start: the policy-gradient steps taken on the earlier
+    /// searches' children before the first child, each on 64 of them
+    /// (how much the past weighs; 0 learns nothing from it).
+    pub warm_start_steps: u64,
     /// The controller network.
     pub policy: PolicyConfig,
 }
@@ -115,6 +119,7 @@ impl Default for ReinforceConfig {
             reward_transform: RewardTransform::BatchRank,
             redraws: 0,
             staleness: Staleness::Keep,
+            warm_start_steps: 100,
             policy: PolicyConfig::default(),
         }
     }

@@ -27,6 +27,7 @@ pub mod adam;
 pub mod config;
 pub mod policy;
 pub mod staleness;
+mod warm;
 
 use std::collections::BTreeSet;
 
@@ -60,6 +61,10 @@ struct ReinforceState {
     /// Rewards left out of the gradient so far for their staleness.
     #[serde(default)]
     stale_dropped: u64,
+    /// Policy-gradient steps taken on earlier searches' children before
+    /// the first child (a warm start; counted in `steps` too).
+    #[serde(default)]
+    warm_steps: u64,
 }
 
 /// The REINFORCE strategy: policy, optimiser and baseline.
@@ -96,6 +101,7 @@ impl Reinforce {
                 pending: Vec::new(),
                 proposed: BTreeSet::new(),
                 stale_dropped: 0,
+                warm_steps: 0,
             },
             policy,
             parameters,
@@ -247,16 +253,8 @@ impl Reinforce {
                 (scored.log_prob * group_advantages).sum(Kind::Float) + entropy * config.entropy_weight;
         }
         let loss = -objective / count;
-        // A space whose every decision has one choice leaves nothing to
-        // learn: the log-probabilities are constants, with no gradient.
-        let grad_norm = if loss.requires_grad() {
-            loss.backward();
-            let norm = adam::clip_grad_norm(&self.parameters, config.grad_clip);
-            self.adam.step(&mut self.parameters);
-            norm
-        } else {
-            0.0
-        };
+        let grad_norm = self.descend(&loss);
+        let config = &self.state.config;
         let decay = config.baseline_decay;
         let updated = batch
             .iter()
@@ -354,5 +352,9 @@ impl Strategy for Reinforce {
             serde_json::to_value(&self.state)?,
             tensors,
         ))
+    }
+
+    fn warm_start(&mut self, prior: Vec<strategy::warm::PriorChild>) -> Result<()> {
+        self.learn_prior(&prior)
     }
 }

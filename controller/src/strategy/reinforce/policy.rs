@@ -249,6 +249,49 @@ impl Policy {
         }))
     }
 
+    /// Scores sequences of which some tokens are unknown (children of an
+    /// earlier search over another space, see [`crate::strategy::warm`]),
+    /// with gradients: a known token is taken as given, an unknown one is
+    /// drawn from the policy itself with the row's stream. A drawn token's
+    /// score-function gradient has expectation zero, so the pass teaches
+    /// only what the known tokens say. Only plans of plain choices (a
+    /// categorical space) can be scored so.
+    pub fn score_partial<R: Rng>(
+        &self,
+        plan: &Plan,
+        sequences: &[&[Option<u16>]],
+        rngs: &mut [R],
+    ) -> Result<Unrolled> {
+        if plan
+            .steps()
+            .iter()
+            .any(|step| matches!(step, Step::Anchor { .. }))
+        {
+            return Err(Error::Config(
+                "children of earlier searches can be learned from in a categorical space only".into(),
+            ));
+        }
+        if let Some(sequence) = sequences.iter().find(|s| s.len() != plan.tokens()) {
+            return Err(Error::Config(format!(
+                "an earlier child has {} tokens, this space's plan {}",
+                sequence.len(),
+                plan.tokens()
+            )));
+        }
+        let mut position = 0;
+        Ok(self.unroll(plan, sequences.len(), |probabilities, pick| {
+            let drawn = draw(&probabilities.detach(), pick, rngs);
+            let chosen = (sequences.iter().zip(drawn))
+                .map(|(sequence, drawn)| match sequence[position] {
+                    Some(token) => vec![token],
+                    None => drawn,
+                })
+                .collect();
+            position += 1;
+            chosen
+        }))
+    }
+
     /// The shared forward pass. `choose(probabilities, pick)` returns, for
     /// each row, the tokens taken at this step: one index for
     /// [`Pick::Categorical`] over `[batch, options]` probabilities, one bit
