@@ -6,7 +6,8 @@
 //! predictor-guided search killed mid-search resume without proposing any
 //! architecture twice, and `replay verify` proposes every child again; so
 //! does a predictor searching the front of a reward shaped by a cost, and
-//! one warm-started from an earlier experiment over an edited space. A
+//! the predictor, evolution and REINFORCE warm-started from an earlier
+//! experiment over an edited space (a decision added, an option removed). A
 //! search stops at its GPU-hour budget with every published child
 //! recorded, and a resume takes it past its original children.
 
@@ -28,9 +29,25 @@ fn valid_perf(link: usize, ops: &[usize]) -> f64 {
     0.5 + 0.02 * score as f64
 }
 
-/// Every tuple of the space except the all-`skip` ones (as in the real
+/// The decision the warm-start test adds to the space, and its options
+/// (the wider one scores 0.01 more).
+const ADDED: &str = "width";
+const WIDTHS: [&str; 2] = ["narrow", "wide"];
+
+/// The space a table covers: the benchmark's, or with [`ADDED`] too.
+#[derive(Clone, Copy, PartialEq)]
+enum Space {
+    Benchmark,
+    Widened,
+}
+
+/// Every tuple of `space` except the all-`skip` ones (as in the real
 /// benchmark), one JSON line each; returns the text and valid_perf by key.
-fn table() -> (String, HashMap<String, f64>) {
+fn table(space: Space) -> (String, HashMap<String, f64>) {
+    let widths: &[&str] = match space {
+        Space::Benchmark => &[""],
+        Space::Widened => &WIDTHS,
+    };
     let mut text = String::new();
     let mut values = HashMap::new();
     for (link, name) in LINKS.iter().enumerate() {
@@ -40,11 +57,18 @@ fn table() -> (String, HashMap<String, f64>) {
                 continue;
             }
             let names: Vec<&str> = ops.iter().map(|&op| OPS[op]).collect();
-            let value = valid_perf(link, &ops);
-            let row = serde_json::json!({"link": name, "ops": names, "valid_perf": value,
-                                         "test_perf": value - 0.01, "latency_s": 0.01, "params_m": 0.1});
-            text.push_str(&format!("{row}\n"));
-            values.insert(format!("{name}/{}", names.join(",")), value);
+            for (wider, width) in widths.iter().enumerate() {
+                let value = valid_perf(link, &ops) + 0.01 * wider as f64;
+                let mut row = serde_json::json!({"link": name, "ops": names, "valid_perf": value,
+                                                 "test_perf": value - 0.01, "latency_s": 0.01, "params_m": 0.1});
+                let mut key = format!("{name}/{}", names.join(","));
+                if space == Space::Widened {
+                    row[ADDED] = serde_json::json!(width);
+                    key = format!("{key}/{width}");
+                }
+                text.push_str(&format!("{row}\n"));
+                values.insert(key, value);
+            }
         }
     }
     (text, values)
@@ -67,10 +91,10 @@ fn experiment_file(experiment: &str, strategy: &str, job_timeout_seconds: u32) -
     text
 }
 
-/// The table written into the pipeline's folder and two surrogate workers
+/// `space`'s table written into the pipeline's folder and two surrogate workers
 /// answering from it after `delay_ms`; returns valid_perf by key.
-fn surrogates(setup: &Pipeline, delay_ms: u64) -> (HashMap<String, f64>, [Service; 2]) {
-    let (rows, values) = table();
+fn surrogates(setup: &Pipeline, delay_ms: u64, space: Space) -> (HashMap<String, f64>, [Service; 2]) {
+    let (rows, values) = table(space);
     let path = setup.path("bench.jsonl");
     std::fs::write(&path, rows).unwrap();
     let oracle = format!("table:{}#valid_perf", path.display());
@@ -83,12 +107,16 @@ fn surrogates(setup: &Pipeline, delay_ms: u64) -> (HashMap<String, f64>, [Servic
     )
 }
 
-/// A child's decisions as `link/op,op,op,op`.
+/// A child's decisions as `link/op,op,op,op` (then `/width` when it has one).
 fn key_of(decisions: &serde_json::Value) -> String {
     let ops: Vec<&str> = (0..4)
         .map(|i| decisions[format!("ops[{i}]")].as_str().unwrap())
         .collect();
-    format!("{}/{}", decisions["link"].as_str().unwrap(), ops.join(","))
+    let key = format!("{}/{}", decisions["link"].as_str().unwrap(), ops.join(","));
+    match decisions[ADDED].as_str() {
+        Some(width) => format!("{key}/{width}"),
+        None => key,
+    }
 }
 
 #[test]
@@ -96,7 +124,7 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
     let setup = Pipeline::custom("categorical", |experiment, _| {
         experiment_file(experiment, "reinforce", 60)
     });
-    let (values, _workers) = surrogates(&setup, 20);
+    let (values, _workers) = surrogates(&setup, 20, Space::Benchmark);
     let summary = summary_of(
         setup
             .controller("controller", false)
@@ -196,7 +224,7 @@ fn a_search_stops_at_its_gpu_hour_budget_with_nothing_lost_and_extends_past_its_
     let setup = Pipeline::custom("categorical-budget", |experiment, _| {
         experiment_file(experiment, "predictor", 60)
     });
-    let (_values, _workers) = surrogates(&setup, 100);
+    let (_values, _workers) = surrogates(&setup, 100, Space::Benchmark);
     // 1.2 training seconds: about 12 of the 40 children.
     let budget = (1.2 / 3600.0).to_string();
     let first = setup.controller_with(
@@ -283,17 +311,18 @@ fn assert_tenths_per_child(summary: &serde_json::Value) {
     );
 }
 
-/// A predictor search warm-started from an earlier experiment's reward log,
-/// over a space edited since (one option of `ops[3]` removed: the earlier
-/// children that chose it keep their other decisions), killed mid-search,
-/// resumed, and verified by `replay verify` (inside `killed_and_resumed`:
-/// the step-0 checkpoint holds the prior).
+/// Searches warm-started from an earlier experiment's reward log over a
+/// space edited since (a decision added, which the earlier children lack;
+/// one option of `ops[3]` removed: the earlier children that chose it keep
+/// their other decisions), each killed mid-search, resumed, and verified by
+/// `replay verify` (inside `killed_and_resumed_with`: the step-0 checkpoint
+/// holds the prior, or REINFORCE's policy after learning from it).
 #[test]
 fn a_warm_started_search_over_an_edited_space_resumes_and_replays_exactly() {
     let earlier = Pipeline::custom("categorical-earlier", |experiment, _| {
         experiment_file(experiment, "predictor", 60)
     });
-    let (_values, _workers) = surrogates(&earlier, 10);
+    let (_values, _workers) = surrogates(&earlier, 10, Space::Benchmark);
     let summary = summary_of(
         earlier
             .controller("controller", false)
@@ -306,51 +335,53 @@ fn a_warm_started_search_over_an_edited_space_resumes_and_replays_exactly() {
         let warm = format!("warm_start = [\"{source}\"]\n");
         let options = serde_json::to_string(&OPS).unwrap();
         let (before, last) = file.rsplit_once(&options).unwrap();
-        warm + before + "[\"gcn\", \"skip\"]" + last
+        let widths = serde_json::to_string(&WIDTHS).unwrap();
+        warm + before
+            + "[\"gcn\", \"skip\"]"
+            + last
+            + &format!("[[space.decisions]]\nname = \"{ADDED}\"\noptions = {widths}\n")
     };
-    let jobs = killed_and_resumed_with("predictor-warm", "predictor", &edit);
     // Guided from the first child: the best link (0123) from the start,
-    // where a cold search draws its first 10 at random.
-    let best_link = jobs[..10].iter().filter(|job| job.2[0] == 2).count();
-    assert!(
-        best_link >= 7,
-        "{best_link} of the first 10 on the best link: {jobs:?}"
-    );
-    assert!(
-        jobs.iter().all(|job| job.2[4] < 2),
-        "ops[3] has two options now: {jobs:?}"
-    );
-    // Evolution from the same source: its first children are the earlier
-    // search's best, trained again; killed, resumed and replayed too.
-    let jobs = killed_and_resumed_with("evolution-warm", "evolution", &edit);
-    let best_link = jobs[..10].iter().filter(|job| job.2[0] == 2).count();
-    assert!(
-        best_link >= 7,
-        "evolution: {best_link} of the first 10 on the best link: {jobs:?}"
-    );
+    // where a cold search draws its first 10 at random (a third of them on
+    // it); evolution's first children are the earlier search's best,
+    // trained again; REINFORCE took policy-gradient steps on them.
+    for strategy in ["predictor", "evolution", "reinforce"] {
+        let jobs = killed_and_resumed_with(&format!("{strategy}-warm"), strategy, Space::Widened, &edit);
+        let best_link = jobs[..10].iter().filter(|job| job.2[0] == 2).count();
+        assert!(
+            best_link >= 7,
+            "{strategy}: {best_link} of the first 10 on the best link: {jobs:?}"
+        );
+        assert!(
+            jobs.iter().all(|job| job.2[4] < 2 && job.2[5] < 2),
+            "{strategy}: ops[3] and width have two options each: {jobs:?}"
+        );
+    }
 }
 
 /// Runs a 40-child search with `strategy` (and `extra` TOML), kills the
 /// controller after 16 rewards with children in flight, resumes it, and
 /// checks every child is counted once with the table's metric, none
-/// proposed twice (but by evolution), and `replay verify` proposes each
+/// proposed twice (but by evolution and REINFORCE), and `replay verify` proposes each
 /// again; the jobs as (sample index, job id, tokens), by sample.
 fn killed_and_resumed(strategy: &str, extra: &str) -> Vec<(u64, String, Vec<u64>)> {
     let name = format!("{strategy}{}", if extra.is_empty() { "" } else { "-shaped" });
-    killed_and_resumed_with(&name, strategy, &|file| file + extra)
+    killed_and_resumed_with(&name, strategy, Space::Benchmark, &|file| file + extra)
 }
 
-/// [`killed_and_resumed`] with the experiment file edited by `edit`.
+/// [`killed_and_resumed`] over `space` with the experiment file edited by
+/// `edit`.
 fn killed_and_resumed_with(
     name: &str,
     strategy: &str,
+    space: Space,
     edit: &dyn Fn(String) -> String,
 ) -> Vec<(u64, String, Vec<u64>)> {
     let stem = format!("categorical-{name}");
     let setup = Pipeline::custom(&stem, |experiment, _| {
         edit(experiment_file(experiment, strategy, 5))
     });
-    let (values, [mut s1, mut s2]) = surrogates(&setup, 50);
+    let (values, [mut s1, mut s2]) = surrogates(&setup, 50, space);
     let mut controller = setup.controller("controller-1", false);
     let deadline = Instant::now() + Duration::from_secs(120);
     while setup.reward_log().len() < 16 && Instant::now() < deadline {
@@ -410,9 +441,10 @@ fn killed_and_resumed_with(
     jobs.dedup_by(|a, b| a.1 == b.1);
     assert_eq!(jobs.len(), 40, "{jobs:?}");
     // (Regularized evolution, as published, may mutate its way back to an
-    // architecture it tried: only the others promise distinct children.)
+    // architecture it tried, and REINFORCE without redraws samples one
+    // again: only the others promise distinct children.)
     let distinct: std::collections::HashSet<&Vec<u64>> = jobs.iter().map(|job| &job.2).collect();
-    if strategy != "evolution" {
+    if !matches!(strategy, "evolution" | "reinforce") {
         assert_eq!(distinct.len(), 40, "an architecture was proposed twice: {jobs:?}");
     }
     // Every child is proposed again, from the first checkpoint and the
@@ -431,7 +463,15 @@ fn killed_and_resumed_with(
     );
     let verification = last_json(&output);
     assert_eq!(verification["identical"], true, "{verification}");
-    assert_eq!(verification["proposals"]["compared"], 40, "{verification}");
-    assert_eq!(verification["proposals"]["differing"], 0, "{verification}");
+    if strategy == "reinforce" {
+        // REINFORCE's check is its policy: every step taken again from the
+        // step-0 checkpoint gives the stored tensors bit for bit.
+        assert_eq!(verification["rewards"], 40, "{verification}");
+        assert_eq!(verification["state_matches"], true, "{verification}");
+        assert_eq!(verification["max_difference"], 0.0, "{verification}");
+    } else {
+        assert_eq!(verification["proposals"]["compared"], 40, "{verification}");
+        assert_eq!(verification["proposals"]["differing"], 0, "{verification}");
+    }
     jobs
 }

@@ -62,7 +62,7 @@ struct ReinforceState {
     #[serde(default)]
     stale_dropped: u64,
     /// Policy-gradient steps taken on earlier searches' children before
-    /// the first child (a warm start; counted in `steps` too).
+    /// the first child (a warm start; Adam counts them, `steps` does not).
     #[serde(default)]
     warm_steps: u64,
 }
@@ -142,7 +142,7 @@ impl Reinforce {
         let mut lookup = |name: &str| checkpoint.tensor(name);
         restored
             .adam
-            .restore(state.steps, &mut lookup, &restored.parameters)?;
+            .restore(state.steps + state.warm_steps, &mut lookup, &restored.parameters)?;
         restored.state = state;
         Ok(restored)
     }

@@ -8,9 +8,10 @@
 //! own children), so sources with other tasks or metrics weigh alike. A
 //! decision the earlier search lacked is drawn from the policy as it
 //! scores ([`super::Policy::score_partial`]): in expectation it teaches
-//! nothing. The steps count as policy versions and move Adam's state, and
-//! the checkpoint taken before the first child holds their result, so a
-//! resume and `replay verify` start from the same policy.
+//! nothing. The steps move Adam's state (its step count includes them) but
+//! are not policy versions: the search's own steps count from 0, and the
+//! checkpoint of step 0, taken before the first child, holds the policy
+//! the warm start left, so a resume and `replay verify` start from it.
 
 use rand::Rng;
 use tch::{Kind, Tensor};
@@ -30,7 +31,10 @@ const WARM_STREAM: u64 = u64::MAX - 1;
 impl Reinforce {
     /// Learns from `prior` (see the module docs).
     pub(super) fn learn_prior(&mut self, prior: &[PriorChild]) -> Result<()> {
-        if self.state.samples_drawn > 0 || self.state.steps > 0 || !self.state.pending.is_empty() {
+        if self.state.samples_drawn > 0
+            || self.state.steps + self.state.warm_steps > 0
+            || !self.state.pending.is_empty()
+        {
             return Err(Error::Config(
                 "a warm start comes before the first child, once".into(),
             ));
@@ -78,7 +82,6 @@ impl Reinforce {
             + scored.entropy.sum(Kind::Float) * self.state.config.entropy_weight;
         let loss = -objective / batch.len() as f64;
         self.descend(&loss);
-        self.state.steps += 1;
         Ok(())
     }
 }
@@ -126,9 +129,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::strategy::Strategy;
     use crate::strategy::reinforce::ReinforceConfig;
     use crate::strategy::test_spaces::{categorical, proposed};
+    use crate::strategy::{Observation, Strategy};
 
     /// Earlier children of `source` over decisions d0 (known) and d1
     /// (unknown), rewarded by how often d0 is option 2.
@@ -173,9 +176,26 @@ mod tests {
             search
         };
         let (mut first, second) = (run(), run());
+        // The warm steps are not policy versions: the search's own count from 0.
+        assert_eq!(first.policy_version(), 0);
         let mut restored = Reinforce::restore(&second.checkpoint().unwrap()).unwrap();
         assert_eq!(restored.warm_steps(), first.warm_steps());
-        assert_eq!(proposed(&mut first, 50), proposed(&mut restored, 50));
+        // A step of the search's own after the restore (Adam's state and
+        // step count included) moves both policies alike.
+        for search in [&mut first, &mut restored] {
+            for proposal in search.propose(8).unwrap() {
+                let reward = f64::from(proposal.actions.tokens()[1]);
+                let observation = Observation::of(&proposal, reward);
+                search.observe(observation).unwrap();
+            }
+        }
+        assert_eq!(first.policy_version(), 1);
+        let next = |search: &mut Reinforce| -> Vec<_> {
+            (search.propose(50).unwrap().into_iter())
+                .map(|proposal| (proposal.actions, proposal.log_prob))
+                .collect()
+        };
+        assert_eq!(next(&mut first), next(&mut restored));
     }
 
     #[test]
