@@ -7,7 +7,7 @@
 //! `[−0.5, 0.5]`, as the default `batch_rank` transform gives the search's
 //! own children), so sources with other tasks or metrics weigh alike. A
 //! decision the earlier search lacked is drawn from the policy as it
-//! scores ([`super::Policy::score_partial`]): in expectation it teaches
+//! scores ([`super::policy::Policy::score_partial`]): in expectation it teaches
 //! nothing. The steps move Adam's state (its step count includes them) but
 //! are not policy versions: the search's own steps count from 0, and the
 //! checkpoint of step 0, taken before the first child, holds the policy
