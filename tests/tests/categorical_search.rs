@@ -359,6 +359,28 @@ fn a_warm_started_search_over_an_edited_space_resumes_and_replays_exactly() {
     }
 }
 
+/// Checks with `replay verify` that the 40-child `experiment` of `strategy`
+/// is reproduced: every child proposed again, from the first checkpoint
+/// and the rewards each one was proposed after, as if the controller had
+/// never been killed (REINFORCE: every step taken again gives the stored
+/// tensors bit for bit).
+fn assert_replayed_exactly(experiment: &str, strategy: &str) {
+    let output = run_ok(
+        "nas-controller",
+        &["replay", "verify", "--experiment", experiment, "--output", "json"],
+    );
+    let verification = last_json(&output);
+    assert_eq!(verification["identical"], true, "{verification}");
+    if strategy == "reinforce" {
+        assert_eq!(verification["rewards"], 40, "{verification}");
+        assert_eq!(verification["state_matches"], true, "{verification}");
+        assert_eq!(verification["max_difference"], 0.0, "{verification}");
+    } else {
+        assert_eq!(verification["proposals"]["compared"], 40, "{verification}");
+        assert_eq!(verification["proposals"]["differing"], 0, "{verification}");
+    }
+}
+
 /// Runs a 40-child search with `strategy` (and `extra` TOML), kills the
 /// controller after 16 rewards with children in flight, resumes it, and
 /// checks every child is counted once with the table's metric, none
@@ -447,31 +469,6 @@ fn killed_and_resumed_with(
     if !matches!(strategy, "evolution" | "reinforce") {
         assert_eq!(distinct.len(), 40, "an architecture was proposed twice: {jobs:?}");
     }
-    // Every child is proposed again, from the first checkpoint and the
-    // rewards each one was proposed after, as if the controller had never
-    // been killed.
-    let output = run_ok(
-        "nas-controller",
-        &[
-            "replay",
-            "verify",
-            "--experiment",
-            &setup.experiment_name().to_string(),
-            "--output",
-            "json",
-        ],
-    );
-    let verification = last_json(&output);
-    assert_eq!(verification["identical"], true, "{verification}");
-    if strategy == "reinforce" {
-        // REINFORCE's check is its policy: every step taken again from the
-        // step-0 checkpoint gives the stored tensors bit for bit.
-        assert_eq!(verification["rewards"], 40, "{verification}");
-        assert_eq!(verification["state_matches"], true, "{verification}");
-        assert_eq!(verification["max_difference"], 0.0, "{verification}");
-    } else {
-        assert_eq!(verification["proposals"]["compared"], 40, "{verification}");
-        assert_eq!(verification["proposals"]["differing"], 0, "{verification}");
-    }
+    assert_replayed_exactly(&setup.experiment_name().to_string(), strategy);
     jobs
 }
