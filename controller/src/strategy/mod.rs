@@ -18,6 +18,7 @@ pub mod evolution;
 pub mod local_search;
 pub mod predictor;
 pub mod random;
+pub mod rank;
 pub mod reinforce;
 pub(crate) mod seen;
 #[cfg(test)]

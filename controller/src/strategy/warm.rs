@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use nas_domain::{CategoricalSpace, Choice, SearchSpace, SpaceDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::predictor::model::ranks;
+use crate::strategy::rank::ranks;
 use crate::{Error, Result};
 
 /// One child of an earlier search, in this search's tokens.
