@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use nas_test_support::last_json;
-use nas_tests::pipeline::{Pipeline, summary_of};
+use nas_tests::pipeline::{LoggedReward, Pipeline, summary_of};
 use nas_tests::{Service, run_ok};
 
 const LINKS: [&str; 3] = ["0000", "0012", "0123"];
@@ -264,30 +264,10 @@ fn a_search_stops_at_its_gpu_hour_budget_with_nothing_lost_and_extends_past_its_
     assert!((cost - 3.6 * hours).abs() < 1e-9, "{summary}");
     // Resumed with more hours and more children than it was created with:
     // it goes on to 50, each child counted once.
-    let second = setup.controller_with(
-        "controller-2",
-        true,
-        &["--max-gpu-hours", "1", "--children", "50"],
-    );
-    let summary = summary_of(second.wait_output(Duration::from_secs(120)))
-        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-2"])));
-    assert_eq!(summary["complete"], true, "{summary}");
-    let log = setup.reward_log();
-    let sequences: Vec<u64> = log.iter().map(|record| record.sequence).collect();
-    assert_eq!(sequences, (0..50).collect::<Vec<_>>());
+    let (summary, log) = resumed_to(&setup, "controller-2", 50);
     assert_tenths_per_child(&summary);
     // A finished search extended: 6 more children, the first 50 untouched.
-    let third = setup.controller_with(
-        "controller-3",
-        true,
-        &["--max-gpu-hours", "1", "--children", "56"],
-    );
-    let summary = summary_of(third.wait_output(Duration::from_secs(120)))
-        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&["controller-3"])));
-    assert_eq!(summary["complete"], true, "{summary}");
-    let extended = setup.reward_log();
-    let sequences: Vec<u64> = extended.iter().map(|record| record.sequence).collect();
-    assert_eq!(sequences, (0..56).collect::<Vec<_>>());
+    let (_, extended) = resumed_to(&setup, "controller-3", 56);
     assert_eq!(
         extended[..50]
             .iter()
@@ -296,6 +276,21 @@ fn a_search_stops_at_its_gpu_hour_budget_with_nothing_lost_and_extends_past_its_
         log.iter().map(|record| &record.value).collect::<Vec<_>>(),
         "the finished search's records changed"
     );
+}
+
+/// Resumes `setup`'s search as `name` with an hour of GPU budget and
+/// `children` children in all; checks it completed with each child recorded
+/// once, and returns its summary and the reward log.
+fn resumed_to(setup: &Pipeline, name: &str, children: u64) -> (serde_json::Value, Vec<LoggedReward>) {
+    let total = children.to_string();
+    let resumed = setup.controller_with(name, true, &["--max-gpu-hours", "1", "--children", &total]);
+    let summary = summary_of(resumed.wait_output(Duration::from_secs(120)))
+        .unwrap_or_else(|| panic!("no summary\n{}", setup.log_tails(&[name])));
+    assert_eq!(summary["complete"], true, "{summary}");
+    let log = setup.reward_log();
+    let sequences: Vec<u64> = log.iter().map(|record| record.sequence).collect();
+    assert_eq!(sequences, (0..children).collect::<Vec<_>>());
+    (summary, log)
 }
 
 /// The summary's training hours are 0.1 s per rewarded child (a failed one

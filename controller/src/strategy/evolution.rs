@@ -15,7 +15,7 @@
 //! a decision an earlier search lacked is drawn at random): they are
 //! trained again here, so every member's reward is this search's own.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use nas_domain::{Actions, SearchSpace};
 use rand::Rng;
@@ -135,27 +135,23 @@ fn seeded(plan: &nas_domain::Plan, seed: &[Option<u16>], drawn: &Actions) -> Act
 /// The best of `prior` for a population of `size`: the first half of it,
 /// ranked within each source and the sources taken in turn, each
 /// architecture once.
-fn seeds_of(mut prior: Vec<PriorChild>, size: usize) -> Vec<Vec<Option<u16>>> {
-    prior.retain(PriorChild::informative);
-    prior.sort_by(|a, b| a.source.cmp(&b.source).then(b.reward.total_cmp(&a.reward)));
-    let mut by_source: Vec<Vec<Vec<Option<u16>>>> = Vec::new();
-    for (index, child) in prior.iter().enumerate() {
-        if index == 0 || prior[index - 1].source != child.source {
-            by_source.push(Vec::new());
-        }
-        if let Some(list) = by_source.last_mut() {
-            list.push(child.tokens.clone());
-        }
+fn seeds_of(prior: Vec<PriorChild>, size: usize) -> Vec<Vec<Option<u16>>> {
+    let mut by_source: BTreeMap<String, Vec<PriorChild>> = BTreeMap::new();
+    for child in prior.into_iter().filter(PriorChild::informative) {
+        by_source.entry(child.source.clone()).or_default().push(child);
+    }
+    for children in by_source.values_mut() {
+        children.sort_by(|a, b| b.reward.total_cmp(&a.reward));
     }
     let mut seeds: Vec<Vec<Option<u16>>> = Vec::new();
-    let longest = by_source.iter().map(Vec::len).max().unwrap_or(0);
+    let longest = by_source.values().map(Vec::len).max().unwrap_or(0);
     for rank in 0..longest {
-        for list in &by_source {
-            if let Some(tokens) = list.get(rank)
-                && !seeds.contains(tokens)
+        for children in by_source.values() {
+            if let Some(child) = children.get(rank)
+                && !seeds.contains(&child.tokens)
                 && seeds.len() < size.div_ceil(2)
             {
-                seeds.push(tokens.clone());
+                seeds.push(child.tokens.clone());
             }
         }
     }

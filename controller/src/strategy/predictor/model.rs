@@ -235,7 +235,8 @@ impl Model {
     /// weights on the order among the better children rather than on a long
     /// tail of poor ones, which a second-order model fits at the cost of the
     /// top. A search looking for a front keeps every rank (its cheap end
-    /// lives in that tail).
+    /// lives in that tail); so does a warm start's prior, a starting point
+    /// fitted once before the objectives are known.
     pub fn with_rank_floor(mut self, floor: f64) -> Self {
         self.rank_floor = floor;
         self
@@ -304,7 +305,7 @@ impl Model {
         let d = self.layout.features();
         let rows: Vec<(Vec<usize>, f64)> = children
             .iter()
-            .map(|&(tokens, rank)| (self.layout.active_known(tokens), rank.max(self.rank_floor)))
+            .map(|&(tokens, rank)| (self.layout.active_known(tokens), rank))
             .filter(|(active, _)| active.len() > 1)
             .collect();
         if rows.is_empty() {

@@ -213,6 +213,19 @@ impl Reinforce {
         Ok((sampled, spec))
     }
 
+    /// Applies the gradient of `loss` (when it has one: a space whose every
+    /// decision has one choice leaves nothing to learn) with clipping and
+    /// one Adam step; returns the gradient's norm before clipping.
+    fn descend(&mut self, loss: &Tensor) -> f64 {
+        if !loss.requires_grad() {
+            return 0.0;
+        }
+        loss.backward();
+        let norm = adam::clip_grad_norm(&self.parameters, self.state.config.grad_clip);
+        self.adam.step(&mut self.parameters);
+        norm
+    }
+
     fn step(&mut self, batch: Vec<Observation>) -> Result<StepReport> {
         let config = &self.state.config;
         let count = batch.len() as f64;

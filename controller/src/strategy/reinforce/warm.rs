@@ -13,6 +13,7 @@
 //! checkpoint of step 0, taken before the first child, holds the policy
 //! the warm start left, so a resume and `replay verify` start from it.
 
+use nas_domain::Plan;
 use rand::Rng;
 use tch::{Kind, Tensor};
 
@@ -49,6 +50,7 @@ impl Reinforce {
                 "the warm start holds no child that shares a decision with this space".into(),
             ));
         }
+        let plan = self.state.space.plan(self.state.space.depth_at(0));
         let mut rng = strategy::sample_rng(self.state.seed, WARM_STREAM);
         let mut order: Vec<usize> = Vec::new();
         for _ in 0..self.state.config.warm_start_steps {
@@ -59,7 +61,7 @@ impl Reinforce {
                 .drain(..WARM_BATCH.min(order.len()))
                 .map(|at| children[at])
                 .collect();
-            self.warm_step(&batch, &mut rng)?;
+            self.warm_step(&plan, &batch, &mut rng)?;
         }
         self.state.warm_steps = self.state.config.warm_start_steps;
         Ok(())
@@ -68,21 +70,26 @@ impl Reinforce {
     /// One policy-gradient step on earlier children and their advantages.
     fn warm_step(
         &mut self,
+        plan: &Plan,
         batch: &[(&[Option<u16>], f64)],
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Result<()> {
-        let plan = self.state.space.plan(self.state.space.depth_at(0));
         let sequences: Vec<&[Option<u16>]> = batch.iter().map(|(tokens, _)| *tokens).collect();
         let mut rngs: Vec<_> = (0..batch.len())
             .map(|_| strategy::sample_rng(rng.random(), WARM_STREAM))
             .collect();
-        let scored = self.policy.score_partial(&plan, &sequences, &mut rngs)?;
+        let scored = self.policy.score_partial(plan, &sequences, &mut rngs)?;
         let advantages: Vec<f32> = batch.iter().map(|(_, advantage)| *advantage as f32).collect();
         let objective = (scored.log_prob * Tensor::from_slice(&advantages)).sum(Kind::Float)
             + scored.entropy.sum(Kind::Float) * self.state.config.entropy_weight;
         let loss = -objective / batch.len() as f64;
         self.descend(&loss);
         Ok(())
+    }
+
+    /// The warm start's steps taken (0 without one).
+    pub fn warm_steps(&self) -> u64 {
+        self.state.warm_steps
     }
 }
 
@@ -102,26 +109,6 @@ fn shuffled(n: usize, rng: &mut impl Rng) -> Vec<usize> {
         order.swap(at, rng.random_range(0..=at));
     }
     order
-}
-
-impl Reinforce {
-    /// Applies the gradient of `loss` (when it has one: a space whose every
-    /// decision has one choice leaves nothing to learn) with clipping and
-    /// one Adam step; returns the gradient's norm before clipping.
-    pub(super) fn descend(&mut self, loss: &Tensor) -> f64 {
-        if !loss.requires_grad() {
-            return 0.0;
-        }
-        loss.backward();
-        let norm = super::adam::clip_grad_norm(&self.parameters, self.state.config.grad_clip);
-        self.adam.step(&mut self.parameters);
-        norm
-    }
-
-    /// The warm start's steps taken (0 without one).
-    pub fn warm_steps(&self) -> u64 {
-        self.state.warm_steps
-    }
 }
 
 #[cfg(test)]
