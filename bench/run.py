@@ -113,6 +113,14 @@ def arguments():
     parser.add_argument("--staleness-table", default="cora", choices=TABLES)
     parser.add_argument("--staleness-budget", type=int, default=2000)
     parser.add_argument("--staleness-seeds", type=int, default=20)
+    parser.add_argument("--warm-budget", type=int, default=1000)
+    parser.add_argument("--warm-seeds", type=int, default=200)
+    parser.add_argument("--warm-first-seed", type=int, default=0,
+                        help="warm_start: 0 reports (seeds 0-199); settings are tuned on seeds from 1000")
+    parser.add_argument("--warm-children", type=int, default=2000,
+                        help="warm_start: rows of each source table a run learns from")
+    parser.add_argument("--warm-unrelated-seeds", type=int, default=50,
+                        help="warm_start: runs with a source of no decision in common (checked against cold)")
     return parser
 
 

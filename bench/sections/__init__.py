@@ -14,7 +14,8 @@ Each module `sections/<name>.py` has
 import importlib
 
 SECTIONS = ["train", "pipeline", "dispatch", "scaling", "controller", "search", "memory", "tabular",
-            "cnn_tables", "early_stopping", "pareto", "staleness"]
+            "cnn_tables", "early_stopping", "pareto", "staleness",
+            "warm_start"]
 
 
 def load(name):
