@@ -168,9 +168,11 @@ fn a_categorical_search_runs_on_a_benchmark_table_through_the_queue_and_replays_
         "nas-controller",
         &[
             "replay",
+            "verify",
+            "--experiment",
             &setup.experiment_name().to_string(),
-            "--verify",
-            "--json",
+            "--output",
+            "json",
         ],
     );
     let verification = last_json(&output);

@@ -201,7 +201,14 @@ fn a_killed_controller_resumes_with_the_rungs_intact() {
     assert!(!stopped.is_empty());
     let verify = nas_tests::run_ok(
         "nas-controller",
-        &["replay", &pipeline.experiment, "--verify", "--json"],
+        &[
+            "replay",
+            "verify",
+            "--experiment",
+            &pipeline.experiment,
+            "--output",
+            "json",
+        ],
     );
     let verdict = last_json(&verify);
     assert_eq!(verdict["identical"], true, "{verdict}");
@@ -270,7 +277,14 @@ fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_it
     );
     let verify = nas_tests::run_ok(
         "nas-controller",
-        &["replay", &pipeline.experiment, "--verify", "--json"],
+        &[
+            "replay",
+            "verify",
+            "--experiment",
+            &pipeline.experiment,
+            "--output",
+            "json",
+        ],
     );
     let verdict = last_json(&verify);
     assert_eq!(verdict["identical"], true, "{verdict}");

@@ -41,7 +41,16 @@ fn a_parameter_target_shapes_rewards_and_replays_under_other_weights() {
     // Replay --verify reproduces the policy learned from shaped rewards.
     let output = run_ok(
         "nas-controller",
-        &["replay", "tools-mo", "--store", &store, "--verify", "--json"],
+        &[
+            "replay",
+            "verify",
+            "--experiment",
+            "tools-mo",
+            "--store",
+            &store,
+            "--output",
+            "json",
+        ],
     );
     let verification = last_json(&output);
     assert_eq!(verification["identical"], true, "{verification}");
@@ -52,13 +61,16 @@ fn a_parameter_target_shapes_rewards_and_replays_under_other_weights() {
         "nas-controller",
         &[
             "replay",
+            "train",
+            "--experiment",
             "tools-mo",
             "--store",
             &store,
             "--fresh",
             "--objective",
             "mnas:parameters:1:0:-1",
-            "--json",
+            "--output",
+            "json",
         ],
     );
     let replayed = last_json(&output);

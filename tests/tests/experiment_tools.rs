@@ -19,7 +19,16 @@ fn replay_verify_reproduces_the_recorded_policy_exactly() {
     let store = tools().store_arg();
     let output = run_ok(
         "nas-controller",
-        &["replay", "tools-rl", "--store", &store, "--verify", "--json"],
+        &[
+            "replay",
+            "verify",
+            "--experiment",
+            "tools-rl",
+            "--store",
+            &store,
+            "--output",
+            "json",
+        ],
     );
     let verification = last_json(&output);
     assert_eq!(verification["identical"], true, "{verification}");
@@ -32,13 +41,16 @@ fn replay_verify_reproduces_the_recorded_policy_exactly() {
         "nas-controller",
         &[
             "replay",
+            "train",
+            "--experiment",
             "tools-rl",
             "--store",
             &store,
             "--fresh",
             "--reward-transform",
             "batch-rank",
-            "--json",
+            "--output",
+            "json",
         ],
     );
     let report = last_json(&output);
@@ -46,7 +58,14 @@ fn replay_verify_reproduces_the_recorded_policy_exactly() {
     assert_eq!(report["steps"].as_array().unwrap().len(), 3);
     let err = run_err(
         "nas-controller",
-        &["replay", "nothing-here", "--store", &store, "--verify"],
+        &[
+            "replay",
+            "verify",
+            "--experiment",
+            "nothing-here",
+            "--store",
+            &store,
+        ],
     );
     assert!(err.contains("no experiment nothing-here"), "{err}");
 }

@@ -71,10 +71,13 @@ pub fn killed_controller(scale: Scale) -> (Tally, Checks, String) {
     }
     let summary = wait_summary(controller, Duration::from_secs(600));
     check_summary(&mut checks, summary.as_ref());
-    let replay = run_ok("nas-controller", &["replay", &pipeline.experiment, "--verify"]);
+    let replay = run_ok(
+        "nas-controller",
+        &["replay", "verify", "--experiment", &pipeline.experiment],
+    );
     let verdict = String::from_utf8_lossy(&replay.stdout).into_owned();
     checks.check(
-        "the final policy equals an uninterrupted run's (replay --verify)",
+        "the final policy equals an uninterrupted run's (replay verify)",
         verdict.contains("verify: identical"),
     );
     let notes = "3 kill -9 of the controller, replay --verify identical".to_owned();
