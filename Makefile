@@ -174,7 +174,7 @@ run-local-down: ## Stop the Compose services (either S3 server) and delete their
 	docker compose --env-file local.env --profile minio --profile garage down --volumes
 
 .PHONY: bench
-bench: build services ## The benchmark suite, about an hour on 2 cores (writes bench/results/, prints the summary; then python3 bench/docs.py)
+bench: build services ## The benchmark suite, about four and a half hours on 2 cores (writes bench/results/, prints the summary; then python3 bench/docs.py)
 	. "$$(tests/services/garage.sh env)" && $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 .PHONY: clean
