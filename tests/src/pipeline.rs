@@ -28,7 +28,7 @@ pub struct PipelineOptions {
     /// Seconds before the controller publishes an unanswered job again.
     pub job_timeout_seconds: u32,
     /// The search strategy (REINFORCE, whose policy steps, checkpoints and
-    /// `replay --verify` the pipeline tests were written for).
+    /// `replay verify` the pipeline tests were written for).
     pub strategy: &'static str,
 }
 

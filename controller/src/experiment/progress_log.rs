@@ -35,7 +35,7 @@ pub struct ProgressRecord {
     pub stopped_at: Option<u32>,
     /// How many results (reward-log records with a curve, in the log's
     /// order) the rule had been shown when it judged this report, so
-    /// `replay --verify` can show it the same ones (absent in logs written
+    /// `replay verify` can show it the same ones (absent in logs written
     /// before 2026-12-07).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_seen: Option<u64>,

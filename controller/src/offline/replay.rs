@@ -70,7 +70,7 @@ pub struct ReplayReport {
     pub best: Option<(ArchId, f64)>,
 }
 
-/// The outcome of `replay --verify`.
+/// The outcome of `replay verify`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verification {
     /// The experiment.

@@ -1,4 +1,4 @@
-//! The stopping rule's decisions taken again (`replay --verify`): every
+//! The stopping rule's decisions taken again (`replay verify`): every
 //! progress report in the progress log is shown to a fresh rule after the
 //! results the controller had shown it by then (the record's
 //! `results_seen`, counted in the reward log's order), and the decision

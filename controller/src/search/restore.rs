@@ -23,7 +23,7 @@ impl Search {
         let (strategy, replay_from, fresh) = self.restore_strategy().await?;
         self.strategy.set(strategy);
         if fresh {
-            self.save_checkpoint().await?; // step 0: where replay --verify starts
+            self.save_checkpoint().await?; // step 0: where replay verify starts
         }
         let records = reward_log::read_all(&self.store, &self.config.experiment).await?;
         let mut observations = Vec::new();

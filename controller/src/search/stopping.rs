@@ -14,7 +14,7 @@
 //! On resume the rule is rebuilt from the reward log's curves and the
 //! progress log's (no decisions are taken again), and the stops decided
 //! for children still in flight are sent again. Each progress record notes
-//! how many results the rule had been shown, so `replay --verify` takes
+//! how many results the rule had been shown, so `replay verify` takes
 //! every decision again from the same curves ([`crate::offline::stops`]).
 
 use std::collections::HashMap;

@@ -47,7 +47,7 @@ pub fn killed_workers(scale: Scale) -> (Tally, Checks, String) {
 }
 
 /// 2. `kill -9` of the controller three times during a search; each
-///    restart resumes, and `replay --verify` recomputes the final policy
+///    restart resumes, and `replay verify` recomputes the final policy
 ///    from the reward log exactly.
 pub fn killed_controller(scale: Scale) -> (Tally, Checks, String) {
     let options = PipelineOptions::in_rounds(scale.pick(120, 48), 4);
@@ -80,7 +80,7 @@ pub fn killed_controller(scale: Scale) -> (Tally, Checks, String) {
         "the final policy equals an uninterrupted run's (replay verify)",
         verdict.contains("verify: identical"),
     );
-    let notes = "3 kill -9 of the controller, replay --verify identical".to_owned();
+    let notes = "3 kill -9 of the controller, replay verify identical".to_owned();
     finish(&pipeline, options.children, checks, notes)
 }
 
