@@ -9,7 +9,10 @@ seconds after every epoch.
         --train-subset 10000 --valid-subset 5000 --batch-size 64 --shard 0/2   # and 1/2 beside it
 
 (bench/tables/cifar10-tiny-curves.jsonl was recorded with the defaults:
-4,000 training and 1,000 validation images at batch 128.)
+4,000 training and 1,000 validation images at batch 128;
+cifar10-tiny-curves-lr002.jsonl the same with `--learning-rate 0.02`, a
+slower schedule, so the stopping rules meet a curve shape they were not
+tuned on.)
 
 `--filters 8,16,24,32` records the larger space of
 bench/spaces/small-cnn.toml (512 architectures); `--reuse TABLE` copies the
@@ -74,6 +77,8 @@ def main():
     parser.add_argument("--valid-subset", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, help="the worker's default (128) when unset")
+    parser.add_argument("--learning-rate", type=float,
+                        help="the initial learning rate of the worker's step schedule (its default, 0.1, when unset)")
     parser.add_argument("--shard", type=shard, default=(0, 1), metavar="K/N")
     parser.add_argument("--filters", default=",".join(map(str, FILTERS)),
                         type=lambda text: [int(part) for part in text.split(",")])
@@ -103,6 +108,8 @@ def main():
                    "--valid-subset", str(args.valid_subset), "--threads", str(args.threads), "--json"]
             if args.batch_size is not None:
                 cmd += ["--batch-size", str(args.batch_size)]
+            if args.learning_rate is not None:
+                cmd += ["--learning-rate", str(args.learning_rate)]
             run = subprocess.run(cmd, capture_output=True, text=True, check=True)
             report = json.loads(run.stdout.strip().splitlines()[-1])
             row = {"spec_index": index, "arch_id": report["arch_id"], "params": report["params"],
