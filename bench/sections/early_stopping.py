@@ -258,7 +258,9 @@ def rules_table(summaries, seconds):
 def curves_table(data):
     lines = []
     for name, space, _, _ in STOPPING_TABLES:
-        report = data["tables"][name]
+        report = data["tables"].get(name)
+        if report is None:  # a table added after the run
+            continue
         rows_count = report["predictiveness"]["rows"]
         correlation = report["predictiveness"]["correlation"]
         lines.append([f"`{name}.jsonl`", f"`{space}.toml`", report["recorded"],
