@@ -51,8 +51,8 @@ class Bench:
         return json.loads(out.strip().splitlines()[-1]), usage
 
     def simulate(self, *flags):
-        """`nas-controller simulate FLAGS --json`, parsed."""
-        out = subprocess.run([self.tool("nas-controller"), "simulate", *flags, "--json"],
+        """`nas-controller simulate FLAGS --output json`, parsed."""
+        out = subprocess.run([self.tool("nas-controller"), "simulate", *flags, "--output", "json"],
                              check=True, capture_output=True, text=True)
         return json.loads(out.stdout)
 

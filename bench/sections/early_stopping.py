@@ -115,9 +115,9 @@ def simulate_stopping(ctx, table_path, space, seconds, rules=STOPPING_RULES, str
                       asha="stop"):
     """`nas-controller simulate` of the rules and strategies on one table
     of the space `space` (a space file)."""
-    return ctx.simulate("--oracle", f"curves:{table_path}#valid_accuracy", "--space-file", space,
-                        "--strategies", strategies, "--stopping", ",".join(rules), "--asha", asha,
-                        "--gpu-seconds", str(seconds), "--budget", "1000", "--seeds", str(ctx.args.stopping_seeds))
+    return ctx.simulate("stopping", "--oracle", f"curves:{table_path}#valid_accuracy", "--space-file", space,
+                        "--strategies", strategies, "--rules", ",".join(rules), "--asha", asha,
+                        "--gpu-seconds", str(seconds), "--children", "1000", "--seeds", str(ctx.args.stopping_seeds))
 
 
 def table_seconds(path):
