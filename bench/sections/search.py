@@ -12,10 +12,11 @@ NAME = "search"
 
 
 def oracles(ctx):
-    return [("synthetic", ["--oracle", "synthetic", "--space", "cnn", "--budget", str(ctx.args.search_budget)]),
-            ("recorded", ["--oracle", f"table:{os.path.join(BENCH, 'tables', 'cifar10-tiny.jsonl')}",
+    return [("synthetic", ["search", "--oracle", "synthetic", "--space", "cnn", "--children",
+                           str(ctx.args.search_budget)]),
+            ("recorded", ["search", "--oracle", f"table:{os.path.join(BENCH, 'tables', 'cifar10-tiny.jsonl')}",
                           "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
-                          "--missing-reward", "0", "--budget", "60", "--population", "20",
+                          "--missing-reward", "0", "--children", "60", "--population", "20",
                           "--tournament", "5"])]
 
 

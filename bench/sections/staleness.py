@@ -26,10 +26,10 @@ def measure(ctx):
     name = ctx.args.staleness_table
     path = os.path.join(ctx.args.tables, f"{name}.jsonl.gz")
     seeds = str(ctx.args.staleness_seeds)
-    tabular_flags = ["--oracle", f"table:{path}#valid_perf", "--test-column", "test_perf", "--space-file",
+    tabular_flags = ["search", "--oracle", f"table:{path}#valid_perf", "--test-column", "test_perf", "--space-file",
                      os.path.join(BENCH, "spaces", "nas-bench-graph.toml"), "--missing-reward", "0",
-                     "--budget", str(ctx.args.staleness_budget), "--seeds", seeds]
-    synthetic_flags = ["--oracle", "synthetic", "--space", "cnn", "--budget", str(ctx.args.search_budget),
+                     "--children", str(ctx.args.staleness_budget), "--seeds", seeds]
+    synthetic_flags = ["search", "--oracle", "synthetic", "--space", "cnn", "--children", str(ctx.args.search_budget),
                        "--seeds", seeds]
     report = {"table": name, "random": {}, "runs": []}
     hit, test, _ = top01(ctx.simulate(*tabular_flags, "--strategies", "random"), "random")
