@@ -72,7 +72,8 @@ def measure(ctx):
     paths = {name: os.path.join(ctx.args.tables, f"{name}.jsonl.gz") for name in TABLES}
     default = default_strategy(ctx, paths[TABLES[0]], space)
     unrelated = f"table:{os.path.join(BENCH, 'tables', UNRELATED[0])}#{UNRELATED[1]}"
-    values = {name: read_values(path) for name, path in paths.items()}
+    values = aligned({name: read_values(path) for name, path in paths.items()})
+    ranked = {name: ranks(column) for name, column in values.items()}
     report = {}
     for name, path in paths.items():
         others = [f"table:{paths[other]}#valid_perf" for other in TABLES if other != name]
@@ -85,7 +86,7 @@ def measure(ctx):
         beside = {strategy: {"cold": simulate(ctx, path, space, strategy)[0],
                              "other": simulate(ctx, path, space, strategy, others)[0]} for strategy in BESIDE}
         report[name] = {"thresholds": thresholds, "default": runs, "beside": beside,
-                        "transfer": transfer(values, name)}
+                        "transfer": transfer(values, ranked, name)}
     return {"seeds": ctx.args.warm_seeds, "first_seed": ctx.args.warm_first_seed, "budget": ctx.args.warm_budget,
             "source_children": ctx.args.warm_children, "unrelated_seeds": ctx.args.warm_unrelated_seeds,
             "unrelated": os.path.relpath(os.path.join(BENCH, "tables", UNRELATED[0]), ROOT) + "#" + UNRELATED[1],
@@ -135,24 +136,26 @@ def auc(score, positive, negative):
     return wins / (len(positive) * len(negative))
 
 
-def transfer(tables, name):
-    """What a complete knowledge of the other tables (`tables`: each one's
-    values by row) says about `name`'s top."""
-    keys = list(tables[name])
-    target = [tables[name][key] for key in keys]
-    score = [0.0] * len(keys)
-    for other in TABLES:
-        if other != name:
-            for at, rank in enumerate(ranks([tables[other][key] for key in keys])):
-                score[at] += rank
+def aligned(tables):
+    """Each table's values as a list, every list in the first table's row
+    order."""
+    keys = list(next(iter(tables.values())))
+    return {name: [table[key] for key in keys] for name, table in tables.items()}
+
+
+def transfer(values, ranked, name):
+    """What a complete knowledge of the other tables (`values`, aligned
+    rows; `ranked`, their ranks) says about `name`'s top."""
+    target = values[name]
+    score = [sum(column) for column in zip(*(ranked[other] for other in TABLES if other != name))]
     top01, top1, top10 = (top_set(target, f) for f in (0.001, 0.01, 0.1))
-    order = sorted(range(len(keys)), key=lambda at: -score[at])
-    first = next(position for position, at in enumerate(order, 1) if at in top01)
-    return {"first_top01_in_source_order": first,
-            "first_top1_in_source_order": next(position for position, at in enumerate(order, 1) if at in top1),
+    order = sorted(range(len(target)), key=lambda at: -score[at])
+    first01, first1 = (next(position for position, at in enumerate(order, 1) if at in top) for top in (top01, top1))
+    return {"first_top01_in_source_order": first01,
+            "first_top1_in_source_order": first1,
             "auc_top01_within_top1": auc(score, top01, top1 - top01),
             "auc_top1_within_top10": auc(score, top1, top10 - top1),
-            "auc_top10": auc(score, top10, set(range(len(keys))) - top10)}
+            "auc_top10": auc(score, top10, set(range(len(target))) - top10)}
 
 
 def hit(runs, fraction):
