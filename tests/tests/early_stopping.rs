@@ -239,9 +239,13 @@ fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_it
     // No stop before the model had its six finished children.
     let finished_before = before.iter().filter(|record| record.status == "ok").count();
     assert!(finished_before >= 6, "{finished_before} finished before the kill");
+    let whole_curves = whole_curves_logged(&pipeline, &before);
+    assert!(whole_curves >= finished_before);
     let second = pipeline.controller("second", true);
     assert!(second.wait_for("early stopping restored", 1, Duration::from_secs(60)));
-    // The rule's model is rebuilt from every child that finished before.
+    // The rule's model is rebuilt from every whole curve logged before the
+    // kill: the finished children's and those of children whose last epoch
+    // was reported but whose result had not come through.
     let restored = second
         .log_text()
         .lines()
@@ -249,7 +253,7 @@ fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_it
         .and_then(|line| line.split("finished=").nth(1))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|count| count.parse::<usize>().ok());
-    assert_eq!(restored, Some(finished_before), "{}", second.log_text());
+    assert_eq!(restored, Some(whole_curves), "{}", second.log_text());
     let summary =
         wait_summary(second, Duration::from_secs(400)).expect("the resumed search finished in time");
     assert_eq!(summary["complete"], true, "{summary}");
@@ -263,6 +267,26 @@ fn predict_learns_from_finished_children_and_a_killed_controller_resumes_with_it
         "a stop before the model was fitted"
     );
     check_stops_replayed(&pipeline, &log);
+}
+
+/// Children with a curve of every epoch in the logs as they stand (the
+/// reward log `rewards` read beside them): in their result, or, for those
+/// without one yet, in their latest progress report.
+fn whole_curves_logged(pipeline: &Pipeline, rewards: &[LoggedReward]) -> usize {
+    let whole = |epochs: &serde_json::Value| epochs.as_array().map_or(0, Vec::len) == EPOCHS as usize;
+    let logged: HashSet<&str> = rewards.iter().map(|record| record.job_id.as_str()).collect();
+    let in_results = rewards
+        .iter()
+        .filter(|record| whole(&record.value["result"]["epochs"]))
+        .count();
+    let in_progress: HashSet<String> = pipeline
+        .json_lines(&keys::progress_prefix(&pipeline.experiment_name()))
+        .iter()
+        .filter(|record| whole(&record["epochs"]))
+        .filter_map(|record| record["job_id"].as_str().map(str::to_owned))
+        .filter(|job| !logged.contains(job.as_str()))
+        .collect();
+    in_results + in_progress.len()
 }
 
 /// `replay verify` recomputes the search identically: it took every
