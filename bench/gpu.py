@@ -135,7 +135,7 @@ def main():
         spec3 = os.path.join(BENCH, "specs", "cnn3.json")
         tiny = run_json([worker, "train", "--task", "cifar10", "--device", args.device, "--spec", spec3,
                          "--data", cifar, "--train-subset", "128", "--valid-subset", "128", "--epochs", "1",
-                         "--json"], gpu)
+                         "--output", "json"], gpu)
         results["startup"] = {"wall_seconds": tiny["wall_seconds"],
                               "startup_seconds": tiny["wall_seconds"] - tiny.get("train_seconds", 0.0),
                               "error": tiny.get("error")}
@@ -151,7 +151,7 @@ def main():
                 common = ["--spec", path, "--data", cifar, "--train-subset", str(args.images),
                           "--valid-subset", "256", "--batch-size", str(batch), "--epochs", "2"]
                 entry = {"spec": spec, "batch_size": batch, "images": args.images}
-                report = run_json([worker, "train", "--task", "cifar10", "--device", args.device, "--json",
+                report = run_json([worker, "train", "--task", "cifar10", "--device", args.device, "--output", "json",
                                    *common], gpu)
                 entry["worker"] = {"images_per_second": steady(report, args.images), "params": report.get("params"),
                                    "peak_gpu_mib": report.get("peak_gpu_mib"), "error": report.get("error")}
@@ -180,7 +180,7 @@ def main():
         cell = os.path.join(BENCH, "specs", "cell8.json")
         common = ["--spec", cell, "--data", args.ptb, "--train-subset", str(args.ptb_tokens),
                   "--valid-subset", "2000", "--batch-size", "20"]
-        lm_worker = run_json([worker, "train", "--task", "ptb", "--device", args.device, "--json", *common], gpu)
+        lm_worker = run_json([worker, "train", "--task", "ptb", "--device", args.device, "--output", "json", *common], gpu)
         lm_reference = run_json([sys.executable, os.path.join(BENCH, "train_pytorch_lm.py"), *common,
                                  "--device", args.device, "--warmup-steps", "20"], gpu)
         results["ptb_cell8"] = {"worker_tokens_per_second": lm_worker.get("throughput"),
@@ -194,7 +194,7 @@ def main():
                            "--children", str(args.search_children), "--epochs", str(args.search_epochs),
                            "--train-subset", str(args.search_images), "--valid-subset", "1000",
                            "--in-flight", "2", "--metrics-addr", "127.0.0.1:0", "--live-report-seconds", "0",
-                           "--json"], gpu)
+                           "--output", "json"], gpu)
         results["search"] = {"children": args.search_children, "epochs": args.search_epochs,
                              "train_images": args.search_images, "wall_seconds": search["wall_seconds"],
                              "mean_gpu_utilisation": search.get("mean_gpu_utilisation"),

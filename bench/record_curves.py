@@ -105,7 +105,7 @@ def main():
                 json.dump(spec, f)
             cmd = [args.worker, "train", "--spec", path, "--task", "cifar10", "--data", args.data,
                    "--epochs", str(args.epochs), "--train-subset", str(args.train_subset),
-                   "--valid-subset", str(args.valid_subset), "--threads", str(args.threads), "--json"]
+                   "--valid-subset", str(args.valid_subset), "--threads", str(args.threads), "--output", "json"]
             if args.batch_size is not None:
                 cmd += ["--batch-size", str(args.batch_size)]
             if args.learning_rate is not None:

@@ -11,7 +11,7 @@ def best_so_far(rewards):
 
 
 def curves_by_strategy(runs):
-    """`simulate --json`'s runs as best-so-far curves per strategy."""
+    """`simulate --output json`'s runs as best-so-far curves per strategy."""
     curves = {}
     for run in runs:
         curves.setdefault(run["strategy"], []).append(best_so_far(run["rewards"]))

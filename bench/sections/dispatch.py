@@ -14,7 +14,7 @@ def measure(ctx):
         summary, usage = ctx.run_json_usage(
             [ctx.tool("nas-controller"), "search", "--experiment", name, "--task", "cifar10",
              "--strategy", "random", "--children", str(children), "--in-flight", "1024",
-             "--dataset", "none", "--metrics-addr", "127.0.0.1:0", "--json"], env=env)
+             "--dataset", "none", "--metrics-addr", "127.0.0.1:0", "--output", "json"], env=env)
     cpu = usage.ru_utime + usage.ru_stime
     return {"children": children, "workers": ctx.args.dispatch_workers,
             "summary": {k: v for k, v in summary.items() if k != "leaderboard"},

@@ -13,7 +13,7 @@ def measure(ctx):
     report, usage = ctx.run_json_usage([ctx.tool("nas-worker"), "train", "--task", "cifar10",
                                         "--device", ctx.args.device, "--spec", spec, "--data", ctx.cifar_dir(),
                                         "--train-subset", "256", "--valid-subset", "128",
-                                        "--threads", str(ctx.threads), "--json"])
+                                        "--threads", str(ctx.threads), "--output", "json"])
     return {"worker_15_layers": {"peak_rss_kib": usage.ru_maxrss, "peak_heap_kib": usage.anon_kib,
                                  "params": report["params"], "train_images": 256,
                                  "note": "the whole CIFAR-10 training set is loaded as uint8"}}

@@ -23,7 +23,7 @@ def measure(ctx):
              "--dataset", name, "--space-file", os.path.join(BENCH, "spaces", "tiny-cnn.toml"),
              "--children", str(children), "--in-flight", "1", "--epochs", "1",
              "--train-subset", "256", "--valid-subset", "128", "--train-duplicates",
-             "--metrics-addr", "127.0.0.1:0", "--json"], env=env)
+             "--metrics-addr", "127.0.0.1:0", "--output", "json"], env=env)
     records = read_log(ctx, name, env)
     warm = [r for r in records if r.get("result") and r["status"] == "ok"][2:]  # skip the cold start
     return {"children": children, "warm_children": len(warm),

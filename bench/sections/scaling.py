@@ -19,7 +19,7 @@ def measure(ctx):
             summary, _ = ctx.run_json(
                 [ctx.tool("nas-controller"), "search", "--experiment", name, "--task", "cifar10",
                  "--strategy", "random", "--children", str(children), "--in-flight", str(2 * workers),
-                 "--dataset", "none", "--metrics-addr", "127.0.0.1:0", "--json"], env=env)
+                 "--dataset", "none", "--metrics-addr", "127.0.0.1:0", "--output", "json"], env=env)
         points.append({"workers": workers, "children": children, "wall_seconds": summary["wall_seconds"],
                        "children_per_minute": 60 * children / summary["wall_seconds"]})
     base = points[0]["children_per_minute"]

@@ -23,7 +23,7 @@ def measure(ctx):
         common = ["--spec", path, "--data", cifar, "--train-subset", str(images),
                   "--valid-subset", "256", "--batch-size", "128", *threads]
         worker, _ = ctx.run_json([ctx.tool("nas-worker"), "train", "--task", "cifar10", "--device",
-                                  ctx.args.device, "--json", *common])
+                                  ctx.args.device, "--output", "json", *common])
         script = [sys.executable, os.path.join(BENCH, "train_pytorch.py"), *common, *ctx.reference_device()]
         eager, _ = ctx.run_json(script)
         channels_last, _ = ctx.run_json([*script, "--channels-last"])
@@ -36,7 +36,7 @@ def measure(ctx):
         common = ["--spec", path, "--data", ctx.args.ptb, "--train-subset", str(ctx.args.ptb_tokens),
                   "--valid-subset", "2000", "--batch-size", "20", *threads]
         worker, _ = ctx.run_json([ctx.tool("nas-worker"), "train", "--task", "ptb", "--device",
-                                  ctx.args.device, "--json", *common])
+                                  ctx.args.device, "--output", "json", *common])
         eager, _ = ctx.run_json([sys.executable, os.path.join(BENCH, "train_pytorch_lm.py"), *common,
                                  *ctx.reference_device()])
         rnn.append({"spec": spec, "worker": worker["throughput"], "pytorch": eager["throughput"],

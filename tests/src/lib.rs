@@ -190,7 +190,8 @@ pub fn embedded_search_args(
         experiment,
         "--metrics-addr",
         metrics_addr,
-        "--json",
+        "--output",
+        "json",
     ]
     .map(str::to_owned)
     .to_vec()

@@ -210,7 +210,8 @@ impl Pipeline {
             &self.prefix,
             "--metrics-addr",
             "127.0.0.1:0",
-            "--json",
+            "--output",
+            "json",
         ];
         if resume {
             args.push("--resume");
@@ -317,7 +318,7 @@ batch_size = {controller_batch}
     )
 }
 
-/// Parses the controller's last stdout line (its `--json` summary).
+/// Parses the controller's last stdout line (its `--output json` summary).
 pub fn summary_of(output: Option<String>) -> Option<serde_json::Value> {
     let output = output?;
     serde_json::from_str(output.lines().last()?).ok()

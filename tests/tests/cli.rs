@@ -81,7 +81,8 @@ fn simulate_json_has_one_run_per_strategy_and_seed() {
             "24",
             "--seeds",
             "3",
-            "--json",
+            "--output",
+            "json",
         ],
     );
     let value = last_json(&output);
@@ -135,7 +136,8 @@ fn simulate_replays_a_reward_table() {
             "1",
             "--missing-reward",
             "0.1",
-            "--json",
+            "--output",
+            "json",
         ],
     );
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -189,7 +191,16 @@ const LSTM_LIKE_CELL: &str = r#"{"version":1,"kind":"cell","leaves":2,"nodes":[
     {"combination":"mul","activation":"tanh"}],
     "inject":{"combination":"add","activation":"identity"},"inject_node":0,"memory_node":0}"#;
 
-const TRAIN_FLAGS: [&str; 7] = ["--epochs", "1", "--threads", "1", "--device", "cpu", "--json"];
+const TRAIN_FLAGS: [&str; 8] = [
+    "--epochs",
+    "1",
+    "--threads",
+    "1",
+    "--device",
+    "cpu",
+    "--output",
+    "json",
+];
 
 #[test]
 fn train_prints_the_promised_json_for_cifar10() {

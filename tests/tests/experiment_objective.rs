@@ -186,7 +186,8 @@ fn reevaluation_takes_the_pareto_front() {
             "1",
             "--epochs",
             "1",
-            "--json",
+            "--output",
+            "json",
         ],
     );
     let summary = last_json(&output);

@@ -122,7 +122,7 @@ fn reevaluation_trains_the_top_architectures_into_their_own_table() {
     );
 }
 
-/// `nas-controller reevaluate tools-rl --embedded --json` with `args`:
+/// `nas-controller reevaluate tools-rl --embedded --output json` with `args`:
 /// its summary.
 fn reevaluate_rl(args: &[&str]) -> serde_json::Value {
     let store = tools().store_arg();
@@ -132,7 +132,8 @@ fn reevaluate_rl(args: &[&str]) -> serde_json::Value {
         "--store",
         &store,
         "--embedded",
-        "--json",
+        "--output",
+        "json",
     ];
     all.extend_from_slice(args);
     last_json(&run_ok("nas-controller", &all))
@@ -304,7 +305,8 @@ fn an_exported_pytorch_cell_matches_the_rust_parameter_count() {
             "400",
             "--device",
             "cpu",
-            "--json",
+            "--output",
+            "json",
         ],
     ));
     let text = std::fs::read_to_string(ptb.join("ptb.train.txt")).unwrap();

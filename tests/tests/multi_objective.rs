@@ -171,7 +171,7 @@ fn a_shaped_search_finds_fronts_scored_against_the_tables() {
         "mnas:latency:0.003",
     ];
     let mut args = base.to_vec();
-    args.extend(["--cost-column", "latency=latency_s", "--json"]);
+    args.extend(["--cost-column", "latency=latency_s", "--output", "json"]);
     let output = run_ok("nas-controller", &args);
     let report = last_json(&output);
     let pareto = &report["pareto"];

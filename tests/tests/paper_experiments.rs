@@ -113,7 +113,8 @@ fn train_cell(cell: &str, task: &str, data: &str, extra: &[&str]) -> serde_json:
         "2",
         "--device",
         "cpu",
-        "--json",
+        "--output",
+        "json",
     ];
     let output = run_ok("nas-worker", &[&common[..], extra].concat());
     last_json(&output)
@@ -128,12 +129,15 @@ fn a_ptb_child_sized_by_parameters_lands_within_five_percent() {
     let cell = cell.to_str().unwrap();
     // The paper's size with Penn Treebank's 10,000 words, as a worker
     // would build it.
-    let estimate = run_ok("nas-worker", &["estimate", cell, "--params", "20M", "--json"]);
+    let estimate = run_ok(
+        "nas-worker",
+        &["estimate", cell, "--params", "20M", "--output", "json"],
+    );
     let line: serde_json::Value = json_lines(&estimate).remove(0);
     let params = line["params"].as_f64().unwrap();
     assert!((params - 20e6).abs() / 20e6 < 0.05, "{line}");
     // The CPU default stays the small model.
-    let small = json_lines(&run_ok("nas-worker", &["estimate", cell, "--json"])).remove(0);
+    let small = json_lines(&run_ok("nas-worker", &["estimate", cell, "--output", "json"])).remove(0);
     assert!(small["params"].as_f64().unwrap() < 5e6, "{small}");
     // Trained on a 50-word corpus, --params 20M still builds 20 M.
     let data = synth_ptb(dir.path());

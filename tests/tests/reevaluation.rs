@@ -84,7 +84,8 @@ fn a_reevaluation_resubscribes_after_its_dead_letter_stream_ends_and_does_not_sp
         &run,
         "--queue-prefix",
         &pipeline.prefix,
-        "--json",
+        "--output",
+        "json",
     ];
     let mut reevaluation = Service::start("nas-controller", &args, &log, &[]);
     let subscribed = "subscribed to dead letters";
