@@ -118,6 +118,14 @@ struct Common {
     /// Predictor: the spread of those wider draws.
     #[arg(long, default_value_t = PredictorConfig::default().wide_exploration)]
     wide_exploration: f64,
+    /// Predictor: narrow draws choose among the children near this many
+    /// of the best so far (0: the whole space).
+    #[arg(long, default_value_t = PredictorConfig::default().elites)]
+    elites: usize,
+    /// Predictor: how many decisions a candidate may differ in from the
+    /// elite it is near.
+    #[arg(long, default_value_t = PredictorConfig::default().radius)]
+    radius: usize,
     /// Predictor, with a reward shaped by costs (`simulate pareto`): search
     /// the whole front, or the shaped reward alone.
     #[arg(long, value_enum, default_value_t = PredictorConfig::default().costs)]
@@ -180,6 +188,8 @@ impl Common {
             costs: self.predictor_costs,
             front_reward_share: self.front_reward_share,
             warm_start_weight: self.warm_start_weight,
+            elites: self.elites,
+            radius: self.radius,
         }
     }
 

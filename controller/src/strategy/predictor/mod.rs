@@ -85,6 +85,15 @@ pub struct PredictorConfig {
     /// What the search aims at when the experiment's reward is shaped by
     /// costs.
     pub costs: CostSearch,
+    /// The children a narrow draw (not a `wide_every` one) chooses among:
+    /// those within `radius` decisions of one of the best `elites`
+    /// children so far (BANANAS's candidates, mutations of the best), so
+    /// the model ranks where it has data rather than where it
+    /// extrapolates. 0: the whole space.
+    pub elites: usize,
+    /// See `elites`: how many decisions a candidate may differ in from
+    /// the elite it is near (at least 1 when `elites` is set).
+    pub radius: usize,
     /// How far a warm start's fit of earlier searches sets the model's
     /// starting point: the prior mean of the weights is this share of
     /// that fit (this search's own children still decide how sure the
@@ -125,6 +134,8 @@ impl Default for PredictorConfig {
             costs: CostSearch::Front,
             front_reward_share: 0.5,
             warm_start_weight: 0.5,
+            elites: 0,
+            radius: 2,
         }
     }
 }
@@ -163,6 +174,9 @@ impl PredictorConfig {
                 "rank_floor must be at least 0 and below 1, not {}",
                 self.rank_floor
             ));
+        }
+        if self.elites > 0 && self.radius == 0 {
+            return fail("radius must be at least 1 when elites is set (the elites themselves are trained)");
         }
         if self.max_features < 2 {
             return fail("max_features must be at least 2 (the intercept and one decision value)");
@@ -312,6 +326,10 @@ impl Predictor {
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Option<Actions> {
         let thetas = model.sample(rng, exploration);
+        let elites = match exploration == self.state.config.exploration {
+            true => self.elites(depth),
+            false => Vec::new(),
+        };
         let weights = front_weights(thetas.len(), self.state.config.front_reward_share, rng);
         let layout = model.layout();
         let score = |tokens: &[u16]| match thetas.as_slice() {
@@ -322,13 +340,32 @@ impl Predictor {
                     .map(|(objective, theta)| model.scaled(objective, layout.score(theta, tokens))),
             ),
         };
-        maximize::best_unseen(
-            layout.options(),
-            score,
-            || self.starts(depth, rng),
-            |tokens| self.seen.contains(depth, tokens),
-        )
-        .map(Actions::new)
+        let radius = self.state.config.radius;
+        let near = |tokens: &[u16]| elites.iter().any(|elite| differing(elite, tokens) <= radius);
+        let seen = |tokens: &[u16]| self.seen.contains(depth, tokens);
+        if !elites.is_empty() {
+            let local = |tokens: &[u16]| {
+                if near(tokens) {
+                    score(tokens)
+                } else {
+                    f64::NEG_INFINITY
+                }
+            };
+            let found = maximize::best_unseen(layout.options(), local, || elites.clone(), seen);
+            if let Some(tokens) = found.filter(|tokens| near(tokens)) {
+                return Some(Actions::new(tokens));
+            }
+        }
+        maximize::best_unseen(layout.options(), score, || self.starts(depth, rng), seen).map(Actions::new)
+    }
+
+    /// The best `elites` children of `depth` (none when not configured).
+    fn elites(&self, depth: usize) -> Vec<Vec<u16>> {
+        let mut ranked: Vec<&Member> = self.state.members.iter().filter(|m| m.depth == depth).collect();
+        ranked.sort_by(|a, b| b.reward.total_cmp(&a.reward));
+        (ranked.into_iter().take(self.state.config.elites))
+            .map(|m| m.actions.tokens().to_vec())
+            .collect()
     }
 
     /// The spread of sample `index`'s draw.
@@ -402,6 +439,11 @@ impl Strategy for Predictor {
         self.learn_prior();
         Ok(())
     }
+}
+
+/// How many decisions `a` and `b` differ in.
+fn differing(a: &[u16], b: &[u16]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
 }
 
 /// The model of `depth` among `models`, created empty when new.

@@ -128,6 +128,14 @@ fn bad_settings_are_refused_with_their_name() {
         ),
         (
             PredictorConfig {
+                elites: 2,
+                radius: 0,
+                ..Default::default()
+            },
+            "radius",
+        ),
+        (
+            PredictorConfig {
                 front_reward_share: 1.5,
                 ..Default::default()
             },
@@ -287,4 +295,36 @@ fn strategies_without_a_warm_start_refuse_one_by_name() {
     let mut random = RandomSearch::new(space, 1);
     let error = random.warm_start(Vec::new()).unwrap_err().to_string();
     assert!(error.contains("random") && error.contains("predictor"), "{error}");
+}
+
+#[test]
+fn with_elites_each_narrow_draw_is_near_one_of_the_best_children_so_far() {
+    let space = categorical(6, 5);
+    let config = PredictorConfig {
+        elites: 3,
+        radius: 1,
+        wide_every: 3,
+        ..PredictorConfig::default()
+    };
+    let mut search = Predictor::new(space, config.clone(), 11).unwrap();
+    let score = |p: &Proposal| p.actions.tokens().iter().map(|&t| f64::from(t)).sum::<f64>();
+    let mut observed: Vec<(f64, Vec<u16>)> = Vec::new();
+    let mut far = 0;
+    for index in 0..80u64 {
+        let proposal = search.propose(1).unwrap().remove(0);
+        let tokens = proposal.actions.tokens().to_vec();
+        observed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let narrow = index as usize >= config.initial && (index + 1) % config.wide_every != 0;
+        let near = (observed.iter().take(3)).any(|(_, elite)| differing(elite, &tokens) <= 1);
+        if narrow {
+            assert!(near, "child {index} {tokens:?} is not within 1 of {:?}", &observed[..3]);
+        } else if index as usize >= config.initial && !near {
+            far += 1;
+        }
+        let reward = score(&proposal);
+        search.observe(Observation::of(&proposal, reward)).unwrap();
+        observed.push((reward, tokens));
+    }
+    // The wide draws still look anywhere.
+    assert!(far > 0, "every wide draw stayed near the elites");
 }
