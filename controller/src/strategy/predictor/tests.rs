@@ -317,7 +317,11 @@ fn with_elites_each_narrow_draw_is_near_one_of_the_best_children_so_far() {
         let narrow = index as usize >= config.initial && (index + 1) % config.wide_every != 0;
         let near = (observed.iter().take(3)).any(|(_, elite)| differing(elite, &tokens) <= 1);
         if narrow {
-            assert!(near, "child {index} {tokens:?} is not within 1 of {:?}", &observed[..3]);
+            assert!(
+                near,
+                "child {index} {tokens:?} is not within 1 of {:?}",
+                &observed[..3]
+            );
         } else if index as usize >= config.initial && !near {
             far += 1;
         }
