@@ -10,7 +10,9 @@
 //! Where the model is sure, the samples agree and the search exploits;
 //! where it is not, they differ and it explores; children proposed
 //! together (several workers) come from different samples, so they differ
-//! too.
+//! too. With `elites` set, the narrow draws look only near the best
+//! children so far (within `radius` decisions of one of them), where the
+//! model has data; the wide ones still look everywhere.
 //!
 //! In an experiment whose reward is shaped by costs (latency, parameters),
 //! the search looks for the whole front instead, unless `costs = "shaped"`:
