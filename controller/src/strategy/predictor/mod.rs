@@ -307,7 +307,7 @@ impl Predictor {
             self.warm || self.state.members.len() + self.state.pending.len() >= self.state.config.initial;
         let mut rng = strategy::sample_rng(self.state.seed, index);
         let guided = match self.models.get(&depth) {
-            Some(model) if started => self.guided(depth, model, self.exploration(index), &mut rng),
+            Some(model) if started => self.guided(depth, model, self.is_wide(index), &mut rng),
             _ => None,
         };
         let actions = guided.unwrap_or_else(|| {
@@ -324,13 +324,20 @@ impl Predictor {
         &self,
         depth: usize,
         model: &Model,
-        exploration: f64,
+        wide: bool,
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Option<Actions> {
+        let config = &self.state.config;
+        let exploration = if wide {
+            config.wide_exploration
+        } else {
+            config.exploration
+        };
         let thetas = model.sample(rng, exploration);
-        let elites = match exploration == self.state.config.exploration {
-            true => self.elites(depth),
-            false => Vec::new(),
+        let elites = if wide {
+            Vec::new()
+        } else {
+            self.best(depth, config.elites)
         };
         let weights = front_weights(thetas.len(), self.state.config.front_reward_share, rng);
         let layout = model.layout();
@@ -342,7 +349,7 @@ impl Predictor {
                     .map(|(objective, theta)| model.scaled(objective, layout.score(theta, tokens))),
             ),
         };
-        let radius = self.state.config.radius;
+        let radius = config.radius;
         let near = |tokens: &[u16]| elites.iter().any(|elite| differing(elite, tokens) <= radius);
         let seen = |tokens: &[u16]| self.seen.contains(depth, tokens);
         if !elites.is_empty() {
@@ -361,36 +368,29 @@ impl Predictor {
         maximize::best_unseen(layout.options(), score, || self.starts(depth, rng), seen).map(Actions::new)
     }
 
-    /// The best `elites` children of `depth` (none when not configured).
-    fn elites(&self, depth: usize) -> Vec<Vec<u16>> {
+    /// The tokens of the best `count` children of `depth`, best first.
+    fn best(&self, depth: usize, count: usize) -> Vec<Vec<u16>> {
         let mut ranked: Vec<&Member> = self.state.members.iter().filter(|m| m.depth == depth).collect();
         ranked.sort_by(|a, b| b.reward.total_cmp(&a.reward));
-        (ranked.into_iter().take(self.state.config.elites))
+        (ranked.into_iter().take(count))
             .map(|m| m.actions.tokens().to_vec())
             .collect()
     }
 
-    /// The spread of sample `index`'s draw.
-    fn exploration(&self, index: u64) -> f64 {
-        let config = &self.state.config;
-        match config.wide_every {
-            0 => config.exploration,
-            every if (index + 1).is_multiple_of(every) => config.wide_exploration,
-            _ => config.exploration,
+    /// Whether sample `index` is a wide draw (every `wide_every`-th).
+    fn is_wide(&self, index: u64) -> bool {
+        match self.state.config.wide_every {
+            0 => false,
+            every => (index + 1).is_multiple_of(every),
         }
     }
 
     /// Where climbs start: the best children of `depth` and random ones.
     fn starts(&self, depth: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<Vec<u16>> {
-        let mut ranked: Vec<&Member> = self.state.members.iter().filter(|m| m.depth == depth).collect();
-        ranked.sort_by(|a, b| b.reward.total_cmp(&a.reward));
         let plan = self.state.space.plan(depth);
-        ranked
-            .into_iter()
-            .take(STARTS)
-            .map(|m| m.actions.tokens().to_vec())
-            .chain((0..STARTS).map(|_| random::uniform_actions(&plan, rng).tokens().to_vec()))
-            .collect()
+        let mut starts = self.best(depth, STARTS);
+        starts.extend((0..STARTS).map(|_| random::uniform_actions(&plan, rng).tokens().to_vec()));
+        starts
     }
 }
 
