@@ -10,9 +10,10 @@
 //! Where the model is sure, the samples agree and the search exploits;
 //! where it is not, they differ and it explores; children proposed
 //! together (several workers) come from different samples, so they differ
-//! too. With `elites` set, the narrow draws look only near the best
-//! children so far (within `radius` decisions of one of them), where the
-//! model has data; the wide ones still look everywhere.
+//! too. The narrow draws look only near the best children so far (within
+//! `radius` decisions of one of the best `elites`), where the model has
+//! data; the wide ones (every `wide_every`-th) still look everywhere, and
+//! so does a front search, whose best child moves with each weighting.
 //!
 //! In an experiment whose reward is shaped by costs (latency, parameters),
 //! the search looks for the whole front instead, unless `costs = "shaped"`:
@@ -93,7 +94,8 @@ pub struct PredictorConfig {
     /// those within `radius` decisions of one of the best `elites`
     /// children so far (BANANAS's candidates, mutations of the best), so
     /// the model ranks where it has data rather than where it
-    /// extrapolates. 0: the whole space.
+    /// extrapolates. 0: the whole space. A front search (costs modelled
+    /// apart) always looks in the whole space.
     pub elites: usize,
     /// See `elites`: how many decisions a candidate may differ in from
     /// the elite it is near (at least 1 when `elites` is set).
@@ -138,8 +140,8 @@ impl Default for PredictorConfig {
             costs: CostSearch::Front,
             front_reward_share: 0.5,
             warm_start_weight: 0.5,
-            elites: 0,
-            radius: 2,
+            elites: 3,
+            radius: 1,
         }
     }
 }
@@ -336,7 +338,7 @@ impl Predictor {
             config.exploration
         };
         let thetas = model.sample(rng, exploration);
-        let elites = if wide {
+        let elites = if wide || thetas.len() > 1 {
             Vec::new()
         } else {
             self.best(depth, config.elites)

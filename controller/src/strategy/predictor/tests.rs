@@ -224,6 +224,35 @@ fn with_costs_it_spreads_along_the_front_unless_told_to_search_the_shaped_reward
 }
 
 #[test]
+fn a_front_search_draws_beyond_the_elites() {
+    // The default narrows each draw to the best children's neighbours; a
+    // front search, whose best child moves with each weighting, does not.
+    let config = PredictorConfig::default();
+    assert!(config.elites > 0 && config.wide_every > 0);
+    let mut search = Predictor::new(categorical(6, 5), config.clone(), 5).unwrap();
+    let mut observed: Vec<(f64, Vec<u16>)> = Vec::new();
+    let mut far = 0;
+    for index in 0..60u64 {
+        let proposal = search.propose(1).unwrap().remove(0);
+        let tokens = proposal.actions.tokens().to_vec();
+        observed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let narrow = index as usize >= config.initial && (index + 1) % config.wide_every != 0;
+        let near = (observed.iter().take(config.elites))
+            .any(|(_, elite)| differing(elite, &tokens) <= config.radius);
+        far += usize::from(narrow && !near);
+        let objectives = conflicting(&tokens);
+        let reward = shaped(&objectives);
+        let observation = Observation::of(&proposal, reward).with_objectives(Some(objectives));
+        search.observe(observation).unwrap();
+        observed.push((reward, tokens));
+    }
+    assert!(
+        far >= 5,
+        "only {far} narrow draws of a front search left the elites' neighbourhood"
+    );
+}
+
+#[test]
 fn a_front_search_resumes_from_a_checkpoint_to_the_same_children() {
     let space = categorical(6, 5);
     let mut search = predictor(&space, 4);
