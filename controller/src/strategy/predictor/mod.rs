@@ -343,7 +343,7 @@ impl Predictor {
         } else {
             self.best(depth, config.elites)
         };
-        let weights = front_weights(thetas.len(), self.state.config.front_reward_share, rng);
+        let weights = front_weights(thetas.len(), config.front_reward_share, rng);
         let layout = model.layout();
         let score = |tokens: &[u16]| match thetas.as_slice() {
             [theta] => layout.score(theta, tokens),

@@ -229,23 +229,11 @@ fn a_front_search_draws_beyond_the_elites() {
     // front search, whose best child moves with each weighting, does not.
     let config = PredictorConfig::default();
     assert!(config.elites > 0 && config.wide_every > 0);
-    let mut search = Predictor::new(categorical(6, 5), config.clone(), 5).unwrap();
-    let mut observed: Vec<(f64, Vec<u16>)> = Vec::new();
-    let mut far = 0;
-    for index in 0..60u64 {
-        let proposal = search.propose(1).unwrap().remove(0);
-        let tokens = proposal.actions.tokens().to_vec();
-        observed.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let narrow = index as usize >= config.initial && (index + 1) % config.wide_every != 0;
-        let near = (observed.iter().take(config.elites))
-            .any(|(_, elite)| differing(elite, &tokens) <= config.radius);
-        far += usize::from(narrow && !near);
-        let objectives = conflicting(&tokens);
-        let reward = shaped(&objectives);
-        let observation = Observation::of(&proposal, reward).with_objectives(Some(objectives));
-        search.observe(observation).unwrap();
-        observed.push((reward, tokens));
-    }
+    let draws = draws_near_the_elites(categorical(6, 5), &config, 5, 60, |proposal| {
+        let objectives = conflicting(proposal.actions.tokens());
+        Observation::of(proposal, shaped(&objectives)).with_objectives(Some(objectives))
+    });
+    let far = draws.iter().filter(|draw| draw.narrow && !draw.near).count();
     assert!(
         far >= 5,
         "only {far} narrow draws of a front search left the elites' neighbourhood"
@@ -326,38 +314,66 @@ fn strategies_without_a_warm_start_refuse_one_by_name() {
     assert!(error.contains("random") && error.contains("predictor"), "{error}");
 }
 
+/// One guided child of [`draws_near_the_elites`]: whether it was a narrow
+/// draw, and whether it lay within `radius` decisions of one of the best
+/// `elites` children observed before it.
+struct Draw {
+    index: u64,
+    narrow: bool,
+    near: bool,
+}
+
+/// Runs `rounds` children of a predictor with `config`, each observed as
+/// `observe` says, and classes every child after the `initial` random ones.
+fn draws_near_the_elites(
+    space: SearchSpace,
+    config: &PredictorConfig,
+    seed: u64,
+    rounds: u64,
+    observe: impl Fn(&Proposal) -> Observation,
+) -> Vec<Draw> {
+    let mut search = Predictor::new(space, config.clone(), seed).unwrap();
+    let mut observed: Vec<(f64, Vec<u16>)> = Vec::new();
+    let mut draws = Vec::new();
+    for index in 0..rounds {
+        let proposal = search.propose(1).unwrap().remove(0);
+        let tokens = proposal.actions.tokens().to_vec();
+        observed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if index as usize >= config.initial {
+            draws.push(Draw {
+                index,
+                narrow: config.wide_every == 0 || (index + 1) % config.wide_every != 0,
+                near: (observed.iter().take(config.elites))
+                    .any(|(_, elite)| differing(elite, &tokens) <= config.radius),
+            });
+        }
+        let observation = observe(&proposal);
+        observed.push((observation.reward, tokens));
+        search.observe(observation).unwrap();
+    }
+    draws
+}
+
 #[test]
 fn with_elites_each_narrow_draw_is_near_one_of_the_best_children_so_far() {
-    let space = categorical(6, 5);
     let config = PredictorConfig {
         elites: 3,
         radius: 1,
         wide_every: 3,
         ..PredictorConfig::default()
     };
-    let mut search = Predictor::new(space, config.clone(), 11).unwrap();
     let score = |p: &Proposal| p.actions.tokens().iter().map(|&t| f64::from(t)).sum::<f64>();
-    let mut observed: Vec<(f64, Vec<u16>)> = Vec::new();
-    let mut far = 0;
-    for index in 0..80u64 {
-        let proposal = search.propose(1).unwrap().remove(0);
-        let tokens = proposal.actions.tokens().to_vec();
-        observed.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let narrow = index as usize >= config.initial && (index + 1) % config.wide_every != 0;
-        let near = (observed.iter().take(3)).any(|(_, elite)| differing(elite, &tokens) <= 1);
-        if narrow {
-            assert!(
-                near,
-                "child {index} {tokens:?} is not within 1 of {:?}",
-                &observed[..3]
-            );
-        } else if index as usize >= config.initial && !near {
-            far += 1;
-        }
-        let reward = score(&proposal);
-        search.observe(Observation::of(&proposal, reward)).unwrap();
-        observed.push((reward, tokens));
+    let draws = draws_near_the_elites(categorical(6, 5), &config, 11, 80, |proposal| {
+        Observation::of(proposal, score(proposal))
+    });
+    for draw in draws.iter().filter(|draw| draw.narrow) {
+        assert!(
+            draw.near,
+            "child {} is not within 1 of the best 3 so far",
+            draw.index
+        );
     }
     // The wide draws still look anywhere.
+    let far = draws.iter().filter(|draw| !draw.narrow && !draw.near).count();
     assert!(far > 0, "every wide draw stayed near the elites");
 }
