@@ -353,21 +353,12 @@ impl Predictor {
                     .map(|(objective, theta)| model.scaled(objective, layout.score(theta, tokens))),
             ),
         };
-        let radius = config.radius;
-        let near = |tokens: &[u16]| elites.iter().any(|elite| differing(elite, tokens) <= radius);
         let seen = |tokens: &[u16]| self.seen.contains(depth, tokens);
-        if !elites.is_empty() {
-            let local = |tokens: &[u16]| {
-                if near(tokens) {
-                    score(tokens)
-                } else {
-                    f64::NEG_INFINITY
-                }
-            };
-            let found = maximize::best_unseen(layout.options(), local, || elites.clone(), seen);
-            if let Some(tokens) = found.filter(|tokens| near(tokens)) {
-                return Some(Actions::new(tokens));
-            }
+        if !elites.is_empty()
+            && let Some(tokens) =
+                maximize::best_unseen_near(layout.options(), score, &elites, config.radius, seen)
+        {
+            return Some(Actions::new(tokens));
         }
         maximize::best_unseen(layout.options(), score, || self.starts(depth, rng), seen).map(Actions::new)
     }
@@ -445,11 +436,6 @@ impl Strategy for Predictor {
         self.learn_prior();
         Ok(())
     }
-}
-
-/// How many decisions `a` and `b` differ in.
-fn differing(a: &[u16], b: &[u16]) -> usize {
-    a.iter().zip(b).filter(|(x, y)| x != y).count()
 }
 
 /// The model of `depth` among `models`, created empty when new.

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use nas_domain::oracle::{Oracle, SyntheticOracle};
 
+use super::maximize::differing;
 use super::*;
 use crate::strategy::Objectives;
 use crate::strategy::random::RandomSearch;
