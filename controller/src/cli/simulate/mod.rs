@@ -143,8 +143,8 @@ struct Common {
     /// before the first child.
     #[arg(long, default_value_t = ReinforceConfig::default().warm_start_steps)]
     warm_start_steps: u64,
-    /// Predictor: how much a child of an earlier search weighs against one
-    /// of this search.
+    /// Predictor: the share of the warm-start tables' fit its model starts
+    /// from (the prior mean of its weights; above 0, at most 1).
     #[arg(long, default_value_t = PredictorConfig::default().warm_start_weight)]
     warm_start_weight: f64,
     /// Predictor, in a front search: the share of children that weigh the
