@@ -7,8 +7,9 @@
 #![allow(clippy::unwrap_used)]
 
 use nas_controller::Error;
-use nas_controller::experiment::config::{self, Overrides};
+use nas_controller::experiment::config::Overrides;
 use nas_controller::experiment::reward_log::{self, RecordStatus};
+use nas_controller::experiment::stored;
 use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{JobRecord, ResultOutcome, ResumeMode, Search};
 use nas_domain::{ExperimentName, JobId, Outcome, SampledAgain, TrainJob, TrainResult};
@@ -52,7 +53,7 @@ impl Rig {
 
     async fn open(&self, text: &str, mode: ResumeMode) -> nas_controller::Result<(Search, Telemetry)> {
         let file = Overrides::from_toml(text, "test").unwrap();
-        let config = config::settle(&self.store, &[&file], mode).await?;
+        let config = stored::settle(&self.store, &[&file], mode).await?;
         let telemetry = Telemetry::default();
         let metrics = ControllerMetrics::new(&telemetry);
         let search = Search::open(config, self.queue.clone(), self.store.clone(), metrics, None).await?;

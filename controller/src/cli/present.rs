@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use nas_controller::experiment::{config, reward_log};
+use nas_controller::experiment::{reward_log, stored};
 use nas_controller::present::export::{self, ExportFormat};
 use nas_controller::present::report::{self, RankBy, ReportOptions};
 use nas_domain::objective::Cost;
@@ -125,7 +125,7 @@ pub(super) async fn print_log(args: ExperimentArgs) -> anyhow::Result<()> {
     let store = args.store().await?;
     let records = reward_log::read_all(&store, &experiment).await?;
     if records.is_empty() {
-        config::load(&store, &experiment).await?;
+        stored::load(&store, &experiment).await?;
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for record in &records {

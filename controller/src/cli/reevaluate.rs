@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
-use nas_controller::experiment::config;
+use nas_controller::experiment::stored;
 use nas_controller::offline::reevaluate::{self, Grid, Plan, Selection, Summary};
 use nas_domain::ExperimentName;
 use nas_domain::objective::Cost;
@@ -112,7 +112,7 @@ pub(super) async fn reevaluate(args: ReevaluateArgs) -> anyhow::Result<()> {
         .store
         .open(args.embedding.fallback_store())
         .await?;
-    let config = config::load(&store, &experiment).await?;
+    let config = stored::load(&store, &experiment).await?;
     let (queue, workers) = args
         .embedding
         .queue(

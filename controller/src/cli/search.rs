@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nas_controller::experiment::config::{self, Overrides};
+use nas_controller::experiment::config::Overrides;
+use nas_controller::experiment::stored;
 use nas_controller::present::live;
 use nas_controller::search::metrics::ControllerMetrics;
 use nas_controller::search::{Progress, ResumeMode, Search, SearchSummary};
@@ -94,7 +95,7 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let telemetry = Telemetry::default();
     let metrics = ControllerMetrics::new(&telemetry);
     let store = args.store.open(args.embedding.fallback_store()).await?;
-    let config = config::settle(&store, &layers, args.mode()).await?;
+    let config = stored::settle(&store, &layers, args.mode()).await?;
     let (queue, workers) = args
         .embedding
         .queue(

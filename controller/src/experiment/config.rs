@@ -27,7 +27,6 @@ use crate::strategy::predictor::PredictorConfig;
 use crate::strategy::reinforce::ReinforceConfig;
 
 pub use super::overrides::{BudgetOverrides, Overrides};
-pub use super::stored::{ResumeMode, load, settle};
 use crate::{Error, Result};
 
 /// Everything that defines a search.

@@ -6,7 +6,9 @@
 //!   from defaults, a file, `NAS_…` variables and flags;
 //!   the optional settings are [`config::Overrides`], merged as values;
 //!   `changes` names what a resumed search was given that it would not
-//!   take, and `stored` loads it back and settles a resumed search's;
+//!   take;
+//! - [`stored`]: loads a stored configuration back and settles the one a
+//!   search runs with (new, or resumed with its budget settings);
 //! - [`job_log`]: the record of each published job (`jobs/<batch>.jsonl`);
 //! - [`reward_log`]: one record per finished child (`rewards/…`);
 //! - [`progress_log`]: learning curves of children in flight and the stops
@@ -28,7 +30,7 @@ mod overrides;
 pub mod progress_log;
 pub mod reward_log;
 pub mod spend;
-mod stored;
+pub mod stored;
 
 use serde::{Deserialize, Serialize};
 

@@ -38,7 +38,7 @@ pub enum ResumeMode {
 /// The configuration a search runs with: a new experiment's resolved from
 /// `layers` (lowest precedence first), or the stored one's with the
 /// resumable part of the highest layer (the flags and variables), as
-/// `mode` says. [`Search::open`](super::Search::open) writes it.
+/// `mode` says. `Search::open` writes it.
 pub async fn settle(
     store: &ObjectStore,
     layers: &[&Overrides],

@@ -27,9 +27,10 @@ use tch::{Kind, Tensor};
 use super::proposals::{self, ProposalCheck};
 use super::stops::{self, StopCheck};
 use crate::experiment::PolicyPointer;
-use crate::experiment::config::{self, ExperimentConfig};
+use crate::experiment::config::ExperimentConfig;
 use crate::experiment::progress_log;
 use crate::experiment::reward_log::{self, RewardRecord};
+use crate::experiment::stored;
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::reinforce::RewardTransform;
 use crate::strategy::{self, StepReport, Strategy, StrategyKind};
@@ -106,7 +107,7 @@ async fn load(
     store: &ObjectStore,
     experiment: &ExperimentName,
 ) -> Result<(ExperimentConfig, Vec<RewardRecord>)> {
-    let config = config::load(store, experiment).await?;
+    let config = stored::load(store, experiment).await?;
     let records = reward_log::read_all(store, experiment).await?;
     Ok((config, records))
 }

@@ -63,7 +63,7 @@ use learn::StrategySlot;
 use metrics::ControllerMetrics;
 use rule_state::RuleState;
 
-pub use crate::experiment::config::ResumeMode;
+pub use crate::experiment::stored::ResumeMode;
 pub use crate::jobs::ResultOutcome;
 
 /// What the strategy needs of a published job to learn from its reward.
@@ -178,7 +178,7 @@ pub struct Search {
 }
 
 impl Search {
-    /// Opens the search of `config` (as [`settle`](crate::experiment::config::settle) settled it):
+    /// Opens the search of `config` (as [`settle`](crate::experiment::stored::settle) settled it):
     /// the configuration is written to the store, and the strategy, the
     /// counts and the jobs in flight are restored from it. Every reward
     /// record, restored or new, goes to `live` too (the live report).

@@ -11,7 +11,7 @@ use nas_infra::store::keys;
 
 use super::{Sample, Search};
 use crate::experiment::reward_log::RecordStatus;
-use crate::experiment::{PolicyPointer, config, reward_log};
+use crate::experiment::{PolicyPointer, reward_log, stored};
 use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::warm::{self, PriorChild};
 use crate::strategy::{self, Strategy};
@@ -115,7 +115,7 @@ impl Search {
     async fn warm_start_prior(&self) -> Result<Vec<PriorChild>> {
         let mut prior = Vec::new();
         for source in &self.config.warm_start {
-            config::load(&self.store, source).await?;
+            stored::load(&self.store, source).await?;
             let records = reward_log::read_all(&self.store, source).await?;
             for record in records.iter().filter(|record| record.status == RecordStatus::Ok) {
                 let Some(arch) = record.spec.as_categorical() else {

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
-use crate::experiment::config;
 use crate::experiment::job_log::now;
+use crate::experiment::stored;
 use crate::jobs::{Arrival, Event, InFlight, JobTracker, TrackerCounters, pause};
 pub use plan::{Grid, Selection, grid};
 pub use summary::{GridResult, Statistic, Summary, summarize};
@@ -80,7 +80,7 @@ pub async fn run(
     store: &ObjectStore,
     shutdown: CancellationToken,
 ) -> Result<Summary> {
-    let config = config::load(store, &plan.experiment).await?;
+    let config = stored::load(store, &plan.experiment).await?;
     let points = grid(&config, plan.epochs, plan.grid);
     let jobs = plan::plan_jobs(plan, &config, store, &points).await?;
     let mut results: HashMap<JobId, TrainResult> = HashMap::new();

@@ -221,7 +221,7 @@ pub async fn load(
     store: &nas_infra::store::ObjectStore,
     experiment: &ExperimentName,
 ) -> Result<ExperimentData> {
-    let config = crate::experiment::config::load(store, experiment).await?;
+    let config = crate::experiment::stored::load(store, experiment).await?;
     let records = crate::experiment::reward_log::read_all(store, experiment).await?;
     let prefix = nas_infra::store::keys::reevaluations_prefix(experiment);
     let mut reevaluations = Vec::new();
