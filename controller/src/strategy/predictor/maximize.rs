@@ -229,7 +229,7 @@ fn best_neighbour(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::predictor::model::Layout;
+    use crate::strategy::predictor::layout::Layout;
     use crate::strategy::test_spaces::categorical;
 
     /// Weights that make token `i` best at value `i % options`.

@@ -38,6 +38,8 @@
 //! `d` (at most `max_features`), plus scoring the space or climbing it.
 
 pub mod front;
+pub mod layout;
+mod linalg;
 pub mod maximize;
 pub mod model;
 
@@ -53,7 +55,8 @@ use crate::strategy::checkpoint::Checkpoint;
 use crate::strategy::{self, Member, Observation, Proposal, StepReport, Strategy, StrategyKind};
 use crate::{Error, Result};
 use front::{chebyshev, front_weights};
-use model::{Layout, Model, Prior};
+use layout::Layout;
+use model::{Model, Prior};
 
 /// Predictor settings. The defaults were chosen on the NAS-Bench-Graph
 /// tables cora, citeseer and pubmed with seeds 1000–1049 (see the

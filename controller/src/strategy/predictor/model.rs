@@ -2,10 +2,8 @@
 //! one-hot decisions and one-hot pairs of decisions (a second-order model
 //! of a categorical function, as in BOCS, Baptista and Poloczek 2018).
 //!
-//! [`Layout`] numbers the features of a plan: an intercept, one feature per
-//! value of each token, and one per pair of values of two tokens, the pairs
-//! of nearby tokens first, as many as `max_features` allows. A child has
-//! one active feature per group, so it is a short list of indices.
+//! [`Layout`] (`layout.rs`) numbers the features of a plan; a child is the
+//! short list of its active features.
 //!
 //! [`Model`] keeps the posterior precision `P = Λ + Σ x xᵀ` as its Cholesky
 //! factor, updated by one rank-one step per reward (O(d²)), the sum `b =
@@ -21,111 +19,12 @@
 
 use std::cell::OnceCell;
 
-use nas_domain::{Actions, Plan};
+use nas_domain::Actions;
 use rand::Rng;
 
-use crate::strategy;
+use super::layout::Layout;
+use super::linalg::{cholesky_solve, standard_normal};
 use crate::strategy::rank::ranks;
-
-/// The features of one plan.
-#[derive(Clone, Debug)]
-pub struct Layout {
-    /// Options of each token.
-    options: Vec<usize>,
-    /// The first feature of each token's values.
-    main: Vec<usize>,
-    /// Pairs of tokens `(a, b)` with the first feature of their values.
-    pairs: Vec<(usize, usize, usize)>,
-    /// Features in all.
-    len: usize,
-}
-
-impl Layout {
-    /// The features of `plan`: the intercept and every token's values, then
-    /// pairs of tokens by distance (neighbours first) while the total stays
-    /// within `max_features`.
-    pub fn of(plan: &Plan, max_features: usize) -> Self {
-        let options: Vec<usize> = strategy::token_options(plan)
-            .into_iter()
-            .map(|(_, o)| o)
-            .collect();
-        let mut len = 1;
-        let main = options
-            .iter()
-            .map(|&o| {
-                len += o;
-                len - o
-            })
-            .collect();
-        let mut pairs = Vec::new();
-        'distances: for distance in 1..options.len() {
-            for a in 0..options.len() - distance {
-                let b = a + distance;
-                let size = options[a] * options[b];
-                if len + size > max_features {
-                    break 'distances;
-                }
-                pairs.push((a, b, len));
-                len += size;
-            }
-        }
-        Layout {
-            options,
-            main,
-            pairs,
-            len,
-        }
-    }
-
-    /// Features in all.
-    pub fn features(&self) -> usize {
-        self.len
-    }
-
-    /// Options of each token.
-    pub fn options(&self) -> &[usize] {
-        &self.options
-    }
-
-    /// The active features of `tokens`: the intercept, its values, then
-    /// its pairs of values.
-    fn active<'a>(&'a self, tokens: &'a [u16]) -> impl Iterator<Item = usize> + 'a {
-        let values = tokens
-            .iter()
-            .zip(&self.main)
-            .map(|(&token, first)| first + usize::from(token));
-        let pairs = self
-            .pairs
-            .iter()
-            .map(|&(a, b, first)| first + usize::from(tokens[a]) * self.options[b] + usize::from(tokens[b]));
-        std::iter::once(0).chain(values).chain(pairs)
-    }
-
-    /// The active features of partly known `tokens`: the intercept, the
-    /// value of each known token, and the pairs of two known ones.
-    fn active_known(&self, tokens: &[Option<u16>]) -> Vec<usize> {
-        let values = (tokens.iter().zip(&self.main))
-            .filter_map(|(&token, first)| token.map(|token| first + usize::from(token)));
-        let pairs = self.pairs.iter().filter_map(|&(a, b, first)| {
-            let (value_a, value_b) = (tokens[a]?, tokens[b]?);
-            Some(first + usize::from(value_a) * self.options[b] + usize::from(value_b))
-        });
-        std::iter::once(0).chain(values).chain(pairs).collect()
-    }
-
-    /// The active features of `tokens`, written into `out`.
-    pub fn active_into(&self, tokens: &[u16], out: &mut Vec<usize>) {
-        out.clear();
-        out.extend(self.active(tokens));
-    }
-
-    /// The score of `tokens` under the weights `theta`.
-    pub fn score(&self, theta: &[f64], tokens: &[u16]) -> f64 {
-        let mut active = self.active(tokens);
-        let first = active.next().map_or(0.0, |feature| theta[feature]);
-        active.fold(first, |sum, feature| sum + theta[feature])
-    }
-}
 
 /// The prior precision of each group of weights.
 #[derive(Clone, Copy, Debug)]
@@ -209,7 +108,7 @@ impl Model {
         let mut l = vec![0.0; d * d];
         let mut precision = vec![prior.pair; d];
         precision[0] = INTERCEPT_PRECISION;
-        let pairs_from = layout.pairs.first().map_or(d, |pair| pair.2);
+        let pairs_from = layout.pairs_from();
         precision[1..pairs_from].fill(prior.main);
         for (k, p) in precision.iter().enumerate() {
             l[k * d + k] = p.sqrt();
@@ -449,40 +348,6 @@ fn floor_ranks(ranks: &mut [f64], floor: f64) {
     for rank in ranks {
         *rank = rank.max(floor);
     }
-}
-
-/// Solves `A x = b` in place for a symmetric positive definite `A` (`d × d`,
-/// row-major, overwritten by its Cholesky factor).
-fn cholesky_solve(a: &mut [f64], d: usize, b: &mut [f64]) {
-    for j in 0..d {
-        let mut diagonal = a[j * d + j];
-        for k in 0..j {
-            diagonal -= a[j * d + k] * a[j * d + k];
-        }
-        let diagonal = diagonal.max(f64::MIN_POSITIVE).sqrt();
-        a[j * d + j] = diagonal;
-        for i in j + 1..d {
-            let mut value = a[i * d + j];
-            for k in 0..j {
-                value -= a[i * d + k] * a[j * d + k];
-            }
-            a[i * d + j] = value / diagonal;
-        }
-    }
-    for i in 0..d {
-        let dot: f64 = (0..i).map(|k| a[i * d + k] * b[k]).sum();
-        b[i] = (b[i] - dot) / a[i * d + i];
-    }
-    for i in (0..d).rev() {
-        let dot: f64 = (i + 1..d).map(|k| a[k * d + i] * b[k]).sum();
-        b[i] = (b[i] - dot) / a[i * d + i];
-    }
-}
-
-/// An approximately standard normal draw: the sum of twelve uniforms minus
-/// six (mean 0, variance 1), exact on every machine.
-fn standard_normal(rng: &mut impl Rng) -> f64 {
-    (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0
 }
 
 #[cfg(test)]

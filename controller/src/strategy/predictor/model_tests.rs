@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::strategy::test_spaces::categorical;
+use nas_domain::Plan;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -99,4 +100,50 @@ fn objectives_share_the_factor_and_a_late_one_counts_as_worst_before() {
     assert!((score(0, &[1, 0, 1]) - score(0, &[1, 2, 1])).abs() < 0.15);
     // The child without a cost ranks last on it.
     assert!(score(1, &[0, 0, 0]) < score(1, &[0, 2, 1]));
+}
+
+/// Every child of the 3 × 3 × 3 plan.
+fn every_child() -> Vec<Vec<u16>> {
+    let mut all = Vec::new();
+    for a in 0..3 {
+        for b in 0..3 {
+            for c in 0..3 {
+                all.push(vec![a, b, c]);
+            }
+        }
+    }
+    all
+}
+
+/// A model warm-started from an earlier search that ranked every child by
+/// `earlier` (the prior's weight 0.5, as shipped).
+fn warm_model(layout: &Layout, earlier: impl Fn(&[u16]) -> f64) -> Model {
+    let all = every_child();
+    let rewards: Vec<f64> = all.iter().map(|t| earlier(t)).collect();
+    let tokens: Vec<Vec<Option<u16>>> = all.iter().map(|t| t.iter().map(|&v| Some(v)).collect()).collect();
+    let children: Vec<(&[Option<u16>], f64)> =
+        (tokens.iter().map(Vec::as_slice)).zip(ranks(&rewards)).collect();
+    let mut model = Model::new(layout.clone(), Prior { main: 1.0, pair: 0.3 });
+    assert!(model.set_prior(&children, 0.5));
+    model
+}
+
+#[test]
+fn a_warm_start_orders_what_this_search_has_not_tried_as_the_earlier_one_did() {
+    let layout = Layout::of(&plan(), 1000);
+    // The second token's middle value is its best.
+    let truth = |t: &[u16]| f64::from(t[0]) + f64::from(t[1] == 1);
+    let mut model = warm_model(&layout, truth);
+    for tokens in [[0, 0, 0], [2, 2, 2], [1, 0, 2], [2, 0, 1]] {
+        model.add(&Actions::new(tokens.to_vec()), &[truth(&tokens)]);
+    }
+    // This search has not tried it; the earlier one ranked it first, and
+    // after four children of its own the model still does.
+    let theta = model
+        .sample(&mut ChaCha8Rng::seed_from_u64(1), 0.0)
+        .swap_remove(0);
+    for rest in [[2, 0], [1, 2], [0, 1]] {
+        let score = |middle: u16| layout.score(&theta, &[rest[0], middle, rest[1]]);
+        assert!(score(1) > score(0) && score(1) > score(2), "{rest:?}");
+    }
 }
