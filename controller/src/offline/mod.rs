@@ -7,7 +7,8 @@
 //! search's exact baseline) and
 //! [`early_stopping`] (stopping rules on a learning-curve table) and
 //! [`pareto`] (multi-objective search on a table with costs), with
-//! [`warm_start`] (runs that learn from other tables first), and
+//! [`warm_start`] (runs that learn from other tables first, or from runs
+//! [`recorded`] by an earlier simulation), and
 //! [`reevaluate`] (train the best architectures again with
 //! more epochs, seeds and the final grid).
 
@@ -15,6 +16,7 @@ pub mod early_stopping;
 pub mod hitting;
 pub mod pareto;
 pub mod proposals;
+pub mod recorded;
 pub mod reevaluate;
 pub mod replay;
 pub mod simulate;

@@ -16,7 +16,10 @@ mod legacy;
 mod print;
 mod run;
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
+use nas_controller::offline::warm_start::WarmSource;
 use nas_controller::strategy::StrategyKind;
 use nas_controller::strategy::evolution::EvolutionConfig;
 use nas_controller::strategy::local_search::LocalSearchConfig;
@@ -130,13 +133,15 @@ struct Common {
     /// the whole front, or the shaped reward alone.
     #[arg(long, value_enum, default_value_t = PredictorConfig::default().costs)]
     predictor_costs: CostSearch,
-    /// Predictor: learn first from earlier searches on these benchmark
-    /// tables (`table:FILE#COLUMN`, comma-separated), matched by decision
-    /// name; each run draws its own rows of each.
+    /// Learn first from earlier searches, matched by decision name
+    /// (comma-separated): `table:FILE#COLUMN`, rows of a benchmark table
+    /// that each run draws for itself (a random search on it), or
+    /// `runs:FILE`, runs recorded by `simulate search --record-runs`, each
+    /// run learning from the recorded run with its seed.
     #[arg(long, value_delimiter = ',')]
-    warm_start: Vec<OracleSource>,
-    /// Rows of each warm-start table a run learns from (a random search of
-    /// that many children on it).
+    warm_start: Vec<WarmSource>,
+    /// Children of each warm-start source a run learns from (rows of a
+    /// table; the first children of a recorded run).
     #[arg(long, default_value_t = 2000)]
     warm_start_children: usize,
     /// REINFORCE: policy-gradient steps on the warm-start tables' rows
@@ -228,6 +233,11 @@ struct SearchArgs {
     /// synchronous rounds of the controller's batch size.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     in_flight: Option<u64>,
+    /// Write every child of every run to FILE (JSON lines: strategy, seed,
+    /// sample, reward, spec), for `--warm-start runs:FILE` or as a reward
+    /// table.
+    #[arg(long, value_name = "FILE")]
+    record_runs: Option<PathBuf>,
 }
 
 /// What a stopped child teaches, without a penalty.

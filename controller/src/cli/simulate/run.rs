@@ -8,10 +8,10 @@ use anyhow::{Context, bail};
 use nas_controller::offline::early_stopping::{self, StoppingSimulation};
 use nas_controller::offline::pareto::{self, ShapedTable};
 use nas_controller::offline::simulate::{self, Simulation, StrategySummary};
-use nas_controller::offline::tabular;
 use nas_controller::offline::warm_start::WarmStart;
+use nas_controller::offline::{recorded, tabular};
 use nas_domain::objective::{Cost, RewardShaping};
-use nas_domain::oracle::{CurveTable, MetricTable, Missing, Oracle, OracleSource};
+use nas_domain::oracle::{CurveTable, MetricTable, Oracle, OracleSource};
 use nas_domain::{SearchSpace, StoppedReward};
 
 use super::{Common, ParetoArgs, SearchArgs, StoppedTeaching, StoppingArgs, print};
@@ -39,23 +39,13 @@ impl Common {
         })
     }
 
-    /// The warm-start tables, matched to `space`, when there are any.
+    /// The warm-start sources, matched to `space`, when there are any.
     fn warm_start(&self, space: &SearchSpace) -> anyhow::Result<Option<WarmStart>> {
         if self.warm_start.is_empty() {
             return Ok(None);
         }
-        let sources = (self.warm_start.iter())
-            .map(|source| {
-                let OracleSource::Metric { path, column } = source else {
-                    bail!("--warm-start takes benchmark tables, `table:FILE#COLUMN`, not {source}");
-                };
-                Ok((
-                    source.to_string(),
-                    MetricTable::load(path, column, Missing::Fail)?,
-                ))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Some(WarmStart::new(space, &sources, self.warm_start_children)?))
+        let warm = WarmStart::load(space, &self.warm_start, self.warm_start_children, &self.seeds())?;
+        Ok(Some(warm))
     }
 
     /// The benchmark table of a `table:FILE#COLUMN` oracle.
@@ -79,6 +69,9 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
         Some(table) => table.clone(),
         None => Arc::from(args.common.oracle.open(args.common.missing())?),
     };
+    let recorder = (args.record_runs.as_deref())
+        .map(|path| recorded::Recorder::create(path).with_context(|| "--record-runs"))
+        .transpose()?;
     let started = Instant::now();
     let test_column = args.test_column.clone();
     let (simulation, runs, tabular) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -89,6 +82,9 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
         Ok((simulation, runs, tabular))
     })
     .await??;
+    if let Some(recorder) = recorder {
+        recorder.write(&runs)?;
+    }
     let summary = simulate::summarize(&simulation, &runs);
     if args.common.output.get() == Output::Json {
         let figures = serde_json::json!({"tabular": tabular, "pareto": null});

@@ -1,0 +1,268 @@
+//! Simulated runs written to a file and read back: `simulate search
+//! --record-runs FILE` writes every child of every run, one JSON line
+//! each ([`Recorder`], [`RecordedChild`]), and `--warm-start runs:FILE` reads them
+//! ([`RecordedRuns`]) so a later simulation can learn from the search a
+//! strategy actually made, not from random rows of its table. Each line
+//! has a `reward` and a `spec`, so the file is also a reward table
+//! (`--oracle table:FILE`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nas_domain::ArchSpec;
+use serde::{Deserialize, Serialize};
+
+use super::simulate::Run;
+use crate::strategy::StrategyKind;
+use crate::{Error, Result};
+
+/// One child of a simulated run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedChild {
+    /// The run's strategy.
+    pub strategy: StrategyKind,
+    /// The run's seed.
+    pub seed: u64,
+    /// Its position in the run (the order its reward arrived).
+    pub sample: usize,
+    /// Its reward.
+    pub reward: f64,
+    /// Its architecture.
+    pub spec: ArchSpec,
+}
+
+/// A file the runs will be written to, created before they start so a
+/// path that cannot be written fails at once, not after the simulation.
+pub struct Recorder {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Recorder {
+    /// Creates (or truncates) `path`.
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        Ok(Recorder {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::new(file),
+        })
+    }
+
+    /// Writes every child of `runs`, run after run.
+    pub fn write(mut self, runs: &[Run]) -> Result<()> {
+        for run in runs {
+            for (sample, (spec, &reward)) in run.specs.iter().zip(&run.rewards).enumerate() {
+                let child = RecordedChild {
+                    strategy: run.strategy,
+                    seed: run.seed,
+                    sample,
+                    reward,
+                    spec: spec.clone(),
+                };
+                serde_json::to_writer(&mut self.out, &child)?;
+                self.out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
+            }
+        }
+        self.out.flush().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// The runs of one strategy read back: each seed's children in order.
+#[derive(Clone, Debug)]
+pub struct RecordedRuns {
+    /// The strategy that made them.
+    pub strategy: StrategyKind,
+    /// Each seed's children, by sample.
+    pub runs: BTreeMap<u64, Vec<(ArchSpec, f64)>>,
+}
+
+impl RecordedRuns {
+    /// Reads a file written by [`write`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text).map_err(|reason| Error::Config(format!("{}: {reason}", path.display())))
+    }
+
+    /// Parses the text of such a file: one strategy's runs, each seed's
+    /// samples numbered from 0 without a gap.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let mut strategy = None;
+        let mut runs: BTreeMap<u64, Vec<(ArchSpec, f64)>> = BTreeMap::new();
+        for (line, text) in text.lines().enumerate().filter(|(_, t)| !t.trim().is_empty()) {
+            let line = line + 1;
+            let child: RecordedChild =
+                serde_json::from_str(text).map_err(|e| format!("line {line}: not a recorded child: {e}"))?;
+            match strategy {
+                None => strategy = Some(child.strategy),
+                Some(kind) if kind != child.strategy => {
+                    return Err(format!(
+                        "line {line}: runs of {kind} and {} in one file; record one strategy per file",
+                        child.strategy
+                    ));
+                }
+                Some(_) => {}
+            }
+            let run = runs.entry(child.seed).or_default();
+            if child.sample != run.len() {
+                return Err(format!(
+                    "line {line}: sample {} of seed {} follows {} samples of it (a run's samples are 0, 1, 2, … in order)",
+                    child.sample,
+                    child.seed,
+                    run.len()
+                ));
+            }
+            run.push((child.spec, child.reward));
+        }
+        let strategy = strategy.ok_or("no recorded child")?;
+        Ok(RecordedRuns { strategy, runs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nas_domain::{Actions, SearchSpace};
+
+    use super::*;
+    use crate::offline::warm_start::{WarmSource, WarmStart};
+
+    /// Two decisions, `op` (a, b, c) and `width` (8, 16).
+    fn space() -> SearchSpace {
+        toml::from_str(
+            "kind = \"categorical\"\n[[decisions]]\nname = \"op\"\noptions = [\"a\", \"b\", \"c\"]\n\
+             [[decisions]]\nname = \"width\"\noptions = [8, 16]\n",
+        )
+        .unwrap()
+    }
+
+    fn run(strategy: StrategyKind, seed: u64, children: &[(u16, u16, f64)]) -> Run {
+        let space = space();
+        let specs = (children.iter())
+            .map(|&(op, width, _)| {
+                ArchSpec::from_actions(&space, space.depth_at(0), &Actions::new(vec![op, width]))
+            })
+            .collect::<nas_domain::Result<Vec<_>>>()
+            .unwrap();
+        Run {
+            strategy,
+            seed,
+            rewards: children.iter().map(|c| c.2).collect(),
+            best_reward: 0.0,
+            mean_last_100: 0.0,
+            specs,
+            mean_staleness: 0.0,
+            stale_dropped: 0,
+        }
+    }
+
+    #[test]
+    fn recorded_runs_come_back_by_seed_and_warm_start_each_run_from_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.jsonl");
+        let runs = [
+            run(
+                StrategyKind::Predictor,
+                7,
+                &[(0, 0, 0.1), (2, 1, 0.9), (1, 1, 0.5)],
+            ),
+            run(StrategyKind::Predictor, 8, &[(1, 0, 0.3)]),
+        ];
+        Recorder::create(&path).unwrap().write(&runs).unwrap();
+        let read = RecordedRuns::load(&path).unwrap();
+        assert_eq!(read.strategy, StrategyKind::Predictor);
+        assert_eq!(read.runs.keys().copied().collect::<Vec<_>>(), [7, 8]);
+        assert_eq!(read.runs[&7].len(), 3);
+        assert_eq!(
+            (&read.runs[&7][1].0, read.runs[&7][1].1),
+            (&runs[0].specs[1], 0.9)
+        );
+
+        // A search of seed 7 learns from the first two children of run 7,
+        // in order, whatever other seeds the file holds.
+        let source = WarmSource::Runs(path.clone());
+        let warm = WarmStart::load(&space(), std::slice::from_ref(&source), 2, &[7, 8]).unwrap();
+        let prior = warm.prior(7);
+        let seen: Vec<_> = prior.iter().map(|c| (c.tokens.clone(), c.reward)).collect();
+        assert_eq!(
+            seen,
+            [(vec![Some(0), Some(0)], 0.1), (vec![Some(2), Some(1)], 0.9)]
+        );
+        assert_eq!(prior[0].source, format!("runs:{}", path.display()));
+        assert_eq!(warm.prior(8).len(), 1);
+
+        // A seed the file lacks is named before any run starts.
+        let error = WarmStart::load(&space(), &[source], 2, &[7, 9])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no run with seed 9") && error.contains("seeds 7 to 8"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn files_that_are_not_one_strategy_s_runs_in_order_are_refused_by_line() {
+        let spec = r#"{"version": 1, "kind": "categorical", "decisions": {"op": "a", "width": 8}}"#;
+        let child = |strategy: &str, seed: u64, sample: usize, reward: &str| {
+            format!(
+                r#"{{"strategy": "{strategy}", "seed": {seed}, "sample": {sample}, "reward": {reward}, "spec": {spec}}}"#
+            )
+        };
+        let cases = [
+            (String::new(), "no recorded child"),
+            ("{not json".to_string(), "line 1: not a recorded child"),
+            (
+                format!(
+                    "{}\n{}",
+                    child("predictor", 0, 0, "0.5"),
+                    child("random", 0, 1, "0.5")
+                ),
+                "line 2: runs of predictor and random in one file",
+            ),
+            (
+                format!(
+                    "{}\n{}",
+                    child("predictor", 0, 0, "0.5"),
+                    child("predictor", 0, 2, "0.5")
+                ),
+                "line 2: sample 2 of seed 0 follows 1 samples",
+            ),
+            (
+                child("predictor", 0, 1, "0.5"),
+                "line 1: sample 1 of seed 0 follows 0 samples",
+            ),
+            (
+                child("predictor", 0, 0, "0.5").replace("\"sample\"", "\"extra\": 1, \"sample\""),
+                "line 1: not a recorded child: unknown field `extra`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = RecordedRuns::parse(&text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+        assert!(RecordedRuns::parse(&child("predictor", 3, 0, "0.5")).is_ok());
+    }
+
+    #[test]
+    fn warm_start_sources_parse_and_name_themselves() {
+        for text in ["table:a.jsonl#valid", "runs:/tmp/r.jsonl"] {
+            let source: WarmSource = text.parse().unwrap();
+            assert_eq!(source.to_string(), text);
+        }
+        for text in [
+            "a.jsonl",
+            "table:a.jsonl",
+            "table:#valid",
+            "runs:",
+            "curves:a#b",
+            "log:a",
+        ] {
+            let error = text.parse::<WarmSource>().unwrap_err().to_string();
+            assert!(
+                error.contains("`table:FILE#COLUMN`") && error.contains(text),
+                "{text}: {error}"
+            );
+        }
+    }
+}
