@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use nas_domain::ArchSpec;
 use serde::{Deserialize, Serialize};
 
-use super::simulate::Run;
 use crate::strategy::StrategyKind;
 use crate::{Error, Result};
 
@@ -50,21 +49,30 @@ impl Recorder {
         })
     }
 
-    /// Writes every child of `runs`, run after run.
-    pub fn write(mut self, runs: &[Run]) -> Result<()> {
-        for run in runs {
-            for (sample, (spec, &reward)) in run.specs.iter().zip(&run.rewards).enumerate() {
-                let child = RecordedChild {
-                    strategy: run.strategy,
-                    seed: run.seed,
-                    sample,
-                    reward,
-                    spec: spec.clone(),
-                };
-                serde_json::to_writer(&mut self.out, &child)?;
-                self.out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
-            }
+    /// Writes one run's children (`children`: each spec with its reward,
+    /// in the order they arrived).
+    pub fn write_run<'a>(
+        &mut self,
+        strategy: StrategyKind,
+        seed: u64,
+        children: impl IntoIterator<Item = (&'a ArchSpec, f64)>,
+    ) -> Result<()> {
+        for (sample, (spec, reward)) in children.into_iter().enumerate() {
+            let child = RecordedChild {
+                strategy,
+                seed,
+                sample,
+                reward,
+                spec: spec.clone(),
+            };
+            serde_json::to_writer(&mut self.out, &child)?;
+            self.out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
         }
+        Ok(())
+    }
+
+    /// Flushes what was written.
+    pub fn finish(mut self) -> Result<()> {
         self.out.flush().map_err(|e| Error::io(&self.path, e))
     }
 }
@@ -136,24 +144,18 @@ mod tests {
         .unwrap()
     }
 
-    fn run(strategy: StrategyKind, seed: u64, children: &[(u16, u16, f64)]) -> Run {
+    /// A run's children: each `(op, width)` tokens' spec with its reward.
+    fn children(list: &[(u16, u16, f64)]) -> Vec<(ArchSpec, f64)> {
         let space = space();
-        let specs = (children.iter())
-            .map(|&(op, width, _)| {
-                ArchSpec::from_actions(&space, space.depth_at(0), &Actions::new(vec![op, width]))
+        (list.iter())
+            .map(|&(op, width, reward)| {
+                let actions = Actions::new(vec![op, width]);
+                (
+                    ArchSpec::from_actions(&space, space.depth_at(0), &actions).unwrap(),
+                    reward,
+                )
             })
-            .collect::<nas_domain::Result<Vec<_>>>()
-            .unwrap();
-        Run {
-            strategy,
-            seed,
-            rewards: children.iter().map(|c| c.2).collect(),
-            best_reward: 0.0,
-            mean_last_100: 0.0,
-            specs,
-            mean_staleness: 0.0,
-            stale_dropped: 0,
-        }
+            .collect()
     }
 
     #[test]
@@ -161,22 +163,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.jsonl");
         let runs = [
-            run(
-                StrategyKind::Predictor,
-                7,
-                &[(0, 0, 0.1), (2, 1, 0.9), (1, 1, 0.5)],
-            ),
-            run(StrategyKind::Predictor, 8, &[(1, 0, 0.3)]),
+            (7, children(&[(0, 0, 0.1), (2, 1, 0.9), (1, 1, 0.5)])),
+            (8, children(&[(1, 0, 0.3)])),
         ];
-        Recorder::create(&path).unwrap().write(&runs).unwrap();
+        let mut recorder = Recorder::create(&path).unwrap();
+        for (seed, children) in &runs {
+            let children = children.iter().map(|(spec, reward)| (spec, *reward));
+            recorder
+                .write_run(StrategyKind::Predictor, *seed, children)
+                .unwrap();
+        }
+        recorder.finish().unwrap();
         let read = RecordedRuns::load(&path).unwrap();
         assert_eq!(read.strategy, StrategyKind::Predictor);
         assert_eq!(read.runs.keys().copied().collect::<Vec<_>>(), [7, 8]);
         assert_eq!(read.runs[&7].len(), 3);
-        assert_eq!(
-            (&read.runs[&7][1].0, read.runs[&7][1].1),
-            (&runs[0].specs[1], 0.9)
-        );
+        assert_eq!(read.runs[&7][1], runs[0].1[1]);
 
         // A search of seed 7 learns from the first two children of run 7,
         // in order, whatever other seeds the file holds.

@@ -82,8 +82,15 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
         Ok((simulation, runs, tabular))
     })
     .await??;
-    if let Some(recorder) = recorder {
-        recorder.write(&runs)?;
+    if let Some(mut recorder) = recorder {
+        for run in &runs {
+            recorder.write_run(
+                run.strategy,
+                run.seed,
+                run.specs.iter().zip(run.rewards.iter().copied()),
+            )?;
+        }
+        recorder.finish()?;
     }
     let summary = simulate::summarize(&simulation, &runs);
     if args.common.output.get() == Output::Json {
