@@ -3,14 +3,14 @@
 //! each ([`Recorder`], [`RecordedChild`]), and `--warm-start runs:FILE` reads them
 //! ([`RecordedRuns`]) so a later simulation can learn from the search a
 //! strategy actually made, not from random rows of its table. Each line
-//! has a `reward` and a `spec`, so the file is also a reward table
-//! (`--oracle table:FILE`).
+//! has a `reward`, an `arch_id` and a `spec`, so the file is also a reward
+//! table (`--oracle table:FILE`) and joins tables keyed by id.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nas_domain::ArchSpec;
+use nas_domain::{ArchId, ArchSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::StrategyKind;
@@ -28,6 +28,9 @@ pub struct RecordedChild {
     pub sample: usize,
     /// Its reward.
     pub reward: f64,
+    /// Its architecture's id (the content hash of `spec`, as in reward
+    /// logs and reports), to join the file with tables keyed by it.
+    pub arch_id: ArchId,
     /// Its architecture.
     pub spec: ArchSpec,
 }
@@ -63,6 +66,7 @@ impl Recorder {
                 seed,
                 sample,
                 reward,
+                arch_id: spec.id(),
                 spec: spec.clone(),
             };
             serde_json::to_writer(&mut self.out, &child)?;
@@ -111,6 +115,13 @@ impl RecordedRuns {
                     ));
                 }
                 Some(_) => {}
+            }
+            if child.arch_id != child.spec.id() {
+                return Err(format!(
+                    "line {line}: arch_id {} is not its spec's ({})",
+                    child.arch_id,
+                    child.spec.id()
+                ));
             }
             let run = runs.entry(child.seed).or_default();
             if child.sample != run.len() {
@@ -206,9 +217,10 @@ mod tests {
     #[test]
     fn files_that_are_not_one_strategy_s_runs_in_order_are_refused_by_line() {
         let spec = r#"{"version": 1, "kind": "categorical", "decisions": {"op": "a", "width": 8}}"#;
+        let id = serde_json::from_str::<ArchSpec>(spec).unwrap().id();
         let child = |strategy: &str, seed: u64, sample: usize, reward: &str| {
             format!(
-                r#"{{"strategy": "{strategy}", "seed": {seed}, "sample": {sample}, "reward": {reward}, "spec": {spec}}}"#
+                r#"{{"strategy": "{strategy}", "seed": {seed}, "sample": {sample}, "reward": {reward}, "arch_id": "{id}", "spec": {spec}}}"#
             )
         };
         let cases = [
@@ -233,6 +245,10 @@ mod tests {
             (
                 child("predictor", 0, 1, "0.5"),
                 "line 1: sample 1 of seed 0 follows 0 samples",
+            ),
+            (
+                child("predictor", 0, 0, "0.5").replace(&id.to_string(), &"0".repeat(64)),
+                "line 1: arch_id 0000",
             ),
             (
                 child("predictor", 0, 0, "0.5").replace("\"sample\"", "\"extra\": 1, \"sample\""),
