@@ -69,7 +69,7 @@ impl Recorder {
                 arch_id: spec.id(),
                 spec: spec.clone(),
             };
-            serde_json::to_writer(&mut self.out, &child)?;
+            serde_json::to_writer(&mut self.out, &child).map_err(|e| Error::io(&self.path, e.into()))?;
             self.out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())
@@ -91,7 +91,7 @@ pub struct RecordedRuns {
 }
 
 impl RecordedRuns {
-    /// Reads a file written by [`write`].
+    /// Reads a file a [`Recorder`] wrote.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text).map_err(|reason| Error::Config(format!("{}: {reason}", path.display())))
@@ -209,7 +209,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("no run with seed 9") && error.contains("seeds 7 to 8"),
+            error.contains("no run with seed 9") && error.contains("2 runs, seeds 7 to 8"),
             "{error}"
         );
     }

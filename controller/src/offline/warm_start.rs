@@ -129,7 +129,8 @@ impl WarmStart {
 
     /// The prior of the run with `seed`: `children` distinct rows of each
     /// table (all of a smaller one), drawn from the seed, and the first
-    /// `children` children of each recorded run with that seed.
+    /// `children` children of each recorded run with that seed (none for
+    /// a seed [`WarmStart::load`] was not given: it checks them all).
     pub fn prior(&self, seed: u64) -> Vec<PriorChild> {
         let mut prior = Vec::new();
         for (index, (name, children)) in self.sources.iter().enumerate() {
@@ -183,7 +184,9 @@ fn recorded_rows(
         let Some(run) = recorded.runs.get(&seed) else {
             let (first, last) = (recorded.runs.keys().next(), recorded.runs.keys().next_back());
             return Err(format!(
-                "no run with seed {seed} (it holds seeds {} to {}); record the same seeds",
+                "no run with seed {seed} (it holds {} runs, seeds {} to {}); record them with the same \
+                 --first-seed and --seeds",
+                recorded.runs.len(),
                 first.map_or(0, |s| *s),
                 last.map_or(0, |s| *s)
             ));

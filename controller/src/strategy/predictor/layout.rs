@@ -64,7 +64,8 @@ impl Layout {
     }
 
     /// The first feature of a pair of values (all features when there
-    /// is no pair): the main effects are the features before it.
+    /// is no pair): the intercept and the main effects are the features
+    /// before it.
     pub fn pairs_from(&self) -> usize {
         self.pairs.first().map_or(self.len, |pair| pair.2)
     }

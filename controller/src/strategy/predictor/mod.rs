@@ -36,6 +36,9 @@
 //! `replay verify` reproduces it. Each depth (under a CNN curriculum) has
 //! its own model. The cost per child is O(d²) in the number of features
 //! `d` (at most `max_features`), plus scoring the space or climbing it.
+//! [`layout`] numbers the features, [`model`] fits and samples them (with
+//! the plain arithmetic of `linalg`), [`maximize`] finds the child a sample
+//! scores best and [`front`] weighs objectives for a front search.
 
 pub mod front;
 pub mod layout;
