@@ -117,8 +117,10 @@ impl WarmStart {
         Ok(WarmStart { sources, children })
     }
 
-    /// The sources (name and table) matched to `space` by decision name;
-    /// `children` rows of each per run.
+    /// The sources (name and table in memory) matched to `space` by
+    /// decision name; `children` rows of each per run (the unit tests'
+    /// way in; `load` reads files).
+    #[cfg(test)]
     pub fn new(space: &SearchSpace, sources: &[(String, MetricTable)], children: usize) -> Result<Self> {
         let names = warm::decision_names(space)?;
         let sources = (sources.iter())
@@ -196,8 +198,7 @@ fn recorded_rows(
                 let arch = spec
                     .as_categorical()
                     .ok_or("its runs did not search a categorical space")?;
-                let tokens = warm::tokens_by_name(space, |name| arch.decisions.get(name).cloned())
-                    .map_err(|e| e.to_string())?;
+                let tokens = warm::tokens_of(space, arch).map_err(|e| e.to_string())?;
                 Ok((tokens, *reward))
             })
             .collect::<std::result::Result<Rows, String>>()?;

@@ -124,8 +124,7 @@ impl Search {
                          matched by decision name for a warm start"
                     )));
                 };
-                let tokens =
-                    warm::tokens_by_name(&self.config.space, |name| arch.decisions.get(name).cloned())?;
+                let tokens = warm::tokens_of(&self.config.space, arch)?;
                 prior.push(PriorChild {
                     source: source.to_string(),
                     tokens,

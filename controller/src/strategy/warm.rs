@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use nas_domain::{CategoricalSpace, Choice, SearchSpace, SpaceDefinition};
+use nas_domain::{CategoricalArch, CategoricalSpace, Choice, SearchSpace, SpaceDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::rank::ranks;
@@ -73,6 +73,12 @@ pub fn tokens_by_name(
             u16::try_from(at).ok()
         })
         .collect())
+}
+
+/// The tokens of `space` for a categorical architecture of an earlier
+/// search (see [`tokens_by_name`]).
+pub fn tokens_of(space: &SearchSpace, arch: &CategoricalArch) -> Result<Vec<Option<u16>>> {
+    tokens_by_name(space, |name| arch.decisions.get(name).cloned())
 }
 
 /// The names of `space`'s decisions (a categorical one).
