@@ -119,7 +119,7 @@ run: build ## Embedded search (controller + 2 workers in one process) on synthet
 
 .PHONY: simulate
 simulate: build ## REINFORCE against random search on the synthetic oracle (800 children, 10 seeds)
-	$(BIN_DIR)/nas-controller simulate --oracle synthetic --space cnn --strategies reinforce,random --budget 800 --seeds 10
+	$(BIN_DIR)/nas-controller simulate search --oracle synthetic --space cnn --strategies reinforce,random --children 800 --seeds 10
 
 .PHONY: k8s-validate
 k8s-validate: $(TOOLS_STAMP) ## Validate the Kubernetes manifests, the Compose file, the Dockerfiles and every image reference offline

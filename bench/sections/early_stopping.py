@@ -22,7 +22,7 @@ NAME = "early_stopping"
 PREDICT = "predict:8:2:0.99"
 STOPPING_RULES = ["none", "median:1:5", "asha:1:3", "asha:1:2", "asha:1:20", PREDICT]
 STRATEGIES = "predictor,reinforce,random"
-# ASHA with promotions (`simulate --asha promote`): simulated only, the
+# ASHA with promotions (`simulate stopping --asha promote`): simulated only, the
 # controller does not run it yet; reported beside the rules it runs.
 PROMOTING_RULES = ["none", "asha:1:3", "asha:1:2"]
 # The recorded learning-curve tables (bench/record_curves.py): name, the

@@ -98,7 +98,7 @@ pub fn check_guest(uri: &str) -> Result<()> {
     if uri.authority.userinfo.username == "guest" && !loopback {
         return Err(Error::Config(format!(
             "the broker URI for {host} uses RabbitMQ's guest account, which is for local development \
-             only: give the controller and the workers their own users (README, Security)"
+             only: give the controller and the workers their own users (docs: Security)"
         )));
     }
     Ok(())

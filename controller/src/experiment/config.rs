@@ -71,7 +71,7 @@ pub struct ExperimentConfig {
     pub at_budget: AtBudget,
     /// Earlier experiments in the same store whose trained children the
     /// search learns from before its first child, matched by decision name
-    /// (the predictor; see `strategy/warm.rs`).
+    /// (the predictor, evolution or REINFORCE; see `strategy/warm.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warm_start: Vec<ExperimentName>,
     /// Prices per training hour by device kind (`cuda = 2.5`): the money

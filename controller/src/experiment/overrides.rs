@@ -48,8 +48,8 @@ pub struct Overrides {
     #[arg(skip)]
     pub controller: Option<ReinforceConfig>,
     /// Every default that differs from the paper back to the paper's value,
-    /// after the file and the other flags (README, "Where the defaults
-    /// differ from the paper").
+    /// after the file and the other flags (docs: The controller, "Where the
+    /// defaults differ from the paper").
     #[arg(long, env = "NAS_PAPER_STRICT")]
     #[serde(default)]
     pub paper_strict: bool,
@@ -87,7 +87,8 @@ pub struct Overrides {
     #[arg(long, env = "NAS_AT_BUDGET", value_enum)]
     pub at_budget: Option<AtBudget>,
     /// Learn first from these earlier experiments' trained children
-    /// (comma-separated names in the same store; the predictor).
+    /// (comma-separated names in the same store; the predictor, evolution or
+    /// REINFORCE).
     #[arg(long, env = "NAS_WARM_START", value_delimiter = ',')]
     pub warm_start: Option<Vec<ExperimentName>>,
     /// Prices per training hour by device kind, for the money spent

@@ -4,11 +4,17 @@
 //! ([`RecordedRuns`]) so a later simulation can learn from the search a
 //! strategy actually made, not from random rows of its table. Each line
 //! has a `reward`, an `arch_id` and a `spec`, so the file is also a reward
-//! table (`--oracle table:FILE`) and joins tables keyed by id.
+//! table (`--oracle table:FILE`) and joins tables keyed by id. A path
+//! ending in `.gz` is written gzipped (a 2,000-child run of 200 seeds is
+//! tens of megabytes of text); reading takes either.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use nas_domain::{ArchId, ArchSpec};
 use serde::{Deserialize, Serialize};
@@ -39,16 +45,36 @@ pub struct RecordedChild {
 /// path that cannot be written fails at once, not after the simulation.
 pub struct Recorder {
     path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
+    out: Sink,
+}
+
+/// Where the lines go: the file itself, or a gzip stream into it.
+enum Sink {
+    Plain(BufWriter<File>),
+    Gzip(BufWriter<GzEncoder<File>>),
+}
+
+impl Sink {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Plain(out) => out,
+            Sink::Gzip(out) => out,
+        }
+    }
 }
 
 impl Recorder {
-    /// Creates (or truncates) `path`.
+    /// Creates (or truncates) `path`, gzipped when its name ends in `.gz`.
     pub fn create(path: &Path) -> Result<Self> {
-        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let out = if path.extension().is_some_and(|ext| ext == "gz") {
+            Sink::Gzip(BufWriter::new(GzEncoder::new(file, Compression::default())))
+        } else {
+            Sink::Plain(BufWriter::new(file))
+        };
         Ok(Recorder {
             path: path.to_path_buf(),
-            out: std::io::BufWriter::new(file),
+            out,
         })
     }
 
@@ -69,15 +95,23 @@ impl Recorder {
                 arch_id: spec.id(),
                 spec: spec.clone(),
             };
-            serde_json::to_writer(&mut self.out, &child).map_err(|e| Error::io(&self.path, e.into()))?;
-            self.out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
+            let out = self.out.writer();
+            serde_json::to_writer(&mut *out, &child).map_err(|e| Error::io(&self.path, e.into()))?;
+            out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())
     }
 
-    /// Flushes what was written.
-    pub fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(&self.path, e))
+    /// Flushes what was written (and ends the gzip stream).
+    pub fn finish(self) -> Result<()> {
+        let io = |e: std::io::Error| Error::io(&self.path, e);
+        match self.out {
+            Sink::Plain(mut out) => out.flush().map_err(io),
+            Sink::Gzip(out) => {
+                let encoder = out.into_inner().map_err(|e| io(e.into_error()))?;
+                encoder.finish().map(drop).map_err(io)
+            }
+        }
     }
 }
 
@@ -91,9 +125,9 @@ pub struct RecordedRuns {
 }
 
 impl RecordedRuns {
-    /// Reads a file a [`Recorder`] wrote.
+    /// Reads a file a [`Recorder`] wrote, gzipped or not.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = nas_domain::oracle::read_text(path)?;
         Self::parse(&text).map_err(|reason| Error::Config(format!("{}: {reason}", path.display())))
     }
 
@@ -212,6 +246,25 @@ mod tests {
             error.contains("no run with seed 9") && error.contains("2 runs, seeds 7 to 8"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_gz_path_is_written_gzipped_and_read_back_as_the_plain_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = children(&[(0, 1, 0.25), (2, 0, 0.75)]);
+        let mut read = Vec::new();
+        for name in ["runs.jsonl", "runs.jsonl.gz"] {
+            let path = dir.path().join(name);
+            let mut recorder = Recorder::create(&path).unwrap();
+            let children = run.iter().map(|(spec, reward)| (spec, *reward));
+            recorder.write_run(StrategyKind::Random, 3, children).unwrap();
+            recorder.finish().unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(bytes.starts_with(&[0x1f, 0x8b]), name.ends_with(".gz"), "{name}");
+            read.push(RecordedRuns::load(&path).unwrap());
+        }
+        assert_eq!(read[0].runs, read[1].runs);
+        assert_eq!(read[1].runs[&3], run);
     }
 
     #[test]

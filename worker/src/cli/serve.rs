@@ -56,9 +56,10 @@ pub(super) struct ServeArgs {
     /// Reject children whose activations for one batch need more GiB than this.
     #[arg(long, env = "NAS_MAX_ACTIVATION_GIB", default_value_t = 8.0)]
     max_activation_gib: f64,
-    /// Answer jobs from an oracle instead of training: `synthetic`, or
+    /// Answer jobs from an oracle instead of training: `synthetic`,
     /// `table:FILE` (JSON lines with a reward and an arch_id or spec, such
-    /// as a reward log).
+    /// as a reward log), `table:FILE#COLUMN` (a benchmark table's column)
+    /// or `curves:FILE#COLUMN` (a learning-curve table, epoch by epoch).
     #[arg(long, env = "NAS_SURROGATE", value_name = "ORACLE")]
     surrogate: Option<OracleSource>,
     /// With --surrogate: milliseconds per job, standing in for training.

@@ -148,9 +148,9 @@ pub(crate) fn json_lines(
         .map(|(index, line)| (index + 1, serde_json::from_str(line).map_err(|e| e.to_string())))
 }
 
-/// The text of a table file, gunzipped when it starts with the gzip magic
-/// bytes.
-pub(crate) fn read_text(path: &Path) -> Result<String> {
+/// The text of a table file (or any JSON-lines file the project writes),
+/// gunzipped when it starts with the gzip magic bytes.
+pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return String::from_utf8(bytes).map_err(|_| Error::Dataset {
