@@ -43,8 +43,12 @@ pub struct RecordedChild {
 
 /// A file the runs will be written to, created before they start so a
 /// path that cannot be written fails at once, not after the simulation.
+/// The lines go to `FILE.partial`, renamed to `FILE` by [`Recorder::finish`]:
+/// a simulation that fails midway leaves no file that reads back as
+/// shorter runs.
 pub struct Recorder {
     path: PathBuf,
+    partial: PathBuf,
     out: Sink,
 }
 
@@ -64,16 +68,21 @@ impl Sink {
 }
 
 impl Recorder {
-    /// Creates (or truncates) `path`, gzipped when its name ends in `.gz`.
+    /// Starts writing `path` (gzipped when its name ends in `.gz`), as
+    /// `path` with `.partial` appended until [`Recorder::finish`].
     pub fn create(path: &Path) -> Result<Self> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let out = if path.extension().is_some_and(|ext| ext == "gz") {
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+        let out = if path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("gz")) {
             Sink::Gzip(BufWriter::new(GzEncoder::new(file, Compression::default())))
         } else {
             Sink::Plain(BufWriter::new(file))
         };
         Ok(Recorder {
             path: path.to_path_buf(),
+            partial,
             out,
         })
     }
@@ -96,22 +105,24 @@ impl Recorder {
                 spec: spec.clone(),
             };
             let out = self.out.writer();
-            serde_json::to_writer(&mut *out, &child).map_err(|e| Error::io(&self.path, e.into()))?;
-            out.write_all(b"\n").map_err(|e| Error::io(&self.path, e))?;
+            serde_json::to_writer(&mut *out, &child).map_err(|e| Error::io(&self.partial, e.into()))?;
+            out.write_all(b"\n").map_err(|e| Error::io(&self.partial, e))?;
         }
         Ok(())
     }
 
-    /// Flushes what was written (and ends the gzip stream).
+    /// Flushes what was written (and ends the gzip stream), then gives
+    /// the file its name.
     pub fn finish(self) -> Result<()> {
-        let io = |e: std::io::Error| Error::io(&self.path, e);
+        let io = |e: std::io::Error| Error::io(&self.partial, e);
         match self.out {
-            Sink::Plain(mut out) => out.flush().map_err(io),
+            Sink::Plain(mut out) => out.flush().map_err(io)?,
             Sink::Gzip(out) => {
                 let encoder = out.into_inner().map_err(|e| io(e.into_error()))?;
-                encoder.finish().map(drop).map_err(io)
+                encoder.finish().map_err(io)?;
             }
         }
+        std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))
     }
 }
 
@@ -249,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn a_gz_path_is_written_gzipped_and_read_back_as_the_plain_one() {
+    fn a_gz_path_is_written_gzipped_named_when_finished_and_read_back_as_the_plain_one() {
         let dir = tempfile::tempdir().unwrap();
         let run = children(&[(0, 1, 0.25), (2, 0, 0.75)]);
         let mut read = Vec::new();
@@ -258,7 +269,13 @@ mod tests {
             let mut recorder = Recorder::create(&path).unwrap();
             let children = run.iter().map(|(spec, reward)| (spec, *reward));
             recorder.write_run(StrategyKind::Random, 3, children).unwrap();
+            let partial = dir.path().join(format!("{name}.partial"));
+            assert!(
+                !path.exists() && partial.exists(),
+                "{name}: named before it is finished"
+            );
             recorder.finish().unwrap();
+            assert!(!partial.exists(), "{name}");
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(bytes.starts_with(&[0x1f, 0x8b]), name.ends_with(".gz"), "{name}");
             read.push(RecordedRuns::load(&path).unwrap());
