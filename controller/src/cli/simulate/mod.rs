@@ -234,9 +234,10 @@ struct SearchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     in_flight: Option<u64>,
     /// Write every child of every run to FILE (JSON lines: strategy, seed,
-    /// sample, reward, arch_id, spec), gzipped when FILE ends in `.gz`; a
-    /// file of one strategy's runs can warm-start a later simulation
-    /// (`--warm-start runs:FILE`), and any is a reward table.
+    /// sample, reward, arch_id, spec; `FILE.partial` until every run is
+    /// done), gzipped when FILE ends in `.gz`; a file of one strategy's
+    /// runs can warm-start a later simulation (`--warm-start runs:FILE`),
+    /// and any is a reward table.
     #[arg(long, value_name = "FILE")]
     record_runs: Option<PathBuf>,
 }
