@@ -76,22 +76,15 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
     let test_column = args.test_column.clone();
     let (simulation, runs, tabular) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let runs = simulate::run(&simulation, oracle.as_ref())?;
+        if let Some(recorder) = recorder {
+            record(recorder, &runs)?;
+        }
         let tabular = table
             .map(|table| tabular::report(&simulation, &runs, &table, test_column.as_deref()))
             .transpose()?;
         Ok((simulation, runs, tabular))
     })
     .await??;
-    if let Some(mut recorder) = recorder {
-        for run in &runs {
-            recorder.write_run(
-                run.strategy,
-                run.seed,
-                run.specs.iter().zip(run.rewards.iter().copied()),
-            )?;
-        }
-        recorder.finish()?;
-    }
     let summary = simulate::summarize(&simulation, &runs);
     if args.common.output.get() == Output::Json {
         let figures = serde_json::json!({"tabular": tabular, "pareto": null});
@@ -106,6 +99,17 @@ pub(super) async fn search(args: SearchArgs) -> anyhow::Result<()> {
         print::tabular(tabular, simulation.budget);
     }
     Ok(())
+}
+
+/// Writes every run's children to `recorder` and names its file (in the
+/// blocking thread: compressing tens of megabytes is no work for the
+/// async runtime).
+fn record(mut recorder: recorded::Recorder, runs: &[simulate::Run]) -> anyhow::Result<()> {
+    for run in runs {
+        let children = run.specs.iter().zip(run.rewards.iter().copied());
+        recorder.write_run(run.strategy, run.seed, children)?;
+    }
+    Ok(recorder.finish()?)
 }
 
 /// `simulate pareto`.
